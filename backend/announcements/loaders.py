@@ -1,0 +1,3 @@
+from backend.announcements import services
+
+load_announcements = services.by_ids

@@ -1,0 +1,66 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection
+from starlette.routing import Route, WebSocketRoute
+from tortoise.contrib.starlette import RegisterTortoise
+
+from backend import db
+from backend.graphql_view import CarnetGraphQL
+from backend.health import healthz, readyz
+from backend.middleware import RequestIdMiddleware
+from backend.runtime import Runtime
+from backend.schema import build_schema
+from backend.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _runtime(conn: HTTPConnection) -> Runtime:
+    return conn.app.state.runtime
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    graphql = CarnetGraphQL(
+        build_schema(settings),
+        _runtime,
+        graphiql=settings.graphiql,
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        runtime = Runtime.from_settings(settings)
+        app.state.runtime = runtime
+        # Tables come from `carnet migrate`, never from here: several workers would race.
+        async with RegisterTortoise(app, config=db.tortoise_config(settings)):
+            await runtime.start()
+            try:
+                yield
+            finally:
+                await runtime.aclose()
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            # Route + WebSocketRoute, not Mount: Mount answers POST with a redirect.
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        middleware=[Middleware(RequestIdMiddleware)],
+        lifespan=lifespan,
+    )
+
+
+def app_factory() -> Starlette:
+    """Entry point for `uvicorn --factory backend.app:app_factory`."""
+    return create_app()

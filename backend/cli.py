@@ -1,0 +1,283 @@
+"""The `carnet` command: migrate, serve, dev, export-schema and operator tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backend.settings import SettingsError, get_settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_FILE = ROOT / "schema.graphql"
+FRONTEND_DIR = ROOT / "frontend"
+
+# Set by `makemigrations` so Tortoise's own CLI can read the config by dotted path.
+TORTOISE_ORM: dict[str, Any] = {}
+
+
+def _configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from backend import db
+
+    settings = get_settings()
+    asyncio.run(db.migrate(settings))
+    print("Migrations applied.", file=sys.stderr)
+    return 0
+
+
+def cmd_makemigrations(args: argparse.Namespace) -> int:
+    """Developers: write a migration for model changes (uses a throwaway SQLite database)."""
+    import tempfile
+
+    from tortoise.cli.cli import run_cli_async
+
+    from backend import db
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(database_url=f"sqlite://{tmp}/makemigrations.sqlite3")
+        # Replay existing migrations first so the autodetector diffs against the real state.
+        asyncio.run(db.migrate(settings))
+        TORTOISE_ORM.clear()
+        TORTOISE_ORM.update(db.tortoise_config(settings))
+        argv = ["-c", "backend.cli.TORTOISE_ORM", "makemigrations"]
+        if args.name:
+            argv += ["--name", args.name]
+        return asyncio.run(run_cli_async(argv)) or 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from backend.schema import schema_sdl
+
+    sdl = schema_sdl()
+    target = Path(args.output) if args.output else SCHEMA_FILE
+    if args.check:
+        current = target.read_text() if target.exists() else ""
+        if current != sdl:
+            print(f"{target} is out of date: run `carnet export-schema`", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date.", file=sys.stderr)
+        return 0
+    target.write_text(sdl)
+    print(f"Wrote {target}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "carnet serve: --workers > 1 needs REDIS_URL (the in-process broker cannot reach "
+            "other workers).",
+            file=sys.stderr,
+        )
+        return 2
+    uvicorn.run(
+        "backend.app:app_factory",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # request lines could carry query strings with identifiers
+    )
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from backend import db
+    from backend.demo import seed_demo
+
+    async def run() -> dict[str, Any]:
+        settings = get_settings()
+        await db.init_standalone(settings)
+        try:
+            return await seed_demo(settings)
+        finally:
+            await db.close_standalone()
+
+    print(json.dumps(asyncio.run(run()), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_announce(args: argparse.Namespace) -> int:
+    from backend import db
+    from backend.announcements import services
+    from backend.runtime import Runtime
+
+    async def run() -> dict[str, Any]:
+        settings = get_settings()
+        runtime = Runtime.from_settings(settings)
+        await db.init_standalone(settings)
+        try:
+            row = await services.publish(runtime.broker, title=args.title, body=args.body)
+            return {"id": row.id, "publishedAt": row.published_at.isoformat()}
+        finally:
+            await db.close_standalone()
+            await runtime.aclose()
+
+    try:
+        print(json.dumps(asyncio.run(run())))
+    except services.InvalidAnnouncement as exc:
+        print(f"carnet announce: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _dev_env(api_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("CARNET_API_URL", f"http://127.0.0.1:{api_port}/graphql")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
+    env.setdefault("REFLEX_HTTP_CLIENT_BIND_ADDRESS", "0.0.0.0")
+    jstools = ROOT / ".jstools" / "node_modules" / ".bin"
+    if jstools.exists():
+        env["PATH"] = f"{jstools}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """API + SPA with demo data on the embedded defaults (SQLite, in-process broker)."""
+    settings = get_settings()
+    print("Applying migrations...", file=sys.stderr)
+    cmd_migrate(args)
+    cmd_seed_demo(args)
+    env = _dev_env(args.api_port)
+    carnet = [sys.executable, "-m", "backend.cli"]
+    procs: list[subprocess.Popen[bytes]] = [
+        subprocess.Popen(
+            [*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)], env=env
+        )
+    ]
+    if not args.no_frontend:
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable, "-m", "reflex", "run", "--env", "dev",
+                    "--frontend-port", str(args.web_port),
+                    "--backend-port", str(args.web_backend_port),
+                    "--backend-host", "127.0.0.1",
+                ],
+                cwd=FRONTEND_DIR,
+                env=env,
+            )
+        )
+    from backend.demo import DEMO_LOGINS
+
+    print(
+        "\nCarnet is starting (first frontend build takes a minute):\n"
+        f"  Web app   http://127.0.0.1:{args.web_port}/\n"
+        f"  GraphQL   http://127.0.0.1:{args.api_port}/graphql"
+        f"{' (GraphiQL)' if settings.graphiql else ''}\n"
+        f"  Database  {settings.database_url if 'sqlite' in settings.database_url else '(set)'}\n"
+        f"  Demo logins: {DEMO_LOGINS or 'none yet'}\n"
+        "  Login codes are printed here when no SMTP is configured. Ctrl-C stops everything.\n",
+        file=sys.stderr,
+    )
+    return _wait_for(procs)
+
+
+def _wait_for(procs: list[subprocess.Popen[bytes]]) -> int:
+    def stop(*_: object) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    stop()
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return max((proc.returncode or 0) for proc in procs)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carnet", description="Carnet personal health space")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply database migrations (idempotent)")
+    mk = sub.add_parser("makemigrations", help="write a migration for model changes")
+    mk.add_argument("--name")
+
+    serve = sub.add_parser("serve", help="serve the API with uvicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    dev = sub.add_parser("dev", help="API + web app with demo data on the embedded defaults")
+    dev.add_argument("--api-port", type=int, default=8000)
+    dev.add_argument("--web-port", type=int, default=3000)
+    dev.add_argument("--web-backend-port", type=int, default=8001)
+    dev.add_argument("--no-frontend", action="store_true")
+
+    export = sub.add_parser("export-schema", help="write schema.graphql from the code")
+    export.add_argument("--output")
+    export.add_argument("--check", action="store_true", help="fail if the file is out of date")
+
+    sub.add_parser("seed-demo", help="create demo data (idempotent)")
+    announce = sub.add_parser("announce", help="publish a service announcement")
+    announce.add_argument("--title", required=True)
+    announce.add_argument("--body", required=True)
+
+    COMMANDS.update(
+        {
+            "migrate": cmd_migrate,
+            "makemigrations": cmd_makemigrations,
+            "serve": cmd_serve,
+            "dev": cmd_dev,
+            "export-schema": cmd_export_schema,
+            "seed-demo": cmd_seed_demo,
+            "announce": cmd_announce,
+        }
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"carnet: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        return COMMANDS[args.command](args)
+    except SettingsError as exc:
+        print(f"carnet: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

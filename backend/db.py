@@ -1,0 +1,107 @@
+"""Database configuration and migrations (Tortoise ORM, PostgreSQL or SQLite).
+
+All domains share one Tortoise app, "carnet", so that models can reference each other across
+domains; its migrations live in `backend/migrations/` and are the only way tables get created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+from tortoise import Tortoise, connections
+
+from backend.settings import Settings
+
+APP_LABEL = "carnet"
+
+# Every domain's models module; a new domain adds itself here and runs `carnet makemigrations`.
+MODEL_MODULES = [
+    "backend.announcements.models",
+]
+
+# Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a
+# "service unavailable, retry" error rather than a 500 (see backend/errors.py).
+DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    ConnectionRefusedError,
+    ConnectionResetError,
+    socket.gaierror,
+    asyncio.TimeoutError,
+    OSError,
+)
+
+
+def _database_url(settings: Settings) -> str:
+    url = settings.database_url
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    # Pool size per process; workers x maxsize must stay under PostgreSQL's max_connections.
+    query.setdefault("maxsize", str(settings.db_pool_max_size))
+    query.setdefault("minsize", "1")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    url = _database_url(settings)
+    connection: Any = url
+    if url.startswith("postgres://"):
+        # Precautions against silently dropped connections (see shared notes on recovery).
+        from tortoise.backends.base.config_generator import expand_db_url
+
+        connection = expand_db_url(url)
+        connection["credentials"].update(
+            {"max_inactive_connection_lifetime": 300.0, "command_timeout": 30.0}
+        )
+    return {
+        "connections": {"default": connection},
+        "apps": {
+            APP_LABEL: {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": "backend.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply every pending migration; running it again is a no-op."""
+    from tortoise.migrations.api.migrate import migrate as migrate_api
+
+    try:
+        await migrate_api(config=tortoise_config(settings))
+    finally:
+        await connections.close_all()
+
+
+async def ping() -> None:
+    """Raise if the database does not answer a trivial query."""
+    conn = connections.get("default")
+    await asyncio.wait_for(conn.execute_query("SELECT 1"), timeout=2.0)
+
+
+async def init_standalone(settings: Settings) -> None:
+    """Open the ORM outside the web app (CLI commands, scripts)."""
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
+
+
+async def close_standalone() -> None:
+    await connections.close_all()

@@ -1,0 +1,106 @@
+"""Errors a GraphQL client sees.
+
+Typed, fixable errors are part of each mutation's result union (see each domain's `types.py`).
+What a client cannot fix raises: a `PublicError` keeps its message and code; anything else is
+masked as "Unexpected error." and logged with the request id, its type and traceback frames but
+never its message (which could quote health data or a secret).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from backend.db import DATABASE_UNAVAILABLE_ERRORS
+from backend.kv import KV_UNAVAILABLE_ERRORS
+
+log = logging.getLogger("carnet.errors")
+
+UNAVAILABLE_MESSAGE = "Service temporarily unavailable, please retry."
+
+
+class PublicError(Exception):
+    """An error whose message is safe and useful to show to the client."""
+
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
+
+
+class NotAuthenticated(PublicError):
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, message: str = "Authentication required.") -> None:
+        super().__init__(message)
+
+
+class ServiceUnavailable(PublicError):
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str = UNAVAILABLE_MESSAGE) -> None:
+        super().__init__(message)
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, DATABASE_UNAVAILABLE_ERRORS + KV_UNAVAILABLE_ERRORS)
+
+
+@strawberry.type(description="Base of every typed, client-fixable error.")
+class ErrorBase:
+    message: str
+
+
+class CarnetMaskErrors(MaskErrors):
+    """Mask unexpected errors, map outages to a retryable error, and tag with a request id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask)
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        original = error.original_error
+        return original is not None and not isinstance(original, PublicError)
+
+    def _request_id(self) -> str | None:
+        context = getattr(self.execution_context, "context", None)
+        return getattr(context, "request_id", None)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        request_id = self._request_id()
+        if is_unavailable(original):
+            log.warning(
+                "request %s: backing service unavailable (%s) at %s",
+                request_id, type(original).__name__, error.path,
+            )
+            message, code = UNAVAILABLE_MESSAGE, ServiceUnavailable.code
+        else:
+            frames = "".join(traceback.format_tb(original.__traceback__)) if original else ""
+            log.error(
+                "request %s: unexpected %s at %s\n%s",
+                request_id, type(original).__name__, error.path, frames,
+            )
+            message, code = self.error_message, "INTERNAL_SERVER_ERROR"
+        return GraphQLError(
+            message=message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": code, "requestId": request_id},
+        )
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if isinstance(error.original_error, PublicError):
+                error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
+        return processed

@@ -1,0 +1,47 @@
+"""The Strawberry ASGI view: builds the per-request context and authenticates websockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from backend.context import Context, new_request_id
+from backend.runtime import Runtime
+
+
+class CarnetGraphQL(GraphQL[Context, None]):
+    def __init__(self, schema: Any, runtime_getter: Any, *, graphiql: bool,
+                 allowed_origins: list[str]) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            # Queries may use GET (cacheable, linkable); Strawberry refuses mutations over GET.
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            keep_alive=True,
+            keep_alive_interval=15,
+            max_subscriptions_per_connection=50,
+            allowed_origins=allowed_origins,
+        )
+        self._runtime_getter = runtime_getter
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None
+    ) -> Context:
+        runtime: Runtime = self._runtime_getter(request)
+        request_id = getattr(request.state, "request_id", None) or new_request_id()
+        context = Context(
+            runtime=runtime,
+            request=request,
+            response=response if isinstance(response, Response) else None,
+            request_id=request_id,
+        )
+        authenticate = getattr(request.app.state, "authenticate", None)
+        if authenticate is not None:
+            context.viewer = await authenticate(context)
+        return context

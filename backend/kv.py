@@ -1,0 +1,172 @@
+"""Key-value store: Redis in production, an in-process dict for the zero-setup default.
+
+Both implement the same small interface, with the atomic operations security rules need
+(INCR with a first-hit TTL, GETDEL, SET NX), so services never care which one runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+# What a client sees when Redis is down: the API answers "service unavailable".
+KV_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ConnectionError,
+)
+
+
+class KeyValueStore(Protocol):
+    async def get(self, key: str) -> str | None: ...
+    async def set(
+        self, key: str, value: str, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool: ...
+    async def getdel(self, key: str) -> str | None: ...
+    async def delete(self, *keys: str) -> int: ...
+    async def incr(self, key: str, *, ttl: float | None = None) -> int: ...
+    async def ttl(self, key: str) -> float | None: ...
+    async def ping(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+# INCR, and start the expiry window only on the first hit, in one atomic step.
+_INCR_WITH_TTL = """
+local value = redis.call('INCR', KEYS[1])
+if value == 1 and tonumber(ARGV[1]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return value
+"""
+
+
+def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
+    """A Redis client with short connect timeouts and a small retry budget.
+
+    The pub/sub client gets no socket timeout: an idle `listen()` would otherwise time out and
+    silently re-subscribe, opening windows for loss (see shared notes on recovery).
+    """
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=2.0,
+        socket_timeout=None if for_pubsub else 5.0,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        max_connections=100,
+    )
+
+
+class RedisKeyValueStore:
+    def __init__(self, client: Redis, prefix: str = "carnet:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._incr_script = client.register_script(_INCR_WITH_TTL)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    @property
+    def client(self) -> Redis:
+        return self._redis
+
+    async def get(self, key: str) -> str | None:
+        return await self._redis.get(self._k(key))
+
+    async def set(
+        self, key: str, value: str, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        px = int(ttl * 1000) if ttl else None
+        return bool(await self._redis.set(self._k(key), value, px=px, nx=only_if_absent))
+
+    async def getdel(self, key: str) -> str | None:
+        return await self._redis.getdel(self._k(key))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(await self._redis.delete(*(self._k(k) for k in keys)))
+
+    async def incr(self, key: str, *, ttl: float | None = None) -> int:
+        ms = int(ttl * 1000) if ttl else 0
+        return int(await self._incr_script(keys=[self._k(key)], args=[ms]))
+
+    async def ttl(self, key: str) -> float | None:
+        ms = await self._redis.pttl(self._k(key))
+        return None if ms < 0 else ms / 1000
+
+    async def ping(self) -> None:
+        await asyncio.wait_for(self._redis.ping(), timeout=2.0)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class MemoryKeyValueStore:
+    """Single-process stand-in for Redis. Every method runs without awaiting in between, so
+    each operation is atomic with respect to other coroutines, as in Redis."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[str, float | None]] = {}
+
+    def _live(self, key: str) -> str | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires is not None and expires <= time.monotonic():
+            del self._data[key]
+            return None
+        return value
+
+    async def get(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set(
+        self, key: str, value: str, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        if only_if_absent and self._live(key) is not None:
+            return False
+        self._data[key] = (value, time.monotonic() + ttl if ttl else None)
+        return True
+
+    async def getdel(self, key: str) -> str | None:
+        value = self._live(key)
+        self._data.pop(key, None)
+        return value
+
+    async def delete(self, *keys: str) -> int:
+        count = 0
+        for key in keys:
+            if self._live(key) is not None:
+                count += 1
+            self._data.pop(key, None)
+        return count
+
+    async def incr(self, key: str, *, ttl: float | None = None) -> int:
+        current = self._live(key)
+        if current is None:
+            self._data[key] = ("1", time.monotonic() + ttl if ttl else None)
+            return 1
+        value = int(current) + 1
+        self._data[key] = (str(value), self._data[key][1])
+        return value
+
+    async def ttl(self, key: str) -> float | None:
+        if self._live(key) is None:
+            return None
+        expires = self._data[key][1]
+        return None if expires is None else max(0.0, expires - time.monotonic())
+
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        self._data.clear()

@@ -1,0 +1,37 @@
+"""The process-wide services a request may use, built once per process from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backend.broker import Broker, MemoryBroker, RedisBroker
+from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
+from backend.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    kv: KeyValueStore
+    broker: Broker
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.settings.redis_url is not None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        if settings.redis_url:
+            client = redis_client(settings.redis_url)
+            broker: Broker = RedisBroker(
+                client, redis_client(settings.redis_url, for_pubsub=True)
+            )
+            return cls(settings, RedisKeyValueStore(client), broker)
+        return cls(settings, MemoryKeyValueStore(), MemoryBroker())
+
+    async def start(self) -> None:
+        await self.broker.start()
+
+    async def aclose(self) -> None:
+        await self.broker.aclose()
+        await self.kv.aclose()

@@ -1,0 +1,72 @@
+"""The GraphQL schema, assembled from every domain in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from backend.announcements.queries import AnnouncementQueries
+from backend.announcements.subscriptions import AnnouncementSubscriptions
+from backend.errors import CarnetMaskErrors
+from backend.settings import Settings
+from backend.system import SystemQueries
+
+
+@strawberry.type
+class Query(SystemQueries, AnnouncementQueries):
+    pass
+
+
+@strawberry.type
+class Subscription(AnnouncementSubscriptions):
+    pass
+
+
+class CarnetSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry's default logs every error message with its traceback; messages may quote
+        # health data. CarnetMaskErrors logs unexpected errors safely instead.
+        return None
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """Build the schema; limits and masking are on from day one, whatever the environment."""
+    production = bool(settings and settings.is_production)
+    introspection = settings.introspection if settings else True
+    extensions: list[Any] = [
+        # Parse/validate caches key on the query text: clients must send values as variables.
+        ParserCache(maxsize=512),
+        ValidationCache(maxsize=512),
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth if settings else 12),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases if settings else 15),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens if settings else 2000),
+        CarnetMaskErrors(),
+    ]
+    if not introspection:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return CarnetSchema(
+        query=Query,
+        subscription=Subscription,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
+
+
+def schema_sdl() -> str:
+    """The SDL committed as schema.graphql (independent of runtime settings)."""
+    return build_schema().as_str().rstrip() + "\n"

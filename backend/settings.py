@@ -1,0 +1,189 @@
+"""Carnet settings, read once from the environment (and an optional `.env` file).
+
+Every setting is an environment variable of the same name in upper case. A bad value stops
+start-up with a `SettingsError` naming the variable, so a typo never becomes a silent default.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+VAR_DIR = Path("var")
+DEV_MASTER_KEY_FILE = VAR_DIR / "master.key"
+
+
+# Never echoed back in error messages.
+SECRET_SETTINGS = {"CARNET_MASTER_KEY", "SMTP_PASSWORD", "DATABASE_URL", "REDIS_URL"}
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    carnet_env: Environment = Environment.DEV
+    database_url: str = f"sqlite://{VAR_DIR}/carnet.sqlite3"
+    # None means: an in-process broker and key-value store (single process only).
+    redis_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "Carnet <no-reply@carnet.localhost>"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    sms_webhook_url: str | None = None
+    # 32 bytes, base64 (urlsafe or standard). Dev generates one under ./var/ on first start.
+    carnet_master_key: str | None = None
+    otp_ttl_seconds: int = Field(default=900, ge=10, le=3600)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    graphiql: bool = True
+    introspection: bool = True
+    # GraphQL abuse limits, applied before execution.
+    graphql_max_depth: int = Field(default=12, ge=2, le=50)
+    graphql_max_aliases: int = Field(default=15, ge=1, le=500)
+    graphql_max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    db_pool_max_size: int = Field(default=5, ge=1, le=100)
+    log_level: str = "INFO"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgres://", "postgresql://", "asyncpg://")):
+            raise ValueError("expected a sqlite://, postgres:// or postgresql:// URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return value
+
+    @field_validator("sms_webhook_url", "smtp_host")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("sms_webhook_url")
+    @classmethod
+    def _check_sms_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("carnet_master_key")
+    @classmethod
+    def _check_master_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        decode_master_key(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.carnet_env is Environment.PRODUCTION and not self.carnet_master_key:
+            raise ValueError("CARNET_MASTER_KEY is required when CARNET_ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.carnet_env is Environment.PRODUCTION
+
+    def master_key(self) -> bytes:
+        """The 32-byte master key; in dev, generated once under ./var/ (with a warning)."""
+        if self.carnet_master_key:
+            return decode_master_key(self.carnet_master_key)
+        return _dev_master_key()
+
+
+def decode_master_key(value: str) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("expected 32 bytes encoded in base64") from exc
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes encoded in base64, got {len(raw)} bytes")
+    return raw
+
+
+def generate_master_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _dev_master_key() -> bytes:
+    if not DEV_MASTER_KEY_FILE.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(DEV_MASTER_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generate_master_key())
+        log.warning(
+            "CARNET_MASTER_KEY is not set: generated a development master key in %s. "
+            "Never use it in production.",
+            DEV_MASTER_KEY_FILE,
+        )
+    return decode_master_key(DEV_MASTER_KEY_FILE.read_text().strip())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            message = err["msg"].removeprefix("Value error, ")
+            if name == "SETTINGS":
+                problems.append(message)
+            elif name in SECRET_SETTINGS:
+                problems.append(f"{name}: {message}")
+            else:
+                problems.append(f"{name}: {message} (got {err.get('input')!r})")
+        raise SettingsError("Invalid configuration: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def setting_names() -> set[str]:
+    """Every environment variable the code reads (used to check deployment files)."""
+    return {name.upper() for name in Settings.model_fields}
