@@ -165,6 +165,9 @@ class RedisBroker(_FanOut):
         self._confirm_timeout = confirm_timeout
         self._max_backoff = max_backoff
         self._pubsub: PubSub | None = None
+        # Serialises (re)connection and SUBSCRIBE/UNSUBSCRIBE so that a channel attached while
+        # the supervisor reconnects is subscribed by exactly one of them, never by neither.
+        self._commands = asyncio.Lock()
         self._confirmed: dict[str, asyncio.Event] = {}
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -195,9 +198,11 @@ class RedisBroker(_FanOut):
         subs = self._subscribers.setdefault(sub.channel, set())
         subs.add(sub)
         event = self._confirmed.setdefault(sub.channel, asyncio.Event())
-        if len(subs) == 1 and self._pubsub is not None:
-            with contextlib.suppress(*KV_UNAVAILABLE_ERRORS):
-                await self._pubsub.subscribe(self._key(sub.channel))
+        if len(subs) == 1:
+            async with self._commands:
+                if self._pubsub is not None:
+                    with contextlib.suppress(*KV_UNAVAILABLE_ERRORS):
+                        await self._pubsub.subscribe(self._key(sub.channel))
         elif event.is_set():
             sub._offer(RESYNC)
             return
@@ -214,19 +219,21 @@ class RedisBroker(_FanOut):
         if not subs:
             del self._subscribers[sub.channel]
             self._confirmed.pop(sub.channel, None)
-            if self._pubsub is not None:
-                with contextlib.suppress(*KV_UNAVAILABLE_ERRORS):
-                    await self._pubsub.unsubscribe(self._key(sub.channel))
+            async with self._commands:
+                if self._pubsub is not None and sub.channel not in self._subscribers:
+                    with contextlib.suppress(*KV_UNAVAILABLE_ERRORS):
+                        await self._pubsub.unsubscribe(self._key(sub.channel))
 
     async def _supervise(self) -> None:
         backoff = 0.05
         while not self._closing:
             pubsub = self._subscriber.pubsub()
             try:
-                await pubsub.subscribe(
-                    _SENTINEL_CHANNEL, *(self._key(c) for c in list(self._subscribers))
-                )
-                self._pubsub = pubsub
+                async with self._commands:
+                    await pubsub.subscribe(
+                        _SENTINEL_CHANNEL, *(self._key(c) for c in list(self._subscribers))
+                    )
+                    self._pubsub = pubsub
                 await self._read(pubsub)
             except asyncio.CancelledError:
                 raise

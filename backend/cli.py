@@ -31,6 +31,8 @@ def _configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Tortoise logs every SQL statement WITH its values at DEBUG: values are health data.
+    logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -50,6 +52,14 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
 
     from backend import db
 
+    if args.check:
+        pending = asyncio.run(db.pending_model_changes())
+        if pending:
+            print(f"Models changed without a migration ({', '.join(pending)}): "
+                  "run `carnet makemigrations`", file=sys.stderr)
+            return 1
+        print("Migrations match the models.", file=sys.stderr)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(database_url=f"sqlite://{tmp}/makemigrations.sqlite3")
         # Replay existing migrations first so the autodetector diffs against the real state.
@@ -228,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply database migrations (idempotent)")
     mk = sub.add_parser("makemigrations", help="write a migration for model changes")
     mk.add_argument("--name")
+    mk.add_argument("--check", action="store_true", help="fail if models have unmigrated changes")
 
     serve = sub.add_parser("serve", help="serve the API with uvicorn")
     serve.add_argument("--host", default="127.0.0.1")

@@ -105,3 +105,19 @@ async def init_standalone(settings: Settings) -> None:
 
 async def close_standalone() -> None:
     await connections.close_all()
+
+
+async def pending_model_changes() -> list[str]:
+    """Names of the migrations `carnet makemigrations` would write (empty when in sync).
+
+    Compares the models with the migration files only; no real database is touched.
+    """
+    from tortoise.cli.cli import tortoise_cli_context
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    from backend.settings import load_settings
+
+    config = tortoise_config(load_settings(database_url="sqlite://:memory:"))
+    async with tortoise_cli_context(config) as ctx:
+        writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+    return [f"{w.app_label}.{w.name}" for w in writers]

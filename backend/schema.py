@@ -48,17 +48,21 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """Build the schema; limits and masking are on from day one, whatever the environment."""
     production = bool(settings and settings.is_production)
     introspection = settings.introspection if settings else True
+    max_depth = settings.graphql_max_depth if settings else 12
+    max_aliases = settings.graphql_max_aliases if settings else 15
+    max_tokens = settings.graphql_max_tokens if settings else 2000
+    # Factories, not instances: each operation gets fresh extension state.
     extensions: list[Any] = [
         # Parse/validate caches key on the query text: clients must send values as variables.
-        ParserCache(maxsize=512),
-        ValidationCache(maxsize=512),
-        QueryDepthLimiter(max_depth=settings.graphql_max_depth if settings else 12),
-        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases if settings else 15),
-        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens if settings else 2000),
-        CarnetMaskErrors(),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        CarnetMaskErrors,
     ]
     if not introspection:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return CarnetSchema(
         query=Query,
         subscription=Subscription,

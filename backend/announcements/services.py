@@ -22,12 +22,10 @@ async def latest(first: int = 5) -> list[Announcement]:
     return await Announcement.filter(published_at__lte=now).limit(first)
 
 
-async def get(announcement_id: int) -> Announcement | None:
-    return await Announcement.get_or_none(id=announcement_id, published_at__lte=datetime.now(UTC))
-
-
 async def by_ids(ids: Sequence[int]) -> list[Announcement | None]:
-    found = {a.id: a for a in await Announcement.filter(id__in=list(ids))}
+    """Batch load for DataLoaders; unpublished ones answer like missing ones."""
+    rows = await Announcement.filter(id__in=list(ids), published_at__lte=datetime.now(UTC))
+    found = {a.id: a for a in rows}
     return [found.get(i) for i in ids]
 
 

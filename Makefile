@@ -1,0 +1,47 @@
+# Carnet: `make run` starts the app with demo data; `make test` runs every test.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/.jstools/node_modules/.bin:$(PATH)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := 0
+export REFLEX_HTTP_CLIENT_BIND_ADDRESS := 0.0.0.0
+
+.PHONY: run test install install-dev bun lint schema bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+bun:
+	bash scripts/ensure-bun.sh
+
+# Migrate the embedded SQLite database, seed demo data, start API + web app.
+run: install bun
+	$(BIN)/carnet dev
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+# Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see README); CI=true makes a
+# missing service a failure instead of a skip.
+test: install-dev bun
+	$(BIN)/ruff check .
+	$(BIN)/carnet export-schema --check
+	$(BIN)/carnet makemigrations --check
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+schema: install
+	$(BIN)/carnet export-schema
+
+bench: install-dev
+	$(BIN)/python bench/graphql_overhead.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

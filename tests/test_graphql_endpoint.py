@@ -1,0 +1,142 @@
+"""The /graphql endpoint: transport rules, abuse limits, error masking, DataLoaders."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from backend.announcements import services as announcements
+from backend.announcements.models import Announcement
+from tests.querycount import count_queries
+
+HOME = "query Home($n: Int!) { platform { name version } announcements(first: $n) { id title } }"
+
+
+@pytest.fixture
+async def two_announcements(app, clean):
+    broker = app.state.runtime.broker
+    first = await announcements.publish(broker, title="Premier", body="a")
+    second = await announcements.publish(broker, title="Second", body="b")
+    return first, second
+
+
+async def test_query_over_post_and_get(client: httpx.AsyncClient, two_announcements):
+    post = await client.post("/graphql", json={"query": HOME, "variables": {"n": 5}})
+    assert post.status_code == 200
+    body = post.json()
+    assert body["data"]["platform"]["name"] == "Carnet"
+    assert [a["title"] for a in body["data"]["announcements"]] == ["Second", "Premier"]
+
+    get = await client.get("/graphql", params={"query": HOME, "variables": '{"n": 1}'})
+    assert get.status_code == 200
+    assert len(get.json()["data"]["announcements"]) == 1
+
+
+async def test_mutations_are_refused_over_get(client: httpx.AsyncClient):
+    response = await client.get("/graphql", params={"query": "mutation { __typename }"})
+    assert response.status_code in (400, 405)
+    assert "data" not in response.text
+
+
+async def test_a_query_nested_20_levels_is_refused_before_touching_the_database(
+    client: httpx.AsyncClient,
+):
+    inner = "id"
+    for _ in range(19):
+        inner = f"announcements {{ {inner} }}"
+    query = f"{{ {inner} }}"
+    with count_queries() as counter:
+        response = await client.post("/graphql", json={"query": query})
+    body = response.json()
+    assert body.get("data") is None
+    assert any("exceeds maximum operation depth" in e["message"] for e in body["errors"])
+    assert counter.count == 0
+
+
+async def test_alias_flooding_is_refused(client: httpx.AsyncClient):
+    query = "{ " + " ".join(f"a{i}: platform {{ name }}" for i in range(50)) + " }"
+    body = (await client.post("/graphql", json={"query": query})).json()
+    assert body.get("data") is None
+    assert "aliases" in body["errors"][0]["message"].lower()
+
+
+async def test_huge_documents_are_refused(client: httpx.AsyncClient):
+    query = "{ platform { " + " ".join(["name"] * 3000) + " } }"
+    body = (await client.post("/graphql", json={"query": query})).json()
+    assert body.get("data") is None
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+async def test_unexpected_errors_are_masked_and_logged_without_their_message(
+    client: httpx.AsyncClient, monkeypatch, caplog
+):
+    secret = "patient Dupont has " + "diab" + "etes"
+
+    async def boom(first: int = 5):
+        raise RuntimeError(secret)  # tracebacks show source lines, not values
+
+    monkeypatch.setattr(announcements, "latest", boom)
+    with caplog.at_level(logging.DEBUG):
+        response = await client.post("/graphql", json={"query": "{ announcements { id } }"})
+    error = response.json()["errors"][0]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    request_id = response.headers["x-request-id"]
+    assert error["extensions"]["requestId"] == request_id
+    assert "diabetes" not in response.text
+    assert "diabetes" not in caplog.text
+    assert request_id in caplog.text and "RuntimeError" in caplog.text
+
+
+async def test_database_outage_is_a_retryable_error_not_a_500(
+    client: httpx.AsyncClient, monkeypatch
+):
+    async def down(first: int = 5):
+        raise ConnectionRefusedError("connect failed")
+
+    monkeypatch.setattr(announcements, "latest", down)
+    response = await client.post("/graphql", json={"query": "{ announcements { id } }"})
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert "retry" in error["message"]
+
+
+async def test_one_dataloader_batches_nodes_in_a_request(client, two_announcements):
+    first, second = two_announcements
+    query = "query Two($a: ID!, $b: ID!) { x: announcement(id: $a) { title } y: announcement(id: $b) { title } }"
+    with count_queries() as counter:
+        body = (await client.post("/graphql", json={
+            "query": query, "variables": {"a": str(first.id), "b": str(second.id)}})).json()
+    assert body["data"] == {"x": {"title": "Premier"}, "y": {"title": "Second"}}
+    assert counter.count == 1, counter.statements
+
+
+async def test_unknown_or_malformed_ids_answer_null(client, two_announcements):
+    query = "query One($id: ID!) { announcement(id: $id) { id } }"
+    for value in ["999999", "abc", "-1"]:
+        body = (await client.post("/graphql", json={"query": query, "variables": {"id": value}})).json()
+        assert body == {"data": {"announcement": None}}
+
+
+async def test_unpublished_announcements_are_invisible(client, clean):
+    from datetime import UTC, datetime, timedelta
+
+    future = await Announcement.create(
+        title="Plus tard", body="x", published_at=datetime.now(UTC) + timedelta(days=1)
+    )
+    body = (await client.post("/graphql", json={
+        "query": "query One($id: ID!) { announcement(id: $id) { id } announcements { id } }",
+        "variables": {"id": str(future.id)}})).json()
+    assert body["data"] == {"announcement": None, "announcements": []}
+
+
+async def test_security_headers_and_request_id(client: httpx.AsyncClient):
+    response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    bad = await client.get("/healthz", headers={"X-Request-ID": "<script>"})
+    assert bad.headers["x-request-id"] != "<script>"

@@ -1,0 +1,47 @@
+"""Migrations are the only source of tables, apply idempotently, and match the models."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tortoise import connections
+
+from backend import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_models_and_migrations_are_in_sync():
+    pending = await db.pending_model_changes()
+    assert pending == [], "models changed without a migration: run `carnet makemigrations`"
+
+
+async def test_test_database_was_built_from_migrations(app):
+    conn = connections.get("default")
+    _, rows = await conn.execute_query("SELECT app, name FROM tortoise_migrations ORDER BY id")
+    applied = [(r["app"], r["name"]) for r in rows]
+    files = sorted(p.stem for p in (ROOT / "backend" / "migrations").glob("[0-9]*.py"))
+    assert applied == [(db.APP_LABEL, name) for name in files]
+
+
+async def test_migrate_again_is_a_no_op_on_postgres(app, migrated):
+    await db.migrate(migrated)  # would fail on "relation already exists" if not idempotent
+    conn = connections.get("default")
+    _, rows = await conn.execute_query("SELECT count(*) AS n FROM tortoise_migrations")
+    assert rows[0]["n"] == len(list((ROOT / "backend" / "migrations").glob("[0-9]*.py")))
+
+
+def test_carnet_migrate_on_a_fresh_sqlite_file_twice(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DATABASE_URL"] = f"sqlite://{tmp_path}/fresh.sqlite3"
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-m", "backend.cli", "migrate"],
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "fresh.sqlite3").execute(
+        "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "announcement" in tables
