@@ -44,7 +44,9 @@ def carnet_server(env: dict[str, str], *, workers: int = 1, port: int | None = N
                   ) -> Iterator[str]:
     """Run `carnet serve` and yield its base URL (http://127.0.0.1:PORT)."""
     port = port or free_port()
-    log = tempfile.NamedTemporaryFile(prefix="carnet-serve-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - must outlive this frame's try
+        prefix="carnet-serve-", suffix=".log", delete=False
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve", "--port", str(port),
          "--workers", str(workers)],

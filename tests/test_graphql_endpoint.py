@@ -106,7 +106,10 @@ async def test_database_outage_is_a_retryable_error_not_a_500(
 
 async def test_one_dataloader_batches_nodes_in_a_request(client, two_announcements):
     first, second = two_announcements
-    query = "query Two($a: ID!, $b: ID!) { x: announcement(id: $a) { title } y: announcement(id: $b) { title } }"
+    query = (
+        "query Two($a: ID!, $b: ID!) "
+        "{ x: announcement(id: $a) { title } y: announcement(id: $b) { title } }"
+    )
     with count_queries() as counter:
         body = (await client.post("/graphql", json={
             "query": query, "variables": {"a": str(first.id), "b": str(second.id)}})).json()
@@ -117,7 +120,8 @@ async def test_one_dataloader_batches_nodes_in_a_request(client, two_announcemen
 async def test_unknown_or_malformed_ids_answer_null(client, two_announcements):
     query = "query One($id: ID!) { announcement(id: $id) { id } }"
     for value in ["999999", "abc", "-1"]:
-        body = (await client.post("/graphql", json={"query": query, "variables": {"id": value}})).json()
+        payload = {"query": query, "variables": {"id": value}}
+        body = (await client.post("/graphql", json=payload)).json()
         assert body == {"data": {"announcement": None}}
 
 
