@@ -15,6 +15,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend import db
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
+from backend.identity.services import authenticate, bearer_token
 from backend.middleware import RequestIdMiddleware
 from backend.runtime import Runtime
 from backend.schema import build_schema
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 def _runtime(conn: HTTPConnection) -> Runtime:
     return conn.app.state.runtime
+
+
+async def authenticate_bearer(runtime: Runtime, header: str):  # noqa: ANN201
+    return await authenticate(runtime, bearer_token(header))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -40,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
+        app.state.authenticate = authenticate_bearer
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()

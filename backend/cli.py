@@ -260,8 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--title", required=True)
     announce.add_argument("--body", required=True)
 
+    from backend.identity import cli as identity_cli
+
+    identity_cli.add_parsers(sub)
     COMMANDS.update(
         {
+            "patient": identity_cli.cmd_patient,
+            "professional": identity_cli.cmd_professional,
             "migrate": cmd_migrate,
             "makemigrations": cmd_makemigrations,
             "serve": cmd_serve,

@@ -22,6 +22,8 @@ APP_LABEL = "carnet"
 # Every domain's models module; a new domain adds itself here and runs `carnet makemigrations`.
 MODEL_MODULES = [
     "backend.announcements.models",
+    "backend.audit.models",
+    "backend.identity.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

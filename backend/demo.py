@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from backend.announcements.models import Announcement
+from backend.identity import accounts
+from backend.identity.models import Account
 from backend.settings import Settings
 
-# Filled in by the identity domain: identifier -> password, printed by `carnet dev`.
-DEMO_LOGINS: dict[str, str] = {}
+DEMO_PASSWORD = "demo-carnet-2026"  # noqa: S105 - published demo credentials, dev data only
+
+# identifier -> password, printed by `carnet dev`.
+DEMO_LOGINS: dict[str, str] = {
+    "camille.martin@demo.carnet.fr": DEMO_PASSWORD,
+    "dr.durand@demo.carnet.fr": DEMO_PASSWORD,
+}
 
 DEMO_ANNOUNCEMENTS = [
     (
@@ -33,4 +40,23 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
             defaults={"body": body, "published_at": now - timedelta(minutes=offset)},
         )
         created += int(was_created)
-    return {"announcementsCreated": created}
+    accounts_created = 0
+    if not await Account.filter(identifier_key="camille.martin@demo.carnet.fr").exists():
+        await accounts.create_patient(
+            nir="2 55 08 14 168 025 38", birth_name="Martin", first_names="Camille Marie",
+            birth_date=date(1955, 8, 14), sex="F", birthplace="14168",
+            contact=accounts.ContactInput(email="camille.martin@demo.carnet.fr", phone=None,
+                                          identifier=None, password=DEMO_PASSWORD),
+            test_identity=True,
+        )
+        accounts_created += 1
+    if not await Account.filter(identifier_key="dr.durand@demo.carnet.fr").exists():
+        await accounts.create_professional(
+            rpps="10002727377", profession="Médecin", specialty="Médecine générale",
+            practice_name="Cabinet Durand", practice_address="12 rue de la Paix, 14000 Caen",
+            contact=accounts.ContactInput(email="dr.durand@demo.carnet.fr", phone=None,
+                                          identifier=None, password=DEMO_PASSWORD),
+        )
+        accounts_created += 1
+    return {"announcementsCreated": created, "accountsCreated": accounts_created,
+            "logins": DEMO_LOGINS}

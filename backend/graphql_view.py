@@ -8,7 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from backend.context import Context, new_request_id
 from backend.runtime import Runtime
@@ -41,7 +43,30 @@ class CarnetGraphQL(GraphQL[Context, None]):
             response=response if isinstance(response, Response) else None,
             request_id=request_id,
         )
-        authenticate = getattr(request.app.state, "authenticate", None)
-        if authenticate is not None:
-            context.viewer = await authenticate(context)
+        if isinstance(request, Request):
+            context.viewer = await self._authenticate(request, request.headers.get("authorization"))
         return context
+
+    async def _authenticate(self, conn: Request | WebSocket, header: object) -> Any:
+        # The identity domain plugs its authenticator in at app creation.
+        authenticate = getattr(conn.app.state, "authenticate", None)
+        if authenticate is None or not isinstance(header, str):
+            return None
+        return await authenticate(self._runtime_getter(conn), header)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate with `{"Authorization": "Bearer <token>"}` in connection_init.
+
+        No credentials: an anonymous connection (public subscriptions only). Credentials that
+        do not resolve to a live session: refused (close code 4403). Refusing must RAISE:
+        returning a value would still accept the connection.
+        """
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is None:
+            return UNSET
+        viewer = await self._authenticate(context.request, header)
+        if viewer is None:
+            raise ConnectionRejectionError({"message": "Invalid or expired session."})
+        context.viewer = viewer
+        return UNSET

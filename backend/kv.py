@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from enum import StrEnum
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -33,8 +34,48 @@ class KeyValueStore(Protocol):
     async def delete(self, *keys: str) -> int: ...
     async def incr(self, key: str, *, ttl: float | None = None) -> int: ...
     async def ttl(self, key: str) -> float | None: ...
+    async def expire(self, key: str, ttl: float) -> bool: ...
+    async def sadd(self, key: str, *members: str) -> int: ...
+    async def srem(self, key: str, *members: str) -> int: ...
+    async def smembers(self, key: str) -> set[str]: ...
+    async def check_code(
+        self, key: str, tries_key: str, candidate: str, *, max_tries: int
+    ) -> tuple[CodeCheck, int]: ...
     async def ping(self) -> None: ...
     async def aclose(self) -> None: ...
+
+
+class CodeCheck(StrEnum):
+    """Outcome of an atomic one-time-code check."""
+
+    ACCEPTED = "accepted"  # matched, and consumed: it can never be accepted again
+    REJECTED = "rejected"  # wrong code; tries left is returned alongside
+    BURNED = "burned"  # too many wrong tries: the code is void until it expires
+    MISSING = "missing"  # expired, already used, or never existed
+
+
+BURNED_MARK = "!burned"
+
+# Check a one-time code and count the try, in one atomic step: under concurrent tries exactly
+# one can be accepted, and no interleaving lets more than max_tries wrong guesses through.
+_CHECK_CODE = """
+local stored = redis.call('GET', KEYS[1])
+if not stored then return {'missing', 0} end
+if stored == ARGV[2] then return {'burned', 0} end
+if stored == ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return {'accepted', 0}
+end
+local tries = redis.call('INCR', KEYS[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end
+local left = tonumber(ARGV[3]) - tries
+if left <= 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return {'burned', 0}
+end
+return {'rejected', left}
+"""
 
 
 # INCR, and start the expiry window only on the first hit, in one atomic step.
@@ -69,6 +110,7 @@ class RedisKeyValueStore:
         self._redis = client
         self._prefix = prefix
         self._incr_script = client.register_script(_INCR_WITH_TTL)
+        self._check_code_script = client.register_script(_CHECK_CODE)
 
     def _k(self, key: str) -> str:
         return self._prefix + key
@@ -102,6 +144,26 @@ class RedisKeyValueStore:
         ms = await self._redis.pttl(self._k(key))
         return None if ms < 0 else ms / 1000
 
+    async def expire(self, key: str, ttl: float) -> bool:
+        return bool(await self._redis.pexpire(self._k(key), int(ttl * 1000)))
+
+    async def sadd(self, key: str, *members: str) -> int:
+        return int(await self._redis.sadd(self._k(key), *members))
+
+    async def srem(self, key: str, *members: str) -> int:
+        return int(await self._redis.srem(self._k(key), *members))
+
+    async def smembers(self, key: str) -> set[str]:
+        return set(await self._redis.smembers(self._k(key)))
+
+    async def check_code(
+        self, key: str, tries_key: str, candidate: str, *, max_tries: int
+    ) -> tuple[CodeCheck, int]:
+        outcome, left = await self._check_code_script(
+            keys=[self._k(key), self._k(tries_key)], args=[candidate, BURNED_MARK, max_tries]
+        )
+        return CodeCheck(outcome), int(left)
+
     async def ping(self) -> None:
         await asyncio.wait_for(self._redis.ping(), timeout=2.0)
 
@@ -115,8 +177,12 @@ class MemoryKeyValueStore:
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[str, float | None]] = {}
+        self._sets: dict[str, set[str]] = {}
+        self._set_expiry: dict[str, float] = {}
 
     def _live(self, key: str) -> str | None:
+        if key in self._sets:
+            return "set" if self._set(key) else None
         item = self._data.get(key)
         if item is None:
             return None
@@ -165,8 +231,62 @@ class MemoryKeyValueStore:
         expires = self._data[key][1]
         return None if expires is None else max(0.0, expires - time.monotonic())
 
+    async def expire(self, key: str, ttl: float) -> bool:
+        value = self._live(key)
+        if value is None:
+            return False
+        if key in self._sets:
+            self._set_expiry[key] = time.monotonic() + ttl
+        else:
+            self._data[key] = (value, time.monotonic() + ttl)
+        return True
+
+    def _set(self, key: str) -> set[str]:
+        expires = self._set_expiry.get(key)
+        if expires is not None and expires <= time.monotonic():
+            self._sets.pop(key, None)
+            self._set_expiry.pop(key, None)
+        return self._sets.setdefault(key, set())
+
+    async def sadd(self, key: str, *members: str) -> int:
+        target = self._set(key)
+        before = len(target)
+        target.update(members)
+        return len(target) - before
+
+    async def srem(self, key: str, *members: str) -> int:
+        target = self._set(key)
+        before = len(target)
+        target.difference_update(members)
+        return before - len(target)
+
+    async def smembers(self, key: str) -> set[str]:
+        return set(self._set(key))
+
+    async def check_code(
+        self, key: str, tries_key: str, candidate: str, *, max_tries: int
+    ) -> tuple[CodeCheck, int]:
+        stored = self._live(key)
+        if stored is None:
+            return CodeCheck.MISSING, 0
+        if stored == BURNED_MARK:
+            return CodeCheck.BURNED, 0
+        if stored == candidate:
+            self._data.pop(key, None)
+            self._data.pop(tries_key, None)
+            return CodeCheck.ACCEPTED, 0
+        expires = self._data[key][1]
+        tries = int(self._live(tries_key) or 0) + 1
+        self._data[tries_key] = (str(tries), expires)
+        left = max_tries - tries
+        if left <= 0:
+            self._data[key] = (BURNED_MARK, expires)
+            return CodeCheck.BURNED, 0
+        return CodeCheck.REJECTED, left
+
     async def ping(self) -> None:
         return None
 
     async def aclose(self) -> None:
         self._data.clear()
+        self._sets.clear()

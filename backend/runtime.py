@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from backend.broker import Broker, MemoryBroker, RedisBroker
 from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
+from backend.notifications.services import Notifier, notifier_from_settings
 from backend.settings import Settings
 
 
@@ -14,6 +15,7 @@ class Runtime:
     settings: Settings
     kv: KeyValueStore
     broker: Broker
+    notifier: Notifier
 
     @property
     def uses_redis(self) -> bool:
@@ -26,8 +28,10 @@ class Runtime:
             broker: Broker = RedisBroker(
                 client, redis_client(settings.redis_url, for_pubsub=True)
             )
-            return cls(settings, RedisKeyValueStore(client), broker)
-        return cls(settings, MemoryKeyValueStore(), MemoryBroker())
+            return cls(settings, RedisKeyValueStore(client), broker,
+                       notifier_from_settings(settings))
+        return cls(settings, MemoryKeyValueStore(), MemoryBroker(),
+                   notifier_from_settings(settings))
 
     async def start(self) -> None:
         await self.broker.start()

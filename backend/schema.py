@@ -21,12 +21,19 @@ from strawberry.types import ExecutionContext
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.errors import CarnetMaskErrors
+from backend.identity.mutations import IdentityMutations
+from backend.identity.queries import IdentityQueries
 from backend.settings import Settings
 from backend.system import SystemQueries
 
 
 @strawberry.type
-class Query(SystemQueries, AnnouncementQueries):
+class Query(SystemQueries, IdentityQueries, AnnouncementQueries):
+    pass
+
+
+@strawberry.type
+class Mutation(IdentityMutations):
     pass
 
 
@@ -65,6 +72,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return CarnetSchema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),

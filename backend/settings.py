@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     # 32 bytes, base64 (urlsafe or standard). Dev generates one under ./var/ on first start.
     carnet_master_key: str | None = None
     otp_ttl_seconds: int = Field(default=900, ge=10, le=3600)
+    session_idle_seconds: int = Field(default=1800, ge=60, le=86_400)
+    session_absolute_seconds: int = Field(default=43_200, ge=300, le=7 * 86_400)
+    # A login lock after this many consecutive failures, for LOGIN_LOCK_SECONDS.
+    login_max_failures: int = Field(default=100, ge=3, le=10_000)
+    login_lock_seconds: int = Field(default=900, ge=1, le=86_400)
+    # Login and code attempts per client address per minute.
+    login_rate_per_address: int = Field(default=30, ge=1, le=100_000)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     graphiql: bool = True
     introspection: bool = True

@@ -59,3 +59,39 @@ async def test_incr_is_atomic_and_starts_its_window_on_first_hit(kv: KeyValueSto
     assert ttl is not None and ttl <= 0.3
     await asyncio.sleep(0.4)
     assert await kv.incr("hits", ttl=0.3) == 1
+
+
+async def test_sets_and_expire(kv: KeyValueStore):
+    assert await kv.sadd("s", "a", "b") == 2
+    assert await kv.sadd("s", "b") == 0
+    assert await kv.smembers("s") == {"a", "b"}
+    assert await kv.srem("s", "a", "zz") == 1
+    assert await kv.expire("s", 0.2)
+    await asyncio.sleep(0.3)
+    assert await kv.smembers("s") == set()
+
+
+async def test_check_code_accepts_once_counts_tries_and_burns(kv: KeyValueStore):
+    from backend.kv import CodeCheck
+
+    await kv.set("code", "good", ttl=5)
+    assert await kv.check_code("code", "tries", "bad", max_tries=3) == (CodeCheck.REJECTED, 2)
+    assert await kv.check_code("code", "tries", "good", max_tries=3) == (CodeCheck.ACCEPTED, 0)
+    assert await kv.check_code("code", "tries", "good", max_tries=3) == (CodeCheck.MISSING, 0)
+
+    await kv.set("code2", "good", ttl=5)
+    for left in (2, 1):
+        assert await kv.check_code("code2", "t2", "x", max_tries=3) == (CodeCheck.REJECTED, left)
+    assert await kv.check_code("code2", "t2", "x", max_tries=3) == (CodeCheck.BURNED, 0)
+    # Even the right code is refused once burned.
+    assert await kv.check_code("code2", "t2", "good", max_tries=3) == (CodeCheck.BURNED, 0)
+
+
+async def test_check_code_under_concurrency_accepts_exactly_one(kv: KeyValueStore):
+    from backend.kv import CodeCheck
+
+    await kv.set("c", "good", ttl=5)
+    results = await asyncio.gather(
+        *(kv.check_code("c", "ct", "good", max_tries=5) for _ in range(20))
+    )
+    assert [r[0] for r in results].count(CodeCheck.ACCEPTED) == 1

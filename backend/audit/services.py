@@ -1,0 +1,32 @@
+"""Recording security events. Callers pass only non-sensitive details (never codes,
+passwords, tokens or health data); the allow-list below enforces it."""
+
+from __future__ import annotations
+
+import logging
+
+from backend.audit.models import AuditEvent, AuditKind
+
+log = logging.getLogger(__name__)
+
+ALLOWED_DETAIL_KEYS = {"channel", "reason", "session", "attempts", "role", "field"}
+
+
+async def record(
+    kind: AuditKind,
+    *,
+    account_id: int | None,
+    outcome: str,
+    address: str | None = None,
+    **detail: object,
+) -> AuditEvent:
+    unknown = set(detail) - ALLOWED_DETAIL_KEYS
+    if unknown:
+        raise ValueError(f"audit details not allowed: {sorted(unknown)}")
+    return await AuditEvent.create(
+        kind=kind, account_id=account_id, outcome=outcome, address=address, detail=detail
+    )
+
+
+async def for_account(account_id: int, limit: int = 50) -> list[AuditEvent]:
+    return await AuditEvent.filter(account_id=account_id).limit(limit)

@@ -1,0 +1,113 @@
+"""One-time 6-digit codes, bound to a challenge, stored only as keyed hashes in Redis.
+
+Rules (shared/notes/security.md): drawn with `secrets`; valid OTP_TTL_SECONDS; accepted exactly
+once even under concurrent tries (atomic check in the store); at most MAX_TRIES wrong tries, then
+burned; a new code for the same account and purpose voids the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from backend.crypto import keyed_hash
+from backend.kv import CodeCheck, KeyValueStore
+
+MAX_TRIES = 5
+MAX_RESENDS = 3
+
+
+@dataclass
+class Challenge:
+    id: str
+    account_id: int
+    purpose: str  # login | password | contact
+    channel: str  # email | sms
+    destination: str
+    expires_at: str  # ISO 8601
+    resends: int = 0
+    payload: dict | None = None  # e.g. the new contact being verified
+
+    @property
+    def expires(self) -> datetime:
+        return datetime.fromisoformat(self.expires_at)
+
+
+def draw_code() -> str:
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def _code_key(challenge_id: str) -> str:
+    return f"otp:code:{challenge_id}"
+
+
+def _tries_key(challenge_id: str) -> str:
+    return f"otp:tries:{challenge_id}"
+
+
+def _meta_key(challenge_id: str) -> str:
+    return f"otp:meta:{challenge_id}"
+
+
+def _current_key(account_id: int, purpose: str) -> str:
+    return f"otp:current:{account_id}:{purpose}"
+
+
+class CodeStore:
+    def __init__(self, kv: KeyValueStore, master_key: bytes, ttl_seconds: int) -> None:
+        self.kv = kv
+        self.master_key = master_key
+        self.ttl = ttl_seconds
+
+    def _hash(self, challenge_id: str, code: str) -> str:
+        # Bound to its challenge: the same digits for another challenge hash differently.
+        return keyed_hash(self.master_key, "otp", f"{challenge_id}:{code}")
+
+    async def issue(
+        self, *, account_id: int, purpose: str, channel: str, destination: str,
+        payload: dict | None = None,
+    ) -> tuple[Challenge, str]:
+        """A new challenge and its code; voids the account's previous one for this purpose."""
+        challenge = Challenge(
+            id=secrets.token_urlsafe(24), account_id=account_id, purpose=purpose,
+            channel=channel, destination=destination,
+            expires_at=(datetime.now(UTC) + timedelta(seconds=self.ttl)).isoformat(),
+            payload=payload,
+        )
+        previous = await self.kv.get(_current_key(account_id, purpose))
+        if previous:
+            await self.kv.delete(_code_key(previous), _tries_key(previous), _meta_key(previous))
+        code = draw_code()
+        await self.kv.set(_meta_key(challenge.id), json.dumps(asdict(challenge)), ttl=self.ttl)
+        await self.kv.set(_code_key(challenge.id), self._hash(challenge.id, code), ttl=self.ttl)
+        await self.kv.set(_current_key(account_id, purpose), challenge.id, ttl=self.ttl)
+        return challenge, code
+
+    async def get(self, challenge_id: str) -> Challenge | None:
+        raw = await self.kv.get(_meta_key(challenge_id))
+        return Challenge(**json.loads(raw)) if raw else None
+
+    async def reissue(self, challenge: Challenge) -> tuple[Challenge, str] | None:
+        """A fresh code for the same challenge (resend); None once MAX_RESENDS is reached."""
+        if challenge.resends >= MAX_RESENDS:
+            return None
+        challenge.resends += 1
+        challenge.expires_at = (datetime.now(UTC) + timedelta(seconds=self.ttl)).isoformat()
+        code = draw_code()
+        await self.kv.delete(_tries_key(challenge.id))
+        await self.kv.set(_meta_key(challenge.id), json.dumps(asdict(challenge)), ttl=self.ttl)
+        await self.kv.set(_code_key(challenge.id), self._hash(challenge.id, code), ttl=self.ttl)
+        await self.kv.set(_current_key(challenge.account_id, challenge.purpose), challenge.id,
+                          ttl=self.ttl)
+        return challenge, code
+
+    async def check(self, challenge_id: str, code: str) -> tuple[CodeCheck, int]:
+        candidate = self._hash(challenge_id, code.strip())
+        outcome, left = await self.kv.check_code(
+            _code_key(challenge_id), _tries_key(challenge_id), candidate, max_tries=MAX_TRIES
+        )
+        if outcome is CodeCheck.ACCEPTED:
+            await self.kv.delete(_meta_key(challenge_id))
+        return outcome, left

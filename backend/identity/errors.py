@@ -1,0 +1,71 @@
+"""Login and account errors a client can act on. Services raise them; resolvers translate
+each into its GraphQL error type."""
+
+from __future__ import annotations
+
+
+class IdentityError(Exception):
+    message = "Erreur."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidCredentials(IdentityError):
+    # Same answer for an unknown identifier and a wrong password (no enumeration).
+    message = "Identifiant ou mot de passe incorrect."
+
+
+class RateLimited(IdentityError):
+    message = "Trop de tentatives. Réessayez dans quelques instants."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after))
+
+
+class TemporarilyLocked(IdentityError):
+    message = "Trop d'échecs consécutifs : connexion bloquée temporairement."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after))
+
+
+class ChannelUnavailable(IdentityError):
+    message = "Aucune adresse vérifiée pour ce canal. Choisissez un autre canal."
+
+
+class CodeDeliveryFailed(IdentityError):
+    message = "Le code n'a pas pu être envoyé. Réessayez plus tard."
+
+
+class InvalidCode(IdentityError):
+    message = "Code incorrect."
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__()
+        self.attempts_left = attempts_left
+
+
+class CodeExpired(IdentityError):
+    message = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."
+
+
+class TooManyAttempts(IdentityError):
+    message = "Trop d'essais pour ce code. Demandez un nouveau code."
+
+
+class WeakPassword(IdentityError):
+    message = "Mot de passe trop faible."
+
+
+class InvalidInput(IdentityError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SessionNotFound(IdentityError):
+    message = "Session introuvable."

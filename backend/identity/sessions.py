@@ -1,0 +1,118 @@
+"""Server-side sessions: opaque 256-bit bearer tokens, stored as keyed hashes in Redis.
+
+Idle expiry (SESSION_IDLE_SECONDS) is the key's TTL, refreshed on use but never beyond the
+absolute expiry (SESSION_ABSOLUTE_SECONDS) fixed at login.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+
+from backend.crypto import keyed_hash
+from backend.kv import KeyValueStore
+
+
+@dataclass
+class SessionRecord:
+    id: str  # public, shown in "my sessions"; not the token
+    account_id: int
+    role: str
+    created_at: str
+    last_seen_at: str
+    absolute_expires_at: str
+    address: str
+    user_agent: str
+
+    @property
+    def absolute_expiry(self) -> datetime:
+        return datetime.fromisoformat(self.absolute_expires_at)
+
+
+def _token_key(token_hash: str) -> str:
+    return f"session:token:{token_hash}"
+
+
+def _id_key(session_id: str) -> str:
+    return f"session:id:{session_id}"
+
+
+def _account_key(account_id: int) -> str:
+    return f"session:account:{account_id}"
+
+
+class SessionStore:
+    def __init__(self, kv: KeyValueStore, master_key: bytes, *, idle: int, absolute: int) -> None:
+        self.kv = kv
+        self.master_key = master_key
+        self.idle = idle
+        self.absolute = absolute
+
+    def _hash(self, token: str) -> str:
+        return keyed_hash(self.master_key, "session", token)
+
+    async def create(
+        self, *, account_id: int, role: str, address: str, user_agent: str
+    ) -> tuple[str, SessionRecord]:
+        token = secrets.token_urlsafe(32)  # 256 bits
+        now = datetime.now(UTC)
+        record = SessionRecord(
+            id=secrets.token_urlsafe(12), account_id=account_id, role=role,
+            created_at=now.isoformat(), last_seen_at=now.isoformat(),
+            absolute_expires_at=(now + timedelta(seconds=self.absolute)).isoformat(),
+            address=address[:64], user_agent=user_agent[:200],
+        )
+        token_hash = self._hash(token)
+        await self.kv.set(_token_key(token_hash), json.dumps(asdict(record)), ttl=self.idle)
+        await self.kv.set(_id_key(record.id), token_hash, ttl=self.absolute)
+        await self.kv.sadd(_account_key(account_id), record.id)
+        await self.kv.expire(_account_key(account_id), self.absolute)
+        return token, record
+
+    async def resolve(self, token: str) -> SessionRecord | None:
+        """The live session for a token, refreshing its idle expiry; None if unknown/expired."""
+        if not token or len(token) > 128:
+            return None
+        key = _token_key(self._hash(token))
+        raw = await self.kv.get(key)
+        if raw is None:
+            return None
+        record = SessionRecord(**json.loads(raw))
+        now = datetime.now(UTC)
+        remaining = (record.absolute_expiry - now).total_seconds()
+        if remaining <= 0:
+            await self.kv.delete(key)
+            return None
+        record.last_seen_at = now.isoformat()
+        await self.kv.set(key, json.dumps(asdict(record)), ttl=min(self.idle, remaining))
+        return record
+
+    async def list(self, account_id: int) -> list[SessionRecord]:
+        records = []
+        for session_id in sorted(await self.kv.smembers(_account_key(account_id))):
+            token_hash = await self.kv.get(_id_key(session_id))
+            raw = await self.kv.get(_token_key(token_hash)) if token_hash else None
+            if raw is None:
+                await self.kv.srem(_account_key(account_id), session_id)  # expired: tidy up
+                continue
+            records.append(SessionRecord(**json.loads(raw)))
+        return sorted(records, key=lambda r: r.created_at, reverse=True)
+
+    async def revoke(self, account_id: int, session_id: str) -> bool:
+        """Revoke one of the account's sessions; False if it is not one of theirs."""
+        if session_id not in await self.kv.smembers(_account_key(account_id)):
+            return False
+        token_hash = await self.kv.getdel(_id_key(session_id))
+        if token_hash:
+            await self.kv.delete(_token_key(token_hash))
+        await self.kv.srem(_account_key(account_id), session_id)
+        return True
+
+    async def revoke_all(self, account_id: int, *, except_id: str | None = None) -> int:
+        count = 0
+        for session_id in await self.kv.smembers(_account_key(account_id)):
+            if session_id != except_id and await self.revoke(account_id, session_id):
+                count += 1
+        return count

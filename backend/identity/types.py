@@ -1,0 +1,261 @@
+"""GraphQL types of the identity domain, and the translation of its domain errors."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+
+from backend.identity import errors
+from backend.identity.codes import MAX_RESENDS, Challenge
+from backend.identity.models import Account
+from backend.identity.sessions import SessionRecord
+
+
+@strawberry.enum(description="Where one-time codes are sent.")
+class CodeChannel(Enum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+@strawberry.enum
+class Role(Enum):
+    PATIENT = "patient"
+    PROFESSIONAL = "professional"
+
+
+@strawberry.interface(description="An error the client can act on.")
+class Error:
+    message: str
+
+
+@strawberry.type
+class InvalidCredentials(Error):
+    pass
+
+
+@strawberry.type
+class RateLimited(Error):
+    retry_after_seconds: int
+
+
+@strawberry.type
+class TemporarilyLocked(Error):
+    retry_after_seconds: int
+
+
+@strawberry.type
+class ChannelUnavailable(Error):
+    pass
+
+
+@strawberry.type
+class CodeDeliveryFailed(Error):
+    pass
+
+
+@strawberry.type
+class InvalidCode(Error):
+    attempts_left: int
+
+
+@strawberry.type
+class CodeExpired(Error):
+    pass
+
+
+@strawberry.type
+class TooManyAttempts(Error):
+    pass
+
+
+@strawberry.type
+class WeakPassword(Error):
+    pass
+
+
+@strawberry.type
+class InvalidInput(Error):
+    field: str
+
+
+@strawberry.type
+class SessionNotFound(Error):
+    pass
+
+
+def error_type(exc: errors.IdentityError) -> Error:
+    """The GraphQL error type for a domain error."""
+    if isinstance(exc, errors.RateLimited):
+        return RateLimited(message=exc.message, retry_after_seconds=exc.retry_after)
+    if isinstance(exc, errors.TemporarilyLocked):
+        return TemporarilyLocked(message=exc.message, retry_after_seconds=exc.retry_after)
+    if isinstance(exc, errors.InvalidCode):
+        return InvalidCode(message=exc.message, attempts_left=exc.attempts_left)
+    if isinstance(exc, errors.InvalidInput):
+        return InvalidInput(message=exc.message, field=exc.field)
+    simple: dict[type[errors.IdentityError], type[Error]] = {
+        errors.InvalidCredentials: InvalidCredentials,
+        errors.ChannelUnavailable: ChannelUnavailable,
+        errors.CodeDeliveryFailed: CodeDeliveryFailed,
+        errors.CodeExpired: CodeExpired,
+        errors.TooManyAttempts: TooManyAttempts,
+        errors.WeakPassword: WeakPassword,
+        errors.SessionNotFound: SessionNotFound,
+    }
+    return simple[type(exc)](message=exc.message)
+
+
+@strawberry.type(description="A code was sent; answer with verifyLoginCode (or the matching "
+                             "confirmation mutation) before expiresAt.")
+class LoginChallenge:
+    challenge_id: str
+    channel: CodeChannel
+    masked_destination: str
+    expires_at: datetime
+    resends_left: int
+
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> LoginChallenge:
+        from backend.identity.services import masked
+
+        return cls(
+            challenge_id=challenge.id, channel=CodeChannel(challenge.channel),
+            masked_destination=masked(challenge.channel, challenge.destination),
+            expires_at=challenge.expires, resends_left=MAX_RESENDS - challenge.resends,
+        )
+
+
+@strawberry.type(description="A signed-in session. Send the token as `Authorization: Bearer`.")
+class Session:
+    token: str
+    expires_at: datetime = strawberry.field(
+        description="Absolute expiry; idle sessions end sooner."
+    )
+    idle_timeout_seconds: int
+
+
+@strawberry.type(description="One of my signed-in sessions.")
+class ActiveSession:
+    id: strawberry.ID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    address: str
+    user_agent: str
+    current: bool
+
+    @classmethod
+    def from_record(cls, record: SessionRecord, current_id: str) -> ActiveSession:
+        return cls(
+            id=strawberry.ID(record.id), created_at=datetime.fromisoformat(record.created_at),
+            last_seen_at=datetime.fromisoformat(record.last_seen_at),
+            expires_at=record.absolute_expiry, address=record.address,
+            user_agent=record.user_agent, current=record.id == current_id,
+        )
+
+
+@strawberry.type(description="The national health identity (INS) of a patient.")
+class PatientIdentity:
+    ins_matricule: str
+    oid: str
+    birth_name: str
+    first_names: str
+    birth_date: date
+    sex: str
+    birthplace_code: str
+    identity_status: str
+    mssante_address: str
+
+
+@strawberry.type
+class ProfessionalProfile:
+    rpps: str
+    national_id: str = strawberry.field(description='"8" + RPPS')
+    profession: str
+    specialty: str | None
+    practice_name: str | None
+    practice_address: str | None
+
+
+@strawberry.type(description="Who I am.")
+class Me:
+    id: strawberry.ID
+    identifier: str
+    role: Role
+    email: str | None
+    phone: str | None
+    preferred_channel: CodeChannel
+    patient: PatientIdentity | None
+    professional: ProfessionalProfile | None
+
+    @classmethod
+    def from_account(cls, account: Account) -> Me:
+        person = account.person
+        pro = account.professional
+        return cls(
+            id=strawberry.ID(str(account.id)), identifier=account.identifier,
+            role=Role(account.role.value), email=account.email, phone=account.phone,
+            preferred_channel=CodeChannel(account.preferred_channel.value),
+            patient=PatientIdentity(
+                ins_matricule=person.matricule, oid=person.oid, birth_name=person.birth_name,
+                first_names=person.first_names, birth_date=person.birth_date,
+                sex=person.sex.value, birthplace_code=person.birthplace_code,
+                identity_status=person.identity_status.value,
+                mssante_address=f"{person.matricule}@patient.mssante.fr",
+            ) if person else None,
+            professional=ProfessionalProfile(
+                rpps=pro.rpps, national_id=f"8{pro.rpps}", profession=pro.profession,
+                specialty=pro.specialty, practice_name=pro.practice_name,
+                practice_address=pro.practice_address,
+            ) if pro else None,
+        )
+
+
+@strawberry.type
+class LoggedOut:
+    sessions_closed: int
+
+
+@strawberry.type
+class SessionRevoked:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PasswordChanged:
+    other_sessions_closed: bool = True
+
+
+LoginResult = Annotated[
+    LoginChallenge | InvalidCredentials | RateLimited | TemporarilyLocked | ChannelUnavailable
+    | CodeDeliveryFailed,
+    strawberry.union("LoginResult"),
+]
+VerifyLoginCodeResult = Annotated[
+    Session | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked,
+    strawberry.union("VerifyLoginCodeResult"),
+]
+ResendLoginCodeResult = Annotated[
+    LoginChallenge | CodeExpired | TooManyAttempts | RateLimited | CodeDeliveryFailed,
+    strawberry.union("ResendLoginCodeResult"),
+]
+RevokeSessionResult = Annotated[
+    SessionRevoked | SessionNotFound, strawberry.union("RevokeSessionResult")
+]
+StepUpResult = Annotated[
+    LoginChallenge | InvalidCredentials | RateLimited | TemporarilyLocked | ChannelUnavailable
+    | CodeDeliveryFailed | InvalidInput,
+    strawberry.union("StepUpResult"),
+]
+ConfirmPasswordChangeResult = Annotated[
+    PasswordChanged | InvalidCode | CodeExpired | TooManyAttempts | WeakPassword | RateLimited
+    | TemporarilyLocked,
+    strawberry.union("ConfirmPasswordChangeResult"),
+]
+ConfirmContactChangeResult = Annotated[
+    Me | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked,
+    strawberry.union("ConfirmContactChangeResult"),
+]

@@ -1,0 +1,1 @@
+"""Delivery of short messages by email or SMS; see services.py."""
