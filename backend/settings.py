@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     sms_webhook_url: str | None = None
     # 32 bytes, base64 (urlsafe or standard). Dev generates one under ./var/ on first start.
     carnet_master_key: str | None = None
-    otp_ttl_seconds: int = Field(default=900, ge=10, le=3600)
+    otp_ttl_seconds: int = Field(default=900, ge=1, le=3600)
     session_idle_seconds: int = Field(default=1800, ge=60, le=86_400)
     session_absolute_seconds: int = Field(default=43_200, ge=300, le=7 * 86_400)
     # A login lock after this many consecutive failures, for LOGIN_LOCK_SECONDS.

@@ -186,3 +186,15 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def notifier(app) -> Iterator[object]:
+    """Swap the app's notifier for a recording one for the duration of a test."""
+    from backend.notifications.testing import RecordingNotifier
+
+    runtime = app.state.runtime
+    previous = runtime.notifier
+    runtime.notifier = RecordingNotifier()
+    yield runtime.notifier
+    runtime.notifier = previous

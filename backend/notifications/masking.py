@@ -9,7 +9,7 @@ DEFAULT_REGION = "FR"
 
 
 def mask_email(address: str) -> str:
-    """"jean.dupont@example.fr" -> "j***t@example.fr". The domain stays readable; the local part
+    """ "jean.dupont@example.fr" -> "j***t@example.fr". The domain stays readable; the local part
     keeps its first and last characters (only the first below 3, none for 1) and always shows
     three stars, so its length is not disclosed."""
     local, at, domain = address.strip().rpartition("@")
@@ -25,7 +25,7 @@ def mask_email(address: str) -> str:
 
 
 def mask_phone(number: str, region: str = DEFAULT_REGION) -> str:
-    """"+33612345678" -> "+33 6 ** ** ** 78": country code, first national digit and last two
+    """ "+33612345678" -> "+33 6 ** ** ** 78": country code, first national digit and last two
     digits stay readable, in the international grouping. National numbers ("06 12 34 56 78")
     are read in `region`."""
     try:
@@ -41,13 +41,11 @@ def mask_phone(number: str, region: str = DEFAULT_REGION) -> str:
     prefix = f"+{parsed.country_code}"
     if not formatted.startswith(prefix):  # not expected; never show the number unmasked
         return "***" + str(parsed.national_number)[-2:]
-    national = formatted[len(prefix):]
+    national = formatted[len(prefix) :]
     positions = [i for i, c in enumerate(national) if c.isdigit()]
     if len(positions) < 5:
         keep: set[int] = set()
     else:
         keep = {positions[0], positions[-2], positions[-1]}
-    masked = "".join(
-        "*" if c.isdigit() and i not in keep else c for i, c in enumerate(national)
-    )
+    masked = "".join("*" if c.isdigit() and i not in keep else c for i, c in enumerate(national))
     return prefix + masked

@@ -194,7 +194,6 @@ class WebhookSmsTransport:
             raise _failed(Channel.SMS, f"HTTP {response.status_code}")
 
 
-
 class ConsoleTransport:
     """Development fallback: prints the message to stdout, never to the logs."""
 

@@ -70,8 +70,7 @@ class RecordingNotifier:
         assert found, f"no message sent (to={to!r}, channel={channel!r})"
         return found[-1]
 
-    async def wait_for(self, *, to: str | None = None, channel: str | None = None
-                       ) -> SentMessage:
+    async def wait_for(self, *, to: str | None = None, channel: str | None = None) -> SentMessage:
         """The latest matching message, waiting (up to WAIT_SECONDS; wrap the call in
         `asyncio.timeout()` for less) for one sent in the background."""
         event = asyncio.Event()

@@ -1,0 +1,294 @@
+"""Login with identifier + password, then a one-time code: the rules of issue 3 against real
+PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from backend.audit.models import AuditEvent, AuditKind
+from backend.identity.models import Account
+from tests.factories import PASSWORD, create_patient, create_professional
+from tests.identity_helpers import LOGIN, ME, VERIFY, code_from, login, sign_in
+
+
+async def test_full_login_gives_a_session_and_me(gql, notifier, clean):
+    account = await create_patient(email="jean.dupont@example.fr")
+    body = await gql(LOGIN, {"identifier": "Jean.Dupont@Example.fr", "password": PASSWORD})
+    challenge = body["data"]["login"]
+    assert challenge["__typename"] == "LoginChallenge"
+    assert challenge["channel"] == "EMAIL"
+    assert challenge["maskedDestination"] == "j***t@example.fr"
+    message = notifier.last(to="jean.dupont@example.fr")
+    code = code_from(message.text)
+    assert "15 minutes" in message.text and "Dupont" not in message.text
+
+    session = (await gql(VERIFY, {"challengeId": challenge["challengeId"], "code": code}))
+    session = session["data"]["verifyLoginCode"]
+    assert session["__typename"] == "Session"
+    assert len(session["token"]) >= 43  # 256 bits, base64url
+    me = (await gql(ME, token=session["token"]))["data"]["me"]
+    assert me["id"] == str(account.id) and me["role"] == "PATIENT"
+    assert me["patient"]["insMatricule"]
+    assert (await gql(ME))["data"]["me"] is None  # anonymous
+
+
+async def test_professional_login_and_sms_channel(gql, notifier, clean):
+    await create_professional(email="dr@example.fr")
+    token = await sign_in(gql, notifier, "dr@example.fr", PASSWORD)
+    me = (await gql(ME, token=token))["data"]["me"]
+    assert me["role"] == "PROFESSIONAL" and me["professional"]["rpps"]
+
+    await create_patient(email="sms@example.fr", phone="06 12 34 56 78")
+    body = await gql(LOGIN, {"identifier": "sms@example.fr", "password": PASSWORD,
+                             "channel": "SMS"})
+    assert body["data"]["login"]["maskedDestination"] == "+33 6 ** ** ** 78"
+    assert notifier.last().to == "+33612345678" and notifier.last().channel == "sms"
+
+
+async def test_channel_without_destination_is_a_typed_error(gql, notifier, clean):
+    await create_patient(email="nophone@example.fr")
+    body = await gql(LOGIN, {"identifier": "nophone@example.fr", "password": PASSWORD,
+                             "channel": "SMS"})
+    assert body["data"]["login"]["__typename"] == "ChannelUnavailable"
+
+
+async def test_unknown_identifier_and_wrong_password_look_the_same(gql, notifier, client, clean):
+    await create_patient(email="known@example.fr")
+
+    async def attempt(identifier: str) -> tuple[dict, int, float]:
+        started = time.perf_counter()
+        response = await client.post("/graphql", json={"query": LOGIN, "variables": {
+            "identifier": identifier, "password": "wrong password!!"}})
+        return response.json(), response.status_code, time.perf_counter() - started
+
+    known, unknown = [], []
+    for _ in range(7):  # interleaved, so load changes hit both alike
+        known.append(await attempt("known@example.fr"))
+        unknown.append(await attempt("nobody@example.fr"))
+    assert {str(b) for b, _, _ in known} == {str(b) for b, _, _ in unknown}
+    assert known[0][0]["data"]["login"]["__typename"] == "InvalidCredentials"
+    assert {s for _, s, _ in known + unknown} == {200}
+    # Both pay one argon2 verification; only noise separates them. The fastest of several
+    # tries is the least noisy estimate of the work done.
+    known_ms = min(t for _, _, t in known) * 1000
+    unknown_ms = min(t for _, _, t in unknown) * 1000
+    assert abs(known_ms - unknown_ms) < max(25.0, 0.5 * known_ms), (known_ms, unknown_ms)
+    assert notifier.sent == []
+
+
+async def test_twenty_concurrent_verifications_of_one_code_exactly_one_wins(
+    gql, notifier, clean
+):
+    await create_patient(email="race@example.fr")
+    challenge_id, code = await login(gql, notifier, "race@example.fr", PASSWORD)
+    results = await asyncio.gather(*(
+        gql(VERIFY, {"challengeId": challenge_id, "code": code}) for _ in range(20)
+    ))
+    kinds = [r["data"]["verifyLoginCode"]["__typename"] for r in results]
+    assert kinds.count("Session") == 1, kinds
+    assert set(kinds) - {"Session"} <= {"CodeExpired"}
+
+
+async def test_replay_of_a_used_code_is_refused(gql, notifier, clean):
+    await create_patient(email="replay@example.fr")
+    challenge_id, code = await login(gql, notifier, "replay@example.fr", PASSWORD)
+    first = await gql(VERIFY, {"challengeId": challenge_id, "code": code})
+    assert first["data"]["verifyLoginCode"]["__typename"] == "Session"
+    again = await gql(VERIFY, {"challengeId": challenge_id, "code": code})
+    assert again["data"]["verifyLoginCode"]["__typename"] == "CodeExpired"
+
+
+async def test_five_wrong_tries_burn_the_code(gql, notifier, clean):
+    await create_patient(email="burn@example.fr")
+    challenge_id, code = await login(gql, notifier, "burn@example.fr", PASSWORD)
+    wrong = "000000" if code != "000000" else "111111"
+    lefts = []
+    for _ in range(4):
+        result = (await gql(VERIFY, {"challengeId": challenge_id, "code": wrong}))
+        lefts.append(result["data"]["verifyLoginCode"]["attemptsLeft"])
+    assert lefts == [4, 3, 2, 1]
+    fifth = await gql(VERIFY, {"challengeId": challenge_id, "code": wrong})
+    assert fifth["data"]["verifyLoginCode"]["__typename"] == "TooManyAttempts"
+    right = await gql(VERIFY, {"challengeId": challenge_id, "code": code})
+    assert right["data"]["verifyLoginCode"]["__typename"] == "TooManyAttempts"
+
+
+async def test_alias_brute_force_in_one_request_gets_no_more_than_five_tries(
+    gql, notifier, clean
+):
+    await create_patient(email="alias@example.fr")
+    challenge_id, code = await login(gql, notifier, "alias@example.fr", PASSWORD)
+    guesses = [f"{i:06d}" for i in range(14) if f"{i:06d}" != code][:13] + [code]
+    fields = " ".join(
+        f'g{i}: verifyLoginCode(challengeId: $c, code: "{g}") {{ __typename }}'
+        for i, g in enumerate(guesses)
+    )
+    body = await gql(f"mutation Brute($c: String!) {{ {fields} }}", {"c": challenge_id})
+    kinds = [body["data"][f"g{i}"]["__typename"] for i in range(len(guesses))]
+    assert kinds.count("InvalidCode") == 4
+    assert "Session" not in kinds, "the right code, tried after 5 wrong ones, must not win"
+    assert kinds[-1] == "TooManyAttempts"
+
+
+async def test_a_new_code_voids_the_previous_one(gql, notifier, clean):
+    await create_patient(email="twice@example.fr")
+    first_id, first_code = await login(gql, notifier, "twice@example.fr", PASSWORD)
+    second_id, second_code = await login(gql, notifier, "twice@example.fr", PASSWORD)
+    stale = await gql(VERIFY, {"challengeId": first_id, "code": first_code})
+    assert stale["data"]["verifyLoginCode"]["__typename"] == "CodeExpired"
+    fresh = await gql(VERIFY, {"challengeId": second_id, "code": second_code})
+    assert fresh["data"]["verifyLoginCode"]["__typename"] == "Session"
+
+
+async def test_resend_replaces_the_code_and_is_bounded(gql, notifier, clean):
+    await create_patient(email="resend@example.fr")
+    challenge_id, old_code = await login(gql, notifier, "resend@example.fr", PASSWORD)
+    resend = """mutation R($c: String!) { resendLoginCode(challengeId: $c) {
+        __typename ... on LoginChallenge { resendsLeft } } }"""
+    body = await gql(resend, {"c": challenge_id})
+    assert body["data"]["resendLoginCode"] == {"__typename": "LoginChallenge", "resendsLeft": 2}
+    new_code = code_from(notifier.last().text)
+    if new_code != old_code:
+        old = await gql(VERIFY, {"challengeId": challenge_id, "code": old_code})
+        assert old["data"]["verifyLoginCode"]["__typename"] == "InvalidCode"
+    ok = await gql(VERIFY, {"challengeId": challenge_id, "code": new_code})
+    assert ok["data"]["verifyLoginCode"]["__typename"] == "Session"
+
+
+async def test_code_expiry(app, notifier, clean):
+    from backend.identity import errors, services
+    from backend.runtime import Runtime
+
+    base = app.state.runtime
+    short = Runtime(base.settings.model_copy(update={"otp_ttl_seconds": 1}), base.kv,
+                    base.broker, notifier)
+    account = await create_patient(email="expiry@example.fr")
+    caller = services.Caller(address="203.0.113.9")
+    challenge = await services.start_login(short, identifier=account.identifier,
+                                           password=PASSWORD, channel=None, caller=caller)
+    code = code_from(notifier.last().text)
+    await asyncio.sleep(1.3)
+    with pytest.raises(errors.CodeExpired):
+        await services.verify_login(short, challenge_id=challenge.id, code=code, caller=caller)
+
+
+async def test_consecutive_failures_lock_known_and_unknown_identifiers(app, notifier, clean):
+    from backend.identity import errors, services
+    from backend.runtime import Runtime
+
+    base = app.state.runtime
+    strict = Runtime(base.settings.model_copy(update={
+        "login_max_failures": 5, "login_lock_seconds": 30, "login_rate_per_address": 1000}),
+        base.kv, base.broker, notifier)
+    account = await create_patient(email="lock@example.fr")
+    caller = services.Caller(address="203.0.113.10")
+    for identifier in ("lock@example.fr", "ghost@example.fr"):
+        for _ in range(5):
+            with pytest.raises(errors.InvalidCredentials):
+                await services.start_login(strict, identifier=identifier, password="nope-nope",
+                                           channel=None, caller=caller)
+        # Now even the right password is refused until the lock expires.
+        with pytest.raises(errors.TemporarilyLocked) as locked:
+            await services.start_login(strict, identifier=identifier, password=PASSWORD,
+                                       channel=None, caller=caller)
+        assert 0 < locked.value.retry_after <= 31
+    assert await AuditEvent.filter(kind=AuditKind.ACCOUNT_LOCKED, account_id=account.id).exists()
+    assert notifier.sent == []
+
+
+async def test_success_resets_the_consecutive_failure_count(app, notifier, clean):
+    from backend.identity import errors, services
+    from backend.runtime import Runtime
+
+    base = app.state.runtime
+    strict = Runtime(base.settings.model_copy(update={"login_max_failures": 3}),
+                     base.kv, base.broker, notifier)
+    account = await create_patient(email="reset@example.fr")
+    caller = services.Caller(address="203.0.113.11")
+    for _ in range(2):
+        with pytest.raises(errors.InvalidCredentials):
+            await services.start_login(strict, identifier=account.identifier, password="bad-bad",
+                                       channel=None, caller=caller)
+    challenge = await services.start_login(strict, identifier=account.identifier,
+                                           password=PASSWORD, channel=None, caller=caller)
+    await services.verify_login(strict, challenge_id=challenge.id,
+                                code=code_from(notifier.last().text), caller=caller)
+    for _ in range(2):
+        with pytest.raises(errors.InvalidCredentials):
+            await services.start_login(strict, identifier=account.identifier, password="bad-bad",
+                                       channel=None, caller=caller)
+
+
+async def test_per_address_rate_limit_counts_aliases(app, client, notifier, clean):
+    base = app.state.runtime
+    limit = base.settings.login_rate_per_address
+    fields = " ".join(
+        f'a{i}: login(identifier: "x{i}@example.fr", password: "whatever-123") {{ __typename }}'
+        for i in range(15)
+    )
+    kinds = []
+    for _ in range(limit // 15 + 2):
+        body = (await client.post("/graphql", json={"query": f"mutation {{ {fields} }}"})).json()
+        kinds += [body["data"][f"a{i}"]["__typename"] for i in range(15)]
+    assert kinds[:limit] == ["InvalidCredentials"] * limit
+    assert set(kinds[limit:]) == {"RateLimited"}
+
+
+async def test_redis_down_during_login_fails_closed(migrated, server_env, private_redis, clean):
+    """With Redis gone between the two steps, verification answers a clear generic error
+    and never opens a session; once Redis is back, the lost code is simply expired."""
+    import httpx
+
+    from backend import db
+    from tests.servers import carnet_server
+
+    await create_patient(email="redis-down@example.fr")
+    env = {**server_env, "REDIS_URL": private_redis.url}
+    with carnet_server(env) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+            async def call(query, variables):
+                return (await http.post("/graphql", json={"query": query,
+                                                          "variables": variables})).json()
+
+            started = await call(LOGIN, {"identifier": "redis-down@example.fr",
+                                         "password": PASSWORD})
+            challenge_id = started["data"]["login"]["challengeId"]
+            private_redis.stop()
+            down = await call(VERIFY, {"challengeId": challenge_id, "code": "123456"})
+            assert down["data"] is None
+            assert down["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            again = await call(LOGIN, {"identifier": "redis-down@example.fr",
+                                       "password": PASSWORD})
+            assert again["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            private_redis.start()
+            back = await call(VERIFY, {"challengeId": challenge_id, "code": "123456"})
+            assert back["data"]["verifyLoginCode"]["__typename"] == "CodeExpired"
+    assert db  # the database was untouched throughout
+
+
+async def test_audit_trail_records_logins_without_secrets(gql, notifier, clean):
+    account = await create_patient(email="audit@example.fr")
+    await gql(LOGIN, {"identifier": "audit@example.fr", "password": "wrong-password-1"})
+    challenge_id, code = await login(gql, notifier, "audit@example.fr", PASSWORD)
+    await gql(VERIFY, {"challengeId": challenge_id, "code": "000000" if code != "000000"
+                       else "111111"})
+    await gql(VERIFY, {"challengeId": challenge_id, "code": code})
+    events = await AuditEvent.filter(account_id=account.id).order_by("id")
+    kinds = [e.kind for e in events]
+    for expected in (AuditKind.ACCOUNT_CREATED, AuditKind.LOGIN_PASSWORD_FAILED,
+                     AuditKind.LOGIN_PASSWORD_OK, AuditKind.LOGIN_CODE_SENT,
+                     AuditKind.LOGIN_CODE_FAILED, AuditKind.LOGIN_SUCCEEDED):
+        assert expected in kinds
+    assert all(e.address for e in events if e.kind != AuditKind.ACCOUNT_CREATED)
+    dump = " ".join(f"{e.detail} {e.address}" for e in events)
+    assert code not in dump and PASSWORD not in dump and "wrong-password-1" not in dump
+
+
+async def test_inactive_accounts_cannot_log_in(gql, notifier, clean):
+    account = await create_patient(email="closed@example.fr")
+    await Account.filter(id=account.id).update(status="closed")
+    body = await gql(LOGIN, {"identifier": "closed@example.fr", "password": PASSWORD})
+    assert body["data"]["login"]["__typename"] == "InvalidCredentials"
