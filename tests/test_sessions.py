@@ -9,7 +9,6 @@ import json
 import pytest
 import websockets
 
-from backend.identity.models import Account
 from tests.factories import PASSWORD, create_patient
 from tests.identity_helpers import LOGIN, ME, code_from, sign_in
 
