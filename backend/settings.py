@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     login_lock_seconds: int = Field(default=900, ge=1, le=86_400)
     # Login and code attempts per client address per minute.
     login_rate_per_address: int = Field(default=30, ge=1, le=100_000)
+    # Codes sent per account per quarter hour (each costs an SMS or an email).
+    codes_per_account_window: int = Field(default=5, ge=1, le=10_000)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     graphiql: bool = True
     introspection: bool = True

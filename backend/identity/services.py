@@ -43,7 +43,6 @@ from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-CODES_PER_ACCOUNT_WINDOW = 5
 CODES_WINDOW_SECONDS = 900
 
 
@@ -135,7 +134,7 @@ def _code_text(code: str, minutes: int, purpose: str) -> tuple[str, str]:
 async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller) -> None:
     # Sending codes costs money and can harass: a few per account per quarter hour.
     sent = await rt.kv.incr(f"codes-sent:{challenge.account_id}", ttl=CODES_WINDOW_SECONDS)
-    if sent > CODES_PER_ACCOUNT_WINDOW:
+    if sent > rt.settings.codes_per_account_window:
         raise RateLimited(int(await rt.kv.ttl(f"codes-sent:{challenge.account_id}") or 60))
     subject, text = _code_text(code, max(1, rt.settings.otp_ttl_seconds // 60), challenge.purpose)
     try:
