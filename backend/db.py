@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "backend.announcements.models",
     "backend.audit.models",
     "backend.identity.models",
+    "backend.keys.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

@@ -25,7 +25,10 @@ DEV_MASTER_KEY_FILE = VAR_DIR / "master.key"
 
 
 # Never echoed back in error messages.
-SECRET_SETTINGS = {"CARNET_MASTER_KEY", "SMTP_PASSWORD", "DATABASE_URL", "REDIS_URL"}
+SECRET_SETTINGS = {
+    "CARNET_MASTER_KEY", "CARNET_PREVIOUS_MASTER_KEYS", "SMTP_PASSWORD", "DATABASE_URL",
+    "REDIS_URL", "S3_SECRET_ACCESS_KEY",
+}
 
 
 class SettingsError(RuntimeError):
@@ -55,6 +58,20 @@ class Settings(BaseSettings):
     sms_webhook_url: str | None = None
     # 32 bytes, base64 (urlsafe or standard). Dev generates one under ./var/ on first start.
     carnet_master_key: str | None = None
+    # Comma-separated previous master keys, still accepted to unwrap data keys during a
+    # rotation (`carnet keys rotate`); new data keys are always wrapped with CARNET_MASTER_KEY.
+    carnet_previous_master_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Where encrypted document blobs go: "local" (BLOB_DIR) or "s3" (S3_* settings).
+    blob_store: str = "local"
+    blob_dir: str = str(VAR_DIR / "blobs")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=1024**3)
+    # Soft-deleted documents are purged (blob and row) after this many days.
+    document_retention_days: int = Field(default=30, ge=0, le=3650)
     otp_ttl_seconds: int = Field(default=900, ge=1, le=3600)
     session_idle_seconds: int = Field(default=1800, ge=60, le=86_400)
     session_absolute_seconds: int = Field(default=43_200, ge=300, le=7 * 86_400)
@@ -81,6 +98,29 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("carnet_previous_master_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            keys = [k.strip() for k in value.split(",") if k.strip()]
+            for key in keys:
+                decode_master_key(key)
+            return keys
+        return value
+
+    @field_validator("blob_store")
+    @classmethod
+    def _check_blob_store(cls, value: str) -> str:
+        if value not in ("local", "s3"):
+            raise ValueError("expected local or s3")
+        return value
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("S3_BUCKET is required when BLOB_STORE=s3")
+        return self
 
     @field_validator("database_url")
     @classmethod
