@@ -24,6 +24,7 @@ config = rx.Config(
     app_name="carnet_web",
     telemetry_enabled=False,
     show_built_with_reflex=False,
+    plugins=[rx.plugins.RadixThemesPlugin()],
     # No sitemap: the pages of a personal health space are not for search engines.
-    disable_plugins=["reflex.plugins.sitemap.SitemapPlugin"],
+    disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -28,6 +28,8 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import GraphQLError
 
 log = logging.getLogger("carnet_web.api")
+# gql logs every request and answer, values included, at DEBUG: values are health data.
+logging.getLogger("gql").setLevel(logging.INFO)
 
 API_URL_ENV: Final = "CARNET_API_URL"
 DEFAULT_API_URL: Final = "http://127.0.0.1:8000/graphql"
@@ -84,12 +86,20 @@ async def execute(
     *,
     token: str | None = None,
     url: str | None = None,
-    timeout: float = TIMEOUT_SECONDS,
+    http_timeout: float = TIMEOUT_SECONDS,
+    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
-    """Run one query or mutation and return its `data`; raise `ApiError` on any failure."""
+    """Run one query or mutation and return its `data`; raise `ApiError` on any failure.
+
+    `url` defaults to `api_url()`; `http_transport` lets tests serve the request in-process.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else None
     transport = HTTPXAsyncTransport(
-        url=url or api_url(), headers=headers, timeout=timeout, follow_redirects=False
+        url=url or api_url(),
+        headers=headers,
+        timeout=http_timeout,
+        follow_redirects=False,
+        transport=http_transport,
     )
     request = GraphQLRequest(document, variable_values=dict(variables or {}))
     try:

@@ -1,0 +1,5 @@
+"""One module per page; importing this package registers every page with Reflex."""
+
+from carnet_web.pages import agenda, documents, home, messages, profile
+
+__all__ = ["agenda", "documents", "home", "messages", "profile"]

@@ -1,0 +1,20 @@
+"""Agenda: not built yet, clearly labelled "Bientôt disponible"."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from carnet_web.components.layout import coming_soon, layout, page_title
+
+ROUTE = "/agenda"
+
+
+@rx.page(route=ROUTE, title=page_title("Agenda"))
+def agenda() -> rx.Component:
+    return layout(
+        coming_soon(
+            "Agenda",
+            "Vos rendez-vous et rappels.",
+        ),
+        current_route=ROUTE,
+    )
