@@ -16,7 +16,10 @@ from backend import db
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
 from backend.identity.services import authenticate, bearer_token
+from backend.limits import BodySizeLimit
 from backend.middleware import RequestIdMiddleware
+from backend.records.fhir import create_document_reference
+from backend.records.http import download_content
 from backend.runtime import Runtime
 from backend.schema import build_schema
 from backend.settings import Settings, get_settings
@@ -61,8 +64,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Route + WebSocketRoute, not Mount: Mount answers POST with a redirect.
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route("/documents/{id}/content", download_content, methods=["GET"]),
+            Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(BodySizeLimit, limit_for={
+                # Room for the multipart envelope and base64's 4/3 growth (FHIR).
+                "/graphql": settings.max_upload_bytes + 1024 * 1024,
+                "/fhir/": settings.max_upload_bytes * 4 // 3 + 1024 * 1024,
+            }),
+        ],
         lifespan=lifespan,
     )
 

@@ -153,6 +153,25 @@ def cmd_announce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_documents(args: argparse.Namespace) -> int:
+    from backend import db
+    from backend.records import services
+    from backend.runtime import Runtime
+
+    async def run() -> int:
+        settings = get_settings()
+        runtime = Runtime.from_settings(settings)
+        await db.init_standalone(settings)
+        try:
+            return await services.purge_deleted(runtime)
+        finally:
+            await db.close_standalone()
+            await runtime.aclose()
+
+    print(json.dumps({"purged": asyncio.run(run())}))
+    return 0
+
+
 def _dev_env(api_port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("CARNET_API_URL", f"http://127.0.0.1:{api_port}/graphql")
@@ -261,11 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--body", required=True)
 
     from backend.identity import cli as identity_cli
+    from backend.keys import cli as keys_cli
 
     identity_cli.add_parsers(sub)
+    keys_cli.add_parsers(sub)
+    documents = sub.add_parser("documents", help="medical record maintenance")
+    documents.add_argument("action", choices=["purge"],
+                           help="purge: delete soft-deleted documents past their retention")
     COMMANDS.update(
         {
             "patient": identity_cli.cmd_patient,
+            "keys": keys_cli.cmd_keys,
+            "documents": cmd_documents,
             "professional": identity_cli.cmd_professional,
             "migrate": cmd_migrate,
             "makemigrations": cmd_makemigrations,

@@ -25,6 +25,7 @@ MODEL_MODULES = [
     "backend.audit.models",
     "backend.identity.models",
     "backend.keys.models",
+    "backend.records.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

@@ -41,6 +41,13 @@ class NotAuthenticated(PublicError):
         super().__init__(message)
 
 
+class Forbidden(PublicError):
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str = "Not allowed for this account.") -> None:
+        super().__init__(message)
+
+
 class ServiceUnavailable(PublicError):
     code = "SERVICE_UNAVAILABLE"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -29,8 +30,24 @@ class CarnetGraphQL(GraphQL[Context, None]):
             keep_alive_interval=15,
             max_subscriptions_per_connection=50,
             allowed_origins=allowed_origins,
+            # Uploads (GraphQL multipart request spec). Browsers may send multipart forms
+            # cross-site without a preflight (CVE-2024-47082), so every multipart request must
+            # carry a header no HTML form can set (see process_result below).
+            multipart_uploads_enabled=True,
         )
         self._runtime_getter = runtime_getter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_multipart_without_preflight(scope):
+            response = JSONResponse(
+                {"errors": [{"message": "Multipart requests need a GraphQL-Preflight header "
+                                        "(CSRF protection).",
+                             "extensions": {"code": "CSRF_PREFLIGHT_REQUIRED"}}]},
+                status_code=400,
+            )
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -70,3 +87,13 @@ class CarnetGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Invalid or expired session."})
         context.viewer = viewer
         return UNSET
+
+
+_PREFLIGHT_HEADERS = (b"graphql-preflight", b"apollo-require-preflight", b"x-carnet-csrf")
+
+
+def _is_multipart_without_preflight(scope: Scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    if not headers.get(b"content-type", b"").lower().startswith(b"multipart/"):
+        return False
+    return not any(headers.get(name) for name in _PREFLIGHT_HEADERS)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from backend.broker import Broker, MemoryBroker, RedisBroker
 from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
 from backend.notifications.services import Notifier, notifier_from_settings
+from backend.records.storage import BlobStore, blob_store_from_settings
 from backend.settings import Settings
 
 
@@ -16,6 +17,11 @@ class Runtime:
     kv: KeyValueStore
     broker: Broker
     notifier: Notifier
+    blobs: BlobStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.blobs is None:
+            self.blobs = blob_store_from_settings(self.settings)
 
     @property
     def uses_redis(self) -> bool:
@@ -37,5 +43,7 @@ class Runtime:
         await self.broker.start()
 
     async def aclose(self) -> None:
+        if self.blobs is not None:
+            await self.blobs.aclose()
         await self.broker.aclose()
         await self.kv.aclose()

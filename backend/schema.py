@@ -23,17 +23,19 @@ from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.errors import CarnetMaskErrors
 from backend.identity.mutations import IdentityMutations
 from backend.identity.queries import IdentityQueries
+from backend.records.mutations import RecordMutations
+from backend.records.queries import RecordQueries
 from backend.settings import Settings
 from backend.system import SystemQueries
 
 
 @strawberry.type
-class Query(SystemQueries, IdentityQueries, AnnouncementQueries):
+class Query(SystemQueries, IdentityQueries, RecordQueries, AnnouncementQueries):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations):
+class Mutation(IdentityMutations, RecordMutations):
     pass
 
 
@@ -58,18 +60,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     max_depth = settings.graphql_max_depth if settings else 12
     max_aliases = settings.graphql_max_aliases if settings else 15
     max_tokens = settings.graphql_max_tokens if settings else 2000
+    # The limit rules are built ONCE: the validation cache keys on the rule classes, and each
+    # QueryDepthLimiter/MaxAliasesLimiter instance makes new ones (a cache that never hits).
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     # Factories, not instances: each operation gets fresh extension state.
     extensions: list[Any] = [
         # Parse/validate caches key on the query text: clients must send values as variables.
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         CarnetMaskErrors,
     ]
-    if not introspection:
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return CarnetSchema(
         query=Query,
         mutation=Mutation,

@@ -2,8 +2,8 @@
 
 Starts a real `carnet serve` (uvicorn, 1 worker) against a throwaway PostgreSQL database (created
 on 127.0.0.1:5432, migrated with `carnet migrate`, given one Announcement, dropped at the end),
-then drives it from a separate load-generator process (wrk when installed, else an asyncio httpx
-client) and prints ONE table for three scenarios measured in the same run:
+then drives it from a separate load-generator process (wrk when installed, else a Python asyncio
+HTTP/1.1 client) and prints ONE table for three scenarios measured in the same run:
 
   (a) GET /healthz                      a plain Starlette route that touches nothing
   (b) POST /graphql { __typename }      the GraphQL layer alone
@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import resource
@@ -56,12 +57,6 @@ MAX_REQUESTS_PER_PHASE = 3_000_000
 REQUEST_TIMEOUT_S = 10
 SERVER_START_TIMEOUT_S = 60
 CLI_TIMEOUT_S = 180
-# Settings the server gets from us only: nothing leaks in from the caller's environment.
-_CARNET_SETTING_PREFIXES = ("CARNET_", "SMTP_", "GRAPHQL_", "REFLEX_")
-_CARNET_SETTINGS = {
-    "DATABASE_URL", "REDIS_URL", "SMS_WEBHOOK_URL", "OTP_TTL_SECONDS", "ALLOWED_ORIGINS",
-    "GRAPHIQL", "INTROSPECTION", "DB_POOL_MAX_SIZE", "LOG_LEVEL",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +148,8 @@ def check_response(scenario: Scenario, status: int, body: bytes, announcement_id
 def percentile(sorted_values: list[float], pct: float) -> float:
     if not sorted_values:
         return float("nan")
-    rank = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    # Nearest rank.
+    rank = max(0, min(len(sorted_values) - 1, math.ceil(pct / 100 * len(sorted_values)) - 1))
     return sorted_values[rank]
 
 
@@ -182,11 +178,12 @@ def carnet_command() -> list[str]:
 
 
 def server_env(database_url: str, redis_url: str | None, master_key: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_CARNET_SETTING_PREFIXES) and k not in _CARNET_SETTINGS
-    }
+    """The server's settings come from here only: none leak in from the caller's environment
+    (and the processes run in a temporary directory, so no stray .env file is read)."""
+    from backend.settings import setting_names
+
+    ours = setting_names()
+    env = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("CARNET_")}
     env.update(
         {
             # The production shape of docker-compose.yml, with one worker.
@@ -212,6 +209,7 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> str:
         text=True,
         timeout=CLI_TIMEOUT_S,
         check=False,
+        preexec_fn=_die_with_parent,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"carnet {args[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -289,14 +287,39 @@ def _asyncpg_url(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+DB_PREFIX = "carnet_bench_"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _create_database(admin_url: str, name: str) -> list[str]:
+    """Create `name`; first drop databases of earlier runs whose process is gone (a run killed
+    with SIGKILL cannot clean up). Returns the names dropped."""
     import asyncpg
 
     conn = await asyncpg.connect(_asyncpg_url(admin_url), timeout=10)
+    dropped = []
     try:
+        rows = await conn.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1", DB_PREFIX + "%"
+        )
+        for row in rows:
+            pid = row["datname"].removeprefix(DB_PREFIX).split("_", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+                dropped.append(row["datname"])
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    return dropped
 
 
 async def _drop_database(admin_url: str, name: str) -> None:
@@ -443,43 +466,95 @@ def run_python_client(base: str, scenario: Scenario, *, seconds: float, concurre
     return json.loads(proc.stdout)
 
 
+class _BadResponse(Exception):
+    pass
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """One HTTP/1.1 response with a Content-Length body: (status, body, keep_alive)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].split(b"\r\n")
+    status = int(lines[0][9:12])
+    length, keep_alive = None, True
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            raise _BadResponse(f"unsupported Transfer-Encoding {value.strip()!r}")
+        elif name == b"connection" and value.strip().lower() == b"close":
+            keep_alive = False
+    if length is None:
+        raise _BadResponse("response without Content-Length")
+    return status, await reader.readexactly(length), keep_alive
+
+
 async def _load_client(spec: dict[str, Any]) -> dict[str, Any]:
-    """The asyncio httpx load generator (runs in its own process via --load-client)."""
-    concurrency = int(spec["concurrency"])
-    body = spec["body"].encode() if spec["body"] is not None else None
+    """The Python load generator (its own process, via --load-client): raw HTTP/1.1 over
+    asyncio streams, one keep-alive connection per in-flight request. (httpx's connection pool
+    managed only a few hundred requests per second here, far below the server.)"""
+    url = urlsplit(spec["url"])
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    body = spec["body"].encode() if spec["body"] is not None else b""
+    head = [f"{spec['method']} {url.path or '/'} HTTP/1.1", f"Host: {host}:{port}",
+            "User-Agent: carnet-bench"]
+    head += [f"{name}: {value}" for name, value in spec["headers"].items()]
+    if spec["body"] is not None:
+        head.append(f"Content-Length: {len(body)}")
+    request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
     expected = spec["expected"].encode()
     latencies: list[float] = []
-    counts = {"ok": 0, "bad": 0, "socket_errors": 0}
+    counts = {"bad": 0, "socket_errors": 0}
     sample: list[str] = []
     budget = [int(spec["max_requests"])]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT_S) as client:
-        deadline = time.perf_counter() + float(spec["seconds"])
+    seconds = float(spec["seconds"])
+    deadline = time.perf_counter() + seconds
 
-        async def worker() -> None:
+    def failed(kind: str, text: str) -> None:
+        counts[kind] += 1
+        if not sample:
+            sample.append(text)
+
+    async def worker() -> None:
+        reader = writer = None
+        try:
             while budget[0] > 0 and time.perf_counter() < deadline:
                 budget[0] -= 1
-                started = time.perf_counter()
                 try:
-                    response = await client.request(
-                        spec["method"], spec["url"], content=body, headers=spec["headers"]
-                    )
-                except httpx.HTTPError as exc:
-                    counts["socket_errors"] += 1
-                    if not sample:
-                        sample.append(f"{type(exc).__name__}: {exc}")
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection(host, port)
+                    assert reader is not None
+                    started = time.perf_counter()
+                    writer.write(request)
+                    status, payload, keep_alive = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                        ValueError, _BadResponse) as exc:
+                    failed("socket_errors", f"{type(exc).__name__}: {exc}")
+                    if writer is not None:
+                        writer.close()
+                    reader = writer = None
+                    await asyncio.sleep(0.01)
                     continue
                 latencies.append(time.perf_counter() - started)
-                if response.status_code == 200 and response.content == expected:
-                    counts["ok"] += 1
-                else:
-                    counts["bad"] += 1
-                    if not sample:
-                        sample.append(f"{response.status_code} {response.text[:200]}")
+                if status != 200 or payload != expected:
+                    failed("bad", f"{status} {payload[:200].decode(errors='replace')}")
+                if not keep_alive:
+                    writer.close()
+                    reader = writer = None
+        finally:
+            if writer is not None:
+                writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    tasks = [asyncio.ensure_future(worker()) for _ in range(int(spec["concurrency"]))]
+    # One watchdog for all: a request still hanging this long after the end is abandoned.
+    _done, pending = await asyncio.wait(tasks, timeout=seconds + REQUEST_TIMEOUT_S)
+    for task in pending:
+        task.cancel()
+        failed("socket_errors", f"timeout: no answer within {REQUEST_TIMEOUT_S}s")
+    await asyncio.gather(*pending, return_exceptions=True)
+    elapsed = time.perf_counter() - started
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -490,6 +565,14 @@ async def _load_client(spec: dict[str, Any]) -> dict[str, Any]:
         "p99_ms": percentile(latencies, 99) * 1000,
         "sample": sample[0] if sample else "",
     }
+
+
+def _run_load_client(spec: dict[str, Any]) -> dict[str, Any]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return asyncio.run(_load_client(spec))
+    return uvloop.run(_load_client(spec))
 
 
 # --------------------------------------------------------------------------------------------
@@ -610,7 +693,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", help="give the server a REDIS_URL (default: none; no "
                                             "scenario touches Redis)")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto",
-                        help="load generator: wrk if installed (auto), or the asyncio httpx one")
+                        help="load generator: wrk if installed (auto), or the Python asyncio one")
     parser.add_argument("--load-client", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.duration <= MAX_DURATION_S:
@@ -643,14 +726,15 @@ def run(args: argparse.Namespace) -> int:
     from backend.settings import generate_master_key
 
     generator = pick_generator(args.client)
+    load_before = os.getloadavg()[0]
     # The temporary directory (server cwd and log) outlives everything in `cleanup`.
     with tempfile.TemporaryDirectory(prefix="carnet-bench-") as tmp_name, \
             contextlib.ExitStack() as cleanup:
         tmp = Path(tmp_name)
-        announcement_id: int | None = None
         if args.database_url is None:
-            name = f"carnet_bench_{os.getpid()}_{secrets.token_hex(3)}"
-            asyncio.run(_create_database(args.pg_admin_url, name))
+            name = f"{DB_PREFIX}{os.getpid()}_{secrets.token_hex(3)}"
+            for stale in asyncio.run(_create_database(args.pg_admin_url, name)):
+                print(f"Dropped {stale}, left by a run that was killed.", file=sys.stderr)
             cleanup.callback(lambda: asyncio.run(_drop_database(args.pg_admin_url, name)))
             database_url = _with_database(args.pg_admin_url, name)
             database_label = f"PostgreSQL, throwaway database {name} (dropped at the end)"
@@ -698,7 +782,8 @@ def run(args: argparse.Namespace) -> int:
             )
 
         if generator == "python":
-            gen_label = f"asyncio httpx client (1 process, {args.concurrency} in flight)"
+            gen_label = (f"Python asyncio HTTP/1.1 client (1 process, {args.concurrency} "
+                         "keep-alive connections)")
         else:
             wrk_version = subprocess.run([generator, "-v"], capture_output=True, text=True,
                                          timeout=10, check=False).stdout.split(" [")[0]
@@ -713,6 +798,8 @@ def run(args: argparse.Namespace) -> int:
             f"strawberry-graphql {_version('strawberry-graphql')}, "
             f"starlette {_version('starlette')}, uvicorn {_version('uvicorn')}, "
             f"tortoise-orm {_version('tortoise-orm')}",
+            f"load avg:  {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (1 min; other "
+            "processes on the machine compete for the same cores)",
         ]
         print(report(results, header))
         return 1 if any(r.failures for r in results) else 0
@@ -721,7 +808,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.load_client:
-        print(json.dumps(asyncio.run(_load_client(json.loads(args.load_client)))))
+        print(json.dumps(_run_load_client(json.loads(args.load_client))))
         return 0
     signal.signal(signal.SIGTERM, _raise_interrupt)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -730,6 +817,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; cleaned up.", file=sys.stderr)
         return 130
+    except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
+        print(f"graphql_overhead: {exc}\n(cleaned up)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +31,7 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_TEST_URL = os.environ.get("CARNET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MASTER_KEY = generate_master_key()
+BLOB_DIR = tempfile.mkdtemp(prefix="carnet-test-blobs-")
 
 
 def service_missing(what: str, error: BaseException) -> None:
@@ -84,6 +86,7 @@ def make_settings(database_url: str, redis_url: str | None, **overrides: object)
         "smtp_host": None,
         "sms_webhook_url": None,
         "allowed_origins": ["http://testserver"],
+        "blob_dir": BLOB_DIR,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -104,6 +107,7 @@ def server_env(settings: Settings) -> dict[str, str]:
             "DATABASE_URL": settings.database_url,
             "REDIS_URL": settings.redis_url or "",
             "CARNET_MASTER_KEY": MASTER_KEY,
+            "BLOB_DIR": settings.blob_dir,
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -281,6 +281,23 @@ def test_dockerignore_keeps_secrets_and_junk_out() -> None:
     assert not {"README.md", "pyproject.toml", "backend", "frontend"} & patterns
 
 
+def test_api_keeps_blobs_on_a_named_volume(services: dict[str, Any]) -> None:
+    """Local document blobs must outlive the container and be shared by both workers."""
+    env = environment_of(services["api"])
+    if env.get("BLOB_STORE", "local") != "local":
+        return
+    blob_dir = env.get("BLOB_DIR")
+    assert blob_dir and blob_dir.startswith("/"), "set an absolute BLOB_DIR on the api"
+    targets = {
+        str(m.get("target")) if isinstance(m, dict) else m.split(":")[1]
+        for m in services["api"].get("volumes") or []
+    }
+    assert blob_dir in targets, f"BLOB_DIR {blob_dir} is not a mounted volume"
+    assert re.search(rf"mkdir -p {re.escape(blob_dir)}", DOCKERFILE.read_text()), (
+        "create BLOB_DIR in the image, owned by the runtime user"
+    )
+
+
 def test_volumes_are_declared(compose: dict[str, Any], services: dict[str, Any]) -> None:
     declared = set(compose.get("volumes") or {})
     used = set()
@@ -347,6 +364,9 @@ def test_settings_accept_the_backend_env(
     assert settings.graphiql is False
     assert settings.introspection is False
     assert settings.otp_ttl_seconds == 900
+    assert settings.carnet_previous_master_keys == []
+    assert settings.blob_store == "local"
+    assert Path(settings.blob_dir).is_absolute()
     if minimal:
         assert settings.smtp_host is None and settings.sms_webhook_url is None
         assert settings.allowed_origins == ["http://localhost:3000"]

@@ -59,6 +59,16 @@ class Viewer:
     account_id: int
     role: str
     session_id: str
+    person_id: int | None = None  # set for patients
+    professional_id: int | None = None  # set for professionals
+
+    @property
+    def is_patient(self) -> bool:
+        return self.role == "patient" and self.person_id is not None
+
+    @property
+    def is_professional(self) -> bool:
+        return self.role == "professional" and self.professional_id is not None
 
 
 def code_store(rt: Runtime) -> CodeStore:
@@ -238,7 +248,8 @@ async def verify_login(
     await _reset_failures(rt, _identifier_tag(rt, account.identifier))
     token, record = await session_store(rt).create(
         account_id=account.id, role=account.role.value, address=caller.address,
-        user_agent=caller.user_agent,
+        user_agent=caller.user_agent, person_id=account.person_id,
+        professional_id=account.professional_id,
     )
     await audit.record(AuditKind.LOGIN_SUCCEEDED, account_id=account.id, outcome="success",
                        address=caller.address, session=record.id)
@@ -254,7 +265,8 @@ async def authenticate(rt: Runtime, token: str | None) -> Viewer | None:
     record = await session_store(rt).resolve(token)
     if record is None:
         return None
-    return Viewer(account_id=record.account_id, role=record.role, session_id=record.id)
+    return Viewer(account_id=record.account_id, role=record.role, session_id=record.id,
+                  person_id=record.person_id, professional_id=record.professional_id)
 
 
 def bearer_token(header: str | None) -> str | None:

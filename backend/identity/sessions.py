@@ -25,6 +25,9 @@ class SessionRecord:
     absolute_expires_at: str
     address: str
     user_agent: str
+    # Cached at login so that authorisation needs no query per request.
+    person_id: int | None = None
+    professional_id: int | None = None
 
     @property
     def absolute_expiry(self) -> datetime:
@@ -54,7 +57,8 @@ class SessionStore:
         return keyed_hash(self.master_key, "session", token)
 
     async def create(
-        self, *, account_id: int, role: str, address: str, user_agent: str
+        self, *, account_id: int, role: str, address: str, user_agent: str,
+        person_id: int | None = None, professional_id: int | None = None,
     ) -> tuple[str, SessionRecord]:
         token = secrets.token_urlsafe(32)  # 256 bits
         now = datetime.now(UTC)
@@ -63,6 +67,7 @@ class SessionStore:
             created_at=now.isoformat(), last_seen_at=now.isoformat(),
             absolute_expires_at=(now + timedelta(seconds=self.absolute)).isoformat(),
             address=address[:64], user_agent=user_agent[:200],
+            person_id=person_id, professional_id=professional_id,
         )
         token_hash = self._hash(token)
         await self.kv.set(_token_key(token_hash), json.dumps(asdict(record)), ttl=self.idle)

@@ -85,18 +85,23 @@ async def execute(
     variables: Mapping[str, Any] | None = None,
     *,
     token: str | None = None,
+    headers: Mapping[str, str] | None = None,
     url: str | None = None,
     http_timeout: float = TIMEOUT_SECONDS,
     http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, Any]:
     """Run one query or mutation and return its `data`; raise `ApiError` on any failure.
 
-    `url` defaults to `api_url()`; `http_transport` lets tests serve the request in-process.
+    `headers` are extra request headers (the browser's User-Agent and address, forwarded by
+    `SessionState`); `url` defaults to `api_url()`; `http_transport` lets tests serve the
+    request in-process.
     """
-    headers = {"Authorization": f"Bearer {token}"} if token else None
+    request_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+    if token:
+        request_headers["Authorization"] = f"Bearer {token}"
     transport = HTTPXAsyncTransport(
         url=url or api_url(),
-        headers=headers,
+        headers=request_headers or None,
         timeout=http_timeout,
         follow_redirects=False,
         transport=http_transport,

@@ -50,9 +50,16 @@ def web(chromium: str, api_port: int) -> Iterator[WebApp]:
 
 
 @pytest.fixture
-def api_server(server_env: dict[str, str], migrated: Settings, api_port: int) -> Iterator[str]:
+def api_env(server_env: dict[str, str]) -> dict[str, str]:
+    """Environment of the API under test. A test module overrides this fixture to configure
+    the API differently (e.g. test_login.py adds SMTP_HOST/SMTP_PORT of its own SMTP server)."""
+    return server_env
+
+
+@pytest.fixture
+def api_server(api_env: dict[str, str], migrated: Settings, api_port: int) -> Iterator[str]:
     """`carnet serve` on the test database, on the port the web app calls."""
-    with carnet_server(server_env, port=api_port) as base:
+    with carnet_server(api_env, port=api_port) as base:
         yield base
 
 

@@ -14,6 +14,18 @@ if str(FRONTEND_DIR) not in sys.path:
     sys.path.insert(0, str(FRONTEND_DIR))
 
 
+@pytest.fixture
+def fake_api(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """`api.execute` replaced by a `tests.frontend.fakes.FakeApi` (canned answers by operation
+    name, every call recorded)."""
+    from carnet_web import api
+
+    from tests.frontend.fakes import FakeApi
+
+    fake = FakeApi()
+    monkeypatch.setattr(api, "execute", fake.execute)
+    return fake
+
 
 @pytest.fixture
 def in_process(app: object) -> dict[str, Any]:

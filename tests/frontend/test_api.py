@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from carnet_web import api
-from carnet_web.state import home  # noqa: F401  (declares its operations)
+from carnet_web.state import home, login, session, sessions  # noqa: F401  (declare operations)
 from gql import GraphQLRequest
 from graphql import build_schema, validate
 
@@ -32,6 +32,14 @@ def test_every_operation_is_valid_against_the_schema() -> None:
     assert api.OPERATIONS
     for request in api.OPERATIONS:
         assert validate(schema, request.document) == []
+    names = {
+        definition.name.value
+        for request in api.OPERATIONS
+        for definition in request.document.definitions
+        if getattr(definition, "name", None)
+    }
+    assert {"Home", "Login", "VerifyLoginCode", "ResendLoginCode", "Me", "Logout",
+            "MySessions", "RevokeSession", "LogoutEverywhere"} <= names
 
 
 def test_api_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,6 +70,26 @@ async def test_values_travel_as_variables_with_the_bearer_token() -> None:
     assert body["variables"] == {"first": 3}
     assert "3" not in body["query"]
     assert seen[0].headers["Authorization"] == "Bearer s3cret"
+
+
+async def test_extra_headers_are_sent_but_never_replace_the_token() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": {"announcements": []}})
+
+    headers = {"User-Agent": "Firefox/140.0", "X-Forwarded-For": "203.0.113.7",
+               "authorization": "Bearer volé"}
+    await api.execute(PING, {"first": 1}, token="s3cret", headers=headers,
+                      url="http://x/graphql", http_transport=mock(handler))
+    assert seen[0].headers["User-Agent"] == "Firefox/140.0"
+    assert seen[0].headers["X-Forwarded-For"] == "203.0.113.7"
+    assert seen[0].headers.get_list("Authorization") == ["Bearer s3cret"]
+
+    await api.execute(PING, {"first": 1}, headers=headers, url="http://x/graphql",
+                      http_transport=mock(handler))
+    assert "Authorization" not in seen[1].headers
 
 
 async def test_no_token_no_authorization_header() -> None:

@@ -87,3 +87,13 @@ def test_the_token_never_reaches_the_browser() -> None:
 )
 def test_french_date(iso: str, expected: str) -> None:
     assert french_date(iso) == expected
+
+
+async def test_load_notices_a_session_that_ended_elsewhere(api_in_process: list[dict]) -> None:
+    state = HomeState()
+    state._sign_in("jeton-revoque", "jean@example.fr")
+    await run(state)
+    assert api_in_process[0]["token"] == "jeton-revoque"
+    assert not state.signed_in and state._api_token == "" and state.account_identifier == ""
+    assert state.notice == api.UNAUTHENTICATED_MESSAGE
+    assert state.platform_name == "Carnet" and state.error == ""

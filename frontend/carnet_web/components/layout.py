@@ -1,10 +1,13 @@
-"""The app shell: a header with the product name and the main navigation, around each page."""
+"""The app shell: a header with the product name, the main navigation and who is signed in
+(with "Mes sessions" and "Se déconnecter", or "Se connecter"), around each page."""
 
 from __future__ import annotations
 
 from typing import Final, NamedTuple
 
 import reflex as rx
+
+from carnet_web.state.session import LOGIN_ROUTE, SESSIONS_ROUTE, SessionState
 
 PRODUCT_NAME: Final = "Carnet"
 
@@ -53,6 +56,47 @@ def navigation(current_route: str) -> rx.Component:
     )
 
 
+def account_menu(current_route: str) -> rx.Component:
+    """Who is signed in in this tab, with "Mes sessions" and "Se déconnecter"; or
+    "Se connecter"."""
+    on_sessions = current_route == SESSIONS_ROUTE
+    return rx.box(
+        rx.cond(
+            SessionState.signed_in,
+            rx.flex(
+                rx.text(
+                    "Connecté",
+                    rx.cond(
+                        SessionState.account_identifier != "",
+                        rx.fragment(" : ", rx.text.strong(SessionState.account_identifier)),
+                    ),
+                    size="2",
+                    id="signed-in-as",
+                ),
+                rx.link(
+                    "Mes sessions",
+                    href=SESSIONS_ROUTE,
+                    size="2",
+                    weight="bold" if on_sessions else "regular",
+                    **({"aria_current": "page"} if on_sessions else {}),
+                ),
+                rx.button(
+                    "Se déconnecter",
+                    on_click=SessionState.logout,
+                    variant="soft",
+                    size="1",
+                ),
+                spacing="3",
+                align="center",
+                wrap="wrap",
+            ),
+            rx.link("Se connecter", href=LOGIN_ROUTE, size="2", weight="bold"),
+        ),
+        aria_label="Mon compte",
+        role="group",
+    )
+
+
 def header(current_route: str) -> rx.Component:
     return rx.el.header(
         rx.flex(
@@ -62,12 +106,13 @@ def header(current_route: str) -> rx.Component:
                 underline="none",
                 high_contrast=True,
             ),
-            navigation(current_route),
-            direction={"initial": "column", "md": "row"},
-            align={"initial": "start", "md": "center"},
+            account_menu(current_route),
             justify="between",
+            align="center",
             spacing="4",
+            wrap="wrap",
         ),
+        rx.box(navigation(current_route), margin_top="0.75em"),
         padding_x="1.5em",
         padding_y="1em",
         border_bottom="1px solid var(--gray-a5)",
@@ -96,4 +141,20 @@ def coming_soon(title: str, description: str) -> rx.Component:
             color_scheme="gray",
         ),
         spacing="4",
+    )
+
+
+def visually_hidden(text: str) -> rx.Component:
+    """Text for screen readers only (e.g. the header of a column of buttons)."""
+    return rx.el.span(
+        text,
+        position="absolute",
+        width="1px",
+        height="1px",
+        padding="0",
+        margin="-1px",
+        overflow="hidden",
+        clip="rect(0, 0, 0, 0)",
+        white_space="nowrap",
+        border="0",
     )

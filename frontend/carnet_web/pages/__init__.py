@@ -1,5 +1,5 @@
 """One module per page; importing this package registers every page with Reflex."""
 
-from carnet_web.pages import agenda, documents, home, messages, profile
+from carnet_web.pages import agenda, documents, home, login, messages, profile, sessions
 
-__all__ = ["agenda", "documents", "home", "messages", "profile"]
+__all__ = ["agenda", "documents", "home", "login", "messages", "profile", "sessions"]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import reflex as rx
 
 from carnet_web import api
+from carnet_web.state.formatting import french_date
 from carnet_web.state.session import SessionState
+
+__all__ = ["HOME_QUERY", "AnnouncementItem", "HomeState", "announcement_items", "french_date"]
 
 ANNOUNCEMENTS_SHOWN: Final = 5
 
@@ -20,33 +21,10 @@ HOME_QUERY: Final = api.operation(
     query Home($first: Int!) {
       platform { name version environment }
       announcements(first: $first) { id title body publishedAt }
+      me { identifier }
     }
     """
 )
-
-_MONTHS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)
-
-
-def _display_zone() -> tzinfo:
-    try:
-        return ZoneInfo("Europe/Paris")
-    except ZoneInfoNotFoundError:  # no tz database on this machine
-        return UTC
-
-
-def french_date(iso: str) -> str:
-    """'2025-11-28T17:54:00+00:00' -> '28 novembre 2025' (Paris time); '' if unreadable."""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(_display_zone())
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,4 +72,15 @@ class HomeState(SessionState):
         self.platform_version = platform["version"]
         self.platform_environment = platform["environment"]
         self.announcements = announcement_items(data["announcements"])
+        self._check_account(data.get("me"))
         self.loading = False
+
+    def _check_account(self, me: dict[str, Any] | None) -> None:
+        """Keep the header honest: a session that expired or was revoked elsewhere shows as
+        signed out (the home page itself needs no session)."""
+        if not self.signed_in:
+            return
+        if me is None:
+            self._sign_out(api.UNAUTHENTICATED_MESSAGE)
+        elif me.get("identifier"):
+            self.account_identifier = str(me["identifier"])

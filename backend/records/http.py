@@ -1,0 +1,68 @@
+"""Plain HTTP endpoints of the record: content download."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from backend.identity.services import authenticate, bearer_token
+from backend.records import services
+from backend.records.sniffing import EXTENSIONS
+from backend.records.storage import BlobNotFound
+
+# A document is data to save, never a page to render in Carnet's origin.
+CONTENT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def content_disposition(title: str, content_type: str) -> str:
+    """RFC 6266: an ASCII fallback plus the UTF-8 name in filename*."""
+    extension = EXTENSIONS.get(content_type, "bin")
+    name = f"{title}.{extension}"
+    ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _not_found() -> Response:
+    # The same answer for "missing", "someone else's" and "not yet released".
+    return JSONResponse({"error": "not_found"}, status_code=404, headers=CONTENT_HEADERS)
+
+
+async def download_content(request: Request) -> Response:
+    runtime = request.app.state.runtime
+    viewer = await authenticate(runtime, bearer_token(request.headers.get("authorization")))
+    if viewer is None:
+        return JSONResponse({"error": "unauthenticated"}, status_code=401,
+                            headers={"WWW-Authenticate": "Bearer", **CONTENT_HEADERS})
+    if not viewer.is_patient:
+        return _not_found()
+    document = await services.patient_document(viewer.person_id, request.path_params["id"])
+    if document is None:
+        return _not_found()
+    titles = await services.decrypt_titles(runtime.settings, [document])
+    try:
+        stream = await services.open_content(runtime, document)
+        # Pull the first chunk now, so a missing blob is a clean error, not a cut response.
+        first = await anext(stream, b"")
+    except BlobNotFound:
+        return _not_found()
+    await services.mark_seen(document)
+
+    async def body():  # noqa: ANN202
+        if first:
+            yield first
+        async for chunk in stream:
+            yield chunk
+
+    headers = {
+        **CONTENT_HEADERS,
+        "Content-Disposition": content_disposition(titles[document.id], document.content_type),
+        "Content-Length": str(document.size),
+    }
+    return StreamingResponse(body(), media_type=document.content_type, headers=headers)

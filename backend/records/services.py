@@ -1,0 +1,472 @@
+"""Medical record rules: storing, listing, reading and changing a patient's documents.
+
+- Content is sniffed from its bytes, size-limited while streaming, hashed (SHA-256), encrypted
+  with the patient's data key and written to the blob store under a server-generated name.
+- The same content (SHA-256) is never stored twice for one patient: it is reported instead.
+- Titles are encrypted too; the text filter therefore runs after decryption, per patient.
+- A patient sees their own documents, except those a professional deposited as "not yet
+  visible" until their release date. A document someone may not see answers exactly like one
+  that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from tortoise.expressions import Q
+
+from backend.identity.models import Person, Professional
+from backend.keys import services as keys
+from backend.records.document_types import DocumentType
+from backend.records.models import Document, DocumentSource, Visibility
+from backend.records.sniffing import SNIFF_BYTES, sniff
+from backend.records.storage import new_blob_name
+from backend.runtime import Runtime
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 200
+MAX_PAGE = 100
+
+
+# --- errors a client can fix -------------------------------------------------------------
+
+
+class RecordsError(Exception):
+    message = "Erreur."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class UnsupportedContent(RecordsError):
+    message = ("Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un "
+               "document CDA (XML).")
+
+
+class FileTooLarge(RecordsError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Fichier trop volumineux (maximum {limit // (1024 * 1024)} Mo).")
+        self.limit = limit
+
+
+class DuplicateDocument(RecordsError):
+    message = "Ce document est déjà dans votre dossier."
+
+    def __init__(self, existing_id: uuid.UUID) -> None:
+        super().__init__()
+        self.existing_id = existing_id
+
+
+class InvalidDocumentInput(RecordsError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DocumentNotFound(RecordsError):
+    message = "Document introuvable."
+
+
+class PatientNotFound(RecordsError):
+    # One answer whatever trait did not match: the endpoint must not confirm identities.
+    message = "Aucun patient ne correspond à cette identité (matricule INS, nom, naissance)."
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentInput:
+    title: str
+    type_code: str
+    clinical_date: date
+    visibility: Visibility = Visibility.NORMAL
+    release_at: datetime | None = None
+
+    def checked(self) -> DocumentInput:
+        title = " ".join(self.title.split())
+        if not title:
+            raise InvalidDocumentInput("title", "Le titre est obligatoire.")
+        if len(title) > MAX_TITLE:
+            raise InvalidDocumentInput("title", f"Le titre dépasse {MAX_TITLE} caractères.")
+        if DocumentType.from_loinc(self.type_code) is None:
+            raise InvalidDocumentInput("type", "Type de document inconnu (liste DMP, LOINC).")
+        if self.clinical_date > date.today() + timedelta(days=1):
+            raise InvalidDocumentInput("clinicalDate", "La date du document est dans le futur.")
+        if self.clinical_date.year < 1900:
+            raise InvalidDocumentInput("clinicalDate", "Date du document invalide.")
+        release_at = self.release_at
+        if self.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT and release_at is None:
+            raise InvalidDocumentInput("releaseAt", "Indiquez la date de mise à disposition.")
+        return DocumentInput(title, self.type_code, self.clinical_date, self.visibility,
+                             release_at)
+
+
+@dataclass
+class Author:
+    account_id: int
+    professional_id: int | None  # None: the patient themselves
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+def _title_associated(document_id: uuid.UUID) -> bytes:
+    return b"carnet:document-title:" + document_id.bytes
+
+
+def _content_associated(document_id: uuid.UUID) -> bytes:
+    return b"carnet:document-content:" + document_id.bytes
+
+
+class _Measured:
+    """Passes chunks through while hashing, counting and enforcing the size limit."""
+
+    def __init__(self, head: bytes, rest: AsyncIterator[bytes], limit: int) -> None:
+        self.head, self.rest, self.limit = head, rest, limit
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def _take(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise FileTooLarge(self.limit)
+        self.sha256.update(chunk)
+        return chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self._take(self.head)
+        async for chunk in self.rest:
+            if chunk:
+                yield self._take(chunk)
+
+
+async def _read_head(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
+    """At least SNIFF_BYTES from the stream (less only if the stream ends): (head, complete)."""
+    head = b""
+    async for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            return head, False
+    return head, True
+
+
+async def store_document(
+    rt: Runtime,
+    *,
+    person_id: int,
+    author: Author,
+    source: DocumentSource,
+    data: DocumentInput,
+    chunks: AsyncIterator[bytes],
+) -> Document:
+    data = data.checked()
+    settings = rt.settings
+    iterator = aiter(chunks)
+    head, complete = await _read_head(iterator)
+    content_type = sniff(head[:SNIFF_BYTES], complete=complete)
+    if content_type is None:
+        raise UnsupportedContent()
+    measured = _Measured(head, iterator, settings.max_upload_bytes)
+    data_key_id, data_key = await keys.data_key_for(settings, person_id)
+    document_id = uuid.uuid4()
+    blob_name = new_blob_name()
+    encrypted = keys.encrypt_chunks(data_key, measured.__aiter__(),
+                                    associated=_content_associated(document_id))
+    try:
+        await rt.blobs.put(blob_name, encrypted)
+    except BaseException:
+        await rt.blobs.delete(blob_name)
+        raise
+    sha256 = measured.sha256.hexdigest()
+    existing = await Document.filter(person_id=person_id, sha256=sha256,
+                                     deleted_at__isnull=True).first()
+    if existing is not None:
+        await rt.blobs.delete(blob_name)
+        raise DuplicateDocument(existing.id)
+    title = keys.encrypt_bytes(data_key, data.title.encode(),
+                               associated=_title_associated(document_id))
+    try:
+        return await Document.create(
+            id=document_id, person_id=person_id, title_encrypted=title,
+            type_code=data.type_code, clinical_date=data.clinical_date,
+            author_account_id=author.account_id,
+            author_professional_id=author.professional_id, source=source,
+            content_type=content_type, size=measured.size, sha256=sha256, blob_name=blob_name,
+            data_key_id=data_key_id, visibility=data.visibility, release_at=data.release_at,
+        )
+    except BaseException:
+        await rt.blobs.delete(blob_name)  # nothing lost, nothing orphaned
+        raise
+
+
+async def bytes_chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+# --- professional intake -------------------------------------------------------------------
+
+
+def _normalised_name(name: str) -> str:
+    return " ".join(name.split()).upper()
+
+
+async def find_patient(*, matricule: str, birth_name: str, birth_date: date) -> Person:
+    """The patient whose INS matricule, birth name AND date of birth all match."""
+    from backend.identity.ins import InvalidNir, normalise_nir
+
+    try:
+        matricule = normalise_nir(matricule)
+    except InvalidNir:
+        raise PatientNotFound() from None
+    person = await Person.get_or_none(matricule=matricule)
+    if (person is None or _normalised_name(person.birth_name) != _normalised_name(birth_name)
+            or person.birth_date != birth_date):
+        raise PatientNotFound()
+    return person
+
+
+async def deposit_document(
+    rt: Runtime,
+    *,
+    professional_account_id: int,
+    professional_id: int,
+    matricule: str,
+    birth_name: str,
+    birth_date: date,
+    data: DocumentInput,
+    chunks: AsyncIterator[bytes],
+    source: DocumentSource = DocumentSource.PROFESSIONAL_SOFTWARE,
+) -> Document:
+    data = data.checked()
+    person = await find_patient(matricule=matricule, birth_name=birth_name,
+                                birth_date=birth_date)
+    document = await store_document(
+        rt, person_id=person.id,
+        author=Author(account_id=professional_account_id, professional_id=professional_id),
+        source=source, data=data, chunks=chunks,
+    )
+    await notify_new_document(rt, person.id, document)
+    return document
+
+
+async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> None:
+    """Tell the patient a document arrived; no health detail, and never fail the deposit."""
+    from backend.identity.models import Account, CodeChannel
+
+    if document.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT:
+        return  # announced when released, not before
+    account = await Account.filter(person_id=person_id, status="active").first()
+    if account is None:
+        return
+    text = ("Un nouveau document est disponible dans votre espace Carnet. "
+            "Connectez-vous pour le consulter.")
+    try:
+        if account.preferred_channel is CodeChannel.SMS and account.phone:
+            await rt.notifier.send_sms(account.phone, text)
+        elif account.email:
+            await rt.notifier.send_email(account.email, "Carnet : nouveau document", text)
+    except Exception as exc:
+        log.warning("new-document notification failed (%s)", type(exc).__name__)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _visible_to_patient_q(now: datetime) -> Q:
+    return Q(deleted_at__isnull=True) & (
+        ~Q(visibility=Visibility.NOT_YET_VISIBLE_TO_PATIENT) | Q(release_at__lte=now)
+    )
+
+
+@dataclass
+class DocumentFilter:
+    types: Sequence[str] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    author_professional_id: int | None = None
+    authored_by_patient: bool | None = None
+    text: str | None = None
+
+
+@dataclass
+class Page:
+    rows: list[Document]
+    titles: dict[uuid.UUID, str]
+    has_next: bool
+    total: int
+
+
+def encode_cursor(document: Document) -> str:
+    raw = f"{document.created_at.isoformat()}|{document.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
+    try:
+        created, _, doc_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(doc_id)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+async def decrypt_titles(settings: Settings, rows: Sequence[Document]) -> dict[uuid.UUID, str]:
+    """Titles of many documents, unwrapping each data key once."""
+    keys_by_id: dict[int, bytes] = {}
+    for key_id in {row.data_key_id for row in rows}:
+        keys_by_id[key_id] = await keys.data_key_by_id(settings, key_id)
+    return {
+        row.id: keys.decrypt_bytes(keys_by_id[row.data_key_id], row.title_encrypted,
+                                   associated=_title_associated(row.id)).decode()
+        for row in rows
+    }
+
+
+async def list_documents(
+    settings: Settings, *, person_id: int, first: int, after: str | None,
+    filter: DocumentFilter,
+) -> Page:
+    first = max(1, min(first, MAX_PAGE))
+    now = datetime.now(UTC)
+    query = Document.filter(Q(person_id=person_id) & _visible_to_patient_q(now))
+    if filter.types:
+        query = query.filter(type_code__in=list(filter.types))
+    if filter.date_from:
+        query = query.filter(clinical_date__gte=filter.date_from)
+    if filter.date_to:
+        query = query.filter(clinical_date__lte=filter.date_to)
+    if filter.author_professional_id is not None:
+        query = query.filter(author_professional_id=filter.author_professional_id)
+    if filter.authored_by_patient is True:
+        query = query.filter(author_professional_id__isnull=True)
+    elif filter.authored_by_patient is False:
+        query = query.filter(author_professional_id__isnull=False)
+    query = query.order_by("-created_at", "-id")
+    text = " ".join((filter.text or "").split()).casefold()
+    if text:
+        # Titles are encrypted: match after decryption, within this one patient's record.
+        candidates = await query
+        titles = await decrypt_titles(settings, candidates)
+        matching = [row for row in candidates if text in titles[row.id].casefold()]
+        start = 0
+        position = decode_cursor(after) if after else None
+        if position is not None:
+            start = next((i + 1 for i, row in enumerate(matching) if row.id == position[1]),
+                         len(matching))
+        rows = matching[start:start + first + 1]
+        return Page(rows[:first], titles, len(rows) > first, len(matching))
+    total = await query.count()
+    position = decode_cursor(after) if after else None
+    if position is not None:
+        created, doc_id = position
+        query = query.filter(Q(created_at__lt=created) | (Q(created_at=created) & Q(id__lt=doc_id)))
+    rows = await query.limit(first + 1)
+    page_rows = rows[:first]
+    return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first, total)
+
+
+async def patient_document(person_id: int, document_id: str) -> Document | None:
+    """One of the patient's own visible documents; None for anything else, alike."""
+    try:
+        doc_uuid = uuid.UUID(str(document_id))
+    except ValueError:
+        return None
+    now = datetime.now(UTC)
+    return await Document.filter(
+        Q(id=doc_uuid) & Q(person_id=person_id) & _visible_to_patient_q(now)
+    ).first()
+
+
+async def patient_documents_by_ids(
+    person_id: int, ids: Sequence[uuid.UUID]
+) -> list[Document | None]:
+    now = datetime.now(UTC)
+    rows = await Document.filter(
+        Q(id__in=list(ids)) & Q(person_id=person_id) & _visible_to_patient_q(now)
+    )
+    found = {row.id: row for row in rows}
+    return [found.get(i) for i in ids]
+
+
+async def open_content(rt: Runtime, document: Document) -> AsyncIterator[bytes]:
+    data_key = await keys.data_key_by_id(rt.settings, document.data_key_id)
+    return keys.decrypt_chunks(data_key, rt.blobs.open(document.blob_name),
+                               associated=_content_associated(document.id))
+
+
+async def mark_seen(document: Document) -> None:
+    if document.seen_by_patient_at is None:
+        await Document.filter(id=document.id).update(seen_by_patient_at=datetime.now(UTC))
+
+
+async def professionals_by_ids(ids: Sequence[int]) -> list[Professional | None]:
+    found = {p.id: p for p in await Professional.filter(id__in=list(ids))}
+    return [found.get(i) for i in ids]
+
+
+# --- patient actions -----------------------------------------------------------------------
+
+
+async def _own(person_id: int, document_id: str) -> Document:
+    document = await patient_document(person_id, document_id)
+    if document is None:
+        raise DocumentNotFound()
+    return document
+
+
+async def rename_document(settings: Settings, person_id: int, document_id: str, title: str
+                          ) -> Document:
+    document = await _own(person_id, document_id)
+    checked = DocumentInput(title, document.type_code, document.clinical_date).checked()
+    data_key = await keys.data_key_by_id(settings, document.data_key_id)
+    document.title_encrypted = keys.encrypt_bytes(
+        data_key, checked.title.encode(), associated=_title_associated(document.id))
+    await document.save(update_fields=["title_encrypted", "updated_at"])
+    return document
+
+
+async def reclassify_document(person_id: int, document_id: str, *, type_code: str | None,
+                              clinical_date: date | None) -> Document:
+    document = await _own(person_id, document_id)
+    DocumentInput("x", type_code or document.type_code,
+                  clinical_date or document.clinical_date).checked()
+    document.type_code = type_code or document.type_code
+    document.clinical_date = clinical_date or document.clinical_date
+    await document.save(update_fields=["type_code", "clinical_date", "updated_at"])
+    return document
+
+
+async def set_hidden_from_professionals(person_id: int, document_id: str, hidden: bool
+                                        ) -> Document:
+    document = await _own(person_id, document_id)
+    document.visibility = Visibility.HIDDEN_FROM_PROFESSIONALS if hidden else Visibility.NORMAL
+    await document.save(update_fields=["visibility", "updated_at"])
+    return document
+
+
+async def delete_document(person_id: int, document_id: str) -> Document:
+    """Soft delete: invisible at once, purged (blob and row) after the retention period."""
+    document = await _own(person_id, document_id)
+    document.deleted_at = datetime.now(UTC)
+    await document.save(update_fields=["deleted_at", "updated_at"])
+    return document
+
+
+async def purge_deleted(rt: Runtime, *, now: datetime | None = None) -> int:
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=rt.settings.document_retention_days)
+    expired = await Document.filter(deleted_at__lte=cutoff)
+    for document in expired:
+        await rt.blobs.delete(document.blob_name)
+        await document.delete()
+    return len(expired)

@@ -1,0 +1,235 @@
+"""GraphQL types of the medical record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from backend.identity.types import Error
+from backend.records import services
+from backend.records.document_types import DocumentType as DocumentTypeModel
+from backend.records.loaders import load_professionals
+from backend.records.models import Document as DocumentModel
+from backend.records.models import DocumentSource as SourceModel
+from backend.records.models import Visibility as VisibilityModel
+
+DocumentType = strawberry.enum(
+    DocumentTypeModel, description="DMP document types (JDV_J66), by LOINC code."
+)
+
+
+@strawberry.enum
+class DocumentSource(Enum):
+    PATIENT_UPLOAD = SourceModel.PATIENT_UPLOAD.value
+    PROFESSIONAL_SOFTWARE = SourceModel.PROFESSIONAL_SOFTWARE.value
+    LEGACY_IMPORT = SourceModel.LEGACY_IMPORT.value
+
+
+@strawberry.enum
+class Visibility(Enum):
+    NORMAL = VisibilityModel.NORMAL.value
+    HIDDEN_FROM_PROFESSIONALS = VisibilityModel.HIDDEN_FROM_PROFESSIONALS.value
+    NOT_YET_VISIBLE_TO_PATIENT = VisibilityModel.NOT_YET_VISIBLE_TO_PATIENT.value
+
+
+@strawberry.type(description="A health professional, as shown on documents they authored.")
+class ProfessionalSummary:
+    id: strawberry.ID
+    rpps: str
+    profession: str
+    specialty: str | None
+    practice_name: str | None
+
+
+@strawberry.type
+class DocumentAuthor:
+    is_patient: bool
+    professional: ProfessionalSummary | None
+
+
+@strawberry.type(description="A document of my medical record.")
+class Document:
+    id: strawberry.ID
+    title: str
+    type: DocumentType
+    type_label: str
+    clinical_date: date
+    source: DocumentSource
+    content_type: str
+    size: int
+    sha256: str
+    visibility: Visibility
+    release_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    is_new: bool = strawberry.field(description="Not opened yet by the patient.")
+    download_url: str = strawberry.field(
+        description="GET with the bearer token; served as an attachment.")
+    _author_professional_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def author(self, info: Info) -> DocumentAuthor:
+        if self._author_professional_id is None:
+            return DocumentAuthor(is_patient=True, professional=None)
+        pro = await info.context.loaders.get(load_professionals).load(
+            self._author_professional_id)
+        summary = ProfessionalSummary(
+            id=strawberry.ID(str(pro.id)), rpps=pro.rpps, profession=pro.profession,
+            specialty=pro.specialty, practice_name=pro.practice_name,
+        ) if pro else None
+        return DocumentAuthor(is_patient=False, professional=summary)
+
+    @classmethod
+    def from_model(cls, row: DocumentModel, title: str) -> Document:
+        doc_type = DocumentTypeModel(row.type_code)
+        return cls(
+            id=strawberry.ID(str(row.id)), title=title, type=doc_type, type_label=doc_type.label,
+            clinical_date=row.clinical_date, source=DocumentSource(row.source.value),
+            content_type=row.content_type, size=row.size, sha256=row.sha256,
+            visibility=Visibility(row.visibility.value), release_at=row.release_at,
+            created_at=row.created_at, updated_at=row.updated_at,
+            is_new=row.seen_by_patient_at is None, download_url=f"/documents/{row.id}/content",
+            _author_professional_id=row.author_professional_id,
+        )
+
+
+@strawberry.type
+class DocumentEdge:
+    cursor: str
+    node: Document
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class DocumentConnection:
+    edges: list[DocumentEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class DocumentFilter:
+    types: list[DocumentType] | None = None
+    from_: date | None = strawberry.field(default=None, name="from")
+    to: date | None = None
+    author_professional_id: strawberry.ID | None = None
+    authored_by_me: bool | None = None
+    text: str | None = None
+
+
+@strawberry.input
+class UploadDocumentInput:
+    title: str
+    type: DocumentType
+    clinical_date: date
+
+
+@strawberry.input
+class DepositDocumentInput:
+    ins_matricule: str = strawberry.field(description="NIR or NIA, 15 characters")
+    birth_name: str
+    birth_date: date
+    title: str
+    type: DocumentType
+    clinical_date: date
+    visible_to_patient_from: datetime | None = strawberry.field(
+        default=None, description="Keep the document from the patient until this time.")
+
+
+@strawberry.input
+class UpdateDocumentInput:
+    type: DocumentType | None = None
+    clinical_date: date | None = None
+
+
+@strawberry.type
+class UnsupportedContent(Error):
+    pass
+
+
+@strawberry.type
+class FileTooLarge(Error):
+    max_bytes: int
+
+
+@strawberry.type
+class DuplicateDocument(Error):
+    existing_document_id: strawberry.ID
+
+
+@strawberry.type
+class InvalidDocumentInput(Error):
+    field: str
+
+
+@strawberry.type
+class DocumentNotFound(Error):
+    pass
+
+
+@strawberry.type
+class PatientNotFound(Error):
+    pass
+
+
+@strawberry.type
+class DocumentDeposited:
+    id: strawberry.ID
+    size: int
+    sha256: str
+    content_type: str
+
+
+@strawberry.type
+class DocumentDeleted:
+    id: strawberry.ID
+
+
+def error_type(exc: services.RecordsError) -> Error:
+    if isinstance(exc, services.FileTooLarge):
+        return FileTooLarge(message=exc.message, max_bytes=exc.limit)
+    if isinstance(exc, services.DuplicateDocument):
+        return DuplicateDocument(message=exc.message,
+                                 existing_document_id=strawberry.ID(str(exc.existing_id)))
+    if isinstance(exc, services.InvalidDocumentInput):
+        return InvalidDocumentInput(message=exc.message, field=exc.field)
+    simple = {
+        services.UnsupportedContent: UnsupportedContent,
+        services.DocumentNotFound: DocumentNotFound,
+        services.PatientNotFound: PatientNotFound,
+    }
+    return simple[type(exc)](message=exc.message)
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+UploadDocumentResult = Annotated[
+    Document | UnsupportedContent | FileTooLarge | DuplicateDocument | InvalidDocumentInput,
+    strawberry.union("UploadDocumentResult"),
+]
+DepositDocumentResult = Annotated[
+    DocumentDeposited | PatientNotFound | UnsupportedContent | FileTooLarge | DuplicateDocument
+    | InvalidDocumentInput,
+    strawberry.union("DepositDocumentResult"),
+]
+DocumentChangeResult = Annotated[
+    Document | DocumentNotFound | InvalidDocumentInput, strawberry.union("DocumentChangeResult")
+]
+DeleteDocumentResult = Annotated[
+    DocumentDeleted | DocumentNotFound, strawberry.union("DeleteDocumentResult")
+]

@@ -1,0 +1,394 @@
+"""State of the login pages: identifier + password (/connexion), then the one-time code
+(/connexion/code).
+
+The password travels once, in the submitted form, and is never kept in state. The challenge
+id (which, with the code, opens a session) stays in a backend-only var. The API's answers are
+typed unions; each error type gets its own French message here (`login_error_message`,
+`code_error_message`, `resend_error_message`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+import reflex as rx
+from reflex.event import EventSpec
+
+from carnet_web import api
+from carnet_web.state.formatting import countdown, french_wait, seconds_until
+from carnet_web.state.session import (
+    CODE_ROUTE,
+    HOME_ROUTE,
+    LOGIN_ROUTE,
+    SessionState,
+)
+
+CHANNELS: Final = ("EMAIL", "SMS")
+TICK_SECONDS: Final = 1.0
+
+LOGIN: Final = api.operation(
+    """
+    mutation Login($identifier: String!, $password: String!, $channel: CodeChannel) {
+      login(identifier: $identifier, password: $password, channel: $channel) {
+        __typename
+        ... on LoginChallenge {
+          challengeId channel maskedDestination expiresAt resendsLeft
+        }
+        ... on Error { message }
+        ... on RateLimited { retryAfterSeconds }
+        ... on TemporarilyLocked { retryAfterSeconds }
+      }
+    }
+    """
+)
+
+VERIFY_LOGIN_CODE: Final = api.operation(
+    """
+    mutation VerifyLoginCode($challengeId: String!, $code: String!) {
+      verifyLoginCode(challengeId: $challengeId, code: $code) {
+        __typename
+        ... on Session { token expiresAt idleTimeoutSeconds }
+        ... on Error { message }
+        ... on InvalidCode { attemptsLeft }
+        ... on RateLimited { retryAfterSeconds }
+        ... on TemporarilyLocked { retryAfterSeconds }
+      }
+    }
+    """
+)
+
+RESEND_LOGIN_CODE: Final = api.operation(
+    """
+    mutation ResendLoginCode($challengeId: String!) {
+      resendLoginCode(challengeId: $challengeId) {
+        __typename
+        ... on LoginChallenge {
+          challengeId channel maskedDestination expiresAt resendsLeft
+        }
+        ... on Error { message }
+        ... on RateLimited { retryAfterSeconds }
+      }
+    }
+    """
+)
+
+ME: Final = api.operation(
+    """
+    query Me {
+      me { identifier }
+    }
+    """
+)
+
+# --- French messages ----------------------------------------------------------------------
+
+MISSING_CREDENTIALS: Final = "Saisissez votre identifiant et votre mot de passe."
+MALFORMED_CODE: Final = "Saisissez les 6 chiffres du code reçu."
+INVALID_CREDENTIALS: Final = "Identifiant ou mot de passe incorrect."
+CODE_DELIVERY_FAILED: Final = (
+    "Le code n'a pas pu être envoyé. Réessayez dans quelques minutes ou choisissez un autre "
+    "moyen de réception."
+)
+CODE_EXPIRED: Final = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."
+TOO_MANY_ATTEMPTS: Final = "Trop d'essais pour ce code. Demandez un nouveau code."
+CHALLENGE_EXPIRED: Final = "Cette demande de connexion a expiré. Recommencez la connexion."
+NO_MORE_RESENDS: Final = (
+    "Le nombre maximal de renvois est atteint pour cette connexion. Recommencez la connexion."
+)
+
+
+def _sent_by(channel: str) -> str:
+    return "par SMS" if channel == "SMS" else "par e-mail"
+
+
+def rate_limited_message(seconds: int) -> str:
+    return f"Trop de tentatives. Veuillez réessayer dans {french_wait(seconds)}."
+
+
+def locked_message(seconds: int) -> str:
+    return (
+        "Trop d'échecs consécutifs : la connexion à ce compte est bloquée temporairement. "
+        f"Veuillez réessayer dans {french_wait(seconds)}."
+    )
+
+
+def channel_unavailable_message(channel: str) -> str:
+    if channel == "SMS":
+        return (
+            "Aucun numéro de téléphone vérifié n'est associé à ce compte : "
+            "choisissez de recevoir le code par e-mail."
+        )
+    return (
+        "Aucune adresse e-mail vérifiée n'est associée à ce compte : "
+        "choisissez de recevoir le code par SMS."
+    )
+
+
+def invalid_code_message(attempts_left: int) -> str:
+    if attempts_left <= 0:
+        return "Code incorrect. Ce code n'est plus utilisable : demandez un nouveau code."
+    if attempts_left == 1:
+        return "Code incorrect. Il vous reste 1 essai."
+    return f"Code incorrect. Il vous reste {attempts_left} essais."
+
+
+def _common_message(result: Mapping[str, Any]) -> str | None:
+    kind = result.get("__typename")
+    if kind == "RateLimited":
+        return rate_limited_message(int(result.get("retryAfterSeconds") or 60))
+    if kind == "TemporarilyLocked":
+        return locked_message(int(result.get("retryAfterSeconds") or 60))
+    if kind == "CodeDeliveryFailed":
+        return CODE_DELIVERY_FAILED
+    return None
+
+
+def _fallback(result: Mapping[str, Any]) -> str:
+    # An error type this page does not know yet: the API's own (French) message.
+    message = result.get("message")
+    return message if isinstance(message, str) and message else api.UNEXPECTED_MESSAGE
+
+
+def login_error_message(result: Mapping[str, Any], *, channel: str = "EMAIL") -> str:
+    """French message for an error member of `LoginResult`."""
+    kind = result.get("__typename")
+    if kind == "InvalidCredentials":
+        return INVALID_CREDENTIALS
+    if kind == "ChannelUnavailable":
+        return channel_unavailable_message(channel)
+    return _common_message(result) or _fallback(result)
+
+
+def code_error_message(result: Mapping[str, Any]) -> str:
+    """French message for an error member of `VerifyLoginCodeResult`."""
+    kind = result.get("__typename")
+    if kind == "InvalidCode":
+        return invalid_code_message(int(result.get("attemptsLeft") or 0))
+    if kind == "CodeExpired":
+        return CODE_EXPIRED
+    if kind == "TooManyAttempts":
+        return TOO_MANY_ATTEMPTS
+    return _common_message(result) or _fallback(result)
+
+
+def resend_error_message(result: Mapping[str, Any]) -> str:
+    """French message for an error member of `ResendLoginCodeResult`."""
+    kind = result.get("__typename")
+    if kind == "CodeExpired":
+        return CHALLENGE_EXPIRED
+    if kind == "TooManyAttempts":
+        return NO_MORE_RESENDS
+    return _common_message(result) or _fallback(result)
+
+
+def normalise_code(raw: object) -> str | None:
+    """'123 456' or '123-456' -> '123456'; None unless exactly 6 digits remain."""
+    code = re.sub(r"[\s-]", "", str(raw or ""))
+    return code if re.fullmatch(r"[0-9]{6}", code) else None
+
+
+class LoginState(SessionState):
+    # Login form (identifier and password are read from the submitted form, not kept).
+    channel: str = "EMAIL"
+    # Shared by both pages.
+    error: str = ""
+    info: str = ""
+    busy: bool = False
+    # Bumped after a failed try, so the page remounts (and so empties) the password or code.
+    password_field_key: int = 0
+    code_field_key: int = 0
+    # The pending challenge, as shown on the code page.
+    masked_destination: str = ""
+    code_channel: str = ""
+    resends_left: int = 0
+    seconds_left: int = 0
+
+    _challenge_id: str = ""
+    _expires_at: str = ""  # ISO 8601, from the API
+    _countdown_run: int = 0  # each countdown loop exits when a newer one starts
+
+    @rx.var
+    def countdown(self) -> str:
+        """Time left before the code expires, as mm:ss."""
+        return countdown(self.seconds_left)
+
+    @rx.var
+    def sent_by(self) -> str:
+        return _sent_by(self.code_channel)
+
+    @rx.event
+    def set_channel(self, value: str) -> None:
+        if value in CHANNELS:
+            self.channel = value
+
+    # --- /connexion -------------------------------------------------------------------
+
+    @rx.event
+    def open_login_page(self) -> EventSpec | None:
+        """on_load of /connexion: a fresh form; a signed-in tab goes home instead."""
+        self.error = ""
+        self.info = ""
+        self.busy = False
+        if self.signed_in:
+            return rx.redirect(HOME_ROUTE)
+        return None
+
+    @rx.event
+    async def login(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
+        """Submit identifier + password; on a challenge, go to the code page."""
+        if self.busy:
+            return
+        identifier = str(form_data.get("identifier") or "").strip()
+        password = str(form_data.get("password") or "")
+        if not identifier or not password:
+            self.error = MISSING_CREDENTIALS
+            return
+        self.busy = True
+        self.error = ""
+        self.notice = ""
+        yield  # show the button as busy now
+        try:
+            data = await self._query(
+                LOGIN, {"identifier": identifier, "password": password, "channel": self.channel}
+            )
+        except api.ApiError as exc:
+            self.error = exc.message
+            return
+        finally:
+            self.busy = False
+        result = data["login"]
+        if result.get("__typename") != "LoginChallenge":
+            self.error = login_error_message(result, channel=self.channel)
+            self.password_field_key += 1
+            return
+        self._take_challenge(result)
+        self.info = ""
+        yield rx.redirect(CODE_ROUTE)
+
+    # --- /connexion/code --------------------------------------------------------------
+
+    def _take_challenge(self, challenge: Mapping[str, Any]) -> None:
+        self._challenge_id = str(challenge["challengeId"])
+        self._expires_at = str(challenge["expiresAt"])
+        self.masked_destination = str(challenge["maskedDestination"])
+        self.code_channel = str(challenge["channel"])
+        self.resends_left = int(challenge["resendsLeft"])
+        self.seconds_left = seconds_until(self._expires_at)
+
+    def _drop_challenge(self) -> None:
+        self._challenge_id = ""
+        self._expires_at = ""
+        self.masked_destination = ""
+        self.code_channel = ""
+        self.resends_left = 0
+        self.seconds_left = 0
+        self._countdown_run += 1  # stops the countdown loop
+
+    @rx.event
+    def open_code_page(self) -> EventSpec | Any | None:
+        """on_load of /connexion/code: needs a pending challenge; starts the countdown."""
+        self.error = ""
+        self.busy = False
+        if self.signed_in:
+            return rx.redirect(HOME_ROUTE)
+        if not self._challenge_id:
+            return rx.redirect(LOGIN_ROUTE)
+        self.seconds_left = seconds_until(self._expires_at)
+        return LoginState.run_countdown
+
+    @rx.event(background=True)
+    async def run_countdown(self) -> None:
+        """Refresh `seconds_left` every second until the code expires, the challenge ends or
+        the tab leaves the code page.
+
+        Started by the code page's on_load (Reflex cancels it when the tab goes away) and
+        after each resend; a newer loop makes the older one exit.
+        """
+        async with self:
+            self._countdown_run += 1
+            run = self._countdown_run
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            async with self:
+                if self._countdown_run != run or not self._challenge_id:
+                    return
+                if self.router.url.path.rstrip("/") != CODE_ROUTE:
+                    return  # the tab left the code page; its on_load starts a new loop
+                self.seconds_left = seconds_until(self._expires_at)
+                if self.seconds_left == 0:
+                    return
+
+    @rx.event
+    async def verify(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
+        """Submit the code; on a session, keep its token (server side only) and go home."""
+        if self.busy:
+            return
+        if not self._challenge_id:
+            yield rx.redirect(LOGIN_ROUTE)
+            return
+        code = normalise_code(form_data.get("code"))
+        if code is None:
+            self.error = MALFORMED_CODE
+            self.info = ""
+            return
+        self.busy = True
+        self.error = ""
+        self.info = ""
+        yield
+        try:
+            data = await self._query(
+                VERIFY_LOGIN_CODE, {"challengeId": self._challenge_id, "code": code}
+            )
+        except api.ApiError as exc:
+            self.error = exc.message
+            return
+        finally:
+            self.busy = False
+        result = data["verifyLoginCode"]
+        if result.get("__typename") != "Session":
+            self.error = code_error_message(result)
+            self.code_field_key += 1
+            return
+        token = str(result["token"])
+        self._api_token = token  # so the next query runs as the new session
+        identifier = ""
+        with contextlib.suppress(api.ApiError):  # signed in all the same; the header says less
+            me = (await self._query(ME)).get("me") or {}
+            identifier = str(me.get("identifier") or "")
+        self._sign_in(token, identifier)
+        self._drop_challenge()
+        yield rx.redirect(HOME_ROUTE)
+
+    @rx.event
+    async def resend(self) -> AsyncIterator[Any]:
+        """"Renvoyer le code": a new code (the old one stops working), a new countdown."""
+        if self.busy or not self._challenge_id:
+            return
+        self.busy = True
+        self.error = ""
+        self.info = ""
+        yield
+        try:
+            data = await self._query(RESEND_LOGIN_CODE, {"challengeId": self._challenge_id})
+        except api.ApiError as exc:
+            self.error = exc.message
+            return
+        finally:
+            self.busy = False
+        result = data["resendLoginCode"]
+        if result.get("__typename") != "LoginChallenge":
+            self.error = resend_error_message(result)
+            if result.get("__typename") in ("CodeExpired", "TooManyAttempts"):
+                self.resends_left = 0
+            return
+        self._take_challenge(result)
+        self.code_field_key += 1
+        self.info = (
+            f"Un nouveau code vous a été envoyé {_sent_by(self.code_channel)} à "
+            f"{self.masked_destination}. L'ancien code ne fonctionne plus."
+        )
+        yield LoginState.run_countdown

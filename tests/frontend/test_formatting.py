@@ -1,0 +1,80 @@
+"""French wording of dates, durations, countdowns and browsers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from carnet_web.state.formatting import (
+    browser_label,
+    countdown,
+    french_datetime,
+    french_wait,
+    seconds_until,
+)
+
+NOW = datetime(2026, 11, 28, 18, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("2026-11-28T17:54:00+00:00", "28 novembre 2026 à 18:54"),
+        ("2026-07-14T22:30:00+00:00", "15 juillet 2026 à 00:30"),  # summer time
+        ("2026-03-01T08:05:00", "1 mars 2026 à 09:05"),  # naive means UTC
+        ("n'importe quoi", ""),
+    ],
+)
+def test_french_datetime(iso: str, expected: str) -> None:
+    assert french_datetime(iso) == expected
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("2026-11-28T18:15:00+00:00", 900),
+        ("2026-11-28T18:00:00.300000+00:00", 1),  # rounded up: never 0 while time is left
+        ("2026-11-28T17:59:00+00:00", 0),  # past
+        ("", 0),
+    ],
+)
+def test_seconds_until(iso: str, expected: int) -> None:
+    assert seconds_until(iso, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(900, "15:00"), (899, "14:59"), (65, "01:05"), (9, "00:09"), (0, "00:00"), (-3, "00:00")],
+)
+def test_countdown(seconds: int, expected: str) -> None:
+    assert countdown(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(1, "1 seconde"), (45, "45 secondes"), (60, "1 minute"), (61, "2 minutes"),
+     (900, "15 minutes"), (7200, "2 heures"), (0, "1 seconde")],
+)
+def test_french_wait(seconds: int, expected: str) -> None:
+    assert french_wait(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "expected"),
+    [
+        ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "HeadlessChrome/140.0.0.0 Safari/537.36", "Chrome sur Linux"),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/140.0.0.0 Safari/537.36 Edg/140.0.0.0", "Edge sur Windows"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+         "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1", "Safari sur iOS"),
+        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:140.0) Gecko/20100101 Firefox/140.0",
+         "Firefox sur macOS"),
+        ("Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/140.0.0.0 Mobile Safari/537.36", "Chrome sur Android"),
+        ("python-httpx/0.28.1", "Navigateur inconnu"),
+        ("", "Navigateur inconnu"),
+    ],
+)
+def test_browser_label(user_agent: str, expected: str) -> None:
+    assert browser_label(user_agent) == expected
