@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
 from backend.identity.services import authenticate, bearer_token
 from backend.limits import BodySizeLimit
+from backend.messaging.worker import notification_loop
 from backend.middleware import RequestIdMiddleware
 from backend.records.fhir import create_document_reference
 from backend.records.http import download_content
@@ -52,9 +54,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()
+            notifier_task = asyncio.create_task(notification_loop(runtime),
+                                                name="carnet-message-notifications")
             try:
                 yield
             finally:
+                notifier_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await notifier_task
                 await runtime.aclose()
 
     return Starlette(

@@ -26,6 +26,8 @@ MODEL_MODULES = [
     "backend.identity.models",
     "backend.keys.models",
     "backend.records.models",
+    "backend.messaging.models",
+    "backend.profile.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

@@ -23,6 +23,9 @@ from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.errors import CarnetMaskErrors
 from backend.identity.mutations import IdentityMutations
 from backend.identity.queries import IdentityQueries
+from backend.messaging.mutations import MessagingMutations
+from backend.messaging.queries import MessagingQueries
+from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.records.mutations import RecordMutations
 from backend.records.queries import RecordQueries
 from backend.settings import Settings
@@ -30,17 +33,18 @@ from backend.system import SystemQueries
 
 
 @strawberry.type
-class Query(SystemQueries, IdentityQueries, RecordQueries, AnnouncementQueries):
+class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
+            AnnouncementQueries):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, RecordMutations):
+class Mutation(IdentityMutations, RecordMutations, MessagingMutations):
     pass
 
 
 @strawberry.type
-class Subscription(AnnouncementSubscriptions):
+class Subscription(MessagingSubscriptions, AnnouncementSubscriptions):
     pass
 
 

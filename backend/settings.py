@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     login_rate_per_address: int = Field(default=30, ge=1, le=100_000)
     # Codes sent per account per quarter hour (each costs an SMS or an email).
     codes_per_account_window: int = Field(default=5, ge=1, le=10_000)
+    # Live connections re-check their session this often (a revoked session's sockets close).
+    ws_session_check_seconds: float = Field(default=5.0, gt=0, le=300)
+    # A participant who has not read a message after this delay gets one email/SMS.
+    message_notify_delay_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
+    message_notify_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     graphiql: bool = True
     introspection: bool = True

@@ -94,6 +94,11 @@ class SessionStore:
         await self.kv.set(key, json.dumps(asdict(record)), ttl=min(self.idle, remaining))
         return record
 
+    async def is_alive(self, session_id: str) -> bool:
+        """Whether a session still exists (no refresh of its idle timer)."""
+        token_hash = await self.kv.get(_id_key(session_id))
+        return bool(token_hash) and await self.kv.get(_token_key(token_hash)) is not None
+
     async def list(self, account_id: int) -> list[SessionRecord]:
         records = []
         for session_id in sorted(await self.kv.smembers(_account_key(account_id))):

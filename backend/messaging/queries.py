@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from backend.messaging import services
+from backend.messaging.types import (
+    BlockedProfessional,
+    Conversation,
+    ConversationConnection,
+    ConversationEdge,
+    ConversationPageInfo,
+    Message,
+    MessageConnection,
+    MessageEdge,
+    MessagePageInfo,
+)
+from backend.permissions import IsAuthenticated, IsPatient
+
+
+def keyring(info: Info) -> services.KeyRing:
+    """One key ring per request (or per WebSocket connection)."""
+    context = info.context
+    ring = getattr(context, "_messaging_keyring", None)
+    if ring is None:
+        ring = services.KeyRing(context.settings)
+        context._messaging_keyring = ring
+    return ring
+
+
+async def build_conversations(info: Info, rows: list) -> list[Conversation]:
+    viewer = info.context.viewer
+    ring = keyring(info)
+    unread = await services.unread_counts(viewer.account_id, [r.id for r in rows])
+    lasts = await services.last_messages(rows)
+    result = []
+    for row, count, last in zip(rows, unread, lasts, strict=True):
+        last_message = None
+        if last is not None:
+            body = await ring.body(last, row.data_key_id)
+            last_message = Message.from_model(last, body, viewer.account_id)
+        result.append(Conversation.build(row, await ring.subject(row), count, last_message))
+    return result
+
+
+@strawberry.type
+class MessagingQueries:
+    @strawberry.field(description="My conversations, most recent activity first.",
+                      permission_classes=[IsAuthenticated])
+    async def conversations(self, info: Info, first: int = 20, after: str | None = None
+                            ) -> ConversationConnection:
+        page = await services.list_conversations(info.context.viewer, first=first, after=after)
+        nodes = await build_conversations(info, page.rows)
+        edges = [ConversationEdge(cursor=n.cursor, node=n) for n in nodes]
+        return ConversationConnection(
+            edges=edges,
+            page_info=ConversationPageInfo(has_next_page=page.has_next,
+                                           end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="One of my conversations, or null.",
+                      permission_classes=[IsAuthenticated])
+    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+        row = await services.conversation_for(info.context.viewer, str(id))
+        if row is None:
+            return None
+        return (await build_conversations(info, [row]))[0]
+
+    @strawberry.field(description="Messages of one of my conversations, oldest first. "
+                                  "Without after/before: the latest ones.",
+                      permission_classes=[IsAuthenticated])
+    async def messages(self, info: Info, conversation_id: strawberry.ID, first: int = 50,
+                       after: str | None = None, before: str | None = None
+                       ) -> MessageConnection | None:
+        viewer = info.context.viewer
+        try:
+            conversation, page = await services.list_messages(
+                viewer, str(conversation_id), first=first, after=after, before=before)
+        except services.ConversationNotFound:
+            return None
+        ring = keyring(info)
+        edges = []
+        for row in page.rows:
+            body = await ring.body(row, conversation.data_key_id)
+            node = Message.from_model(row, body, viewer.account_id)
+            edges.append(MessageEdge(cursor=node.cursor, node=node))
+        return MessageConnection(edges=edges, page_info=MessagePageInfo(
+            has_next_page=page.has_next, has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="Professionals I have blocked.",
+                      permission_classes=[IsPatient])
+    async def blocked_professionals(self, info: Info) -> list[BlockedProfessional]:
+        return [BlockedProfessional(id=strawberry.ID(str(p.id)), rpps=p.rpps,
+                                    profession=p.profession, practice_name=p.practice_name)
+                for p in await services.blocked_professionals(info.context.viewer)]

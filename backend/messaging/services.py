@@ -1,0 +1,503 @@
+"""Messaging rules.
+
+- A professional opens a conversation about one patient: with the patient taking part, or
+  between professionals only. A patient replies within conversations opened with them.
+- A patient may block a professional, who then can no longer write to them.
+- A non-participant gets exactly what a missing conversation gives.
+- A message is committed first, then announced through the broker (payload: its sequence
+  number only, never content). Subscribers catch up from the database from their cursor.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.expressions import Q
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
+from backend.identity.models import Account, AccountStatus, Professional, Role
+from backend.identity.services import Viewer
+from backend.keys import services as keys
+from backend.messaging.models import Block, Conversation, Message, MessageAttachment, Participant
+from backend.records.models import Document
+from backend.records.services import PatientNotFound, find_patient
+from backend.runtime import Runtime
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 10_000
+MAX_SUBJECT = 200
+MAX_ATTACHMENTS = 10
+MAX_PAGE = 100
+
+
+class MessagingError(Exception):
+    message = "Erreur."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class ConversationNotFound(MessagingError):
+    message = "Conversation introuvable."
+
+
+class BlockedByPatient(MessagingError):
+    message = "Ce patient ne souhaite plus recevoir vos messages."
+
+
+class NotAllowed(MessagingError):
+    message = "Seul un professionnel peut ouvrir une conversation."
+
+
+class InvalidMessage(MessagingError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AttachmentNotFound(MessagingError):
+    message = "Pièce jointe introuvable dans le dossier du patient."
+
+
+class ProfessionalNotFound(MessagingError):
+    message = "Professionnel introuvable (RPPS)."
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"msg:{seq}".encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        return int(value) if kind == "msg" and int(value) >= 0 else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def conversation_channel(conversation_id: uuid.UUID) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def inbox_channel(account_id: int) -> str:
+    return f"inbox:{account_id}"
+
+
+# --- encryption ----------------------------------------------------------------------------
+
+
+def _subject_ad(conversation_id: uuid.UUID) -> bytes:
+    return b"carnet:conversation-subject:" + conversation_id.bytes
+
+
+def _body_ad(message_id: uuid.UUID) -> bytes:
+    return b"carnet:message-body:" + message_id.bytes
+
+
+class KeyRing:
+    """Unwrapped data keys for one request or one subscription (never shared between)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._keys: dict[int, bytes] = {}
+
+    async def get(self, data_key_id: int) -> bytes:
+        if data_key_id not in self._keys:
+            self._keys[data_key_id] = await keys.data_key_by_id(self.settings, data_key_id)
+        return self._keys[data_key_id]
+
+    async def subject(self, conversation: Conversation) -> str:
+        key = await self.get(conversation.data_key_id)
+        return keys.decrypt_bytes(key, conversation.subject_encrypted,
+                                  associated=_subject_ad(conversation.id)).decode()
+
+    async def body(self, message: Message, data_key_id: int) -> str:
+        key = await self.get(data_key_id)
+        return keys.decrypt_bytes(key, message.body_encrypted,
+                                  associated=_body_ad(message.id)).decode()
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def _clean_text(value: str, field: str, limit: int) -> str:
+    # Plain text only: drop control characters except newlines and tabs; never HTML-rendered.
+    text = "".join(c for c in value if c in "\n\t" or ord(c) >= 32).strip()
+    if not text:
+        raise InvalidMessage(field, "Le message est vide." if field == "body"
+                             else "L'objet est obligatoire.")
+    if len(text) > limit:
+        raise InvalidMessage(field, f"Limite de {limit} caractères dépassée.")
+    return text
+
+
+async def _check_attachments(viewer: Viewer, conversation: Conversation,
+                             attachment_ids: Sequence[str]) -> list[uuid.UUID]:
+    """Documents of the conversation's patient that the author may share."""
+    if len(attachment_ids) > MAX_ATTACHMENTS:
+        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
+    ids: list[uuid.UUID] = []
+    for raw in attachment_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            raise AttachmentNotFound() from None
+    if not ids:
+        return []
+    query = Document.filter(id__in=ids, person_id=conversation.patient_id,
+                            deleted_at__isnull=True)
+    if viewer.is_patient:
+        query = query.filter(person_id=viewer.person_id)
+    else:
+        query = query.filter(author_professional_id=viewer.professional_id)
+    if await query.count() != len(set(ids)):
+        raise AttachmentNotFound()
+    return list(dict.fromkeys(ids))
+
+
+async def _is_blocked(patient_person_id: int, professional_id: int) -> bool:
+    return await Block.filter(patient_account__person_id=patient_person_id,
+                              professional_id=professional_id).exists()
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+async def _next_seq(conn) -> int:  # noqa: ANN001
+    # One statement, atomic: the row stays locked until our transaction commits, so
+    # sequence order is commit order.
+    # (execute_query_dict: Tortoise's execute_query drops rows of INSERT ... RETURNING.)
+    rows = await conn.execute_query_dict(
+        "INSERT INTO message_clock (id, value) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET value = message_clock.value + 1 RETURNING value"
+    )
+    return int(rows[0]["value"])
+
+
+async def _insert_message(conversation: Conversation, author_account_id: int, body: str,
+                          attachment_ids: Sequence[uuid.UUID], data_key: bytes) -> Message:
+    message_id = uuid.uuid4()
+    encrypted = keys.encrypt_bytes(data_key, body.encode(), associated=_body_ad(message_id))
+    async with in_transaction() as conn:
+        seq = await _next_seq(conn)
+        message = await Message.create(
+            id=message_id, conversation_id=conversation.id, seq=seq,
+            author_account_id=author_account_id, body_encrypted=encrypted, using_db=conn)
+        for document_id in attachment_ids:
+            await MessageAttachment.create(message_id=message_id, document_id=document_id,
+                                           using_db=conn)
+        await Conversation.filter(id=conversation.id).using_db(conn).update(last_seq=seq)
+        # The author has read their own message.
+        await Participant.filter(conversation_id=conversation.id,
+                                 account_id=author_account_id).using_db(conn).update(
+            read_seq=seq)
+    conversation.last_seq = seq
+    return message
+
+
+async def _announce(rt: Runtime, conversation: Conversation, seq: int) -> None:
+    """After commit. A lost announcement is caught up by subscribers (store first)."""
+    account_ids = await Participant.filter(conversation_id=conversation.id).values_list(
+        "account_id", flat=True)
+    await rt.broker.publish(conversation_channel(conversation.id), str(seq))
+    for account_id in account_ids:
+        await rt.broker.publish(inbox_channel(account_id), str(seq))
+
+
+@dataclass
+class PatientTraits:
+    matricule: str
+    birth_name: str
+    birth_date: datetime | object
+
+
+async def start_conversation(
+    rt: Runtime, viewer: Viewer, *, subject: str, patient: PatientTraits,
+    include_patient: bool, professional_rpps: Sequence[str], body: str,
+    attachment_ids: Sequence[str] = (),
+) -> tuple[Conversation, Message]:
+    if not viewer.is_professional:
+        raise NotAllowed()
+    subject = _clean_text(subject, "subject", MAX_SUBJECT)
+    body = _clean_text(body, "body", MAX_BODY)
+    try:
+        person = await find_patient(matricule=patient.matricule, birth_name=patient.birth_name,
+                                    birth_date=patient.birth_date)  # type: ignore[arg-type]
+    except PatientNotFound:
+        raise
+    account_ids = {viewer.account_id}
+    if include_patient:
+        if await _is_blocked(person.id, viewer.professional_id):
+            raise BlockedByPatient()
+        patient_account = await Account.filter(person_id=person.id,
+                                               status=AccountStatus.ACTIVE).first()
+        if patient_account is None:
+            raise PatientNotFound()
+        account_ids.add(patient_account.id)
+    for rpps in professional_rpps:
+        pro_account = await Account.filter(professional__rpps=str(rpps).strip(),
+                                           status=AccountStatus.ACTIVE).first()
+        if pro_account is None:
+            raise ProfessionalNotFound()
+        account_ids.add(pro_account.id)
+    if len(account_ids) < 2:
+        raise InvalidMessage("participants", "Ajoutez le patient ou un autre professionnel.")
+    data_key_id, data_key = await keys.data_key_for(rt.settings, person.id)
+    conversation_id = uuid.uuid4()
+    conversation = Conversation(
+        id=conversation_id, patient_id=person.id, patient_participates=include_patient,
+        subject_encrypted=keys.encrypt_bytes(data_key, subject.encode(),
+                                             associated=_subject_ad(conversation_id)),
+        data_key_id=data_key_id, created_by_account_id=viewer.account_id,
+    )
+    attachments = await _check_attachments(viewer, conversation, attachment_ids)
+    async with in_transaction():
+        await conversation.save(force_create=True)
+        for account_id in sorted(account_ids):
+            await Participant.create(conversation_id=conversation_id, account_id=account_id)
+    message = await _insert_message(conversation, viewer.account_id, body, attachments,
+                                    data_key)
+    await _announce(rt, conversation, message.seq)
+    return conversation, message
+
+
+async def conversation_for(viewer: Viewer, conversation_id: str) -> Conversation | None:
+    """The conversation if the viewer takes part in it; None otherwise (alike)."""
+    try:
+        conv_uuid = uuid.UUID(str(conversation_id))
+    except ValueError:
+        return None
+    return await Conversation.filter(
+        id=conv_uuid, participants__account_id=viewer.account_id).first()
+
+
+async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, body: str,
+                       attachment_ids: Sequence[str] = ()) -> tuple[Conversation, Message]:
+    conversation = await conversation_for(viewer, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    body = _clean_text(body, "body", MAX_BODY)
+    if (viewer.is_professional and conversation.patient_participates
+            and await _is_blocked(conversation.patient_id, viewer.professional_id)):
+        raise BlockedByPatient()
+    attachments = await _check_attachments(viewer, conversation, attachment_ids)
+    data_key = await keys.data_key_by_id(rt.settings, conversation.data_key_id)
+    message = await _insert_message(conversation, viewer.account_id, body, attachments,
+                                    data_key)
+    await _announce(rt, conversation, message.seq)
+    return conversation, message
+
+
+async def mark_read(viewer: Viewer, conversation_id: str, up_to: str | None = None) -> int:
+    """Move my read position forward (never back); returns my unread count afterwards."""
+    conversation = await conversation_for(viewer, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    target = decode_cursor(up_to) if up_to else conversation.last_seq
+    target = min(target if target is not None else conversation.last_seq,
+                 conversation.last_seq)
+    await Participant.filter(conversation_id=conversation.id, account_id=viewer.account_id,
+                             read_seq__lt=target).update(read_seq=target)
+    counts = await unread_counts(viewer.account_id, [conversation.id])
+    return counts[0]
+
+
+# --- blocking ------------------------------------------------------------------------------
+
+
+async def block(viewer: Viewer, professional_id: int) -> Professional:
+    if not viewer.is_patient:
+        raise NotAllowed("Seul un patient peut bloquer un professionnel.")
+    professional = await Professional.get_or_none(id=professional_id)
+    if professional is None:
+        raise ProfessionalNotFound()
+    await Block.get_or_create(patient_account_id=viewer.account_id,
+                              professional_id=professional_id)
+    return professional
+
+
+async def unblock(viewer: Viewer, professional_id: int) -> None:
+    await Block.filter(patient_account_id=viewer.account_id,
+                       professional_id=professional_id).delete()
+
+
+async def blocked_professionals(viewer: Viewer) -> list[Professional]:
+    return await Professional.filter(blocked_by__patient_account_id=viewer.account_id)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass
+class ConversationPage:
+    rows: list[Conversation]
+    has_next: bool
+
+
+async def list_conversations(viewer: Viewer, *, first: int, after: str | None
+                             ) -> ConversationPage:
+    first = max(1, min(first, MAX_PAGE))
+    query = Conversation.filter(participants__account_id=viewer.account_id)
+    position = decode_cursor(after)
+    if position is not None:
+        query = query.filter(last_seq__lt=position)
+    rows = await query.order_by("-last_seq").limit(first + 1)
+    return ConversationPage(rows[:first], len(rows) > first)
+
+
+async def unread_counts(account_id: int, conversation_ids: Sequence[uuid.UUID]) -> list[int]:
+    """Unread messages per conversation (others' messages past my read position), batched."""
+    ids = list(conversation_ids)
+    participations = await Participant.filter(conversation_id__in=ids,
+                                               account_id=account_id).values(
+        "conversation_id", "read_seq")
+    positions = {p["conversation_id"]: p["read_seq"] for p in participations}
+    if not positions:
+        return [0 for _ in ids]
+    condition = Q()
+    for conversation_id, read_seq in positions.items():
+        condition |= Q(conversation_id=conversation_id, seq__gt=read_seq)
+    rows = await (Message.filter(condition).exclude(author_account_id=account_id)
+                  .annotate(n=Count("id")).group_by("conversation_id")
+                  .values("conversation_id", "n"))
+    counts = {r["conversation_id"]: r["n"] for r in rows}
+    return [counts.get(i, 0) for i in ids]
+
+
+async def last_messages(conversations: Sequence[Conversation]) -> list[Message | None]:
+    seqs = [c.last_seq for c in conversations if c.last_seq]
+    found = {m.seq: m for m in await Message.filter(seq__in=seqs)} if seqs else {}
+    return [found.get(c.last_seq) for c in conversations]
+
+
+async def participants_of(conversation_ids: Sequence[uuid.UUID]) -> list[list[Participant]]:
+    rows = await Participant.filter(conversation_id__in=list(conversation_ids))
+    by_conversation: dict[uuid.UUID, list[Participant]] = {}
+    for row in rows:
+        by_conversation.setdefault(row.conversation_id, []).append(row)
+    return [sorted(by_conversation.get(i, []), key=lambda p: p.account_id)
+            for i in conversation_ids]
+
+
+async def attachments_of(message_ids: Sequence[uuid.UUID]) -> list[list[Document]]:
+    rows = await MessageAttachment.filter(message_id__in=list(message_ids)).prefetch_related(
+        "document")
+    by_message: dict[uuid.UUID, list[Document]] = {}
+    for row in rows:
+        by_message.setdefault(row.message_id, []).append(row.document)
+    return [by_message.get(i, []) for i in message_ids]
+
+
+@dataclass
+class MessagePage:
+    rows: list[Message]
+    has_next: bool
+    has_previous: bool
+
+
+async def list_messages(viewer: Viewer, conversation_id: str, *, first: int,
+                        after: str | None, before: str | None) -> tuple[Conversation, MessagePage]:
+    """Oldest first. `after`: the next ones; `before`: the ones just before; neither: the
+    latest `first` messages."""
+    conversation = await conversation_for(viewer, conversation_id)
+    if conversation is None:
+        raise ConversationNotFound()
+    first = max(1, min(first, MAX_PAGE))
+    query = Message.filter(conversation_id=conversation.id)
+    after_seq, before_seq = decode_cursor(after), decode_cursor(before)
+    if after_seq is not None:
+        rows = await query.filter(seq__gt=after_seq).order_by("seq").limit(first + 1)
+        return conversation, MessagePage(rows[:first], len(rows) > first, True)
+    if before_seq is not None:
+        query = query.filter(seq__lt=before_seq)
+    rows = list(reversed(await query.order_by("-seq").limit(first + 1)))
+    has_previous = len(rows) > first
+    return conversation, MessagePage(rows[-first:], before_seq is not None, has_previous)
+
+
+async def messages_after(conversation_ids: Sequence[uuid.UUID] | None, account_id: int,
+                         seq: int, limit: int = 500) -> list[Message]:
+    """For subscriptions: messages past a cursor, in commit order."""
+    query = Message.filter(seq__gt=seq)
+    if conversation_ids is not None:
+        query = query.filter(conversation_id__in=list(conversation_ids))
+    else:
+        query = query.filter(conversation__participants__account_id=account_id)
+    return await query.order_by("seq").limit(limit).prefetch_related("conversation")
+
+
+async def current_seq() -> int:
+    row = await Message.all().order_by("-seq").first()
+    return row.seq if row else 0
+
+
+async def accounts_by_ids(ids: Sequence[int]) -> list[Account | None]:
+    found = {a.id: a for a in await Account.filter(id__in=list(ids)).prefetch_related(
+        "professional", "person")}
+    return [found.get(i) for i in ids]
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
+    """One "a message is waiting" email/SMS per participant who has not read a message for
+    `delay_seconds`; at most once per message, even with several workers running this."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=delay_seconds)
+    candidates = await Participant.filter(
+        conversation__last_seq__gt=0).prefetch_related("conversation", "account")
+    sent = 0
+    for participant in candidates:
+        conversation = participant.conversation
+        threshold = max(participant.read_seq, participant.notified_seq)
+        waiting = await Message.filter(
+            conversation_id=conversation.id, seq__gt=threshold, sent_at__lte=cutoff
+        ).exclude(author_account_id=participant.account_id).order_by("-seq").first()
+        if waiting is None:
+            continue
+        # Claim atomically: only the worker whose update matches sends.
+        claimed = await Participant.filter(
+            id=participant.id, notified_seq=participant.notified_seq).update(
+            notified_seq=waiting.seq)
+        if not claimed:
+            continue
+        account = participant.account
+        if account.status is not AccountStatus.ACTIVE:
+            continue
+        text = ("Un message vous attend dans votre messagerie Carnet. "
+                "Connectez-vous pour le lire.")
+        try:
+            if account.preferred_channel == "sms" and account.phone:
+                await rt.notifier.send_sms(account.phone, text)
+            elif account.email:
+                await rt.notifier.send_email(account.email, "Carnet : un message vous attend",
+                                             text)
+            sent += 1
+        except Exception as exc:
+            log.warning("waiting-message notification failed (%s)", type(exc).__name__)
+    return sent
+
+
+def display_name(account: Account | None) -> str:
+    if account is None:
+        return "Compte supprimé"
+    if account.role == Role.PROFESSIONAL and account.professional:
+        pro = account.professional
+        return f"{pro.profession} ({pro.practice_name or 'RPPS ' + pro.rpps})"
+    if account.person:
+        return f"{account.person.first_names.split(' ')[0]} {account.person.birth_name}"
+    return "Patient"

@@ -1,0 +1,91 @@
+"""Live messages over WebSocket, resumable from a cursor, with no loss and no duplicates.
+
+Each subscription registers with the broker BEFORE reading the database, then reads everything
+after its cursor whenever the broker wakes it (a message, or a resync after Redis came back),
+so an announcement lost or raced never loses a message. The session is re-checked
+periodically: once revoked, the socket is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry.types import Info
+
+from backend.errors import NotAuthenticated, PublicError
+from backend.identity.services import session_store
+from backend.messaging import services
+from backend.messaging.types import Message
+
+SESSION_CLOSED = 4403
+
+
+async def _close_if_revoked(info: Info) -> bool:
+    context = info.context
+    viewer = context.viewer
+    if await session_store(context.runtime).is_alive(viewer.session_id):
+        return False
+    with contextlib.suppress(Exception):
+        await context.request.close(code=SESSION_CLOSED, reason="Session revoked")
+    return True
+
+
+async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | None,
+                  cursor: int) -> AsyncGenerator[Message, None]:
+    context = info.context
+    viewer = context.viewer
+    ring = services.KeyRing(context.settings)
+    interval = context.settings.ws_session_check_seconds
+    async with context.runtime.broker.subscribe(channel) as subscription:
+        while True:
+            while True:  # drain everything past the cursor, in commit order
+                batch = await services.messages_after(conversation_ids, viewer.account_id,
+                                                      cursor)
+                for row in batch:
+                    cursor = row.seq
+                    body = await ring.body(row, row.conversation.data_key_id)
+                    yield Message.from_model(row, body, viewer.account_id)
+                if len(batch) < 500:
+                    break
+            # Any wake-up (message or resync) or a quiet interval: read the database again.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(subscription.get(), timeout=interval)
+            if await _close_if_revoked(info):
+                return
+
+
+@strawberry.type
+class MessagingSubscriptions:
+    @strawberry.subscription(description="New messages of one conversation after `after` (a "
+                                          "message cursor), then live ones, without duplicates."
+                                          " Without `after`: only messages from now on.")
+    async def message_added(self, info: Info, conversation_id: strawberry.ID,
+                            after: str | None = None) -> AsyncGenerator[Message, None]:
+        viewer = info.context.viewer
+        if viewer is None:
+            raise NotAuthenticated()
+        conversation = await services.conversation_for(viewer, str(conversation_id))
+        if conversation is None:
+            raise PublicError("Conversation introuvable.", code="NOT_FOUND")
+        cursor = services.decode_cursor(after)
+        start = conversation.last_seq if cursor is None else cursor
+        async for message in _follow(info, services.conversation_channel(conversation.id),
+                                     [conversation.id], start):
+            yield message
+
+    @strawberry.subscription(description="Every new message in any of my conversations after "
+                                          "`after` (a message cursor), then live ones.")
+    async def inbox(self, info: Info, after: str | None = None
+                    ) -> AsyncGenerator[Message, None]:
+        viewer = info.context.viewer
+        if viewer is None:
+            raise NotAuthenticated()
+        cursor = services.decode_cursor(after)
+        start = await services.current_seq() if cursor is None else cursor
+        async for message in _follow(info, services.inbox_channel(viewer.account_id), None,
+                                     start):
+            yield message

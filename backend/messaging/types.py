@@ -1,0 +1,255 @@
+"""GraphQL types of secure messaging."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from backend.identity.types import Error
+from backend.messaging import services
+from backend.messaging.loaders import load_accounts, load_attachments, load_participants
+from backend.messaging.models import Conversation as ConversationModel
+from backend.messaging.models import Message as MessageModel
+from backend.records.document_types import DocumentType
+from backend.records.types import PatientNotFound
+
+
+@strawberry.type
+class ConversationParticipant:
+    account_id: strawberry.ID
+    display_name: str
+    is_patient: bool
+    is_me: bool
+
+
+@strawberry.type(description="A document of the patient's record attached to a message.")
+class MessageAttachment:
+    document_id: strawberry.ID
+    type_label: str
+    content_type: str
+    size: int
+
+
+@strawberry.type(description="A message; `cursor` resumes subscriptions and pagination.")
+class Message:
+    id: strawberry.ID
+    conversation_id: strawberry.ID
+    cursor: str
+    body: str = strawberry.field(description="Plain text: never render it as HTML.")
+    sent_at: datetime
+    author_account_id: strawberry.ID
+    is_mine: bool
+
+    @strawberry.field
+    async def author_name(self, info: Info) -> str:
+        account = await info.context.loaders.get(load_accounts).load(int(self.author_account_id))
+        return services.display_name(account)
+
+    @strawberry.field
+    async def attachments(self, info: Info) -> list[MessageAttachment]:
+        import uuid
+
+        documents = await info.context.loaders.get(load_attachments).load(uuid.UUID(self.id))
+        return [
+            MessageAttachment(document_id=strawberry.ID(str(d.id)),
+                              type_label=DocumentType(d.type_code).label,
+                              content_type=d.content_type, size=d.size)
+            for d in documents
+        ]
+
+    @classmethod
+    def from_model(cls, row: MessageModel, body: str, viewer_account_id: int) -> Message:
+        return cls(
+            id=strawberry.ID(str(row.id)), conversation_id=strawberry.ID(str(row.conversation_id)),
+            cursor=services.encode_cursor(row.seq), body=body, sent_at=row.sent_at,
+            author_account_id=strawberry.ID(str(row.author_account_id)),
+            is_mine=row.author_account_id == viewer_account_id,
+        )
+
+
+@strawberry.type
+class Conversation:
+    id: strawberry.ID
+    subject: str
+    created_at: datetime
+    patient_participates: bool
+    unread_count: int
+    last_message: Message | None
+    cursor: str
+
+    @strawberry.field
+    async def participants(self, info: Info) -> list[ConversationParticipant]:
+        import uuid
+
+        rows = await info.context.loaders.get(load_participants).load(uuid.UUID(self.id))
+        accounts = await info.context.loaders.get(load_accounts).load_many(
+            [r.account_id for r in rows])
+        me = info.context.viewer.account_id
+        return [
+            ConversationParticipant(
+                account_id=strawberry.ID(str(r.account_id)),
+                display_name=services.display_name(a),
+                is_patient=bool(a and a.person_id), is_me=r.account_id == me)
+            for r, a in zip(rows, accounts, strict=True)
+        ]
+
+    @classmethod
+    def build(cls, row: ConversationModel, subject: str, unread: int,
+              last: Message | None) -> Conversation:
+        return cls(id=strawberry.ID(str(row.id)), subject=subject, created_at=row.created_at,
+                   patient_participates=row.patient_participates, unread_count=unread,
+                   last_message=last, cursor=services.encode_cursor(row.last_seq))
+
+
+@strawberry.type
+class ConversationEdge:
+    cursor: str
+    node: Conversation
+
+
+@strawberry.type
+class ConversationPageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class ConversationConnection:
+    edges: list[ConversationEdge]
+    page_info: ConversationPageInfo
+
+
+@strawberry.type
+class MessageEdge:
+    cursor: str
+    node: Message
+
+
+@strawberry.type
+class MessagePageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class MessageConnection:
+    edges: list[MessageEdge]
+    page_info: MessagePageInfo
+
+
+@strawberry.type
+class BlockedProfessional:
+    id: strawberry.ID
+    rpps: str
+    profession: str
+    practice_name: str | None
+
+
+@strawberry.input
+class PatientIdentityInput:
+    ins_matricule: str
+    birth_name: str
+    birth_date: date
+
+
+@strawberry.input
+class StartConversationInput:
+    subject: str
+    patient: PatientIdentityInput
+    include_patient: bool = True
+    professional_rpps: list[str] = strawberry.field(default_factory=list)
+    body: str
+    attachment_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ConversationNotFound(Error):
+    pass
+
+
+@strawberry.type
+class BlockedByPatient(Error):
+    pass
+
+
+@strawberry.type
+class NotAllowed(Error):
+    pass
+
+
+@strawberry.type
+class InvalidMessage(Error):
+    field: str
+
+
+@strawberry.type
+class AttachmentNotFound(Error):
+    pass
+
+
+@strawberry.type
+class ProfessionalNotFound(Error):
+    pass
+
+
+# (Not "message": every error type has a `message: String!`, and a client selecting both in
+# one union would get a field conflict.)
+@strawberry.type
+class MessageSent:
+    sent_message: Message
+    conversation_id: strawberry.ID
+
+
+@strawberry.type
+class ConversationStarted:
+    conversation: Conversation
+    first_message: Message
+
+
+@strawberry.type
+class ReadMarked:
+    conversation_id: strawberry.ID
+    unread_count: int
+
+
+@strawberry.type
+class BlockChanged:
+    professional_id: strawberry.ID
+    blocked: bool
+
+
+def error_type(exc: Exception) -> Error:
+    from backend.records.services import PatientNotFound as RecordsPatientNotFound
+
+    if isinstance(exc, services.InvalidMessage):
+        return InvalidMessage(message=exc.message, field=exc.field)
+    if isinstance(exc, RecordsPatientNotFound):
+        return PatientNotFound(message=exc.message)
+    simple = {
+        services.ConversationNotFound: ConversationNotFound,
+        services.BlockedByPatient: BlockedByPatient,
+        services.NotAllowed: NotAllowed,
+        services.AttachmentNotFound: AttachmentNotFound,
+        services.ProfessionalNotFound: ProfessionalNotFound,
+    }
+    return simple[type(exc)](message=exc.message)
+
+
+SendMessageResult = Annotated[
+    MessageSent | ConversationNotFound | BlockedByPatient | InvalidMessage | AttachmentNotFound,
+    strawberry.union("SendMessageResult"),
+]
+StartConversationResult = Annotated[
+    ConversationStarted | PatientNotFound | BlockedByPatient | InvalidMessage
+    | AttachmentNotFound | ProfessionalNotFound | NotAllowed,
+    strawberry.union("StartConversationResult"),
+]
+MarkReadResult = Annotated[ReadMarked | ConversationNotFound, strawberry.union("MarkReadResult")]
+BlockResult = Annotated[
+    BlockChanged | ProfessionalNotFound | NotAllowed, strawberry.union("BlockResult")
+]

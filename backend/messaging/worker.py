@@ -1,0 +1,24 @@
+"""Background duty of each API process: "a message is waiting" notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from backend.messaging.services import notify_waiting_messages
+from backend.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def notification_loop(rt: Runtime) -> None:
+    """Runs until cancelled; every process may run it (claims are atomic per message)."""
+    settings = rt.settings
+    while True:
+        await asyncio.sleep(settings.message_notify_interval_seconds)
+        try:
+            await notify_waiting_messages(rt, delay_seconds=settings.message_notify_delay_seconds)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an outage must not kill the loop
+            log.warning("message notification sweep failed (%s)", type(exc).__name__)
