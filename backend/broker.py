@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
 # Keeps the pub/sub reader alive: listen() returns at once when nothing is subscribed.
-_SENTINEL_CHANNEL = "carnet:broker:sentinel"
+_SENTINEL_SUFFIX = "broker:sentinel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +231,8 @@ class RedisBroker(_FanOut):
             try:
                 async with self._commands:
                     await pubsub.subscribe(
-                        _SENTINEL_CHANNEL, *(self._key(c) for c in list(self._subscribers))
+                        self._prefix + _SENTINEL_SUFFIX,
+                        *(self._key(c) for c in list(self._subscribers)),
                     )
                     self._pubsub = pubsub
                 await self._read(pubsub)
@@ -267,7 +268,7 @@ class RedisBroker(_FanOut):
             if kind == "message":
                 self._deliver(channel_key[prefix_len:], Delivery(data=message["data"]))
             elif kind == "subscribe":
-                if channel_key == _SENTINEL_CHANNEL:
+                if channel_key == self._prefix + _SENTINEL_SUFFIX:
                     self.connected.set()
                     continue
                 channel = channel_key[prefix_len:]

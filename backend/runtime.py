@@ -31,10 +31,11 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> Runtime:
         if settings.redis_url:
             client = redis_client(settings.redis_url)
+            prefix = settings.redis_key_prefix
             broker: Broker = RedisBroker(
-                client, redis_client(settings.redis_url, for_pubsub=True)
+                client, redis_client(settings.redis_url, for_pubsub=True), prefix=prefix
             )
-            return cls(settings, RedisKeyValueStore(client), broker,
+            return cls(settings, RedisKeyValueStore(client, prefix=prefix), broker,
                        notifier_from_settings(settings))
         return cls(settings, MemoryKeyValueStore(), MemoryBroker(),
                    notifier_from_settings(settings))

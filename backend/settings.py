@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite://{VAR_DIR}/carnet.sqlite3"
     # None means: an in-process broker and key-value store (single process only).
     redis_url: str | None = None
+    # Namespace of every Redis key and channel (several deployments can share one Redis).
+    redis_key_prefix: str = Field(default="carnet:", min_length=1, max_length=64)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "Carnet <no-reply@carnet.localhost>"

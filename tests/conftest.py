@@ -31,6 +31,8 @@ PG_ADMIN_URL = os.environ.get(
 )
 REDIS_TEST_URL = os.environ.get("CARNET_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MASTER_KEY = generate_master_key()
+# Every test session has its own Redis namespace: concurrent runs on one Redis never collide.
+REDIS_PREFIX = f"carnet-test-{os.getpid()}-{secrets.token_hex(3)}:"
 BLOB_DIR = tempfile.mkdtemp(prefix="carnet-test-blobs-")
 
 
@@ -71,9 +73,8 @@ async def redis_url() -> AsyncIterator[str]:
     except (OSError, aioredis.ConnectionError) as exc:
         await client.aclose()
         service_missing(f"Redis ({REDIS_TEST_URL})", exc)
-    await client.flushdb()
     yield REDIS_TEST_URL
-    await client.flushdb()
+    await delete_namespace(client)
     await client.aclose()
 
 
@@ -87,6 +88,7 @@ def make_settings(database_url: str, redis_url: str | None, **overrides: object)
         "sms_webhook_url": None,
         "allowed_origins": ["http://testserver"],
         "blob_dir": BLOB_DIR,
+        "redis_key_prefix": REDIS_PREFIX,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -108,6 +110,7 @@ def server_env(settings: Settings) -> dict[str, str]:
             "REDIS_URL": settings.redis_url or "",
             "CARNET_MASTER_KEY": MASTER_KEY,
             "BLOB_DIR": settings.blob_dir,
+            "REDIS_KEY_PREFIX": REDIS_PREFIX,
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -139,14 +142,20 @@ async def truncate_all() -> None:
         )
 
 
+async def delete_namespace(client: aioredis.Redis) -> None:
+    keys = [key async for key in client.scan_iter(match=f"{REDIS_PREFIX}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+
+
 @pytest.fixture
 async def clean(app: object, redis_url: str) -> AsyncIterator[None]:
-    """Each test starts from empty tables and an empty Redis db."""
+    """Each test starts from empty tables and an empty Redis namespace."""
     client = aioredis.Redis.from_url(redis_url)
-    await client.flushdb()
+    await delete_namespace(client)
     await truncate_all()
     yield
-    await client.flushdb()
+    await delete_namespace(client)
     await client.aclose()
 
 

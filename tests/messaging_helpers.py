@@ -9,7 +9,8 @@ from tests.identity_helpers import sign_in
 START = """mutation Start($input: StartConversationInput!) {
   startConversation(input: $input) {
     __typename
-    ... on ConversationStarted { conversation { id subject unreadCount } firstMessage { id cursor } }
+    ... on ConversationStarted {
+      conversation { id subject unreadCount } firstMessage { id cursor } }
     ... on Error { message }
   }
 }"""

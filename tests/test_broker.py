@@ -9,6 +9,7 @@ import pytest
 
 from backend.broker import RESYNC, Broker, Delivery, MemoryBroker, RedisBroker
 from backend.kv import redis_client
+from tests.conftest import REDIS_PREFIX
 
 
 async def _next(sub, timeout: float = 3.0) -> Delivery:
@@ -24,7 +25,8 @@ async def _next_message(sub, timeout: float = 3.0) -> Delivery:
 
 
 def make_redis_broker(url: str, **kw) -> RedisBroker:
-    return RedisBroker(redis_client(url), redis_client(url, for_pubsub=True), **kw)
+    return RedisBroker(redis_client(url), redis_client(url, for_pubsub=True),
+                       prefix=REDIS_PREFIX, **kw)
 
 
 @pytest.fixture(params=["memory", "redis"])

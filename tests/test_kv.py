@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
+from tests.conftest import REDIS_PREFIX, delete_namespace
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -16,8 +17,8 @@ async def kv(request, redis_url: str) -> AsyncIterator[KeyValueStore]:
         store: KeyValueStore = MemoryKeyValueStore()
     else:
         client = redis_client(redis_url)
-        await client.flushdb()
-        store = RedisKeyValueStore(client, prefix="test:")
+        await delete_namespace(client)
+        store = RedisKeyValueStore(client, prefix=REDIS_PREFIX + "kv:")
     yield store
     await store.aclose()
 

@@ -79,7 +79,7 @@ class MessageAttachment(Model):
 
 
 class MessageClock(Model):
-    """A single row; its value is the last global message sequence handed out."""
+    """A single row: its value is the last global message sequence handed out."""
 
     id = fields.IntField(primary_key=True)
     value = fields.BigIntField(default=0)

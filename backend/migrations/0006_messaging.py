@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('value', fields.BigIntField(default=0)),
             ],
-            options={'table': 'message_clock', 'app': 'carnet', 'pk_attr': 'id', 'table_description': 'A single row; its value is the last global message sequence handed out.'},
+            options={'table': 'message_clock', 'app': 'carnet', 'pk_attr': 'id', 'table_description': 'A single row: its value is the last global message sequence handed out.'},
             bases=['Model'],
         ),
         ops.CreateModel(
