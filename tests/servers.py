@@ -73,7 +73,9 @@ def carnet_server(env: dict[str, str], *, workers: int = 1, port: int | None = N
 class PrivateRedis:
     """A redis-server of our own on a free port, which tests may stop and start."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, persistent: bool = False) -> None:
+        # persistent: append-only file, so keys (sessions) survive a restart, as in production.
+        self.persistent = persistent
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="carnet-redis-")
@@ -86,7 +88,8 @@ class PrivateRedis:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir],
+             "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always",
+             "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncGenerator
 
 import strawberry
 from strawberry.types import Info
+from tortoise.exceptions import OperationalError
 
+from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.identity.services import session_store
+from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.messaging import services
 from backend.messaging.types import Message
+
+log = logging.getLogger(__name__)
 
 SESSION_CLOSED = 4403
 
@@ -27,8 +33,12 @@ SESSION_CLOSED = 4403
 async def _close_if_revoked(info: Info) -> bool:
     context = info.context
     viewer = context.viewer
-    if await session_store(context.runtime).is_alive(viewer.session_id):
-        return False
+    try:
+        if await session_store(context.runtime).is_alive(viewer.session_id):
+            return False
+    except KV_UNAVAILABLE_ERRORS:
+        return False  # Redis is down: we cannot tell; keep serving, check again later
+
     with contextlib.suppress(Exception):
         await context.request.close(code=SESSION_CLOSED, reason="Session revoked")
     return True
@@ -43,8 +53,7 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
     async with context.runtime.broker.subscribe(channel) as subscription:
         while True:
             while True:  # drain everything past the cursor, in commit order
-                batch = await services.messages_after(conversation_ids, viewer.account_id,
-                                                      cursor)
+                batch = await _read_after(conversation_ids, viewer.account_id, cursor)
                 for row in batch:
                     cursor = row.seq
                     body = await ring.body(row, row.conversation.data_key_id)
@@ -56,6 +65,20 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
                 await asyncio.wait_for(subscription.get(), timeout=interval)
             if await _close_if_revoked(info):
                 return
+
+
+async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int
+                      ) -> list:
+    """Catch-up read that outlives a PostgreSQL restart or killed connections: reads are
+    idempotent, so retrying with backoff is safe (writes are never retried)."""
+    delay = 0.1
+    while True:
+        try:
+            return await services.messages_after(conversation_ids, account_id, cursor)
+        except (OperationalError, *DATABASE_UNAVAILABLE_ERRORS) as exc:
+            log.warning("subscription read failed (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 @strawberry.type
