@@ -23,6 +23,8 @@ class ConversationParticipant:
     display_name: str
     is_patient: bool
     is_me: bool
+    professional_id: strawberry.ID | None = strawberry.field(
+        description="For professionals: the id to block or unblock them.")
 
 
 @strawberry.type(description="A document of the patient's record attached to a message.")
@@ -92,7 +94,9 @@ class Conversation:
             ConversationParticipant(
                 account_id=strawberry.ID(str(r.account_id)),
                 display_name=services.display_name(a),
-                is_patient=bool(a and a.person_id), is_me=r.account_id == me)
+                is_patient=bool(a and a.person_id), is_me=r.account_id == me,
+                professional_id=strawberry.ID(str(a.professional_id))
+                if a and a.professional_id else None)
             for r, a in zip(rows, accounts, strict=True)
         ]
 
