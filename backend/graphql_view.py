@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cross_web import HTTPException as StrawberryHTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -47,7 +48,26 @@ class CarnetGraphQL(GraphQL[Context, None]):
             )
             await response(scope, receive, send)
             return
+        if scope["type"] == "http":
+            await self._serve_http(scope, receive, send)
+            return
         await super().__call__(scope, receive, send)
+
+    async def _serve_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """As Strawberry's, plus: close the request's uploaded files when it is done.
+
+        Strawberry never closes its Request, so spooled upload files (up to the size limit
+        each) were released only when the garbage collector broke a reference cycle.
+        """
+        request = Request(scope=scope, receive=receive)
+        try:
+            try:
+                response = await self.run(request)
+            except StrawberryHTTPException as exc:
+                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            await response(scope, receive, send)
+        finally:
+            await request.close()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None

@@ -486,3 +486,20 @@ async def test_fhir_document_reference_intake(client, gql, patient, doctor):
                                             "Authorization": f"Bearer {patient_token}"})
     assert as_patient.status_code == 403
     assert await Document.all().count() == 2
+
+
+async def test_uploaded_files_are_closed_when_the_request_ends(client, patient, monkeypatch):
+    from starlette.datastructures import UploadFile
+
+    closed: list[str] = []
+    original = UploadFile.close
+
+    async def tracking_close(self):
+        closed.append(self.filename)
+        await original(self)
+
+    monkeypatch.setattr(UploadFile, "close", tracking_close)
+    _, token = patient
+    await upload(client, token, PDF, filename="one.pdf")
+    await upload(client, token, b"PK\x03\x04zip", filename="refused.zip")  # typed error path
+    assert closed == ["one.pdf", "refused.zip"]
