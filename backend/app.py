@@ -20,6 +20,7 @@ from backend.identity.services import authenticate, bearer_token
 from backend.limits import BodySizeLimit
 from backend.messaging.worker import notification_loop
 from backend.middleware import RequestIdMiddleware
+from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
 from backend.records.http import download_content
 from backend.runtime import Runtime
@@ -73,6 +74,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/documents/{id}/content", download_content, methods=["GET"]),
             Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
+            Route("/fhir/r4/Patient/{id}/$everything", patient_everything, methods=["GET"]),
+            Route("/fhir/r4/Bundle", import_bundle, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

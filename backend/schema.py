@@ -26,6 +26,8 @@ from backend.identity.queries import IdentityQueries
 from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
+from backend.profile.mutations import ProfileMutations
+from backend.profile.queries import ProfileQueries
 from backend.records.mutations import RecordMutations
 from backend.records.queries import RecordQueries
 from backend.settings import Settings
@@ -34,12 +36,12 @@ from backend.system import SystemQueries
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries):
+            AnnouncementQueries, ProfileQueries):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, RecordMutations, MessagingMutations):
+class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations):
     pass
 
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -424,17 +425,27 @@ class KeyRing:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._keys: dict[int, bytes] = {}
+        self._loading: dict[int, asyncio.Future[bytes]] = {}
 
     async def get(self, key_id: int) -> bytes:
         key = self._keys.get(key_id)
-        if key is None:
-            key = await keys.data_key_by_id(self.settings, key_id)
-            self._keys[key_id] = key
-        return key
+        if key is not None:
+            return key
+        pending = self._loading.get(key_id)
+        if pending is None:
+            pending = asyncio.ensure_future(keys.data_key_by_id(self.settings, key_id))
+            self._loading[key_id] = pending
+            pending.add_done_callback(lambda done: self._settle(key_id, done))
+        return await asyncio.shield(pending)
 
-    async def load(self, rows: Sequence[Any]) -> None:
-        for key_id in sorted({row.data_key_id for row in rows} - set(self._keys)):
-            await self.get(key_id)
+    def _settle(self, key_id: int, done: asyncio.Future[bytes]) -> None:
+        self._loading.pop(key_id, None)
+        if not done.cancelled() and done.exception() is None:
+            self._keys[key_id] = done.result()
+
+    async def load(self, rows: Sequence[Any]) -> dict[int, bytes]:
+        return {key_id: await self.get(key_id)
+                for key_id in sorted({row.data_key_id for row in rows})}
 
 
 @dataclass
@@ -450,8 +461,8 @@ class Entry:
 
 
 async def decrypt(ring: KeyRing, kind: str, rows: Sequence[Any]) -> list[Entry]:
-    await ring.load(rows)
-    return [Entry(row, unseal(ring._keys[row.data_key_id], kind, row.id, row.text_encrypted))
+    loaded = await ring.load(rows)
+    return [Entry(row, unseal(loaded[row.data_key_id], kind, row.id, row.text_encrypted))
             for row in rows]
 
 
@@ -691,6 +702,16 @@ def bmi_by_weight(rows: Sequence[MeasurementRow]) -> dict[uuid.UUID, tuple[Decim
         if height is not None:
             result[weight.id] = (bmi(Decimal(weight.value), Decimal(height.value)), height)
     return result
+
+
+async def bmi_of(person_id: int, row: MeasurementRow) -> Decimal | None:
+    """The BMI of one weight (None for other kinds, or without an earlier height)."""
+    if row.kind != MeasurementKind.WEIGHT:
+        return None
+    height = await MeasurementRow.filter(
+        person_id=person_id, kind=MeasurementKind.HEIGHT, measured_at__lte=row.measured_at,
+    ).order_by("-measured_at", "-created_at").first()
+    return bmi(Decimal(row.value), Decimal(height.value)) if height else None
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""FHIR R4 endpoints of the profile, for the signed-in patient (bearer token).
+
+- `GET /fhir/r4/Patient/{id}/$everything`: the whole record as a Bundle. `{id}` is the patient's
+  stable FHIR id (`profile { fhirPatientId }`); any other id, another patient's included, answers
+  exactly like a missing one (404 OperationOutcome).
+- `POST /fhir/r4/Bundle`: import a Bundle into the profile (same rules as `importFhirBundle`);
+  answers an OperationOutcome listing what was created, skipped and refused.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from backend.identity.services import authenticate, bearer_token
+from backend.profile import fhir_export, fhir_import, services
+from backend.records.fhir import FHIR_JSON, operation_outcome
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _issue(code: str, diagnostics: str, severity: str = "error",
+           expression: str | None = None) -> dict[str, Any]:
+    issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": diagnostics}
+    if expression:
+        issue["expression"] = [expression]
+    return issue
+
+
+def _not_found() -> Response:
+    response = operation_outcome([_issue("not-found", "Resource not found")], 404)
+    response.headers.update(NO_STORE)
+    return response
+
+
+async def _patient(request: Request) -> tuple[Any, Response | None]:
+    runtime = request.app.state.runtime
+    viewer = await authenticate(runtime, bearer_token(request.headers.get("authorization")))
+    if viewer is None:
+        response = operation_outcome([_issue("login", "A patient's bearer token is required")],
+                                     401)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return None, response
+    if not viewer.is_patient:
+        return None, _not_found()
+    return viewer, None
+
+
+async def patient_everything(request: Request) -> Response:
+    viewer, refused = await _patient(request)
+    if refused is not None:
+        return refused
+    if request.path_params["id"] != fhir_export.patient_fhir_id(viewer.person_id):
+        return _not_found()
+    bundle = await fhir_export.everything(request.app.state.runtime.settings, viewer.person_id)
+    return JSONResponse(bundle, media_type=FHIR_JSON, headers=NO_STORE)
+
+
+async def import_bundle(request: Request) -> Response:
+    viewer, refused = await _patient(request)
+    if refused is not None:
+        return refused
+    try:
+        payload = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return operation_outcome([_issue("structure", "The body is not JSON")], 400)
+    try:
+        report = await fhir_import.import_bundle(
+            request.app.state.runtime, person_id=viewer.person_id,
+            author=services.Author(account_id=viewer.account_id, professional_id=None),
+            bundle=payload)
+    except fhir_import.InvalidBundle as exc:
+        return operation_outcome([_issue("invalid", exc.message)], 422)
+    issues = [_issue("informational",
+                     f"created: {report.created}, skipped (already imported): {report.skipped}, "
+                     f"ignored: {report.ignored}, errors: {len(report.errors)}",
+                     severity="information")]
+    issues += [_issue("invalid", error.message, expression=f"Bundle.entry[{error.index}]"
+                      + (f".resource.ofType({error.resource_type})"
+                         if error.resource_type else ""))
+               for error in report.errors]
+    return JSONResponse({"resourceType": "OperationOutcome", "issue": issues},
+                        status_code=200, media_type=FHIR_JSON, headers=NO_STORE)
