@@ -1,7 +1,23 @@
 """The Carnet web app: Reflex imports `app` from here (see rxconfig.py)."""
 
+import functools
+
 import reflex as rx
+from reflex import constants
+from reflex.config import get_config
 
-from carnet_web import pages  # noqa: F401  (registers every page)
+from carnet_web import documents_http, pages  # noqa: F401  (pages: registers every page)
 
-app = rx.App(html_lang="fr")
+app = rx.App(
+    html_lang="fr",
+    # Added to Reflex's own backend: the document download route (the browser holds no API
+    # token, so downloads go through this server), and a size limit on Reflex's upload
+    # endpoint, which by default accepts any size.
+    api_transformer=[
+        documents_http.routes_app(),
+        functools.partial(
+            documents_http.UploadSizeLimit,
+            path=get_config().prepend_backend_path(str(constants.Endpoint.UPLOAD)),
+        ),
+    ],
+)

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.async_api import BrowserContext, Page, async_playwright
 
 from backend.settings import Settings
 from tests.browser.reflex_app import WebApp, bun_path, reflex_dev, web_env
+from tests.browser.signin import Mailbox
 from tests.conftest import service_missing
 from tests.servers import carnet_server, free_port
 
@@ -52,8 +54,21 @@ def web(chromium: str, api_port: int) -> Iterator[WebApp]:
 @pytest.fixture
 def api_env(server_env: dict[str, str]) -> dict[str, str]:
     """Environment of the API under test. A test module overrides this fixture to configure
-    the API differently (e.g. test_login.py adds SMTP_HOST/SMTP_PORT of its own SMTP server)."""
+    the API differently (e.g. test_login.py adds SMTP_HOST/SMTP_PORT of the `mailbox`)."""
     return server_env
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) keeping what it receives; point the API at it in a
+    module's `api_env` to sign in with the emailed code (`tests.browser.signin`)."""
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

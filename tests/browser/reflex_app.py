@@ -48,12 +48,18 @@ def reflex_dev(api_url: str) -> Iterator[WebApp]:
     """`reflex run --env dev` on free ports, pointed at `api_url`; stopped on exit."""
     frontend_port, backend_port = free_port(), free_port()
     app = WebApp(f"http://127.0.0.1:{frontend_port}", f"http://127.0.0.1:{backend_port}")
-    with tempfile.TemporaryFile(prefix="carnet-web-", suffix=".log") as log:
+    with (tempfile.TemporaryFile(prefix="carnet-web-", suffix=".log") as log,
+          tempfile.TemporaryDirectory(prefix="carnet-web-watch-") as watched):
+        env = web_env(api_url)
+        # Dev mode reloads the backend (and recompiles) whenever a file of frontend/ changes:
+        # watch an empty directory instead, so edits made during a run cannot restart the app
+        # under a test.
+        env["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"] = watched
         proc = subprocess.Popen(
             [sys.executable, "-m", "reflex", "run", "--env", "dev",
              "--frontend-port", str(frontend_port), "--backend-port", str(backend_port),
              "--backend-host", "127.0.0.1"],
-            cwd=FRONTEND_DIR, env=web_env(api_url), stdin=subprocess.DEVNULL,
+            cwd=FRONTEND_DIR, env=env, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # own process group: bun/Vite/granian children stop with it
         )

@@ -14,6 +14,8 @@ from tests.servers import carnet_server
 pytestmark = pytest.mark.browser
 
 NAV_LABELS = ["Accueil", "Mes documents", "Mon profil médical", "Messagerie", "Agenda"]
+SIGNED_IN_ONLY = ["Mes documents", "Messagerie"]
+PLACEHOLDERS = ["Mon profil médical", "Agenda"]
 UNAVAILABLE = "Le service est momentanément indisponible"
 # The first page load compiles the page's modules in Vite dev mode: give it time.
 FIRST_TEXT_TIMEOUT = 90_000
@@ -46,8 +48,16 @@ async def test_home_shows_the_api_announcements_and_the_navigation(
     await expect(page.get_by_text(UNAVAILABLE)).to_have_count(0)
     assert await page.title() == "Accueil · Carnet"
 
+    # The pages of my own data need a session: signed out, the tab goes to the login page.
+    for label in SIGNED_IN_ONLY:
+        await nav.get_by_role("link", name=label, exact=True).click()
+        await expect(page).to_have_url(web.url + "/connexion")
+        await expect(page.get_by_role("status")).to_have_text(
+            "Connectez-vous pour accéder à cette page."
+        )
+
     # The other entries are placeholders, clearly labelled as such.
-    for label in NAV_LABELS[1:]:
+    for label in PLACEHOLDERS:
         await nav.get_by_role("link", name=label, exact=True).click()
         await expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
         await expect(page.get_by_text("Bientôt disponible", exact=True)).to_be_visible()

@@ -7,31 +7,25 @@ The API (`carnet serve`) sends its codes to an aiosmtpd server started here (see
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import re
-import secrets
-import threading
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 from playwright.async_api import Page, expect
 
 from backend.notifications.masking import mask_email
 from tests.browser.reflex_app import WebApp
-from tests.factories import PASSWORD, create_patient
-from tests.servers import free_port
+from tests.browser.signin import (
+    FIRST_LOAD_TIMEOUT,
+    Mailbox,
+    new_patient,
+    open_login_page,
+    submit_password,
+)
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-# The first load of a page compiles its modules in Vite dev mode: give it time.
-FIRST_LOAD_TIMEOUT = 90_000
-CODE_RE = re.compile(r"\b(\d{6})\b")
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
 LOGIN = """mutation ($identifier: String!, $password: String!) {
   login(identifier: $identifier, password: $password) { ... on LoginChallenge { challengeId } }
@@ -41,76 +35,10 @@ VERIFY = """mutation ($challengeId: String!, $code: String!) {
 }"""
 
 
-class Mailbox:
-    """An SMTP handler keeping every message it receives (called from aiosmtpd's thread)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._lock = threading.Lock()
-        self._messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope: Envelope) -> str:  # noqa: N802
-        raw = envelope.original_content or envelope.content
-        assert isinstance(raw, bytes)
-        message = email.message_from_bytes(raw, policy=email.policy.default)
-        with self._lock:
-            self._messages.append(message)  # type: ignore[arg-type]
-        return "250 Message accepted for delivery"
-
-    def messages_to(self, address: str) -> list[email.message.EmailMessage]:
-        with self._lock:
-            return [m for m in self._messages if m["To"] == address]
-
-    async def next_code(self, address: str, *, seen: int = 0, timeout: float = 15.0) -> str:
-        """The code in the first message to `address` after the `seen` first ones."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            messages = self.messages_to(address)
-            if len(messages) > seen:
-                body = messages[seen].get_body(preferencelist=("plain",))
-                assert body is not None
-                match = CODE_RE.search(body.get_content())
-                assert match, "no 6-digit code in the message"
-                return match.group(1)
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"no message #{seen + 1} to {address} within {timeout}s")
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    try:
-        yield box
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
 def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
     """The API under test sends its emails to `mailbox` (overrides the conftest fixture)."""
     return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
-
-
-async def new_patient() -> str:
-    address = f"patient-{secrets.token_hex(4)}@example.fr"
-    await create_patient(email=address, password=PASSWORD)
-    return address
-
-
-async def open_login_page(page: Page, web: WebApp) -> None:
-    await page.goto(web.url + "/connexion")
-    # Enabled once the tab is connected to its state: what is typed then is never lost.
-    await expect(page.get_by_role("button", name="Continuer")).to_be_enabled(
-        timeout=FIRST_LOAD_TIMEOUT
-    )
-
-
-async def submit_password(page: Page, identifier: str, password: str) -> None:
-    await page.get_by_label("Identifiant").fill(identifier)
-    await page.get_by_label("Mot de passe").fill(password)
-    await page.get_by_role("button", name="Continuer").click()
 
 
 async def sign_in_elsewhere(api: str, mailbox: Mailbox, address: str) -> None:

@@ -16,14 +16,15 @@ if str(FRONTEND_DIR) not in sys.path:
 
 @pytest.fixture
 def fake_api(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """`api.execute` replaced by a `tests.frontend.fakes.FakeApi` (canned answers by operation
-    name, every call recorded)."""
+    """`api.execute` and `api.upload` replaced by a `tests.frontend.fakes.FakeApi` (canned
+    answers by operation name, every call recorded)."""
     from carnet_web import api
 
     from tests.frontend.fakes import FakeApi
 
     fake = FakeApi()
     monkeypatch.setattr(api, "execute", fake.execute)
+    monkeypatch.setattr(api, "upload", fake.upload)
     return fake
 
 

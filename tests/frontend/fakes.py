@@ -26,11 +26,16 @@ class Call:
     variables: dict[str, Any]
     token: str | None
     headers: dict[str, str]
+    # Uploads only (`api.upload`): the file as the API would receive it.
+    file_variable: str = ""
+    filename: str = ""
+    content: bytes = b""
 
 
 @dataclass
 class FakeApi:
-    """Stands in for `api.execute`: answers by operation name, records every call.
+    """Stands in for `api.execute` and `api.upload`: answers by operation name, records every
+    call (for uploads, with the file's name and bytes).
 
     An answer is the `data` dict, an `api.ApiError` to raise, or a list of those (one per call).
     """
@@ -51,6 +56,19 @@ class FakeApi:
         name = operation_name(document)
         self.calls.append(Call(name, dict(variables or {}), kwargs.get("token"),
                                dict(kwargs.get("headers") or {})))
+        return self._answer(name)
+
+    async def upload(
+        self, document: GraphQLRequest, variables: Mapping[str, Any], *, file_variable: str,
+        filename: str, content: Any, **kwargs: Any,
+    ) -> dict[str, Any]:
+        name = operation_name(document)
+        self.calls.append(Call(name, dict(variables), kwargs.get("token"),
+                               dict(kwargs.get("headers") or {}), file_variable, filename,
+                               content.read()))
+        return self._answer(name)
+
+    def _answer(self, name: str) -> dict[str, Any]:
         queue = self.answers.get(name)
         assert queue, f"unexpected call to {name}"
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
@@ -93,3 +111,18 @@ def handler_names(events: list[Any]) -> list[str]:
         if isinstance(handler, EventHandler) and not _is_redirect(handler):
             names.append(handler.fn.__name__)
     return names
+
+
+def client_calls(events: list[Any]) -> list[tuple[str, str]]:
+    """The browser-side events among `events` (`rx.call_script`, `rx.clear_selected_files`...)
+    as (name, JavaScript) pairs, e.g. ('_call_script', "(() => ...)()")."""
+    calls = []
+    for event in events:
+        if not isinstance(event, EventSpec):
+            continue
+        name = getattr(event.handler.fn, "__qualname__", "").rpartition(".")[2]
+        if name in ("_call_script", "_call_function"):
+            code = next(value for key, value in event.args
+                        if key._js_expr in ("javascript_code", "function"))
+            calls.append((name, str(getattr(code, "_var_value", code))))
+    return calls

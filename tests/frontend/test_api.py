@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from collections.abc import Callable
@@ -12,7 +13,13 @@ from typing import Any
 import httpx
 import pytest
 from carnet_web import api
-from carnet_web.state import home, login, session, sessions  # noqa: F401  (declare operations)
+from carnet_web.state import (  # noqa: F401  (declare operations)
+    documents,
+    home,
+    login,
+    session,
+    sessions,
+)
 from gql import GraphQLRequest
 from graphql import build_schema, validate
 
@@ -39,7 +46,8 @@ def test_every_operation_is_valid_against_the_schema() -> None:
         if getattr(definition, "name", None)
     }
     assert {"Home", "Login", "VerifyLoginCode", "ResendLoginCode", "Me", "Logout",
-            "MySessions", "RevokeSession", "LogoutEverywhere"} <= names
+            "MySessions", "RevokeSession", "LogoutEverywhere", "Documents", "Document",
+            "UploadDocument", "RenameDocument", "SetDocumentHidden", "DeleteDocument"} <= names
 
 
 def test_api_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +162,100 @@ async def test_unreachable_api_means_unavailable() -> None:
     assert caught.value.code == "NETWORK"
     assert caught.value.message == api.UNAVAILABLE_MESSAGE
 
+
+
+# --- uploads and downloads ----------------------------------------------------------------
+
+UPLOAD = GraphQLRequest(
+    "mutation Up($file: Upload!, $input: UploadDocumentInput!) {"
+    " uploadDocument(file: $file, input: $input) { __typename } }"
+)
+
+
+async def test_upload_is_a_multipart_request_with_the_preflight_header() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": {"uploadDocument": {"__typename": "Document"}}})
+
+    content = io.BytesIO(b"%PDF-1.4 \x00\xff")
+    data = await api.upload(UPLOAD, {"input": {"title": "T"}}, file_variable="file",
+                            filename="analyse.pdf", content=content, token="s3cret",
+                            headers={"Authorization": "Bearer volé", "User-Agent": "Firefox"},
+                            url="http://x/graphql", http_transport=mock(handler))
+    assert data == {"uploadDocument": {"__typename": "Document"}}
+    request = seen[0]
+    assert request.headers["GraphQL-Preflight"] == "1"
+    assert request.headers.get_list("Authorization") == ["Bearer s3cret"]
+    assert request.headers["User-Agent"] == "Firefox"
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    body = request.read()
+    operations = json.loads(body.split(b'name="operations"\r\n\r\n')[1].split(b"\r\n")[0])
+    assert operations["variables"] == {"input": {"title": "T"}, "file": None}
+    assert b'name="map"\r\n\r\n{"0": ["variables.file"]}' in body
+    assert b'name="0"; filename="analyse.pdf"' in body
+    assert b"%PDF-1.4 \x00\xff" in body
+
+
+async def test_upload_refused_as_too_large_says_so() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        errors = [{"message": "Request body too large (max 1 bytes).",
+                   "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]
+        return httpx.Response(413, json={"errors": errors})
+
+    with pytest.raises(api.ApiPayloadTooLarge) as caught:
+        await api.upload(UPLOAD, {"input": {}}, file_variable="file", filename="f.pdf",
+                         content=io.BytesIO(b"x"), url="http://x/graphql",
+                         http_transport=mock(handler))
+    assert caught.value.message == "Ce fichier est trop volumineux pour être envoyé."
+
+
+def test_api_base_url() -> None:
+    assert api.api_base_url("http://h:8000/graphql") == "http://h:8000"
+    assert api.api_base_url("https://h/api/graphql/") == "https://h/api"
+    assert api.api_base_url("http://h:8000") == "http://h:8000"
+
+
+def test_file_names_from_content_disposition() -> None:
+    header = "attachment; filename=\"Bilan _.pdf\"; filename*=UTF-8''Bilan%20%C3%A9t%C3%A9.pdf"
+    assert api.disposition_filename(header) == "Bilan été.pdf"
+    assert api.disposition_filename('attachment; filename="a.pdf"') == "a.pdf"
+    assert api.disposition_filename("attachment") == ""
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [(401, api.ApiUnauthenticated), (404, api.DocumentUnavailable), (502, api.ApiUnavailable)],
+)
+async def test_download_failures(status: int, error_type: type[api.ApiError]) -> None:
+    with pytest.raises(error_type) as caught:
+        await api.open_download("/documents/x/content", token="t", url="http://x/graphql",
+                                http_transport=mock(lambda request: httpx.Response(status)))
+    assert type(caught.value) is error_type
+
+
+async def test_download_streams_the_bytes_with_the_token() -> None:
+    seen: list[httpx.Request] = []
+    content = bytes(range(256)) * 1000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=content, headers={
+            "Content-Type": "application/pdf",
+            "Content-Disposition": "attachment; filename*=UTF-8''R%C3%A9sultat.pdf"})
+
+    download = await api.open_download("/documents/d1/content", token="s3cret",
+                                       headers={"X-Forwarded-For": "203.0.113.7"},
+                                       url="http://api:8000/graphql",
+                                       http_transport=mock(handler))
+    async with download:
+        assert (download.content_type, download.filename) == ("application/pdf",
+                                                               "Résultat.pdf")
+        assert download.content_length == len(content)
+        assert await download.read() == content
+    assert str(seen[0].url) == "http://api:8000/documents/d1/content"
+    assert seen[0].headers["Authorization"] == "Bearer s3cret"
+    assert seen[0].headers["X-Forwarded-For"] == "203.0.113.7"
+    with pytest.raises(ValueError):
+        await api.open_download("//evil.example/x", token="t")

@@ -1,4 +1,4 @@
-"""French wording of dates, durations, countdowns and browsers."""
+"""French wording of dates, durations, countdowns, sizes and browsers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from carnet_web.state.formatting import (
     browser_label,
     countdown,
     french_datetime,
+    french_day,
+    french_size,
     french_wait,
     seconds_until,
 )
@@ -78,3 +80,37 @@ def test_french_wait(seconds: int, expected: str) -> None:
 )
 def test_browser_label(user_agent: str, expected: str) -> None:
     assert browser_label(user_agent) == expected
+
+
+@pytest.mark.parametrize(
+    ("iso", "expected"),
+    [
+        ("2025-03-07", "7 mars 2025"),
+        ("2025-12-31", "31 décembre 2025"),  # a calendar date: no time zone shift
+        ("2025-08-01T23:30:00+00:00", "1 août 2025"),
+        ("demain", ""),
+        ("", ""),
+    ],
+)
+def test_french_day(iso: str, expected: str) -> None:
+    assert french_day(iso) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, "0 octet"),
+        (1, "1 octet"),
+        (820, "820 octets"),
+        (1024, "1 Ko"),
+        (1536, "1,5 Ko"),
+        (2106, "2,1 Ko"),
+        (154_300, "151 Ko"),
+        (1024 * 1024 - 1, "1 Mo"),  # never "1024 Ko"
+        (1_572_864, "1,5 Mo"),
+        (20 * 1024 * 1024, "20 Mo"),
+        (3 * 1024**3, "3 Go"),
+    ],
+)
+def test_french_size(size: int, expected: str) -> None:
+    assert french_size(size) == expected

@@ -1,10 +1,10 @@
-"""French wording of dates, durations and browsers, shared by the page states."""
+"""French wording of dates, durations, sizes and browsers, shared by the page states."""
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +46,30 @@ def french_datetime(iso: str) -> str:
         return ""
     local = moment.astimezone(display_zone())
     return f"{french_date(iso)} à {local:%H:%M}"
+
+
+def french_day(iso: str) -> str:
+    """A calendar date: '2025-03-07' -> '7 mars 2025' (no time zone involved); '' if unreadable."""
+    try:
+        day = date.fromisoformat(str(iso)[:10])
+    except (TypeError, ValueError):
+        return ""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def french_size(size: int) -> str:
+    """A file size as the French say it: '820 octets', '1,5 Ko', '12 Mo' (1 Ko = 1024 octets)."""
+    size = max(0, int(size))
+    if size < 1024:
+        return f"{size} octet" + ("s" if size > 1 else "")
+    value = float(size)
+    for unit in ("Ko", "Mo", "Go"):
+        value /= 1024
+        if round(value, 1) < 1024 or unit == "Go":
+            break
+    rounded = round(value, 1)
+    text = f"{rounded:.0f}" if rounded >= 100 or rounded.is_integer() else f"{rounded:.1f}"
+    return f"{text.replace('.', ',')} {unit}"
 
 
 def seconds_until(iso: str, now: datetime | None = None) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import IO, Any, Final
 
 import reflex as rx
 from gql import GraphQLRequest
@@ -22,6 +22,7 @@ HOME_ROUTE: Final = "/"
 LOGIN_ROUTE: Final = "/connexion"
 CODE_ROUTE: Final = "/connexion/code"
 SESSIONS_ROUTE: Final = "/sessions"
+DOCUMENTS_ROUTE: Final = "/documents"
 
 SIGN_IN_REQUIRED: Final = "Connectez-vous pour accéder à cette page."
 SIGNED_OUT: Final = "Vous êtes déconnecté."
@@ -75,6 +76,24 @@ class SessionState(rx.State):
         """
         return await api.execute(
             document, variables, token=self._api_token or None, headers=self._forwarded_headers()
+        )
+
+    async def _upload(
+        self,
+        document: GraphQLRequest,
+        variables: Mapping[str, Any],
+        *,
+        file_variable: str,
+        filename: str,
+        content: IO[bytes],
+        content_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Run a mutation taking one file (GraphQL multipart request) for this tab. Raises
+        `api.ApiError`. The file is streamed from `content`."""
+        return await api.upload(
+            document, variables, file_variable=file_variable, filename=filename,
+            content=content, content_type=content_type, token=self._api_token or None,
+            headers=self._forwarded_headers(),
         )
 
     def _sign_in(self, token: str, identifier: str) -> None:

@@ -1,0 +1,241 @@
+"""Mes documents in a real browser, against a real API: upload (rx.upload, then the Reflex
+backend forwards the file as a GraphQL multipart request), the list with a professional's new
+document, filters, a byte-identical download through the Reflex backend, renaming (titles stay
+plain text), hiding from professionals, deleting with confirmation; and the French errors of an
+unsupported file and a duplicate.
+
+Signed in with the code the API emails to a real SMTP server (`mailbox`).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Locator, Page, expect
+
+from backend.identity import accounts
+from backend.identity.models import Account
+from backend.records import services
+from backend.records.models import Document, DocumentSource, Visibility
+from tests.browser.reflex_app import WebApp
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+# A PDF header, then bytes a text conversion would mangle (NUL, CR LF, high bytes).
+PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\r\n1 0 obj<<>>endobj\n\x00\xff\x80\r\n"
+       + secrets.token_bytes(2048) + b"\ntrailer<<>>\n%%EOF\n")
+
+
+@pytest.fixture
+def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
+    """The API under test sends its emails to `mailbox` (overrides the conftest fixture)."""
+    return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
+
+
+async def deposit_from_a_doctor(app: object, address: str, title: str) -> None:
+    """A document a doctor's software put in the patient's record (not opened yet)."""
+    patient = await Account.get(identifier_key=accounts.identifier_key(address))
+    doctor, _ = await accounts.create_professional(
+        rpps=f"{10_000_000_000 + secrets.randbelow(89_999_999_999):011d}",
+        profession="Médecin généraliste", practice_name="Cabinet du Parc",
+        contact=accounts.ContactInput(email=f"dr-{secrets.token_hex(4)}@example.fr", phone=None,
+                                      identifier=None, password=PASSWORD),
+    )
+    await services.store_document(
+        app.state.runtime,  # type: ignore[attr-defined]
+        person_id=patient.person_id,  # type: ignore[arg-type]
+        author=services.Author(account_id=doctor.id, professional_id=doctor.professional_id),
+        source=DocumentSource.PROFESSIONAL_SOFTWARE,
+        data=services.DocumentInput(title, "11488-4", date(2025, 1, 20)),  # consultation
+        chunks=services.bytes_chunks(b"Compte rendu de consultation\n"),
+    )
+
+
+async def open_documents(page: Page, web: WebApp) -> None:
+    await page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Mes documents").click()
+    await expect(page).to_have_url(web.url + "/documents")
+    await expect(page.locator("#documents-count")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("button", name="Ajouter au dossier")).to_be_enabled()
+
+
+async def upload(page: Page, content: bytes, *, filename: str, title: str,
+                 type_: str = "LAB_REPORT", clinical_date: str = "2025-03-02") -> None:
+    await page.locator("input[type=file]").set_input_files(
+        files=[{"name": filename, "mimeType": "application/pdf", "buffer": content}]
+    )
+    await expect(page.locator("#upload-chosen")).to_have_text(f"Fichier choisi : {filename}")
+    await page.get_by_label("Titre", exact=True).fill(title)
+    await page.get_by_label("Type de document").select_option(type_)
+    await page.get_by_label("Date du document").fill(clinical_date)
+    await page.get_by_role("button", name="Ajouter au dossier").click()
+
+
+def row(page: Page, title: str) -> Locator:
+    return page.locator("#documents-list li").filter(
+        has=page.locator(".document-title", has_text=title))
+
+
+async def test_upload_list_download_rename_hide_delete(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    address = await new_patient()
+    await deposit_from_a_doctor(app, address, "Consultation du 20 janvier")
+    await sign_in(page, web, mailbox, address)
+    await open_documents(page, web)
+    rows = page.locator("#documents-list li")
+    await expect(rows).to_have_count(1)
+    doctors = row(page, "Consultation du 20 janvier")
+    await expect(doctors.locator(".new")).to_have_text("Nouveau")
+    await expect(doctors.locator(".document-author")).to_have_text(
+        "Médecin généraliste · Cabinet du Parc")
+    await expect(doctors.locator(".document-type")).to_have_text("Compte rendu de consultation")
+
+    # Upload: the file goes to the Reflex backend, which forwards it to the API.
+    title = "Bilan sanguin de mars"
+    await upload(page, PDF, filename="analyse.pdf", title=title)
+    await expect(page.locator("#upload-info")).to_have_text(
+        f"« {title} » a été ajouté à votre dossier.", timeout=30_000)
+    await expect(page.locator("#upload-chosen")).to_have_text("Aucun fichier choisi.")
+    await expect(page.get_by_label("Titre", exact=True)).to_have_value("")  # a fresh form
+    await expect(rows).to_have_count(2)
+    await expect(page.locator("#documents-count")).to_have_text("2 documents")
+    mine = row(page, title)
+    await expect(rows.first).to_contain_text(title)  # newest first
+    await expect(mine.locator(".document-type")).to_have_text("Compte rendu de biologie")
+    await expect(mine.locator(".document-date")).to_have_text("2 mars 2025")
+    await expect(mine.locator(".document-author")).to_have_text("Moi")
+    await expect(mine.locator(".document-size")).to_have_text("2,1 Ko")
+    await expect(mine.locator(".new")).to_have_count(0)  # my own upload is not news to me
+
+    # Filters: by type, then by words of the title.
+    await page.get_by_label("Type", exact=True).select_option("LAB_REPORT")
+    await page.get_by_role("button", name="Filtrer").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text(title)
+    await page.get_by_role("button", name="Effacer les filtres").click()
+    await expect(rows).to_have_count(2)
+    await page.get_by_label("Rechercher dans les titres").fill("consultation")
+    await page.get_by_role("button", name="Filtrer").click()
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Consultation du 20 janvier")
+    await page.get_by_role("button", name="Effacer les filtres").click()
+    await expect(rows).to_have_count(2)
+
+    # Download, through the Reflex backend: byte-identical, named after the title.
+    async with page.expect_download() as info:
+        await mine.get_by_role("button", name="Télécharger").click()
+    download = await info.value
+    saved = tmp_path / "saved.pdf"
+    await download.save_as(saved)
+    assert saved.read_bytes() == PDF
+    assert download.suggested_filename == f"{title}.pdf"
+    assert "/_carnet/telechargement/" in download.url
+    await expect(page).to_have_url(web.url + "/documents")  # the page stayed
+    # The link worked once: the token never went to the browser, the ticket is spent.
+    again = await page.request.get(download.url)
+    assert again.status == 404
+
+    # The doctor's document: downloaded, it is no longer new.
+    async with page.expect_download() as info:
+        await doctors.get_by_role("button", name="Télécharger").click()
+    assert (await (await info.value).path()).read_bytes() == b"Compte rendu de consultation\n"
+    await expect(doctors.locator(".new")).to_have_count(0)
+
+    # Rename: whatever the title holds is shown as text, never as HTML.
+    new_title = "Bilan <b>sanguin</b> & co"
+    await mine.get_by_role("button", name="Renommer").click()
+    await page.get_by_label("Nouveau titre").fill(new_title)
+    await page.get_by_role("button", name="Enregistrer").click()
+    await expect(page.locator("#documents-info")).to_have_text("Le document a été renommé.")
+    mine = row(page, new_title)
+    await expect(mine.locator(".document-title")).to_have_text(new_title)
+    assert await page.locator("#documents-list b").count() == 0
+
+    # Hide from professionals, and show again.
+    await mine.get_by_role("button", name="Masquer aux professionnels").click()
+    await expect(mine.locator(".hidden-from-professionals")).to_have_text(
+        "Masqué aux professionnels")
+    await expect(page.locator("#documents-info")).to_have_text(
+        f"« {new_title} » est maintenant masqué aux professionnels.")
+    stored = await Document.filter(author_professional_id__isnull=True).get()
+    assert stored.visibility is Visibility.HIDDEN_FROM_PROFESSIONALS
+    await mine.get_by_role("button", name="Afficher aux professionnels").click()
+    await expect(mine.locator(".hidden-from-professionals")).to_have_count(0)
+    await expect(mine.get_by_role("button", name="Masquer aux professionnels")).to_be_visible()
+    await stored.refresh_from_db()
+    assert stored.visibility is Visibility.NORMAL
+
+    # Delete, after confirming.
+    await mine.get_by_role("button", name="Supprimer").click()
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog).to_contain_text(new_title)
+    await dialog.get_by_role("button", name="Annuler").click()
+    await expect(dialog).to_have_count(0)
+    await expect(rows).to_have_count(2)
+    await mine.get_by_role("button", name="Supprimer").click()
+    await dialog.get_by_role("button", name="Supprimer").click()
+    await expect(page.locator("#documents-info")).to_have_text(
+        f"« {new_title} » a été supprimé de votre dossier.")
+    await expect(rows).to_have_count(1)
+    await expect(mine).to_have_count(0)
+    await expect(page.locator("#documents-count")).to_have_text("1 document")
+    await stored.refresh_from_db()
+    assert stored.deleted_at is not None
+
+
+async def test_unsupported_and_duplicate_files_say_so_in_french(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
+) -> None:
+    address = await new_patient()
+    await sign_in(page, web, mailbox, address)
+    await open_documents(page, web)
+    error = page.locator("#upload-error")
+
+    # Named .pdf, but the API reads the bytes: a GIF is refused.
+    await upload(page, b"GIF89a" + b"\x00" * 64, filename="image.pdf", title="Pas un PDF")
+    await expect(error).to_contain_text("Format non accepté : envoyez un PDF", timeout=30_000)
+    await expect(page.locator("#documents-empty")).to_have_text(
+        "Votre dossier ne contient encore aucun document.")
+
+    # A slow connection: the progress of the file on its way shows.
+    scan = PDF + secrets.token_bytes(768 * 1024)
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    await cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": 256 * 1024,  # bytes per second
+    })
+    await upload(page, scan, filename="ordonnance.pdf", title="Ordonnance de janvier",
+                 type_="PRESCRIPTION_HEALTH_PRODUCTS")
+    await expect(page.locator("#upload-progress")).to_be_visible()
+    await expect(page.locator("#upload-status")).to_have_text(
+        re.compile(r"^Envoi du fichier… ([1-9]|[1-9]\d) %$"))
+    await expect(page.locator("#upload-info")).to_have_text(
+        "« Ordonnance de janvier » a été ajouté à votre dossier.", timeout=30_000)
+    await cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1,
+    })
+    await expect(page.locator("#upload-progress")).to_have_count(0)
+    await expect(error).to_have_count(0)
+    await expect(page.locator("#documents-list .document-size")).to_have_text("770 Ko")
+
+    # The same bytes again, under another name: already there, and where.
+    await upload(page, scan, filename="copie.pdf", title="Copie")
+    await expect(error).to_contain_text("Ce document est déjà dans votre dossier.",
+                                        timeout=30_000)
+    await expect(page.locator("#upload-duplicate")).to_have_text(
+        "Il s'y trouve sous le titre « Ordonnance de janvier » (document du 2 mars 2025).")
+    await expect(page.locator("#documents-list li")).to_have_count(1)
+    await page.get_by_role("link", name="Voir ce document dans la liste").click()
+    existing = page.locator("#documents-list li").first
+    await expect(existing).to_be_in_viewport()
+    assert page.url.endswith("#" + (await existing.get_attribute("id") or "?"))
+    await expect(error).to_contain_text("Ce document est déjà dans votre dossier.")
