@@ -1,0 +1,381 @@
+"""carnet_web.live: cursors and de-duplication, the reconnect loop (with a fake connection),
+then the real thing against `carnet serve`: catch-up from a cursor, live messages, resuming
+after the API restarted, and the end of a revoked session."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import websockets
+from carnet_web import live
+from gql import GraphQLRequest
+from gql.transport.exceptions import (
+    TransportConnectionFailed,
+    TransportQueryError,
+    TransportServerError,
+)
+
+from tests.factories import create_patient, create_professional
+from tests.messaging_helpers import patient_identity
+from tests.servers import carnet_server, free_port
+from tests.test_messaging_live import START, Api, mint_session
+
+MESSAGE_ADDED = GraphQLRequest(
+    """subscription Added($c: ID!, $after: String) {
+      messageAdded(conversationId: $c, after: $after) { body cursor isMine }
+    }"""
+)
+
+
+def cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"msg:{seq}".encode()).decode()
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def test_cursor_position_reads_the_api_cursors_and_refuses_the_rest() -> None:
+    assert live.cursor_position(cursor(42)) == 42
+    assert live.cursor_position(cursor(0)) == 0
+    for unreadable in ("", None, "pas-base64!", base64.urlsafe_b64encode(b"conv:3").decode(),
+                       base64.urlsafe_b64encode(b"msg:-1").decode(),
+                       base64.urlsafe_b64encode(b"msg:x").decode(),
+                       base64.urlsafe_b64encode(b"\xff\xfe").decode()):
+        assert live.cursor_position(unreadable) is None
+
+
+def test_is_after_compares_positions_not_strings() -> None:
+    assert live.is_after(cursor(10), None)
+    assert live.is_after(cursor(10), cursor(9))
+    assert not live.is_after(cursor(9), cursor(10))
+    assert not live.is_after(cursor(10), cursor(10))
+    assert live.is_after(cursor(100), cursor(99))  # "msg:100" < "msg:99" as strings
+    # Unknown format: only equality is known.
+    assert not live.is_after("opaque-1", "opaque-1")
+    assert live.is_after("opaque-2", "opaque-1")
+
+
+@dataclass(frozen=True)
+class Item:
+    cursor: str
+    body: str
+
+
+def _cursor_of(item: Item) -> str:
+    return item.cursor
+
+
+def test_merge_by_cursor_skips_what_is_there_and_keeps_commit_order() -> None:
+    shown = [Item(cursor(1), "a"), Item(cursor(3), "c")]
+    merged, added = live.merge_by_cursor(
+        shown, [Item(cursor(3), "c again"), Item(cursor(2), "b"), Item(cursor(4), "d"),
+                Item(cursor(4), "d twice")], _cursor_of)
+    assert [i.body for i in merged] == ["a", "b", "c", "d"]
+    assert [i.body for i in added] == ["b", "d"]
+    assert [i.body for i in shown] == ["a", "c"]  # not modified in place
+
+
+def test_merge_by_cursor_appends_unreadable_cursors_in_arrival_order() -> None:
+    merged, added = live.merge_by_cursor(
+        [Item(cursor(5), "a")], [Item("x", "x"), Item(cursor(6), "b"), Item("x", "dup")],
+        _cursor_of)
+    assert [i.body for i in merged] == ["a", "x", "b"]
+    assert [i.body for i in added] == ["x", "b"]
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter() -> None:
+    backoff = live.Backoff(first=0.5, cap=5.0, jitter=0.5)
+    assert [backoff.delay(n, rand=lambda: 0.0) for n in range(6)] == [0.5, 1, 2, 4, 5, 5]
+    assert backoff.delay(3, rand=lambda: 1.0) == 2.0  # at most half taken off
+    assert backoff.delay(10_000, rand=lambda: 0.0) == 5.0
+
+
+def test_ws_url_follows_the_api_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert live.ws_url("http://127.0.0.1:8000/graphql") == "ws://127.0.0.1:8000/graphql"
+    assert live.ws_url("https://api.carnet.fr/graphql") == "wss://api.carnet.fr/graphql"
+    monkeypatch.setenv("CARNET_API_URL", "http://api:9000/graphql")
+    assert live.ws_url() == "ws://api:9000/graphql"
+
+
+def test_close_code_is_found_behind_gql_errors() -> None:
+    closed = websockets.exceptions.ConnectionClosedError(
+        websockets.frames.Close(4403, "Session revoked"), None)
+    try:
+        try:
+            raise closed
+        except websockets.exceptions.ConnectionClosed as exc:
+            raise TransportConnectionFailed("Error trying to receive data") from exc
+    except TransportConnectionFailed as wrapped:
+        assert live.close_code(wrapped) == 4403
+    assert live.close_code(TransportServerError("4403: Forbidden", 4403)) == 4403
+    assert live.close_code(TransportConnectionFailed("Connect failed")) is None
+
+
+# --- the reconnect loop, with a fake connection ----------------------------------------------
+
+
+class FakeApi:
+    """Stands in for `gql_subscribe_once`: each connection plays the next script.
+
+    A script is a list of steps: a dict (the `data` of one result), an exception to raise, or
+    "hang" (wait until cancelled). Every connection's variables are recorded.
+    """
+
+    def __init__(self, *scripts: list[Any]) -> None:
+        self.scripts = list(scripts)
+        self.variables: list[dict[str, Any]] = []
+        self.tokens: list[str] = []
+        self.closed = 0
+
+    async def __call__(self, request: GraphQLRequest, *, url: str, token: str,
+                       headers: Mapping[str, str]) -> AsyncIterator[Mapping[str, Any] | None]:
+        self.variables.append(dict(request.variable_values or {}))
+        self.tokens.append(token)
+        script = self.scripts.pop(0) if self.scripts else ["hang"]
+        try:
+            if script and isinstance(script[0], BaseException):
+                raise script[0]  # could not connect
+            yield None
+            for step in script:
+                if isinstance(step, BaseException):
+                    raise step
+                if step == "hang":
+                    await asyncio.Event().wait()
+                yield step
+        finally:
+            self.closed += 1
+
+
+def message(seq: int, body: str) -> dict[str, Any]:
+    return {"messageAdded": {"cursor": cursor(seq), "body": body}}
+
+
+async def run_follow(fake: FakeApi, *, until: type, start: str | None = None,
+                     limit: int = 50) -> tuple[list[live.Event], list[float]]:
+    queue: asyncio.Queue[live.Event] = asyncio.Queue()
+    sleeps: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    task = asyncio.create_task(live.follow(
+        MESSAGE_ADDED, {"c": "conv-1"}, field="messageAdded", token="jeton", queue=queue,
+        cursor=start, url="http://api.test/graphql", subscribe_once=fake, sleep=no_sleep,
+        backoff=live.Backoff(first=1, cap=4, jitter=0), clock=lambda: 0.0))
+    events: list[live.Event] = []
+    try:
+        while len(events) < limit:
+            events.append(await asyncio.wait_for(queue.get(), 5))
+            if isinstance(events[-1], until):
+                break
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    return events, sleeps
+
+
+def bodies(events: list[live.Event]) -> list[str]:
+    return [str(e.item["body"]) for e in events if isinstance(e, live.Received)]
+
+
+async def test_follow_resumes_from_the_last_cursor_after_each_drop() -> None:
+    drop = TransportConnectionFailed("Error trying to receive data")
+    fake = FakeApi(
+        [message(11, "a"), message(12, "b"), drop],
+        [TransportConnectionFailed("Connect failed")],  # API down
+        [TransportConnectionFailed("Connect failed")],
+        [message(13, "c"), {"messageAdded": None}, message(14, "d"), drop],
+        ["hang"],
+    )
+    events, sleeps = await run_follow(fake, until=type(None), start=cursor(10), limit=11)
+    assert bodies(events) == ["a", "b", "c", "d"]
+    assert [v["after"] for v in fake.variables] == [
+        cursor(10), cursor(12), cursor(12), cursor(12), cursor(14)]
+    assert all(v["c"] == "conv-1" for v in fake.variables)
+    assert fake.tokens == ["jeton"] * 5
+    # Backoff grows while the API stays down, and starts afresh once messages flowed again.
+    assert sleeps == [1, 1, 2, 1]
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["Connected", "Received", "Received", "Disconnected", "Disconnected",
+                     "Disconnected", "Connected", "Received", "Received", "Disconnected",
+                     "Connected"]
+    assert fake.closed == 5  # every connection closed, the last one by cancellation
+
+
+async def test_follow_without_a_cursor_starts_from_now() -> None:
+    fake = FakeApi([message(3, "x"), "hang"])
+    events, _ = await run_follow(fake, until=live.Received)
+    assert fake.variables[0]["after"] is None
+    assert bodies(events) == ["x"]
+
+
+async def test_follow_ends_when_the_session_is_closed() -> None:
+    revoked = websockets.exceptions.ConnectionClosedError(
+        websockets.frames.Close(4403, "Session revoked"), None)
+    try:
+        raise TransportConnectionFailed("Error trying to receive data") from revoked
+    except TransportConnectionFailed as exc:
+        failure = exc
+    fake = FakeApi([message(5, "a"), failure], ["hang"])
+    events, sleeps = await run_follow(fake, until=live.Ended)
+    assert events[-1] == live.Ended(live.ENDED_UNAUTHENTICATED, detail="close 4403")
+    assert bodies(events) == ["a"]
+    assert len(fake.variables) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    ("UNAUTHENTICATED", live.ENDED_UNAUTHENTICATED),
+    ("NOT_FOUND", live.ENDED_REFUSED),
+])
+async def test_follow_ends_when_the_api_refuses_the_subscription(code: str, reason: str) -> None:
+    refused = TransportQueryError("refused", errors=[
+        {"message": "Conversation introuvable.", "extensions": {"code": code}}])
+    fake = FakeApi([refused], ["hang"])
+    events, _ = await run_follow(fake, until=live.Ended)
+    assert isinstance(events[-1], live.Ended) and events[-1].reason == reason
+    assert len(fake.variables) == 1
+
+
+async def test_follow_keeps_going_after_a_completed_subscription_and_a_bug() -> None:
+    fake = FakeApi([message(1, "a")], [RuntimeError("bug")], [message(2, "b"), "hang"])
+    queue: asyncio.Queue[live.Event] = asyncio.Queue()
+
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    task = asyncio.create_task(live.follow(
+        MESSAGE_ADDED, {"c": "conv-1"}, field="messageAdded", token="t", queue=queue,
+        subscribe_once=fake, sleep=no_sleep, url="http://api.test/graphql"))
+    received: list[str] = []
+    while len(received) < 2:
+        event = await asyncio.wait_for(queue.get(), 5)
+        if isinstance(event, live.Received):
+            received.append(str(event.item["body"]))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert received == ["a", "b"]
+    assert [v["after"] for v in fake.variables] == [None, cursor(1), cursor(1)]
+
+
+async def test_listening_batches_and_stops_its_task() -> None:
+    fake = FakeApi([message(1, "a"), message(2, "b"), "hang"])
+    async with live.listening(MESSAGE_ADDED, {"c": "conv-1"}, field="messageAdded",
+                              token="t", url="http://api.test/graphql",
+                              subscribe_once=fake) as feed:
+        batch: list[live.Event] = []
+        while len(bodies(batch)) < 2:
+            batch += await feed.next_batch(wait=2)
+        assert bodies(batch) == ["a", "b"]
+        assert await feed.next_batch(wait=0.05) == []
+        assert not feed.ended
+        task = feed.task
+    assert task.cancelled()
+    assert fake.closed == 1
+
+
+async def test_listening_reports_the_end() -> None:
+    refused = TransportQueryError("refused", errors=[{"extensions": {"code": "NOT_FOUND"}}])
+    async with live.listening(MESSAGE_ADDED, {"c": "x"}, field="messageAdded", token="t",
+                              url="http://api.test/graphql",
+                              subscribe_once=FakeApi([refused])) as feed:
+        events: list[live.Event] = []
+        while not feed.ended:
+            events += await feed.next_batch(wait=2)
+    assert events == [live.Ended(live.ENDED_REFUSED, detail="refused")]
+
+
+# --- against the real API ------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_env(server_env: dict[str, str]) -> dict[str, str]:
+    return {**server_env, "WS_SESSION_CHECK_SECONDS": "0.5"}
+
+
+async def _conversation(api: Api, redis_url: str) -> tuple[str, str, str, str]:
+    patient = await create_patient()
+    doctor = await create_professional()
+    p_token = await mint_session(redis_url, patient)
+    d_token = await mint_session(redis_url, doctor)
+    started = await api(START, {"input": {"subject": "Suivi", "body": "m0",
+                                          "patient": await patient_identity(patient)}}, d_token)
+    result = started["data"]["startConversation"]
+    return result["conversation"]["id"], p_token, d_token, result["firstMessage"]["cursor"]
+
+
+async def _take(feed: live.Feed, count: int, timeout: float = 20.0) -> list[live.Event]:
+    events: list[live.Event] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while len([e for e in events if isinstance(e, live.Received)]) < count:
+        assert loop.time() < deadline, f"got only {events}"
+        events += await feed.next_batch(wait=0.5)
+        assert not feed.ended, events
+    return events
+
+
+async def test_real_api_catch_up_live_restart_and_revocation(
+    migrated: object, live_env: dict[str, str], redis_url: str, clean: None
+) -> None:
+    port = free_port()
+    loop = asyncio.get_running_loop()
+    # The subscription goes to the server on `port`, which is stopped and started again; a
+    # second server on the same database and Redis keeps taking messages meanwhile.
+    with carnet_server(live_env) as other:
+        sender = Api(other)
+        first_server = carnet_server(live_env, port=port)
+        base = first_server.__enter__()
+        try:
+            conv_id, p_token, d_token, first = await _conversation(sender, redis_url)
+            await sender.send(conv_id, "missed 1", d_token)
+            await sender.send(conv_id, "missed 2", d_token)
+            async with live.listening(MESSAGE_ADDED, {"c": conv_id}, field="messageAdded",
+                                      token=p_token, cursor=first, url=f"{base}/graphql",
+                                      backoff=live.Backoff(first=0.2, cap=1)) as feed:
+                # Catch-up from the cursor, then live.
+                events = await _take(feed, 2)
+                assert isinstance(events[0], live.Connected)
+                assert bodies(events) == ["missed 1", "missed 2"]
+                await sender.send(conv_id, "live", d_token)
+                assert bodies(await _take(feed, 1)) == ["live"]
+
+                # The API goes away: the feed says so and keeps retrying.
+                first_server.__exit__(None, None, None)
+                down: list[live.Event] = []
+                while not any(isinstance(e, live.Disconnected) for e in down):
+                    down += await feed.next_batch(wait=0.5)
+                await sender.send(conv_id, "while down 1", d_token)
+                await sender.send(conv_id, "while down 2", d_token)
+                await asyncio.sleep(1.5)  # a few failed attempts
+
+                # Back: exactly the missed messages, in order, then live ones again.
+                first_server = carnet_server(live_env, port=port)
+                first_server.__enter__()
+                events = await _take(feed, 2)
+                assert bodies(events) == ["while down 1", "while down 2"]
+                assert any(isinstance(e, live.Connected) for e in events)
+                await sender.send(conv_id, "after restart", d_token)
+                assert bodies(await _take(feed, 1)) == ["after restart"]
+                assert bodies(await feed.next_batch(wait=0.7)) == []  # no duplicates
+
+                # Logging out closes the socket with 4403: the feed ends, it does not retry.
+                out = await sender("mutation { logout { sessionsClosed } }", {}, p_token)
+                assert out["data"]["logout"]["sessionsClosed"] == 1
+                ended: list[live.Event] = []
+                deadline = loop.time() + 15
+                while not feed.ended:
+                    assert loop.time() < deadline, ended
+                    ended += await feed.next_batch(wait=0.5)
+                assert ended[-1].__class__ is live.Ended
+                assert ended[-1].reason == live.ENDED_UNAUTHENTICATED  # type: ignore[union-attr]
+                assert bodies(ended) == []
+        finally:
+            first_server.__exit__(None, None, None)
