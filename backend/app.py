@@ -10,13 +10,16 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import db
+from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
 from backend.identity.services import authenticate, bearer_token
+from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
 from backend.messaging.worker import notification_loop
 from backend.middleware import RequestIdMiddleware
@@ -65,7 +68,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await notifier_task
                 await runtime.aclose()
 
+    async def unavailable(request: HTTPConnection, exc: Exception) -> JSONResponse:
+        # PostgreSQL or Redis is down or restarting: a clear, retryable answer, never a 500
+        # with a traceback (GraphQL maps the same errors inside its own responses).
+        log.warning("%s %s: backing service unavailable (%s)", request.method
+                    if hasattr(request, "method") else "WS", request.url.path,
+                    type(exc).__name__)
+        return JSONResponse({"error": "service_unavailable", "message": UNAVAILABLE_MESSAGE},
+                            status_code=503, headers={"Retry-After": "2"})
+
     return Starlette(
+        exception_handlers={
+            error: unavailable
+            for error in (*KV_UNAVAILABLE_ERRORS, *db.DATABASE_UNAVAILABLE_ERRORS)
+            if error is not OSError
+        },
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
@@ -15,7 +16,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UNSET, UnsetType
 
 from backend.context import Context, new_request_id
+from backend.errors import UNAVAILABLE_MESSAGE
+from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 
 class CarnetGraphQL(GraphQL[Context, None]):
@@ -89,7 +94,13 @@ class CarnetGraphQL(GraphQL[Context, None]):
         authenticate = getattr(conn.app.state, "authenticate", None)
         if authenticate is None or not isinstance(header, str):
             return None
-        return await authenticate(self._runtime_getter(conn), header)
+        try:
+            return await authenticate(self._runtime_getter(conn), header)
+        except KV_UNAVAILABLE_ERRORS:
+            # Sessions live in Redis: without it nobody can be authenticated. Fail closed
+            # with a clear, retryable answer (never as anonymous, never a bare 500).
+            log.warning("authentication unavailable: Redis is down")
+            raise StrawberryHTTPException(503, UNAVAILABLE_MESSAGE) from None
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate with `{"Authorization": "Bearer <token>"}` in connection_init.
@@ -102,7 +113,10 @@ class CarnetGraphQL(GraphQL[Context, None]):
         header = params.get("Authorization") or params.get("authorization")
         if header is None:
             return UNSET
-        viewer = await self._authenticate(context.request, header)
+        try:
+            viewer = await self._authenticate(context.request, header)
+        except StrawberryHTTPException:
+            raise ConnectionRejectionError({"message": UNAVAILABLE_MESSAGE}) from None
         if viewer is None:
             raise ConnectionRejectionError({"message": "Invalid or expired session."})
         context.viewer = viewer

@@ -11,7 +11,7 @@ import time
 from enum import StrEnum
 from typing import Protocol
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -94,7 +94,9 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
     The pub/sub client gets no socket timeout: an idle `listen()` would otherwise time out and
     silently re-subscribe, opening windows for loss (see shared notes on recovery).
     """
-    return Redis.from_url(
+    # A BLOCKING pool: when every connection is busy (hundreds of subscriptions waking at
+    # once), a command waits for a free one instead of failing with MaxConnectionsError.
+    pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
         socket_connect_timeout=2.0,
@@ -102,7 +104,9 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
         max_connections=100,
+        timeout=10,
     )
+    return Redis.from_pool(pool)
 
 
 class RedisKeyValueStore:

@@ -36,6 +36,7 @@ MAX_BODY = 10_000
 MAX_SUBJECT = 200
 MAX_ATTACHMENTS = 10
 MAX_PAGE = 100
+CATCH_UP_BATCH = 500
 
 
 class MessagingError(Exception):

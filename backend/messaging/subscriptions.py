@@ -44,37 +44,73 @@ async def _close_if_revoked(info: Info) -> bool:
     return True
 
 
+# A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
+# that could be lost between a timeout and a delivery (asyncio.wait_for on Python 3.11).
+SAFETY_READ_SECONDS = 30.0
+
+
 async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | None,
                   cursor: int) -> AsyncGenerator[Message, None]:
     context = info.context
     viewer = context.viewer
     ring = services.KeyRing(context.settings)
     interval = context.settings.ws_session_check_seconds
+    loop = asyncio.get_running_loop()
+    last_check = last_read = loop.time()
+    must_read = True
     async with context.runtime.broker.subscribe(channel) as subscription:
         while True:
-            while True:  # drain everything past the cursor, in commit order
-                batch = await _read_after(conversation_ids, viewer.account_id, cursor)
-                for row in batch:
-                    cursor = row.seq
-                    body = await ring.body(row, row.conversation.data_key_id)
-                    yield Message.from_model(row, body, viewer.account_id)
-                if len(batch) < 500:
-                    break
-            # Any wake-up (message or resync) or a quiet interval: read the database again.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscription.get(), timeout=interval)
-            if await _close_if_revoked(info):
-                return
+            if must_read:
+                last_read = loop.time()
+                while True:  # drain everything past the cursor, in commit order
+                    batch = await _read_after(conversation_ids, viewer.account_id, cursor)
+                    for row in batch:
+                        cursor = row.seq
+                        body = await ring.body(row, row.conversation.data_key_id)
+                        yield Message.from_model(row, body, viewer.account_id)
+                    if len(batch) < services.CATCH_UP_BATCH:
+                        break
+            # Sleep until a wake-up (message or resync) or the next session check. Only a
+            # wake-up reads the database: idle subscriptions cost no queries.
+            wait = max(0.05, interval - (loop.time() - last_check))
+            try:
+                await asyncio.wait_for(subscription.get(), timeout=wait)
+                must_read = True
+            except TimeoutError:
+                must_read = loop.time() - last_read >= SAFETY_READ_SECONDS
+            if loop.time() - last_check >= interval:
+                last_check = loop.time()
+                if await _close_if_revoked(info):
+                    return
+
+
+# Identical catch-up reads in flight in this process, shared: after a message, every local
+# subscriber of the conversation asks for the same rows at the same cursor.
+_inflight: dict[tuple, asyncio.Task] = {}
 
 
 async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int
                       ) -> list:
+    scope = tuple(conversation_ids) if conversation_ids is not None else ("inbox", account_id)
+    key = (scope, cursor)
+    task = _inflight.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_read_with_retry(conversation_ids, account_id, cursor))
+        _inflight[key] = task
+        task.add_done_callback(lambda _t, k=key: _inflight.pop(k, None))
+    # shield: one subscriber leaving must not cancel the read the others wait for.
+    return await asyncio.shield(task)
+
+
+async def _read_with_retry(conversation_ids: list[uuid.UUID] | None, account_id: int,
+                           cursor: int) -> list:
     """Catch-up read that outlives a PostgreSQL restart or killed connections: reads are
     idempotent, so retrying with backoff is safe (writes are never retried)."""
     delay = 0.1
     while True:
         try:
-            return await services.messages_after(conversation_ids, account_id, cursor)
+            return await services.messages_after(conversation_ids, account_id, cursor,
+                                                 limit=services.CATCH_UP_BATCH)
         except (OperationalError, *DATABASE_UNAVAILABLE_ERRORS) as exc:
             log.warning("subscription read failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(delay)
