@@ -263,6 +263,13 @@ async def test_redis_down_during_login_fails_closed(migrated, server_env, privat
             again = await call(LOGIN, {"identifier": "redis-down@example.fr",
                                        "password": PASSWORD})
             assert again["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            # A signed-in call cannot be authenticated: a clear 503, never anonymous, no 500.
+            authed = await http.post("/graphql", json={"query": "{ me { id } }"},
+                                     headers={"Authorization": "Bearer some-token"})
+            assert authed.status_code == 503
+            download = await http.get("/documents/00000000-0000-0000-0000-000000000000/content",
+                                      headers={"Authorization": "Bearer some-token"})
+            assert download.status_code == 503
             private_redis.start()
             back = await call(VERIFY, {"challengeId": challenge_id, "code": "123456"})
             assert back["data"]["verifyLoginCode"]["__typename"] == "CodeExpired"

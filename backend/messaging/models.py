@@ -58,10 +58,14 @@ class Message(Model):
     author_account_id = fields.IntField()
     body_encrypted = fields.BinaryField()
     sent_at = fields.DatetimeField(auto_now_add=True)
+    # Chosen by the sending client: a retry after a timeout returns the message already
+    # stored instead of sending it twice.
+    client_message_id = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "message"
         indexes = (("conversation_id", "seq"),)
+        unique_together = (("author_account_id", "client_message_id"),)
 
 
 class MessageAttachment(Model):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -51,15 +53,20 @@ class MessagingMutations:
 
     @strawberry.mutation(description="Write in one of my conversations (plain text).",
                          permission_classes=[IsAuthenticated])
-    async def send_message(self, info: Info, conversation_id: strawberry.ID, body: str,
-                           attachment_ids: list[strawberry.ID] | None = None
-                           ) -> SendMessageResult:
+    async def send_message(
+        self, info: Info, conversation_id: strawberry.ID, body: str,
+        attachment_ids: list[strawberry.ID] | None = None,
+        client_message_id: Annotated[str | None, strawberry.argument(
+            description="Your own id for this message (e.g. a UUID): a retry with the same "
+                        "id returns the stored message.")] = None,
+    ) -> SendMessageResult:
         viewer = info.context.viewer
         try:
             conversation, message = await services.send_message(
                 info.context.runtime, viewer, conversation_id=str(conversation_id),
                 body=body[:services.MAX_BODY + 1],
-                attachment_ids=[str(a) for a in attachment_ids or []])
+                attachment_ids=[str(a) for a in attachment_ids or []],
+                client_message_id=client_message_id)
         except services.MessagingError as exc:
             return error_type(exc)
         text = await keyring(info).body(message, conversation.data_key_id)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
@@ -190,14 +191,16 @@ async def _next_seq(conn) -> int:  # noqa: ANN001
 
 
 async def _insert_message(conversation: Conversation, author_account_id: int, body: str,
-                          attachment_ids: Sequence[uuid.UUID], data_key: bytes) -> Message:
+                          attachment_ids: Sequence[uuid.UUID], data_key: bytes,
+                          client_message_id: str | None = None) -> Message:
     message_id = uuid.uuid4()
     encrypted = keys.encrypt_bytes(data_key, body.encode(), associated=_body_ad(message_id))
     async with in_transaction() as conn:
         seq = await _next_seq(conn)
         message = await Message.create(
             id=message_id, conversation_id=conversation.id, seq=seq,
-            author_account_id=author_account_id, body_encrypted=encrypted, using_db=conn)
+            author_account_id=author_account_id, body_encrypted=encrypted,
+            client_message_id=client_message_id, using_db=conn)
         for document_id in attachment_ids:
             await MessageAttachment.create(message_id=message_id, document_id=document_id,
                                            using_db=conn)
@@ -287,20 +290,45 @@ async def conversation_for(viewer: Viewer, conversation_id: str) -> Conversation
 
 
 async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, body: str,
-                       attachment_ids: Sequence[str] = ()) -> tuple[Conversation, Message]:
+                       attachment_ids: Sequence[str] = (),
+                       client_message_id: str | None = None) -> tuple[Conversation, Message]:
+    """Store then announce a message. With `client_message_id`, sending again (a retry after
+    a timeout) returns the message already stored: exactly one copy."""
     conversation = await conversation_for(viewer, conversation_id)
     if conversation is None:
         raise ConversationNotFound()
+    if client_message_id is not None:
+        client_message_id = client_message_id.strip()[:64] or None
+        if client_message_id:
+            existing = await _sent_before(viewer, conversation, client_message_id)
+            if existing is not None:
+                return conversation, existing
     body = _clean_text(body, "body", MAX_BODY)
     if (viewer.is_professional and conversation.patient_participates
             and await _is_blocked(conversation.patient_id, viewer.professional_id)):
         raise BlockedByPatient()
     attachments = await _check_attachments(viewer, conversation, attachment_ids)
     data_key = await keys.data_key_by_id(rt.settings, conversation.data_key_id)
-    message = await _insert_message(conversation, viewer.account_id, body, attachments,
-                                    data_key)
+    try:
+        message = await _insert_message(conversation, viewer.account_id, body, attachments,
+                                        data_key, client_message_id)
+    except IntegrityError:
+        # The same retry raced us to the insert: answer with the stored copy.
+        existing = await _sent_before(viewer, conversation, client_message_id or "")
+        if existing is None:
+            raise
+        return conversation, existing
     await _announce(rt, conversation, message.seq)
     return conversation, message
+
+
+async def _sent_before(viewer: Viewer, conversation: Conversation, client_message_id: str
+                       ) -> Message | None:
+    existing = await Message.get_or_none(author_account_id=viewer.account_id,
+                                         client_message_id=client_message_id)
+    if existing is not None and existing.conversation_id != conversation.id:
+        raise InvalidMessage("clientMessageId", "Identifiant de message déjà utilisé.")
+    return existing
 
 
 async def mark_read(viewer: Viewer, conversation_id: str, up_to: str | None = None) -> int:
