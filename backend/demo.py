@@ -58,5 +58,54 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
                                           identifier=None, password=DEMO_PASSWORD),
         )
         accounts_created += 1
+    extras = await _seed_record_and_messages(settings)
     return {"announcementsCreated": created, "accountsCreated": accounts_created,
-            "logins": DEMO_LOGINS}
+            **extras, "logins": DEMO_LOGINS}
+
+
+async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
+    """A document deposited by Dr Durand and a conversation with Camille (once)."""
+    from backend.identity.services import Viewer
+    from backend.messaging import services as messaging
+    from backend.messaging.models import Conversation
+    from backend.notifications.testing import RecordingNotifier
+    from backend.records import services as records
+    from backend.records.models import Document
+    from backend.runtime import Runtime
+
+    patient = await Account.get_or_none(identifier_key="camille.martin@demo.carnet.fr")
+    doctor = await Account.get_or_none(identifier_key="dr.durand@demo.carnet.fr")
+    if patient is None or doctor is None:
+        return {}
+    person = await patient.person
+    runtime = Runtime.from_settings(settings)
+    runtime.notifier = RecordingNotifier()  # demo data: no emails or console noise
+    created = {"documentsCreated": 0, "conversationsCreated": 0}
+    try:
+        if not await Document.filter(person_id=person.id).exists():
+            text = ("Compte rendu de consultation\n\nPatiente vue ce jour pour un bilan "
+                    "annuel. Examen clinique normal. Bilan sanguin prescrit.\n\nDr Durand")
+            await records.deposit_document(
+                runtime, professional_account_id=doctor.id,
+                professional_id=doctor.professional_id, matricule=person.matricule,
+                birth_name=person.birth_name, birth_date=person.birth_date,
+                data=records.DocumentInput("Consultation du médecin traitant", "11488-4",
+                                           datetime.now(UTC).date()),
+                chunks=records.bytes_chunks(text.encode()),
+            )
+            created["documentsCreated"] = 1
+        if not await Conversation.filter(patient_id=person.id).exists():
+            viewer = Viewer(account_id=doctor.id, role="professional", session_id="demo",
+                            professional_id=doctor.professional_id)
+            await messaging.start_conversation(
+                runtime, viewer, subject="Votre bilan annuel",
+                patient=messaging.PatientTraits(person.matricule, person.birth_name,
+                                                person.birth_date),
+                include_patient=True, professional_rpps=[],
+                body="Bonjour, le compte rendu de votre consultation est dans vos documents. "
+                     "N'hésitez pas à me poser vos questions ici.",
+            )
+            created["conversationsCreated"] = 1
+    finally:
+        await runtime.aclose()
+    return created
