@@ -14,8 +14,8 @@ from tests.servers import carnet_server
 pytestmark = pytest.mark.browser
 
 NAV_LABELS = ["Accueil", "Mes documents", "Mon profil médical", "Messagerie", "Agenda"]
-SIGNED_IN_ONLY = ["Mes documents", "Messagerie"]
-PLACEHOLDERS = ["Mon profil médical", "Agenda"]
+SIGNED_IN_ONLY = ["Mes documents", "Mon profil médical", "Messagerie"]
+PLACEHOLDERS = ["Agenda"]
 UNAVAILABLE = "Le service est momentanément indisponible"
 # The first page load compiles the page's modules in Vite dev mode: give it time.
 FIRST_TEXT_TIMEOUT = 90_000
