@@ -152,3 +152,17 @@ def test_the_browser_user_agent_and_address_are_forwarded() -> None:
         constants.RouteVar.CLIENT_IP: "203.0.113.7",
     })
     assert state._forwarded_headers() == {"User-Agent": FIREFOX, "X-Forwarded-For": "203.0.113.7"}
+
+
+async def test_signing_out_forgets_every_page_of_the_previous_person(fake_api: FakeApi) -> None:
+    """A shared computer: the next person must never see the previous one's data."""
+    from carnet_web.state.documents import DocumentsState
+
+    fake_api.answer("Logout", {"logout": {"sessionsClosed": 1}})
+    session = signed_in(SessionState())
+    documents = session.substates[DocumentsState.get_name()]
+    documents.filter_text = "oncologie"
+    documents.error = "x"
+    await run(session.logout())
+    assert documents.filter_text == "" and documents.error == ""
+    assert not session.signed_in

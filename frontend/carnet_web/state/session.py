@@ -107,6 +107,19 @@ class SessionState(rx.State):
         self.signed_in = False
         self.account_identifier = ""
         self.notice = notice
+        self._forget_pages()
+
+    def _forget_pages(self) -> None:
+        """Drop every other page's data (documents, messages, profile...) held for this tab,
+        so that the next person signing in on a shared computer never sees it, not even for
+        the moment their own data takes to load. The page running this handler resets its
+        own data as it goes on."""
+        session: rx.State = self
+        while type(session) is not SessionState and session.parent_state is not None:
+            session = session.parent_state
+        for substate in session.substates.values():
+            if substate is not self:
+                substate.reset()
 
     def _to_login(self, notice: str) -> EventSpec:
         """Forget the session and send the tab to the login page, saying why."""
