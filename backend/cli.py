@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines could carry query strings with identifiers
     )

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(default=2000, ge=50, le=100_000)
     db_pool_max_size: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
+    # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-For is trusted
+    # for the client address: rate limits and the audit trail need the person's address,
+    # not the web server's.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

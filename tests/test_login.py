@@ -299,3 +299,23 @@ async def test_inactive_accounts_cannot_log_in(gql, notifier, clean):
     await Account.filter(id=account.id).update(status="closed")
     body = await gql(LOGIN, {"identifier": "closed@example.fr", "password": PASSWORD})
     assert body["data"]["login"]["__typename"] == "InvalidCredentials"
+
+
+async def test_rate_limits_see_the_forwarded_client_address(migrated, server_env, clean):
+    """Behind the web app (a trusted proxy), each person is limited on their own address."""
+    import httpx
+
+    from tests.servers import carnet_server
+
+    env = {**server_env, "LOGIN_RATE_PER_ADDRESS": "3", "FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    with carnet_server(env) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=20) as http:
+            async def attempt(address: str) -> str:
+                body = (await http.post("/graphql", json={"query": LOGIN, "variables": {
+                    "identifier": "nobody@example.fr", "password": "wrong password!!"}},
+                    headers={"X-Forwarded-For": address})).json()
+                return body["data"]["login"]["__typename"]
+
+            assert [await attempt("203.0.113.5") for _ in range(4)] == [
+                "InvalidCredentials"] * 3 + ["RateLimited"]
+            assert await attempt("198.51.100.9") == "InvalidCredentials"
