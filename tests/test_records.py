@@ -503,3 +503,24 @@ async def test_uploaded_files_are_closed_when_the_request_ends(client, patient, 
     await upload(client, token, PDF, filename="one.pdf")
     await upload(client, token, b"PK\x03\x04zip", filename="refused.zip")  # typed error path
     assert closed == ["one.pdf", "refused.zip"]
+
+
+async def test_a_delayed_document_is_announced_once_at_its_release(app, client, gql, notifier,
+                                                                   patient, doctor):
+    from backend.records import services
+
+    account, _ = patient
+    _, doctor_token = doctor
+    person = await Person.get(id=account.person_id)
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    body = (await _deposit(client, doctor_token, PDF,
+                           _deposit_input(person, visibleToPatientFrom=later))).json()
+    doc_id = uuid.UUID(body["data"]["depositDocument"]["id"])
+    notifier.clear()
+    runtime = app.state.runtime
+    assert await services.notify_released_documents(runtime) == 0  # not yet
+    await Document.filter(id=doc_id).update(release_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await services.notify_released_documents(runtime) == 1
+    assert "nouveau document" in notifier.last(to="patient@example.fr").text
+    assert await services.notify_released_documents(runtime) == 0  # once
+    assert len(notifier.find(to="patient@example.fr")) == 1

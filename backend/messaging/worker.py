@@ -1,4 +1,6 @@
-"""Background duty of each API process: "a message is waiting" notifications."""
+"""Background duties of each API process: "a message is waiting" and "a document was
+released" notifications (every process may run them: each notification is claimed
+atomically)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import asyncio
 import logging
 
 from backend.messaging.services import notify_waiting_messages
+from backend.records.services import notify_released_documents
 from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -18,6 +21,7 @@ async def notification_loop(rt: Runtime) -> None:
         await asyncio.sleep(settings.message_notify_interval_seconds)
         try:
             await notify_waiting_messages(rt, delay_seconds=settings.message_notify_delay_seconds)
+            await notify_released_documents(rt)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an outage must not kill the loop

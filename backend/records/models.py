@@ -41,6 +41,9 @@ class Document(Model):
     visibility = fields.CharEnumField(Visibility, max_length=32, default=Visibility.NORMAL)
     release_at = fields.DatetimeField(null=True)
     seen_by_patient_at = fields.DatetimeField(null=True)
+    # When the patient was told a professional's document arrived (at deposit, or at its
+    # release for one deposited "not yet visible").
+    patient_notified_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
     deleted_at = fields.DatetimeField(null=True, db_index=True)

@@ -265,8 +265,14 @@ async def notify_new_document(rt: Runtime, person_id: int, document: Document) -
     """Tell the patient a document arrived; no health detail, and never fail the deposit."""
     from backend.identity.models import Account, CodeChannel
 
-    if document.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT:
-        return  # announced when released, not before
+    if (document.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT
+            and document.release_at and document.release_at > datetime.now(UTC)):
+        return  # announced at its release (notify_released_documents), not before
+    # Claimed atomically: one notification per document, whichever process gets here first.
+    claimed = await Document.filter(id=document.id, patient_notified_at__isnull=True).update(
+        patient_notified_at=datetime.now(UTC))
+    if not claimed:
+        return
     account = await Account.filter(person_id=person_id, status="active").first()
     if account is None:
         return
@@ -279,6 +285,18 @@ async def notify_new_document(rt: Runtime, person_id: int, document: Document) -
             await rt.notifier.send_email(account.email, "Carnet : nouveau document", text)
     except Exception as exc:
         log.warning("new-document notification failed (%s)", type(exc).__name__)
+
+
+async def notify_released_documents(rt: Runtime) -> int:
+    """Tell patients about deposited documents whose release time has come."""
+    due = await Document.filter(
+        visibility=Visibility.NOT_YET_VISIBLE_TO_PATIENT, release_at__lte=datetime.now(UTC),
+        patient_notified_at__isnull=True, deleted_at__isnull=True,
+        author_professional_id__isnull=False,
+    ).limit(500)
+    for document in due:
+        await notify_new_document(rt, document.person_id, document)
+    return len(due)
 
 
 # --- reading -------------------------------------------------------------------------------
