@@ -76,7 +76,7 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     from backend.schema import schema_sdl
 
     sdl = schema_sdl()
-    target = Path(args.output) if args.output else SCHEMA_FILE
+    target = Path(args.output) if args.output and args.output != "-" else SCHEMA_FILE
     if args.check:
         current = target.read_text() if target.exists() else ""
         if current != sdl:
@@ -84,7 +84,12 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
             return 1
         print(f"{target} is up to date.", file=sys.stderr)
         return 0
+    if args.output == "-":
+        sys.stdout.write(sdl)
+        return 0
     target.write_text(sdl)
+    # Like `strawberry export-schema`, also print the SDL (tools diff it against the file).
+    sys.stdout.write(sdl)
     print(f"Wrote {target}", file=sys.stderr)
     return 0
 
