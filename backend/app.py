@@ -43,6 +43,9 @@ async def authenticate_bearer(runtime: Runtime, header: str):  # noqa: ANN201
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    # Tortoise logs every SQL statement WITH its values at DEBUG: values are health data.
+    # Set here too, since uvicorn workers do not run the CLI's logging set-up.
+    logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
     graphql = CarnetGraphQL(
         build_schema(settings),
         _runtime,

@@ -188,9 +188,10 @@ class Settings(BaseSettings):
 
     def master_key(self) -> bytes:
         """The 32-byte master key; in dev, generated once under ./var/ (with a warning)."""
+        # Cached: every session check and code hash derives keys from it (hot path).
         if self.carnet_master_key:
-            return decode_master_key(self.carnet_master_key)
-        return _dev_master_key()
+            return _decoded_key(self.carnet_master_key)
+        return _dev_master_key(str(DEV_MASTER_KEY_FILE.resolve()))
 
 
 def decode_master_key(value: str) -> bytes:
@@ -207,7 +208,13 @@ def generate_master_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def _dev_master_key() -> bytes:
+@lru_cache(maxsize=8)
+def _decoded_key(value: str) -> bytes:
+    return decode_master_key(value)
+
+
+@lru_cache(maxsize=8)
+def _dev_master_key(path: str) -> bytes:
     if not DEV_MASTER_KEY_FILE.exists():
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         fd = os.open(DEV_MASTER_KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -180,3 +180,25 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await page.get_by_role("button", name="Valider").click()
     await expect(page).to_have_url(web.url + "/")
     await expect(header.locator("#signed-in-as")).to_contain_text(address)
+
+
+async def test_signing_in_with_the_keyboard_only(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox
+) -> None:
+    """Tab through the fields and press Enter: no mouse needed to sign in."""
+    address = await new_patient()
+    await open_login_page(page, web)
+    await page.get_by_label("Identifiant").focus()
+    await page.keyboard.type(address)
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.getAttribute('type')")
+    assert focused == "password", "Tab from the identifier goes to the password"
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    code = await mailbox.next_code(address)
+    await page.get_by_label("Code à 6 chiffres").focus()
+    await page.keyboard.type(code)
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
