@@ -20,6 +20,9 @@ class AuditKind(StrEnum):
     PASSWORD_CHANGED = "account.password_changed"
     CONTACT_CHANGED = "account.contact_changed"
     ACCOUNT_CREATED = "account.created"
+    # A professional named a patient whose INS traits did not match (or was throttled).
+    IDENTITY_MATCH_FAILED = "identity.match_failed"
+    IDENTITY_MATCH_RATE_LIMITED = "identity.match_rate_limited"
 
 
 class AuditEvent(Model):
