@@ -1,6 +1,7 @@
 """Errors a GraphQL client sees.
 
-Typed, fixable errors are part of each mutation's result union (see each domain's `types.py`).
+Typed, fixable errors are `DomainError`s, answered as members of each mutation's result union
+(see backend.graphql_errors).
 What a client cannot fix raises: a `PublicError` keeps its message and code; anything else is
 masked as "Unexpected error." and logged with the request id, its type and traceback frames but
 never its message (which could quote health data or a secret).
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 import traceback
 
-import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -59,9 +59,27 @@ def is_unavailable(exc: BaseException | None) -> bool:
     return isinstance(exc, DATABASE_UNAVAILABLE_ERRORS + KV_UNAVAILABLE_ERRORS)
 
 
-@strawberry.type(description="Base of every typed, client-fixable error.")
-class ErrorBase:
-    message: str
+class DomainError(Exception):
+    """A refusal the client can act on (a wrong code, a missing document, a bad field...).
+
+    Services raise a subclass (each domain has a thin base, e.g. `RecordsError`); a mutation
+    catches `DomainError` and answers `to_graphql_error(exc)` (backend.graphql_errors): the
+    GraphQL error type registered for the exception's class, a member of its result union.
+    `message` is shown to the user as is: never put health or identity data in it."""
+
+    message = "Erreur."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class PatientNotFound(DomainError):
+    """No patient matches an identity (INS matricule, birth name, birth date). Shared by every
+    domain that matches identities: one answer whatever trait did not match, so the answer never
+    confirms part of an identity."""
+
+    message = "Aucun patient ne correspond à cette identité (matricule INS, nom, naissance)."
 
 
 class CarnetMaskErrors(MaskErrors):

@@ -26,7 +26,3 @@ async def record(
     return await AuditEvent.create(
         kind=kind, account_id=account_id, outcome=outcome, address=address, detail=detail
     )
-
-
-async def for_account(account_id: int, limit: int = 50) -> list[AuditEvent]:
-    return await AuditEvent.filter(account_id=account_id).limit(limit)

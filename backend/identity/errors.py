@@ -1,15 +1,13 @@
 """Login and account errors a client can act on. Services raise them; resolvers translate
-each into its GraphQL error type."""
+each into its GraphQL error type (backend.graphql_errors)."""
 
 from __future__ import annotations
 
+from backend.errors import DomainError
 
-class IdentityError(Exception):
-    message = "Erreur."
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+class IdentityError(DomainError):
+    pass
 
 
 class InvalidCredentials(IdentityError):

@@ -6,7 +6,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from backend.identity import errors, services
+from backend.errors import DomainError
+from backend.graphql_errors import to_graphql_error
+from backend.identity import services
 from backend.identity.models import CodeChannel as ChannelModel
 from backend.identity.types import (
     CodeChannel,
@@ -23,7 +25,6 @@ from backend.identity.types import (
     SessionRevoked,
     StepUpResult,
     VerifyLoginCodeResult,
-    error_type,
 )
 from backend.permissions import IsAuthenticated
 
@@ -51,8 +52,8 @@ class IdentityMutations:
                 info.context.runtime, identifier=identifier[:254], password=password[:256],
                 channel=_channel(channel), caller=caller(info),
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return LoginChallenge.from_challenge(challenge)
 
     @strawberry.mutation(description="Step 2 of login: the 6-digit code; opens a session.")
@@ -63,8 +64,8 @@ class IdentityMutations:
             token, record = await services.verify_login(
                 runtime, challenge_id=challenge_id[:64], code=code[:12], caller=caller(info)
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return Session(token=token, expires_at=record.absolute_expiry,
                        idle_timeout_seconds=runtime.settings.session_idle_seconds)
 
@@ -74,8 +75,8 @@ class IdentityMutations:
             challenge = await services.resend_code(
                 info.context.runtime, challenge_id=challenge_id[:64], caller=caller(info)
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return LoginChallenge.from_challenge(challenge)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -83,8 +84,8 @@ class IdentityMutations:
         try:
             await services.revoke_session(info.context.runtime, info.context.viewer, str(id),
                                           caller(info))
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return SessionRevoked(id=id)
 
     @strawberry.mutation(description="Close this session.", permission_classes=[IsAuthenticated])
@@ -110,8 +111,8 @@ class IdentityMutations:
                 info.context.runtime, info.context.viewer, current_password=current_password[:256],
                 channel=_channel(channel), caller=caller(info),
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return LoginChallenge.from_challenge(challenge)
 
     @strawberry.mutation(description="Changing my password, step 2: the code and the new "
@@ -125,8 +126,8 @@ class IdentityMutations:
                 info.context.runtime, info.context.viewer, challenge_id=challenge_id[:64],
                 code=code[:12], new_password=new_password[:256], caller=caller(info),
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return PasswordChanged()
 
     @strawberry.mutation(description="Changing my email or phone, step 1: current password; "
@@ -141,8 +142,8 @@ class IdentityMutations:
                 info.context.runtime, info.context.viewer, current_password=current_password[:256],
                 email=email, phone=phone, caller=caller(info),
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return LoginChallenge.from_challenge(challenge)
 
     @strawberry.mutation(description="Changing my email or phone, step 2: the code received.",
@@ -155,6 +156,6 @@ class IdentityMutations:
                 info.context.runtime, info.context.viewer, challenge_id=challenge_id[:64],
                 code=code[:12], caller=caller(info),
             )
-        except errors.IdentityError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return Me.from_account(await services.current_account(info.context.viewer))

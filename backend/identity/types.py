@@ -1,4 +1,5 @@
-"""GraphQL types of the identity domain, and the translation of its domain errors."""
+"""GraphQL types of the identity domain; each error type declares the domain error it
+translates (backend.graphql_errors)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 import strawberry
 
+from backend.graphql_errors import Error, translates
 from backend.identity import errors
 from backend.identity.codes import MAX_RESENDS, Challenge
 from backend.identity.models import Account
@@ -26,86 +28,78 @@ class Role(Enum):
     PROFESSIONAL = "professional"
 
 
-@strawberry.interface(description="An error the client can act on.")
-class Error:
-    message: str
-
-
+@translates(errors.InvalidCredentials)
 @strawberry.type
 class InvalidCredentials(Error):
     pass
 
 
+@translates(errors.RateLimited)
 @strawberry.type
 class RateLimited(Error):
     retry_after_seconds: int
 
+    @classmethod
+    def from_error(cls, exc: errors.RateLimited) -> RateLimited:
+        return cls(message=exc.message, retry_after_seconds=exc.retry_after)
 
+
+@translates(errors.TemporarilyLocked)
 @strawberry.type
 class TemporarilyLocked(Error):
     retry_after_seconds: int
 
+    @classmethod
+    def from_error(cls, exc: errors.TemporarilyLocked) -> TemporarilyLocked:
+        return cls(message=exc.message, retry_after_seconds=exc.retry_after)
 
+
+@translates(errors.ChannelUnavailable)
 @strawberry.type
 class ChannelUnavailable(Error):
     pass
 
 
+@translates(errors.CodeDeliveryFailed)
 @strawberry.type
 class CodeDeliveryFailed(Error):
     pass
 
 
+@translates(errors.InvalidCode)
 @strawberry.type
 class InvalidCode(Error):
     attempts_left: int
 
 
+@translates(errors.CodeExpired)
 @strawberry.type
 class CodeExpired(Error):
     pass
 
 
+@translates(errors.TooManyAttempts)
 @strawberry.type
 class TooManyAttempts(Error):
     pass
 
 
+@translates(errors.WeakPassword)
 @strawberry.type
 class WeakPassword(Error):
     pass
 
 
+@translates(errors.InvalidInput)
 @strawberry.type
 class InvalidInput(Error):
     field: str
 
 
+@translates(errors.SessionNotFound)
 @strawberry.type
 class SessionNotFound(Error):
     pass
-
-
-def error_type(exc: errors.IdentityError) -> Error:
-    """The GraphQL error type for a domain error."""
-    if isinstance(exc, errors.RateLimited):
-        return RateLimited(message=exc.message, retry_after_seconds=exc.retry_after)
-    if isinstance(exc, errors.TemporarilyLocked):
-        return TemporarilyLocked(message=exc.message, retry_after_seconds=exc.retry_after)
-    if isinstance(exc, errors.InvalidCode):
-        return InvalidCode(message=exc.message, attempts_left=exc.attempts_left)
-    if isinstance(exc, errors.InvalidInput):
-        return InvalidInput(message=exc.message, field=exc.field)
-    simple: dict[type[errors.IdentityError], type[Error]] = {
-        errors.InvalidCredentials: InvalidCredentials,
-        errors.ChannelUnavailable: ChannelUnavailable,
-        errors.CodeDeliveryFailed: CodeDeliveryFailed,
-        errors.CodeExpired: CodeExpired,
-        errors.TooManyAttempts: TooManyAttempts,
-        errors.WeakPassword: WeakPassword,
-        errors.SessionNotFound: SessionNotFound,
-    }
-    return simple[type(exc)](message=exc.message)
 
 
 @strawberry.type(description="A code was sent; answer with verifyLoginCode (or the matching "

@@ -5,6 +5,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.errors import DomainError
+from backend.graphql_errors import to_graphql_error
 from backend.messaging import services
 from backend.messaging.queries import build_conversations, keyring
 from backend.messaging.types import (
@@ -18,10 +20,8 @@ from backend.messaging.types import (
     SendMessageResult,
     StartConversationInput,
     StartConversationResult,
-    error_type,
 )
 from backend.permissions import IsAuthenticated, IsPatient, IsProfessional
-from backend.records.services import PatientNotFound
 
 
 def _professional_id(value: strawberry.ID) -> int:
@@ -44,8 +44,8 @@ class MessagingMutations:
                 include_patient=input.include_patient,
                 professional_rpps=input.professional_rpps, body=input.body,
                 attachment_ids=[str(a) for a in input.attachment_ids])
-        except (services.MessagingError, PatientNotFound) as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         node = (await build_conversations(info, [conversation]))[0]
         body = await keyring(info).body(message, conversation.data_key_id)
         return ConversationStarted(
@@ -67,8 +67,8 @@ class MessagingMutations:
                 body=body[:services.MAX_BODY + 1],
                 attachment_ids=[str(a) for a in attachment_ids or []],
                 client_message_id=client_message_id)
-        except services.MessagingError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         text = await keyring(info).body(message, conversation.data_key_id)
         return MessageSent(sent_message=Message.from_model(message, text, viewer.account_id),
                            conversation_id=strawberry.ID(str(conversation.id)))
@@ -80,8 +80,8 @@ class MessagingMutations:
                         up_to: str | None = None) -> MarkReadResult:
         try:
             unread = await services.mark_read(info.context.viewer, str(conversation_id), up_to)
-        except services.MessagingError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return ReadMarked(conversation_id=conversation_id, unread_count=unread)
 
     @strawberry.mutation(description="Stop a professional from writing to me.",
@@ -90,8 +90,8 @@ class MessagingMutations:
                                  ) -> BlockResult:
         try:
             await services.block(info.context.viewer, _professional_id(professional_id))
-        except services.MessagingError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return BlockChanged(professional_id=professional_id, blocked=True)
 
     @strawberry.mutation(permission_classes=[IsPatient])

@@ -22,6 +22,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from backend.errors import DomainError
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import Viewer
 from backend.keys import services as keys
@@ -40,12 +41,8 @@ MAX_PAGE = 100
 CATCH_UP_BATCH = 500
 
 
-class MessagingError(Exception):
-    message = "Erreur."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+class MessagingError(DomainError):
+    pass
 
 
 class ConversationNotFound(MessagingError):

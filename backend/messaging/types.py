@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
-from backend.identity.types import Error
+from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_types import PatientIdentityInput
 from backend.messaging import services
 from backend.messaging.loaders import load_accounts, load_attachments, load_participants
 from backend.messaging.models import Conversation as ConversationModel
 from backend.messaging.models import Message as MessageModel
 from backend.records.document_types import DocumentType
-from backend.records.types import PatientNotFound
 
 
 @strawberry.type
@@ -155,13 +155,6 @@ class BlockedProfessional:
 
 
 @strawberry.input
-class PatientIdentityInput:
-    ins_matricule: str
-    birth_name: str
-    birth_date: date
-
-
-@strawberry.input
 class StartConversationInput:
     subject: str
     patient: PatientIdentityInput
@@ -171,31 +164,37 @@ class StartConversationInput:
     attachment_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
+@translates(services.ConversationNotFound)
 @strawberry.type
 class ConversationNotFound(Error):
     pass
 
 
+@translates(services.BlockedByPatient)
 @strawberry.type
 class BlockedByPatient(Error):
     pass
 
 
+@translates(services.NotAllowed)
 @strawberry.type
 class NotAllowed(Error):
     pass
 
 
+@translates(services.InvalidMessage)
 @strawberry.type
 class InvalidMessage(Error):
     field: str
 
 
+@translates(services.AttachmentNotFound)
 @strawberry.type
 class AttachmentNotFound(Error):
     pass
 
 
+@translates(services.ProfessionalNotFound)
 @strawberry.type
 class ProfessionalNotFound(Error):
     pass
@@ -225,23 +224,6 @@ class ReadMarked:
 class BlockChanged:
     professional_id: strawberry.ID
     blocked: bool
-
-
-def error_type(exc: Exception) -> Error:
-    from backend.records.services import PatientNotFound as RecordsPatientNotFound
-
-    if isinstance(exc, services.InvalidMessage):
-        return InvalidMessage(message=exc.message, field=exc.field)
-    if isinstance(exc, RecordsPatientNotFound):
-        return PatientNotFound(message=exc.message)
-    simple = {
-        services.ConversationNotFound: ConversationNotFound,
-        services.BlockedByPatient: BlockedByPatient,
-        services.NotAllowed: NotAllowed,
-        services.AttachmentNotFound: AttachmentNotFound,
-        services.ProfessionalNotFound: ProfessionalNotFound,
-    }
-    return simple[type(exc)](message=exc.message)
 
 
 SendMessageResult = Annotated[

@@ -29,6 +29,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from backend.errors import DomainError
 from backend.identity.models import Person
 from backend.profile import services
 from backend.profile.catalog import (
@@ -63,7 +64,7 @@ INS_SYSTEMS = {"urn:oid:1.2.250.1.213.1.4.8", "urn:oid:1.2.250.1.213.1.4.9",
                "urn:oid:1.2.250.1.213.1.4.10"}
 
 
-class InvalidBundle(Exception):
+class InvalidBundle(DomainError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message

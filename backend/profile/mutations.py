@@ -9,8 +9,11 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from backend.errors import DomainError
+from backend.graphql_errors import to_graphql_error
+
 # The same INS traits as starting a conversation: one GraphQL input type for both.
-from backend.messaging.types import PatientIdentityInput
+from backend.graphql_types import PatientIdentityInput
 from backend.permissions import IsPatient, IsProfessional
 from backend.profile import fhir_import, services
 from backend.profile.models import AdvanceDirective as AdvanceDirectiveModel
@@ -32,7 +35,6 @@ from backend.profile.types import (
     FamilyHistoryResult,
     ImportFhirBundleResult,
     ImportReport,
-    InvalidBundle,
     Measurement,
     MeasurementInput,
     MeasurementResult,
@@ -50,7 +52,6 @@ from backend.profile.types import (
     Vaccination,
     VaccinationInput,
     VaccinationResult,
-    error_type,
 )
 
 
@@ -71,8 +72,8 @@ def _add(label: str, gql_input: Any, output: Any, result: Any) -> Any:
             entry = await services.add_entry(
                 info.context.settings, person_id=info.context.viewer.person_id,
                 author=_patient(info), data=input.to_service())
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return await _shown(info, output, entry)
 
     return strawberry.mutation(resolver=resolver, description=f"Add {label} to my profile.",
@@ -86,8 +87,8 @@ def _update(label: str, gql_input: Any, output: Any, result: Any) -> Any:
             entry = await services.update_entry(
                 info.context.settings, person_id=info.context.viewer.person_id,
                 entry_id=str(id), data=input.to_service())
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return await _shown(info, output, entry)
 
     return strawberry.mutation(resolver=resolver,
@@ -100,8 +101,8 @@ def _delete(label: str, kind: type[services.EntryInput]) -> Any:
         try:
             deleted = await services.delete_entry(
                 kind.MODEL, person_id=info.context.viewer.person_id, entry_id=str(id))
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return EntryDeleted(id=strawberry.ID(str(deleted)))
 
     return strawberry.mutation(resolver=resolver, description=f"Delete {label} of my profile.",
@@ -118,8 +119,8 @@ def _add_for_patient(label: str, gql_input: Any) -> Any:
                 professional_id=viewer.professional_id, matricule=patient.ins_matricule,
                 birth_name=patient.birth_name, birth_date=patient.birth_date,
                 data=input.to_service())
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return ProfileEntryAdded(id=strawberry.ID(str(entry.id)),
                                  recorded_at=entry.row.created_at)
 
@@ -185,8 +186,8 @@ class ProfileMutations:
                 info.context.settings, person_id=info.context.viewer.person_id,
                 author=_patient(info), text=input.text,
                 document_id=str(input.document_id) if input.document_id else None)
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return AdvanceDirective.from_entry(entry)
 
     @strawberry.mutation(description="Delete my advance directives.",
@@ -195,8 +196,8 @@ class ProfileMutations:
         try:
             deleted = await services.delete_single(AdvanceDirectiveModel,
                                                    person_id=info.context.viewer.person_id)
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return EntryDeleted(id=strawberry.ID(str(deleted)))
 
     @strawberry.mutation(description="State (or change) my position on organ donation.",
@@ -207,8 +208,8 @@ class ProfileMutations:
             entry = await services.set_organ_donation(
                 info.context.settings, person_id=info.context.viewer.person_id,
                 author=_patient(info), position=input.position, note=input.note)
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return OrganDonation.from_entry(entry)
 
     @strawberry.mutation(description="Withdraw my stated position on organ donation.",
@@ -217,8 +218,8 @@ class ProfileMutations:
         try:
             deleted = await services.delete_single(OrganDonationModel,
                                                    person_id=info.context.viewer.person_id)
-        except services.ProfileError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return EntryDeleted(id=strawberry.ID(str(deleted)))
 
     @strawberry.mutation(description="Import a FHIR R4 Bundle into my profile (and documents "
@@ -230,6 +231,6 @@ class ProfileMutations:
             report = await fhir_import.import_bundle(
                 info.context.runtime, person_id=info.context.viewer.person_id,
                 author=_patient(info), bundle=bundle)
-        except fhir_import.InvalidBundle as exc:
-            return InvalidBundle(message=exc.message)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return ImportReport.from_report(report)

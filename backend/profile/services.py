@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from backend import errors
 from backend.keys import services as keys
 from backend.profile.catalog import SPECS, french_number
 from backend.profile.models import (
@@ -57,12 +58,8 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 # --- errors a client can fix -------------------------------------------------------------
 
 
-class ProfileError(Exception):
-    message = "Erreur."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+class ProfileError(errors.DomainError):
+    pass
 
 
 class InvalidProfileInput(ProfileError):
@@ -87,12 +84,13 @@ class EntryNotFound(ProfileError):
     message = "Élément introuvable."
 
 
-class PatientNotFound(ProfileError):
-    message = records.PatientNotFound.message
+class PatientNotFound(ProfileError, errors.PatientNotFound):
+    pass
 
 
-class AlreadyImported(ProfileError):
-    """Raised by `add_entry` when a source key is already present (imports only)."""
+class AlreadyImported(Exception):
+    """Raised by `add_entry` when a source key is already present (imports only; not a
+    DomainError: the import counts it as skipped, no client ever sees it)."""
 
     message = "Déjà importé."
 

@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from backend.identity.types import Error
+from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_types import ProfessionalSummary
 from backend.profile import fhir_import, services
 from backend.profile.catalog import BMI_LOINC, BMI_UNIT, SPECS
 from backend.profile.models import AllergyCategory as AllergyCategoryModel
@@ -21,7 +22,6 @@ from backend.profile.models import OrganDonationPosition as OrganDonationPositio
 from backend.profile.models import Relative as RelativeModel
 from backend.profile.models import Severity as SeverityModel
 from backend.records.loaders import load_professionals
-from backend.records.types import PatientNotFound, ProfessionalSummary
 
 AllergyKind = strawberry.enum(AllergyKindModel, description="Allergy or intolerance.")
 AllergyCategory = strawberry.enum(AllergyCategoryModel,
@@ -406,11 +406,13 @@ class OrganDonationInput:
 # --- errors and results ----------------------------------------------------------------------
 
 
+@translates(services.InvalidProfileInput)
 @strawberry.type
 class InvalidProfileInput(Error):
     field: str
 
 
+@translates(services.MeasurementOutOfRange)
 @strawberry.type(description="A value outside physiological bounds (a typing mistake?).")
 class MeasurementOutOfRange(Error):
     field: str
@@ -418,12 +420,19 @@ class MeasurementOutOfRange(Error):
     maximum: float
     unit: str
 
+    @classmethod
+    def from_error(cls, exc: services.MeasurementOutOfRange) -> MeasurementOutOfRange:
+        return cls(message=exc.message, field=exc.field, minimum=float(exc.minimum),
+                   maximum=float(exc.maximum), unit=exc.unit)
 
+
+@translates(services.EntryNotFound)
 @strawberry.type(description="No such entry in my profile.")
 class EntryNotFound(Error):
     pass
 
 
+@translates(fhir_import.InvalidBundle)
 @strawberry.type(description="The Bundle as a whole cannot be imported.")
 class InvalidBundle(Error):
     pass
@@ -460,20 +469,6 @@ class ImportReport:
         return cls(created=report.created, skipped=report.skipped, ignored=report.ignored,
                    errors=[ImportIssue(index=e.index, resource_type=e.resource_type,
                                        message=e.message) for e in report.errors])
-
-
-def error_type(exc: services.ProfileError) -> Error:
-    if isinstance(exc, services.MeasurementOutOfRange):
-        return MeasurementOutOfRange(message=exc.message, field=exc.field,
-                                     minimum=float(exc.minimum), maximum=float(exc.maximum),
-                                     unit=exc.unit)
-    if isinstance(exc, services.InvalidProfileInput):
-        return InvalidProfileInput(message=exc.message, field=exc.field)
-    if isinstance(exc, services.PatientNotFound):
-        return PatientNotFound(message=exc.message)
-    if isinstance(exc, services.EntryNotFound):
-        return EntryNotFound(message=exc.message)
-    raise exc
 
 
 AllergyResult = Annotated[Allergy | InvalidProfileInput | EntryNotFound,

@@ -6,6 +6,8 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from backend.errors import DomainError
+from backend.graphql_errors import to_graphql_error
 from backend.permissions import IsPatient, IsProfessional
 from backend.records import services
 from backend.records.models import DocumentSource
@@ -21,7 +23,6 @@ from backend.records.types import (
     UpdateDocumentInput,
     UploadDocumentInput,
     UploadDocumentResult,
-    error_type,
 )
 
 CHUNK = 64 * 1024
@@ -54,8 +55,8 @@ class RecordMutations:
                 chunks=upload_chunks(file),
             )
             await services.mark_seen(row)
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         row.seen_by_patient_at = row.created_at
         return await _document(info, row)
 
@@ -79,8 +80,8 @@ class RecordMutations:
                 birth_name=input.birth_name, birth_date=input.birth_date, data=data,
                 chunks=upload_chunks(file),
             )
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return DocumentDeposited(id=strawberry.ID(str(row.id)), size=row.size,
                                  sha256=row.sha256, content_type=row.content_type)
 
@@ -90,8 +91,8 @@ class RecordMutations:
         try:
             row = await services.rename_document(info.context.settings,
                                                  info.context.viewer.person_id, str(id), title)
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return await _document(info, row)
 
     @strawberry.mutation(description="Change a document's type and/or clinical date.",
@@ -103,8 +104,8 @@ class RecordMutations:
                 info.context.viewer.person_id, str(id),
                 type_code=input.type.value if input.type else None,
                 clinical_date=input.clinical_date)
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return await _document(info, row)
 
     @strawberry.mutation(description="Hide a document from professionals, or show it again.",
@@ -114,8 +115,8 @@ class RecordMutations:
         try:
             row = await services.set_hidden_from_professionals(
                 info.context.viewer.person_id, str(id), hidden)
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return await _document(info, row)
 
     @strawberry.mutation(description="Delete a document (purged after the retention period).",
@@ -123,6 +124,6 @@ class RecordMutations:
     async def delete_document(self, info: Info, id: strawberry.ID) -> DeleteDocumentResult:
         try:
             row = await services.delete_document(info.context.viewer.person_id, str(id))
-        except services.RecordsError as exc:
-            return error_type(exc)
+        except DomainError as exc:
+            return to_graphql_error(exc)
         return DocumentDeleted(id=strawberry.ID(str(row.id)))

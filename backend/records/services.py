@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tortoise.expressions import Q
 
+from backend import errors
 from backend.identity.models import Person, Professional
 from backend.keys import services as keys
 from backend.records.document_types import DocumentType
@@ -39,12 +40,8 @@ MAX_PAGE = 100
 # --- errors a client can fix -------------------------------------------------------------
 
 
-class RecordsError(Exception):
-    message = "Erreur."
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+class RecordsError(errors.DomainError):
+    pass
 
 
 class UnsupportedContent(RecordsError):
@@ -76,9 +73,9 @@ class DocumentNotFound(RecordsError):
     message = "Document introuvable."
 
 
-class PatientNotFound(RecordsError):
+class PatientNotFound(RecordsError, errors.PatientNotFound):
     # One answer whatever trait did not match: the endpoint must not confirm identities.
-    message = "Aucun patient ne correspond à cette identité (matricule INS, nom, naissance)."
+    pass
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -404,17 +401,6 @@ async def patient_document(person_id: int, document_id: str) -> Document | None:
     return await Document.filter(
         Q(id=doc_uuid) & Q(person_id=person_id) & _visible_to_patient_q(now)
     ).first()
-
-
-async def patient_documents_by_ids(
-    person_id: int, ids: Sequence[uuid.UUID]
-) -> list[Document | None]:
-    now = datetime.now(UTC)
-    rows = await Document.filter(
-        Q(id__in=list(ids)) & Q(person_id=person_id) & _visible_to_patient_q(now)
-    )
-    found = {row.id: row for row in rows}
-    return [found.get(i) for i in ids]
 
 
 async def open_content(rt: Runtime, document: Document) -> AsyncIterator[bytes]:

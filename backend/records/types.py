@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated
@@ -10,7 +9,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.identity.types import Error
+from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_types import ProfessionalSummary
 from backend.records import services
 from backend.records.document_types import DocumentType as DocumentTypeModel
 from backend.records.loaders import load_professionals
@@ -35,15 +35,6 @@ class Visibility(Enum):
     NORMAL = VisibilityModel.NORMAL.value
     HIDDEN_FROM_PROFESSIONALS = VisibilityModel.HIDDEN_FROM_PROFESSIONALS.value
     NOT_YET_VISIBLE_TO_PATIENT = VisibilityModel.NOT_YET_VISIBLE_TO_PATIENT.value
-
-
-@strawberry.type(description="A health professional, as shown on documents they authored.")
-class ProfessionalSummary:
-    id: strawberry.ID
-    rpps: str
-    profession: str
-    specialty: str | None
-    practice_name: str | None
 
 
 @strawberry.type
@@ -152,33 +143,41 @@ class UpdateDocumentInput:
     clinical_date: date | None = None
 
 
+@translates(services.UnsupportedContent)
 @strawberry.type
 class UnsupportedContent(Error):
     pass
 
 
+@translates(services.FileTooLarge)
 @strawberry.type
 class FileTooLarge(Error):
     max_bytes: int
 
+    @classmethod
+    def from_error(cls, exc: services.FileTooLarge) -> FileTooLarge:
+        return cls(message=exc.message, max_bytes=exc.limit)
 
+
+@translates(services.DuplicateDocument)
 @strawberry.type
 class DuplicateDocument(Error):
     existing_document_id: strawberry.ID
 
+    @classmethod
+    def from_error(cls, exc: services.DuplicateDocument) -> DuplicateDocument:
+        return cls(message=exc.message, existing_document_id=strawberry.ID(str(exc.existing_id)))
 
+
+@translates(services.InvalidDocumentInput)
 @strawberry.type
 class InvalidDocumentInput(Error):
     field: str
 
 
+@translates(services.DocumentNotFound)
 @strawberry.type
 class DocumentNotFound(Error):
-    pass
-
-
-@strawberry.type
-class PatientNotFound(Error):
     pass
 
 
@@ -193,29 +192,6 @@ class DocumentDeposited:
 @strawberry.type
 class DocumentDeleted:
     id: strawberry.ID
-
-
-def error_type(exc: services.RecordsError) -> Error:
-    if isinstance(exc, services.FileTooLarge):
-        return FileTooLarge(message=exc.message, max_bytes=exc.limit)
-    if isinstance(exc, services.DuplicateDocument):
-        return DuplicateDocument(message=exc.message,
-                                 existing_document_id=strawberry.ID(str(exc.existing_id)))
-    if isinstance(exc, services.InvalidDocumentInput):
-        return InvalidDocumentInput(message=exc.message, field=exc.field)
-    simple = {
-        services.UnsupportedContent: UnsupportedContent,
-        services.DocumentNotFound: DocumentNotFound,
-        services.PatientNotFound: PatientNotFound,
-    }
-    return simple[type(exc)](message=exc.message)
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 UploadDocumentResult = Annotated[

@@ -1,0 +1,24 @@
+"""GraphQL types shared by several domains (a domain never imports another's `types.py`)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+
+@strawberry.type(description="A health professional, as shown on documents they authored.")
+class ProfessionalSummary:
+    id: strawberry.ID
+    rpps: str
+    profession: str
+    specialty: str | None
+    practice_name: str | None
+
+
+# The INS traits that designate a patient (starting a conversation, adding to a profile).
+@strawberry.input
+class PatientIdentityInput:
+    ins_matricule: str
+    birth_name: str
+    birth_date: date
