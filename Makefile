@@ -33,6 +33,7 @@ lint: install-dev
 # missing service a failure instead of a skip.
 test: install-dev bun
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/carnet export-schema --check
 	$(BIN)/carnet makemigrations --check
 	$(BIN)/pytest $(PYTEST_ARGS)

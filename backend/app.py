@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import db
+from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        runtime = Runtime.from_settings(settings)
+        runtime = build_runtime(settings)
         app.state.runtime = runtime
         app.state.authenticate = authenticate_bearer
         # Tables come from `carnet migrate`, never from here: several workers would race.

@@ -138,11 +138,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 def cmd_announce(args: argparse.Namespace) -> int:
     from backend import db
     from backend.announcements import services
-    from backend.runtime import Runtime
+    from backend.bootstrap import build_runtime
 
     async def run() -> dict[str, Any]:
         settings = get_settings()
-        runtime = Runtime.from_settings(settings)
+        runtime = build_runtime(settings)
         await db.init_standalone(settings)
         try:
             row = await services.publish(runtime.broker, title=args.title, body=args.body)
@@ -161,12 +161,12 @@ def cmd_announce(args: argparse.Namespace) -> int:
 
 def cmd_documents(args: argparse.Namespace) -> int:
     from backend import db
+    from backend.bootstrap import build_runtime
     from backend.records import services
-    from backend.runtime import Runtime
 
     async def run() -> int:
         settings = get_settings()
-        runtime = Runtime.from_settings(settings)
+        runtime = build_runtime(settings)
         await db.init_standalone(settings)
         try:
             return await services.purge_deleted(runtime)

@@ -65,20 +65,20 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
 
 async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
     """A document deposited by Dr Durand and a conversation with Camille (once)."""
+    from backend.bootstrap import build_runtime
     from backend.identity.services import Viewer
     from backend.messaging import services as messaging
     from backend.messaging.models import Conversation
     from backend.notifications.testing import RecordingNotifier
     from backend.records import services as records
     from backend.records.models import Document
-    from backend.runtime import Runtime
 
     patient = await Account.get_or_none(identifier_key="camille.martin@demo.carnet.fr")
     doctor = await Account.get_or_none(identifier_key="dr.durand@demo.carnet.fr")
     if patient is None or doctor is None:
         return {}
     person = await patient.person
-    runtime = Runtime.from_settings(settings)
+    runtime = build_runtime(settings)
     runtime.notifier = RecordingNotifier()  # demo data: no emails or console noise
     created = {"documentsCreated": 0, "conversationsCreated": 0}
     try:

@@ -1,14 +1,47 @@
-"""The process-wide services a request may use, built once per process from the settings."""
+"""The process-wide services a request may use, built once per process from the settings.
+
+A core module: it imports no domain. The adapters domains provide (the notifier, the blob store)
+are described here as ports and passed in by the composition root (backend.bootstrap).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from backend.broker import Broker, MemoryBroker, RedisBroker
 from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
-from backend.notifications.services import Notifier, notifier_from_settings
-from backend.records.storage import BlobStore, blob_store_from_settings
 from backend.settings import Settings
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers short messages (backend.notifications provides it)."""
+
+    async def send_email(self, to: str, subject: str, text: str) -> None: ...
+
+    async def send_sms(self, to: str, text: str) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Stores encrypted document content (backend.records.storage provides it)."""
+
+    async def put(self, name: str, chunks: AsyncIterator[bytes]) -> int:
+        """Store the stream under `name` (all or nothing); returns the bytes written."""
+        ...
+
+    def open(self, name: str) -> AsyncIterator[bytes]:
+        """Stream the blob's content; `BlobNotFound` is raised by the first iteration."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the blob; no error if it does not exist."""
+        ...
+
+    async def exists(self, name: str) -> bool: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -17,28 +50,26 @@ class Runtime:
     kv: KeyValueStore
     broker: Broker
     notifier: Notifier
-    blobs: BlobStore | None = None
-
-    def __post_init__(self) -> None:
-        if self.blobs is None:
-            self.blobs = blob_store_from_settings(self.settings)
+    blobs: BlobStore | None = None  # None: a runtime that stores no documents (some tests)
 
     @property
     def uses_redis(self) -> bool:
         return self.settings.redis_url is not None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, *, notifier: Notifier, blobs: BlobStore
+                      ) -> Runtime:
+        """The key-value store and broker the settings name, with the given adapters.
+        `backend.bootstrap.build_runtime(settings)` builds the adapters from the settings too."""
         if settings.redis_url:
             client = redis_client(settings.redis_url)
             prefix = settings.redis_key_prefix
             broker: Broker = RedisBroker(
                 client, redis_client(settings.redis_url, for_pubsub=True), prefix=prefix
             )
-            return cls(settings, RedisKeyValueStore(client, prefix=prefix), broker,
-                       notifier_from_settings(settings))
-        return cls(settings, MemoryKeyValueStore(), MemoryBroker(),
-                   notifier_from_settings(settings))
+            return cls(settings, RedisKeyValueStore(client, prefix=prefix), broker, notifier,
+                       blobs)
+        return cls(settings, MemoryKeyValueStore(), MemoryBroker(), notifier, blobs)
 
     async def start(self) -> None:
         await self.broker.start()

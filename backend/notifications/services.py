@@ -17,12 +17,13 @@ import sys
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import aiosmtplib
 import httpx
 
 from backend.notifications.masking import mask_email, mask_phone
+from backend.runtime import Notifier  # the port this module provides (re-exported)
 from backend.settings import Settings
 
 __all__ = [
@@ -70,13 +71,6 @@ class DeliveryUnavailable(DeliveryFailed):
     def __init__(self, channel: Channel | str, setting: str) -> None:
         super().__init__(channel, f"{setting} is not set")
         self.setting = setting
-
-
-@runtime_checkable
-class Notifier(Protocol):
-    async def send_email(self, to: str, subject: str, text: str) -> None: ...
-
-    async def send_sms(self, to: str, text: str) -> None: ...
 
 
 class EmailTransport(Protocol):

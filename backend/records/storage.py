@@ -15,7 +15,9 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from backend.runtime import BlobStore  # the port this module provides (re-exported)
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -51,24 +53,6 @@ def check_blob_name(name: object) -> str:
     if match is None or match[3][:2] != match[1] or match[3][2:4] != match[2]:
         raise InvalidBlobName("not a generated blob name")
     return name  # type: ignore[return-value]
-
-
-class BlobStore(Protocol):
-    async def put(self, name: str, chunks: AsyncIterator[bytes]) -> int:
-        """Store the stream under `name` (all or nothing); returns the bytes written."""
-        ...
-
-    def open(self, name: str) -> AsyncIterator[bytes]:
-        """Stream the blob's content; `BlobNotFound` is raised by the first iteration."""
-        ...
-
-    async def delete(self, name: str) -> None:
-        """Remove the blob; no error if it does not exist."""
-        ...
-
-    async def exists(self, name: str) -> bool: ...
-
-    async def aclose(self) -> None: ...
 
 
 # --- local directory -------------------------------------------------------------------------
