@@ -32,7 +32,9 @@ from backend.records import types as records_types
 
 def _import_every_backend_module() -> None:
     for module in pkgutil.walk_packages(backend.__path__, "backend."):
-        if not module.name.startswith("backend.migrations"):
+        # Not the migrations, nor a `__main__` (importing it would run a command).
+        if not module.name.startswith("backend.migrations") and not module.name.endswith(
+                ".__main__"):
             importlib.import_module(module.name)
 
 
