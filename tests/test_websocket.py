@@ -100,3 +100,33 @@ async def test_a_revocation_whose_announcement_was_lost_still_closes_the_socket(
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
             await _recv(ws, timeout=10)
         assert closed.value.rcvd.code == 4403
+
+
+async def test_redis_down_refuses_operations_but_keeps_the_socket(
+    migrated, server_env, private_redis, clean
+):
+    # Sessions live in Redis: while it is down, an operation cannot check its session, so it is
+    # refused with a retryable error; the socket is not closed as if the session were revoked.
+    from tests.test_messaging_live import mint_session
+
+    account = await create_patient(email="redisdown@example.fr")
+    token = await mint_session(private_redis.url, account)
+    env = {**server_env, "REDIS_URL": private_redis.url}
+    with carnet_server(env) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {token}"}}))
+            assert (await _recv(ws))["type"] == "connection_ack"
+            private_redis.stop()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "query { me { id } }"}}))
+            refused = await _recv(ws, timeout=20)
+            assert refused["type"] == "error" and refused["id"] == "1"
+            assert refused["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await _recv_any(ws))["type"] == "pong"
+
+
+async def _recv_any(ws, timeout: float = 10.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
