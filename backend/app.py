@@ -19,9 +19,10 @@ from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
-from backend.identity.services import authenticate, bearer_token
+from backend.identity.services import authenticate, bearer_token, session_store
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
+from backend.live_sockets import LiveSockets
 from backend.messaging.worker import notification_loop
 from backend.middleware import RequestIdMiddleware
 from backend.profile.http import import_bundle, patient_everything
@@ -59,17 +60,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime = build_runtime(settings)
         app.state.runtime = runtime
         app.state.authenticate = authenticate_bearer
+        sockets = app.state.live_sockets = LiveSockets()
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()
             notifier_task = asyncio.create_task(notification_loop(runtime),
                                                 name="carnet-message-notifications")
+            # Closes this process's sockets of sessions revoked through any process.
+            sockets_task = asyncio.create_task(
+                sockets.run(runtime.broker, session_store(runtime).is_alive,
+                            interval=settings.ws_session_check_seconds),
+                name="carnet-session-revocations")
             try:
                 yield
             finally:
-                notifier_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await notifier_task
+                for task in (sockets_task, notifier_task):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await runtime.aclose()
 
     async def unavailable(request: HTTPConnection, exc: Exception) -> JSONResponse:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -13,14 +14,80 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET, UnsetType
 
+from backend import live_sockets
 from backend.context import Context, new_request_id
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# Why a websocket operation may not run (see CarnetGraphQL.ws_operation_refusal).
+_SESSION_GONE = "session-gone"
+_AUTH_UNAVAILABLE = "auth-unavailable"
+
+
+def _unavailable_error() -> GraphQLError:
+    return GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": "SERVICE_UNAVAILABLE"})
+
+
+class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, where every operation (query, mutation or subscription) first
+    checks that the socket's session is still alive, and a socket leaves the registry of live
+    sockets when it ends."""
+
+    view: CarnetGraphQL
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            self.view.forget_ws_session(self.context)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        refusal = await self.view.ws_operation_refusal(self.context)
+        if refusal is None:
+            await super().run_operation(operation)
+        elif refusal == _SESSION_GONE:
+            self.operations.pop(operation.id, None)
+            await self.view.close_ws_session(self.context)
+        else:
+            await operation.send_initial_errors([_unavailable_error()])
+
+
+class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
+    """The legacy graphql-ws protocol, with the same checks."""
+
+    view: CarnetGraphQL
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        finally:
+            self.view.forget_ws_session(self.context)
+
+    async def handle_async_results(self, operation_id: str, query: str,
+                                   operation_name: str | None,
+                                   variables: dict[str, object] | None) -> None:
+        refusal = await self.view.ws_operation_refusal(self.context)
+        if refusal is None:
+            await super().handle_async_results(operation_id, query, operation_name, variables)
+            return
+        try:
+            if refusal == _SESSION_GONE:
+                await self.view.close_ws_session(self.context)
+            else:
+                await self.send_message({"type": "error", "id": operation_id,
+                                         "payload": _unavailable_error().formatted})
+        finally:
+            self.tasks.pop(operation_id, None)
 
 
 class CarnetGraphQL(GraphQL[Context, None]):
@@ -102,6 +169,14 @@ class CarnetGraphQL(GraphQL[Context, None]):
             log.warning("authentication unavailable: Redis is down")
             raise StrawberryHTTPException(503, UNAVAILABLE_MESSAGE) from None
 
+    # --- websockets --------------------------------------------------------------------------
+    # A socket authenticates once, in connection_init, but must not outlive its session: every
+    # operation re-checks it, and revoking a session closes its sockets in every process
+    # (backend/live_sockets.py: an announcement on the broker, and a sweep as a fallback).
+
+    graphql_transport_ws_handler_class = _SessionCheckedTransportWS
+    graphql_ws_handler_class = _SessionCheckedGraphQLWS
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate with `{"Authorization": "Bearer <token>"}` in connection_init.
 
@@ -109,8 +184,10 @@ class CarnetGraphQL(GraphQL[Context, None]):
         do not resolve to a live session: refused (close code 4403). Refusing must RAISE:
         returning a value would still accept the connection.
         """
-        params = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
+        # The legacy protocol accepts a second connection_init: it starts over.
+        self.forget_ws_session(context)
+        context.viewer = None
+        header = _ws_authorization(context)
         if header is None:
             return UNSET
         try:
@@ -120,7 +197,51 @@ class CarnetGraphQL(GraphQL[Context, None]):
         if viewer is None:
             raise ConnectionRejectionError({"message": "Invalid or expired session."})
         context.viewer = viewer
+        registry = _live_sockets(context.request)
+        if registry is not None:
+            registry.add(viewer.session_id, context.request)
         return UNSET
+
+    async def ws_operation_refusal(self, context: Context) -> str | None:
+        """Why an operation on this socket may not run now, or None if it may.
+
+        An authenticated socket re-resolves its token, exactly as an HTTP request does (which
+        also refreshes the session's idle timer): a session revoked, expired or idle since
+        connection_init is gone. Anonymous sockets stay anonymous.
+        """
+        viewer = context.viewer
+        if viewer is None:
+            return None
+        try:
+            current = await self._authenticate(context.request, _ws_authorization(context))
+        except StrawberryHTTPException:
+            return _AUTH_UNAVAILABLE  # Redis is down: refuse this operation, keep the socket
+        if current is None or current.session_id != viewer.session_id:
+            return _SESSION_GONE
+        return None
+
+    async def close_ws_session(self, context: Context) -> None:
+        """The socket's session is gone: close this process's sockets of that session."""
+        viewer = context.viewer
+        registry = _live_sockets(context.request)
+        if viewer is not None and registry is not None:
+            await registry.close_session(viewer.session_id)
+        await live_sockets.close_socket(context.request)
+
+    def forget_ws_session(self, context: Context) -> None:
+        viewer = context.viewer
+        registry = _live_sockets(context.request)
+        if viewer is not None and registry is not None:
+            registry.discard(viewer.session_id, context.request)
+
+
+def _ws_authorization(context: Context) -> object:
+    params = context.connection_params or {}
+    return params.get("Authorization") or params.get("authorization")
+
+
+def _live_sockets(conn: Request | WebSocket) -> live_sockets.LiveSockets | None:
+    return getattr(conn.app.state, "live_sockets", None)
 
 
 _PREFLIGHT_HEADERS = (b"graphql-preflight", b"apollo-require-preflight", b"x-carnet-csrf")

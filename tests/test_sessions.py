@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 import websockets
 
@@ -177,7 +179,9 @@ async def test_change_email_sends_the_code_to_the_new_address(gql, notifier, cle
 def ws_server(migrated, server_env):
     from tests.servers import carnet_server
 
-    with carnet_server(server_env) as base:
+    # The fallback sweep is pushed out of the way: what these tests see comes from the
+    # per-operation check or from the revocation announcement, never from polling.
+    with carnet_server({**server_env, "WS_SESSION_CHECK_SECONDS": "300"}) as base:
         yield base
 
 
@@ -199,3 +203,147 @@ async def test_websocket_authenticates_in_connection_init(ws_server, gql, notifi
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd.code == 4403
+
+
+TRANSPORT_WS = ("graphql-transport-ws", "subscribe", "next")
+LEGACY_WS = ("graphql-ws", "start", "data")
+ANNOUNCEMENTS = "subscription { announcementAdded { id } }"
+
+
+async def _ws_recv(ws, timeout: float = 10.0) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message["type"] not in ("ping", "pong", "ka"):
+            return message
+
+
+@asynccontextmanager
+async def _socket(base: str, token: str, protocol: tuple[str, str, str] = TRANSPORT_WS):
+    url = base.replace("http://", "ws://") + "/graphql"
+    async with websockets.connect(url, subprotocols=[protocol[0]]) as ws:
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": f"Bearer {token}"}}))
+        assert (await _ws_recv(ws))["type"] == "connection_ack"
+        yield ws
+
+
+async def _operation(ws, op_id: str, query: str, protocol=TRANSPORT_WS) -> None:
+    await ws.send(json.dumps({"id": op_id, "type": protocol[1], "payload": {"query": query}}))
+
+
+async def _closed_for_session(ws, timeout: float = 10.0) -> None:
+    """The server closes the socket with 4403, having answered nothing more."""
+    with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+        while True:
+            message = await _ws_recv(ws, timeout)
+            assert message["type"] not in ("next", "data"), message
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+async def _session_id(gql, token: str) -> str:
+    sessions = (await gql(SESSIONS, token=token))["data"]["mySessions"]
+    return next(s["id"] for s in sessions if s["current"])
+
+
+async def _revoke_silently(app, account_email: str, session_id: str) -> None:
+    """Revoke in Redis without announcing it, as if the announcement were lost: only the
+    per-operation check (or the slow fallback sweep) can notice."""
+    from backend.identity.models import Account
+    from backend.identity.services import session_store
+
+    account = await Account.get(email=account_email)
+    assert await session_store(app.state.runtime).revoke(account.id, session_id)
+
+
+@pytest.mark.parametrize(("protocol", "operation"), [
+    (TRANSPORT_WS, ME),
+    (TRANSPORT_WS, "mutation { logout { sessionsClosed } }"),
+    (TRANSPORT_WS, ANNOUNCEMENTS),
+    (LEGACY_WS, ANNOUNCEMENTS),  # the legacy protocol runs subscriptions only
+], ids=["transport-query", "transport-mutation", "transport-subscription",
+        "legacy-subscription"])
+async def test_every_operation_on_a_socket_checks_its_session(
+    ws_server, app, gql, notifier, clean, protocol, operation
+):
+    await create_patient(email="wsop@example.fr")
+    token = await sign_in(gql, notifier, "wsop@example.fr", PASSWORD)
+    session_id = await _session_id(gql, token)
+    async with _socket(ws_server, token, protocol) as ws:
+        if protocol is TRANSPORT_WS:
+            await _operation(ws, "1", ME, protocol)
+            answer = await _ws_recv(ws)
+            assert answer["type"] == "next"
+            assert answer["payload"]["data"]["me"]["identifier"] == "wsop@example.fr"
+        await _revoke_silently(app, "wsop@example.fr", session_id)
+        await _operation(ws, "2", operation, protocol)
+        await _closed_for_session(ws)
+
+
+async def test_logout_closes_that_sessions_sockets_at_once(ws_server, gql, notifier, clean):
+    # Announced on the broker by this (in-process) app, received by the server process, which
+    # closes its sockets of that session; other sessions' sockets stay open.
+    await create_patient(email="wsout@example.fr")
+    here = await sign_in(gql, notifier, "wsout@example.fr", PASSWORD)
+    there = await sign_in(gql, notifier, "wsout@example.fr", PASSWORD)
+    async with _socket(ws_server, here) as mine, _socket(ws_server, there) as other, \
+            _socket(ws_server, there, LEGACY_WS) as other_legacy:
+        await _operation(mine, "1", ANNOUNCEMENTS)
+        await _operation(other, "1", ANNOUNCEMENTS)
+        await _operation(other_legacy, "1", ANNOUNCEMENTS, LEGACY_WS)
+        assert (await gql("mutation { logout { sessionsClosed } }", token=here))[
+            "data"]["logout"]["sessionsClosed"] == 1
+        await _closed_for_session(mine, timeout=5)
+        await _operation(other, "2", ME)
+        assert (await _ws_recv(other))["payload"]["data"]["me"] is not None
+
+        everywhere = await gql("mutation { logoutEverywhere { sessionsClosed } }", token=there)
+        assert everywhere["data"]["logoutEverywhere"]["sessionsClosed"] == 1
+        await _closed_for_session(other, timeout=5)
+        await _closed_for_session(other_legacy, timeout=5)
+
+
+async def test_a_password_change_closes_the_other_sessions_sockets(
+    ws_server, gql, notifier, clean
+):
+    await create_patient(email="wspw@example.fr")
+    here = await sign_in(gql, notifier, "wspw@example.fr", PASSWORD)
+    elsewhere = await sign_in(gql, notifier, "wspw@example.fr", PASSWORD)
+    async with _socket(ws_server, here) as mine, _socket(ws_server, elsewhere) as other:
+        await _operation(other, "1", ANNOUNCEMENTS)
+        asked = await gql(PASSWORD_REQUEST, {"pw": PASSWORD}, token=here)
+        challenge_id = asked["data"]["requestPasswordChange"]["challengeId"]
+        code = code_from(notifier.last(to="wspw@example.fr").text)
+        done = await gql(PASSWORD_CONFIRM, {"c": challenge_id, "k": code,
+                                            "n": "a brand new passphrase"}, token=here)
+        assert done["data"]["confirmPasswordChange"]["__typename"] == "PasswordChanged"
+        await _closed_for_session(other, timeout=5)
+        await _operation(mine, "1", ME)
+        assert (await _ws_recv(mine))["payload"]["data"]["me"] is not None
+
+
+@pytest.mark.slow
+async def test_revoking_through_one_worker_closes_the_socket_on_another(
+    migrated, server_env, gql, notifier, clean
+):
+    """Two real server processes sharing PostgreSQL and Redis: the socket is on A, the
+    revocation goes through B, and A closes the socket within seconds (announced, not polled:
+    the fallback sweep is set to 300 s)."""
+    from tests.servers import carnet_server
+
+    env = {**server_env, "WS_SESSION_CHECK_SECONDS": "300"}
+    await create_patient(email="wsab@example.fr")
+    victim = await sign_in(gql, notifier, "wsab@example.fr", PASSWORD)
+    revoker = await sign_in(gql, notifier, "wsab@example.fr", PASSWORD)
+    victim_id = await _session_id(gql, victim)
+    with carnet_server(env) as worker_a, carnet_server(env) as worker_b:
+        async with _socket(worker_a, victim) as ws:
+            await _operation(ws, "1", ANNOUNCEMENTS)
+            await _operation(ws, "2", ME)
+            assert (await _ws_recv(ws))["payload"]["data"]["me"] is not None
+            async with httpx.AsyncClient(base_url=worker_b, timeout=20) as http:
+                body = (await http.post("/graphql", json={
+                    "query": REVOKE, "variables": {"id": victim_id}},
+                    headers={"Authorization": f"Bearer {revoker}"})).json()
+            assert body["data"]["revokeSession"] == {"__typename": "SessionRevoked",
+                                                     "id": victim_id}
+            await _closed_for_session(ws, timeout=5)

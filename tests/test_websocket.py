@@ -11,6 +11,10 @@ import pytest
 import websockets
 
 from backend.announcements import services as announcements
+from backend.identity.models import Account
+from backend.identity.services import session_store
+from tests.factories import PASSWORD, create_patient
+from tests.identity_helpers import sign_in
 from tests.servers import carnet_server
 
 SUBSCRIPTION = "subscription Added($after: ID) { announcementAdded(after: $after) { id title } }"
@@ -18,7 +22,8 @@ SUBSCRIPTION = "subscription Added($after: ID) { announcementAdded(after: $after
 
 @pytest.fixture(scope="module")
 def server(migrated, server_env) -> Iterator[str]:
-    env = {**server_env, "ALLOWED_ORIGINS": "https://carnet.example"}
+    env = {**server_env, "ALLOWED_ORIGINS": "https://carnet.example",
+           "WS_SESSION_CHECK_SECONDS": "0.5"}
     with carnet_server(env) as base:
         yield base.replace("http://", "ws://") + "/graphql"
 
@@ -71,3 +76,57 @@ async def test_foreign_browser_origins_are_refused(server):
                                   origin="https://carnet.example") as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert (await _recv(ws))["type"] == "connection_ack"
+
+
+async def test_a_revocation_whose_announcement_was_lost_still_closes_the_socket(
+    server, app, gql, notifier, clean
+):
+    # Revoked in Redis without any announcement (as if pub/sub had dropped it): the server's
+    # periodic sweep (WS_SESSION_CHECK_SECONDS=0.5 here) closes the socket of a running
+    # subscription, which starts no new operation that could notice.
+    await create_patient(email="sweep@example.fr")
+    token = await sign_in(gql, notifier, "sweep@example.fr", PASSWORD)
+    account = await Account.get(email="sweep@example.fr")
+    store = session_store(app.state.runtime)
+    [session] = await store.list(account.id)
+    async with websockets.connect(server, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": f"Bearer {token}"}}))
+        assert (await _recv(ws))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": SUBSCRIPTION}}))
+        await asyncio.sleep(0.3)
+        assert await store.revoke(account.id, session.id)
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await _recv(ws, timeout=10)
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_redis_down_refuses_operations_but_keeps_the_socket(
+    migrated, server_env, private_redis, clean
+):
+    # Sessions live in Redis: while it is down, an operation cannot check its session, so it is
+    # refused with a retryable error; the socket is not closed as if the session were revoked.
+    from tests.test_messaging_live import mint_session
+
+    account = await create_patient(email="redisdown@example.fr")
+    token = await mint_session(private_redis.url, account)
+    env = {**server_env, "REDIS_URL": private_redis.url}
+    with carnet_server(env) as base:
+        url = base.replace("http://", "ws://") + "/graphql"
+        async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+            await ws.send(json.dumps({"type": "connection_init",
+                                      "payload": {"Authorization": f"Bearer {token}"}}))
+            assert (await _recv(ws))["type"] == "connection_ack"
+            private_redis.stop()
+            await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                      "payload": {"query": "query { me { id } }"}}))
+            refused = await _recv(ws, timeout=20)
+            assert refused["type"] == "error" and refused["id"] == "1"
+            assert refused["payload"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await _recv_any(ws))["type"] == "pong"
+
+
+async def _recv_any(ws, timeout: float = 10.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))

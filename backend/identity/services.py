@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from backend import live_sockets
 from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
@@ -283,21 +284,25 @@ async def list_sessions(rt: Runtime, viewer: Viewer) -> list[SessionRecord]:
 async def revoke_session(rt: Runtime, viewer: Viewer, session_id: str, caller: Caller) -> None:
     if not await session_store(rt).revoke(viewer.account_id, session_id):
         raise SessionNotFound()
+    # Deleted first, announced second: every worker closes that session's sockets.
+    await live_sockets.announce_revoked(rt.broker, [session_id])
     await audit.record(AuditKind.SESSION_REVOKED, account_id=viewer.account_id,
                        outcome="success", address=caller.address, session=session_id)
 
 
 async def logout(rt: Runtime, viewer: Viewer, caller: Caller) -> None:
     await session_store(rt).revoke(viewer.account_id, viewer.session_id)
+    await live_sockets.announce_revoked(rt.broker, [viewer.session_id])
     await audit.record(AuditKind.LOGOUT, account_id=viewer.account_id, outcome="success",
                        address=caller.address, session=viewer.session_id)
 
 
 async def logout_everywhere(rt: Runtime, viewer: Viewer, caller: Caller) -> int:
-    count = await session_store(rt).revoke_all(viewer.account_id)
+    revoked = await session_store(rt).revoke_all(viewer.account_id)
+    await live_sockets.announce_revoked(rt.broker, revoked)
     await audit.record(AuditKind.LOGOUT_EVERYWHERE, account_id=viewer.account_id,
                        outcome="success", address=caller.address)
-    return count
+    return len(revoked)
 
 
 async def current_account(viewer: Viewer) -> Account:
@@ -350,7 +355,8 @@ async def confirm_password_change(
     account.password_changed_at = datetime.now().astimezone()
     await account.save(update_fields=["password_hash", "password_changed_at"])
     # Other devices must sign in again with the new password.
-    await session_store(rt).revoke_all(account.id, except_id=viewer.session_id)
+    revoked = await session_store(rt).revoke_all(account.id, except_id=viewer.session_id)
+    await live_sockets.announce_revoked(rt.broker, revoked)
     await audit.record(AuditKind.PASSWORD_CHANGED, account_id=account.id, outcome="success",
                        address=caller.address)
 

@@ -80,7 +80,8 @@ class SessionStore:
         """The live session for a token, refreshing its idle expiry; None if unknown/expired."""
         if not token or len(token) > 128:
             return None
-        key = _token_key(self._hash(token))
+        token_hash = self._hash(token)
+        key = _token_key(token_hash)
         raw = await self.kv.get(key)
         if raw is None:
             return None
@@ -92,6 +93,13 @@ class SessionStore:
             return None
         record.last_seen_at = now.isoformat()
         await self.kv.set(key, json.dumps(asdict(record)), ttl=min(self.idle, remaining))
+        # A revocation between the read and the refresh above would be undone by the refresh
+        # (it re-creates the token key). Revocation deletes the id key first, so checking it
+        # after the refresh catches that race: whichever way they interleave, the session
+        # ends up revoked.
+        if await self.kv.get(_id_key(record.id)) != token_hash:
+            await self.kv.delete(key)
+            return None
         return record
 
     async def is_alive(self, session_id: str) -> bool:
@@ -120,9 +128,10 @@ class SessionStore:
         await self.kv.srem(_account_key(account_id), session_id)
         return True
 
-    async def revoke_all(self, account_id: int, *, except_id: str | None = None) -> int:
-        count = 0
+    async def revoke_all(self, account_id: int, *, except_id: str | None = None) -> list[str]:
+        """Revoke the account's sessions (but `except_id`); the ids of those revoked."""
+        revoked = []
         for session_id in await self.kv.smembers(_account_key(account_id)):
             if session_id != except_id and await self.revoke(account_id, session_id):
-                count += 1
-        return count
+                revoked.append(session_id)
+        return revoked

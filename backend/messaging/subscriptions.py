@@ -2,14 +2,14 @@
 
 Each subscription registers with the broker BEFORE reading the database, then reads everything
 after its cursor whenever the broker wakes it (a message, or a resync after Redis came back),
-so an announcement lost or raced never loses a message. The session is re-checked
-periodically: once revoked, the socket is closed.
+so an announcement lost or raced never loses a message. A revoked session's sockets are closed
+by backend/live_sockets.py (announced revocations, and a periodic sweep as a fallback), which
+ends these subscriptions too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator
@@ -20,29 +20,10 @@ from tortoise.exceptions import OperationalError
 
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
-from backend.identity.services import session_store
-from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.messaging import services
 from backend.messaging.types import Message
 
 log = logging.getLogger(__name__)
-
-SESSION_CLOSED = 4403
-
-
-async def _close_if_revoked(info: Info) -> bool:
-    context = info.context
-    viewer = context.viewer
-    try:
-        if await session_store(context.runtime).is_alive(viewer.session_id):
-            return False
-    except KV_UNAVAILABLE_ERRORS:
-        return False  # Redis is down: we cannot tell; keep serving, check again later
-
-    with contextlib.suppress(Exception):
-        await context.request.close(code=SESSION_CLOSED, reason="Session revoked")
-    return True
-
 
 # A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
 # that could be lost between a timeout and a delivery (asyncio.wait_for on Python 3.11).
@@ -54,9 +35,8 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
     context = info.context
     viewer = context.viewer
     ring = services.KeyRing(context.settings)
-    interval = context.settings.ws_session_check_seconds
     loop = asyncio.get_running_loop()
-    last_check = last_read = loop.time()
+    last_read = loop.time()
     must_read = True
     async with context.runtime.broker.subscribe(channel) as subscription:
         while True:
@@ -70,18 +50,14 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
                         yield Message.from_model(row, body, viewer.account_id)
                     if len(batch) < services.CATCH_UP_BATCH:
                         break
-            # Sleep until a wake-up (message or resync) or the next session check. Only a
-            # wake-up reads the database: idle subscriptions cost no queries.
-            wait = max(0.05, interval - (loop.time() - last_check))
+            # Sleep until a wake-up (message or resync) or the safety read. Only those read
+            # the database: idle subscriptions cost few queries.
+            wait = max(0.05, SAFETY_READ_SECONDS - (loop.time() - last_read))
             try:
                 await asyncio.wait_for(subscription.get(), timeout=wait)
                 must_read = True
             except TimeoutError:
                 must_read = loop.time() - last_read >= SAFETY_READ_SECONDS
-            if loop.time() - last_check >= interval:
-                last_check = loop.time()
-                if await _close_if_revoked(info):
-                    return
 
 
 # Identical catch-up reads in flight in this process, shared: after a message, every local
