@@ -5,6 +5,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.identity import matching
 from backend.messaging import services
 from backend.messaging.queries import build_conversations, keyring
 from backend.messaging.types import (
@@ -21,7 +22,6 @@ from backend.messaging.types import (
     error_type,
 )
 from backend.permissions import IsAuthenticated, IsPatient, IsProfessional
-from backend.records.services import PatientNotFound
 
 
 def _professional_id(value: strawberry.ID) -> int:
@@ -38,13 +38,14 @@ class MessagingMutations:
         try:
             conversation, message = await services.start_conversation(
                 info.context.runtime, viewer, subject=input.subject,
-                patient=services.PatientTraits(input.patient.ins_matricule,
-                                               input.patient.birth_name,
-                                               input.patient.birth_date),
+                patient=matching.PatientClaim(input.patient.ins_matricule,
+                                              input.patient.birth_name,
+                                              input.patient.birth_date),
                 include_patient=input.include_patient,
                 professional_rpps=input.professional_rpps, body=input.body,
-                attachment_ids=[str(a) for a in input.attachment_ids])
-        except (services.MessagingError, PatientNotFound) as exc:
+                attachment_ids=[str(a) for a in input.attachment_ids],
+                address=info.context.client_address)
+        except (services.MessagingError, matching.MatchError) as exc:
             return error_type(exc)
         node = (await build_conversations(info, [conversation]))[0]
         body = await keyring(info).body(message, conversation.data_key_id)
@@ -84,7 +85,8 @@ class MessagingMutations:
             return error_type(exc)
         return ReadMarked(conversation_id=conversation_id, unread_count=unread)
 
-    @strawberry.mutation(description="Stop a professional from writing to me.",
+    @strawberry.mutation(description="Stop a professional from writing to me. The answer is "
+                                     "the same whether the id names a professional or not.",
                          permission_classes=[IsPatient])
     async def block_professional(self, info: Info, professional_id: strawberry.ID
                                  ) -> BlockResult:

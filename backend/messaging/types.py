@@ -8,13 +8,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.identity import matching
 from backend.identity.types import Error
 from backend.messaging import services
 from backend.messaging.loaders import load_accounts, load_attachments, load_participants
 from backend.messaging.models import Conversation as ConversationModel
 from backend.messaging.models import Message as MessageModel
 from backend.records.document_types import DocumentType
-from backend.records.types import PatientNotFound
+from backend.records.types import PatientNotFound, TooManyFailedIdentityMatches, match_error_type
 
 
 @strawberry.type
@@ -228,12 +229,10 @@ class BlockChanged:
 
 
 def error_type(exc: Exception) -> Error:
-    from backend.records.services import PatientNotFound as RecordsPatientNotFound
-
     if isinstance(exc, services.InvalidMessage):
         return InvalidMessage(message=exc.message, field=exc.field)
-    if isinstance(exc, RecordsPatientNotFound):
-        return PatientNotFound(message=exc.message)
+    if isinstance(exc, matching.MatchError):
+        return match_error_type(exc)
     simple = {
         services.ConversationNotFound: ConversationNotFound,
         services.BlockedByPatient: BlockedByPatient,
@@ -249,11 +248,9 @@ SendMessageResult = Annotated[
     strawberry.union("SendMessageResult"),
 ]
 StartConversationResult = Annotated[
-    ConversationStarted | PatientNotFound | BlockedByPatient | InvalidMessage
-    | AttachmentNotFound | ProfessionalNotFound | NotAllowed,
+    ConversationStarted | PatientNotFound | TooManyFailedIdentityMatches | BlockedByPatient
+    | InvalidMessage | AttachmentNotFound | ProfessionalNotFound | NotAllowed,
     strawberry.union("StartConversationResult"),
 ]
 MarkReadResult = Annotated[ReadMarked | ConversationNotFound, strawberry.union("MarkReadResult")]
-BlockResult = Annotated[
-    BlockChanged | ProfessionalNotFound | NotAllowed, strawberry.union("BlockResult")
-]
+BlockResult = Annotated[BlockChanged | NotAllowed, strawberry.union("BlockResult")]

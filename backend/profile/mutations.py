@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 # The same INS traits as starting a conversation: one GraphQL input type for both.
+from backend.identity import matching
 from backend.messaging.types import PatientIdentityInput
 from backend.permissions import IsPatient, IsProfessional
 from backend.profile import fhir_import, services
@@ -114,11 +115,12 @@ def _add_for_patient(label: str, gql_input: Any) -> Any:
         viewer = info.context.viewer
         try:
             entry = await services.professional_add_entry(
-                info.context.settings, professional_account_id=viewer.account_id,
-                professional_id=viewer.professional_id, matricule=patient.ins_matricule,
-                birth_name=patient.birth_name, birth_date=patient.birth_date,
-                data=input.to_service())
-        except services.ProfileError as exc:
+                info.context.runtime, professional_account_id=viewer.account_id,
+                professional_id=viewer.professional_id,
+                patient=matching.PatientClaim(patient.ins_matricule, patient.birth_name,
+                                              patient.birth_date),
+                data=input.to_service(), address=info.context.client_address)
+        except (services.ProfileError, matching.MatchError) as exc:
             return error_type(exc)
         return ProfileEntryAdded(id=strawberry.ID(str(entry.id)),
                                  recorded_at=entry.row.created_at)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from backend.identity import matching
 from backend.identity.types import Error
 from backend.profile import fhir_import, services
 from backend.profile.catalog import BMI_LOINC, BMI_UNIT, SPECS
@@ -21,7 +22,12 @@ from backend.profile.models import OrganDonationPosition as OrganDonationPositio
 from backend.profile.models import Relative as RelativeModel
 from backend.profile.models import Severity as SeverityModel
 from backend.records.loaders import load_professionals
-from backend.records.types import PatientNotFound, ProfessionalSummary
+from backend.records.types import (
+    PatientNotFound,
+    ProfessionalSummary,
+    TooManyFailedIdentityMatches,
+    match_error_type,
+)
 
 AllergyKind = strawberry.enum(AllergyKindModel, description="Allergy or intolerance.")
 AllergyCategory = strawberry.enum(AllergyCategoryModel,
@@ -462,15 +468,15 @@ class ImportReport:
                                        message=e.message) for e in report.errors])
 
 
-def error_type(exc: services.ProfileError) -> Error:
+def error_type(exc: services.ProfileError | matching.MatchError) -> Error:
+    if isinstance(exc, matching.MatchError):
+        return match_error_type(exc)
     if isinstance(exc, services.MeasurementOutOfRange):
         return MeasurementOutOfRange(message=exc.message, field=exc.field,
                                      minimum=float(exc.minimum), maximum=float(exc.maximum),
                                      unit=exc.unit)
     if isinstance(exc, services.InvalidProfileInput):
         return InvalidProfileInput(message=exc.message, field=exc.field)
-    if isinstance(exc, services.PatientNotFound):
-        return PatientNotFound(message=exc.message)
     if isinstance(exc, services.EntryNotFound):
         return EntryNotFound(message=exc.message)
     raise exc
@@ -497,7 +503,8 @@ OrganDonationResult = Annotated[OrganDonation | InvalidProfileInput,
                                 strawberry.union("OrganDonationResult")]
 DeleteEntryResult = Annotated[EntryDeleted | EntryNotFound, strawberry.union("DeleteEntryResult")]
 ProfessionalEntryResult = Annotated[
-    ProfileEntryAdded | PatientNotFound | MeasurementOutOfRange | InvalidProfileInput,
+    ProfileEntryAdded | PatientNotFound | TooManyFailedIdentityMatches | MeasurementOutOfRange
+    | InvalidProfileInput,
     strawberry.union("ProfessionalEntryResult")]
 ImportFhirBundleResult = Annotated[ImportReport | InvalidBundle,
                                    strawberry.union("ImportFhirBundleResult")]

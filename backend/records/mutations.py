@@ -6,6 +6,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from backend.identity import matching
 from backend.permissions import IsPatient, IsProfessional
 from backend.records import services
 from backend.records.models import DocumentSource
@@ -31,6 +32,17 @@ async def upload_chunks(upload: Upload) -> AsyncIterator[bytes]:
     """Read a multipart file part in chunks (Starlette spools it to disk, not memory)."""
     while chunk := await upload.read(CHUNK):  # type: ignore[attr-defined]
         yield chunk
+
+
+def upload_size(upload: Upload) -> int:
+    """The size of a multipart file part, spooled by Starlette before the resolver runs."""
+    size = getattr(upload, "size", None)
+    if size is None:
+        file = upload.file  # type: ignore[attr-defined]
+        position = file.tell()
+        size = file.seek(0, 2)
+        file.seek(position)
+    return int(size)
 
 
 async def _document(info: Info, row) -> Document:  # noqa: ANN001
@@ -75,11 +87,13 @@ class RecordMutations:
         try:
             row = await services.deposit_document(
                 info.context.runtime, professional_account_id=viewer.account_id,
-                professional_id=viewer.professional_id, matricule=input.ins_matricule,
-                birth_name=input.birth_name, birth_date=input.birth_date, data=data,
-                chunks=upload_chunks(file),
+                professional_id=viewer.professional_id,
+                patient=matching.PatientClaim(input.ins_matricule, input.birth_name,
+                                              input.birth_date),
+                data=data, chunks=upload_chunks(file), size=upload_size(file),
+                address=info.context.client_address,
             )
-        except services.RecordsError as exc:
+        except (services.RecordsError, matching.MatchError) as exc:
             return error_type(exc)
         return DocumentDeposited(id=strawberry.ID(str(row.id)), size=row.size,
                                  sha256=row.sha256, content_type=row.content_type)

@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.identity import matching
 from backend.identity.types import Error
 from backend.records import services
 from backend.records.document_types import DocumentType as DocumentTypeModel
@@ -177,9 +178,16 @@ class DocumentNotFound(Error):
     pass
 
 
-@strawberry.type
+@strawberry.type(description="No patient matches these INS traits (the same answer whatever "
+                              "trait differs).")
 class PatientNotFound(Error):
     pass
+
+
+@strawberry.type(description="Too many failed patient identifications by me in the last hour: "
+                              "identity matching is refused until the window ends.")
+class TooManyFailedIdentityMatches(Error):
+    retry_after_seconds: int
 
 
 @strawberry.type
@@ -195,7 +203,17 @@ class DocumentDeleted:
     id: strawberry.ID
 
 
-def error_type(exc: services.RecordsError) -> Error:
+def match_error_type(exc: matching.MatchError) -> Error:
+    """The GraphQL answer to an identity-matching error (deposits, messaging, profile)."""
+    if isinstance(exc, matching.TooManyFailedMatches):
+        return TooManyFailedIdentityMatches(message=exc.message,
+                                            retry_after_seconds=exc.retry_after)
+    return PatientNotFound(message=exc.message)
+
+
+def error_type(exc: services.RecordsError | matching.MatchError) -> Error:
+    if isinstance(exc, matching.MatchError):
+        return match_error_type(exc)
     if isinstance(exc, services.FileTooLarge):
         return FileTooLarge(message=exc.message, max_bytes=exc.limit)
     if isinstance(exc, services.DuplicateDocument):
@@ -206,7 +224,6 @@ def error_type(exc: services.RecordsError) -> Error:
     simple = {
         services.UnsupportedContent: UnsupportedContent,
         services.DocumentNotFound: DocumentNotFound,
-        services.PatientNotFound: PatientNotFound,
     }
     return simple[type(exc)](message=exc.message)
 
@@ -223,8 +240,8 @@ UploadDocumentResult = Annotated[
     strawberry.union("UploadDocumentResult"),
 ]
 DepositDocumentResult = Annotated[
-    DocumentDeposited | PatientNotFound | UnsupportedContent | FileTooLarge | DuplicateDocument
-    | InvalidDocumentInput,
+    DocumentDeposited | PatientNotFound | TooManyFailedIdentityMatches | UnsupportedContent
+    | FileTooLarge | DuplicateDocument | InvalidDocumentInput,
     strawberry.union("DepositDocumentResult"),
 ]
 DocumentChangeResult = Annotated[
