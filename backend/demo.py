@@ -66,6 +66,7 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
 async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
     """A document deposited by Dr Durand and a conversation with Camille (once)."""
     from backend.bootstrap import build_runtime
+    from backend.identity.matching import PatientClaim
     from backend.identity.services import Viewer
     from backend.messaging import services as messaging
     from backend.messaging.models import Conversation
@@ -87,11 +88,11 @@ async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
                     "annuel. Examen clinique normal. Bilan sanguin prescrit.\n\nDr Durand")
             await records.deposit_document(
                 runtime, professional_account_id=doctor.id,
-                professional_id=doctor.professional_id, matricule=person.matricule,
-                birth_name=person.birth_name, birth_date=person.birth_date,
+                professional_id=doctor.professional_id,
+                patient=PatientClaim(person.matricule, person.birth_name, person.birth_date),
                 data=records.DocumentInput("Consultation du médecin traitant", "11488-4",
                                            datetime.now(UTC).date()),
-                chunks=records.bytes_chunks(text.encode()),
+                chunks=records.bytes_chunks(text.encode()), size=len(text.encode()),
             )
             created["documentsCreated"] = 1
         if not await Conversation.filter(patient_id=person.id).exists():
@@ -99,8 +100,7 @@ async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
                             professional_id=doctor.professional_id)
             await messaging.start_conversation(
                 runtime, viewer, subject="Votre bilan annuel",
-                patient=messaging.PatientTraits(person.matricule, person.birth_name,
-                                                person.birth_date),
+                patient=PatientClaim(person.matricule, person.birth_name, person.birth_date),
                 include_patient=True, professional_rpps=[],
                 body="Bonjour, le compte rendu de votre consultation est dans vos documents. "
                      "N'hésitez pas à me poser vos questions ici.",

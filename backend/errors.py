@@ -82,6 +82,18 @@ class PatientNotFound(DomainError):
     message = "Aucun patient ne correspond à cette identité (matricule INS, nom, naissance)."
 
 
+class TooManyFailedIdentityMatches(DomainError):
+    """A professional failed too many identity matches lately: matching is refused for a while
+    (shared, like PatientNotFound, by every domain that matches identities)."""
+
+    message = ("Trop d'identifications de patient ont échoué récemment : réessayez plus tard "
+               "ou vérifiez les traits d'identité (matricule INS, nom, date de naissance).")
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after))
+
+
 class CarnetMaskErrors(MaskErrors):
     """Mask unexpected errors, map outages to a retryable error, and tag with a request id."""
 

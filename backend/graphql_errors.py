@@ -110,6 +110,18 @@ def _name(klass: type) -> str:
 
 
 @translates(errors.PatientNotFound)
-@strawberry.type
+@strawberry.type(description="No patient matches these INS traits (the same answer whatever "
+                              "trait differs).")
 class PatientNotFound(Error):
     pass
+
+
+@translates(errors.TooManyFailedIdentityMatches)
+@strawberry.type(description="Too many failed patient identifications by me in the last hour: "
+                              "identity matching is refused until the window ends.")
+class TooManyFailedIdentityMatches(Error):
+    retry_after_seconds: int
+
+    @classmethod
+    def from_error(cls, exc: errors.TooManyFailedIdentityMatches) -> TooManyFailedIdentityMatches:
+        return cls(message=exc.message, retry_after_seconds=exc.retry_after)

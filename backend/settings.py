@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     login_rate_per_address: int = Field(default=30, ge=1, le=100_000)
     # Codes sent per account per quarter hour (each costs an SMS or an email).
     codes_per_account_window: int = Field(default=5, ge=1, le=10_000)
+    # Failed INS identity matches (deposits, conversations, profile additions) per
+    # professional per hour; past it, identity matching is refused until the hour ends.
+    identity_match_failures_per_professional_per_hour: int = Field(default=20, ge=1,
+                                                                   le=100_000)
     # Live connections re-check their session this often (a revoked session's sockets close).
     ws_session_check_seconds: float = Field(default=5.0, gt=0, le=300)
     # A participant who has not read a message after this delay gets one email/SMS.

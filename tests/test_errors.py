@@ -14,6 +14,7 @@ import strawberry
 
 import backend
 from backend import errors as core_errors
+from backend import graphql_errors
 from backend.errors import CarnetMaskErrors, DomainError
 from backend.graphql_errors import (
     Error,
@@ -24,10 +25,9 @@ from backend.graphql_errors import (
     translations,
 )
 from backend.identity import errors as identity_errors
+from backend.identity import matching
 from backend.identity import types as identity_types
-from backend.profile import services as profile_services
 from backend.records import services as records_services
-from backend.records import types as records_types
 
 
 def _import_every_backend_module() -> None:
@@ -128,12 +128,15 @@ def test_the_nearest_registration_in_the_mro_wins():
 
 
 def test_patient_not_found_of_every_domain_is_the_one_shared_type():
-    # records' and profile's PatientNotFound both reach the core PatientNotFound in their MRO.
-    for exc in (records_services.PatientNotFound(), profile_services.PatientNotFound(),
-                core_errors.PatientNotFound()):
+    # Identity matching's errors reach the core ones in their MRO: one GraphQL type each,
+    # shared by the deposit, conversation and profile unions.
+    for exc in (matching.PatientNotFound(), core_errors.PatientNotFound()):
         answer = to_graphql_error(exc)
-        assert type(answer) is records_types.PatientNotFound
+        assert type(answer) is graphql_errors.PatientNotFound
         assert answer.message == core_errors.PatientNotFound.message
+    answer = to_graphql_error(matching.TooManyFailedMatches(42))
+    assert type(answer) is graphql_errors.TooManyFailedIdentityMatches
+    assert answer.retry_after_seconds == 42
 
 
 def test_fields_come_from_the_exception_or_from_error():

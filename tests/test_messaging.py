@@ -221,3 +221,39 @@ async def test_conversation_list_runs_a_constant_number_of_queries(gql, cast):
     # conversations, read positions, unread counts, last messages, data key, participants,
     # and two account batches (authors, participants) with their profile prefetches.
     assert large[0] <= 10
+
+
+BLOCK = """mutation B($p: ID!) { blockProfessional(professionalId: $p) {
+  __typename ... on BlockChanged { blocked } ... on Error { message } } }"""
+
+
+async def test_blocking_answers_alike_whether_the_professional_exists(gql, cast):
+    """Issue 9 item 10: blockProfessional must not tell which ids name a professional."""
+    from backend.messaging.models import Block
+
+    _, p_token = cast["patient"]
+    doctor, _ = cast["doctor"]
+    answers = [(await gql(BLOCK, {"p": p}, token=p_token))["data"]["blockProfessional"]
+               for p in (str(doctor.professional_id), str(doctor.professional_id),
+                         "987654", "99999999999999", "-3", "abc")]
+    assert answers == [{"__typename": "BlockChanged", "blocked": True}] * len(answers)
+    # only the real one is stored (once)
+    assert await Block.all().values_list("professional_id", flat=True) == [
+        doctor.professional_id]
+    listed = await gql("query { blockedProfessionals { id } }", token=p_token)
+    assert listed["data"]["blockedProfessionals"] == [{"id": str(doctor.professional_id)}]
+
+
+async def test_subjects_and_bodies_lose_control_and_bidi_characters(gql, cast):
+    """Issue 9 item 12: stripped (not refused), like document titles."""
+    patient, p_token = cast["patient"]
+    _, d_token = cast["doctor"]
+    started = await start(gql, d_token, patient, subject="R\u00e9sultats\u202e fdp.exe\x00\u200f",
+                          body="Ligne 1\n\u2066Ligne\u2069 2\x00")
+    assert started["__typename"] == "ConversationStarted", started
+    assert started["conversation"]["subject"] == "Résultats fdp.exe"
+    messages = await gql(MESSAGES, {"c": started["conversation"]["id"], "first": 5},
+                         token=p_token)
+    assert messages["data"]["messages"]["edges"][0]["node"]["body"] == "Ligne 1\nLigne 2"
+    only_controls = await start(gql, d_token, patient, subject="\u202a\u202c\x07")
+    assert only_controls["__typename"] == "InvalidMessage"

@@ -11,7 +11,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
-from backend.identity.models import Person
+from backend.identity.models import IdentityStatus, Person
 from backend.records.models import Document, DocumentSource
 from tests.test_profile_helpers import (
     PROFILE,
@@ -109,6 +109,7 @@ async def test_everything_is_valid_fhir_with_resolving_references_and_stable_ids
     _, doctor_token = doctor
     person = await Person.get(id=account.person_id)
     document = await fill(client, gql, token, doctor_token, person)
+    await Person.filter(id=person.id).update(identity_status=IdentityStatus.QUALIFIED)
     patient_id, bundle = await export(client, gql, token)
 
     Bundle.model_validate(bundle)
@@ -176,6 +177,24 @@ async def test_everything_is_valid_fhir_with_resolving_references_and_stable_ids
         e["resource"] for e in bundle["entry"]]
 
 
+@pytest.mark.parametrize("status", [IdentityStatus.PROVISIONAL, IdentityStatus.RETRIEVED,
+                                    IdentityStatus.VALIDATED])
+async def test_only_a_qualified_identity_exports_its_matricule(client, gql, patient, status):
+    account, token = patient
+    person = await Person.get(id=account.person_id)
+    await Person.filter(id=person.id).update(identity_status=status)
+    _, bundle = await export(client, gql, token)
+    pat = by_type(bundle)["Patient"][0]
+    assert "identifier" not in pat
+    assert person.matricule not in json.dumps(bundle)
+    get_fhir_model_class("Patient").model_validate(pat)
+    assert pat["name"][0]["family"] == person.birth_name  # the traits still travel
+
+    await Person.filter(id=person.id).update(identity_status=IdentityStatus.QUALIFIED)
+    _, bundle = await export(client, gql, token)
+    assert by_type(bundle)["Patient"][0]["identifier"][0]["value"] == person.matricule
+
+
 async def test_everything_answers_only_for_ones_own_id(client, gql, patient, other_patient,
                                                       doctor):
     _, token = patient
@@ -216,13 +235,14 @@ async def test_import_is_idempotent_and_round_trips(client, gql, patient, other_
     _, doctor_token = doctor
     person = await Person.get(id=account.person_id)
     await fill(client, gql, token, doctor_token, person)
+    await Person.filter(id=person.id).update(identity_status=IdentityStatus.QUALIFIED)
     _, bundle = await export(client, gql, token)
 
     # re-importing one's own export: everything is already there
     own = (await gql(IMPORT, {"bundle": bundle}, token=token))["data"]["importFhirBundle"]
     assert own["created"] == 0 and own["errors"] == [], own
     # DocumentReference without inline content counts as already in the record
-    assert own["skipped"] == 13  # 12 profile entries + 1 document
+    assert own["skipped"] == 15  # 12 profile entries + 1 document + 2 Consents
 
     # someone else's Bundle (another INS) is refused as a whole
     refused = (await gql(IMPORT, {"bundle": bundle},
@@ -233,14 +253,14 @@ async def test_import_is_idempotent_and_round_trips(client, gql, patient, other_
     legacy = _strip_patient(bundle)
     first = (await gql(IMPORT, {"bundle": legacy}, token=other_token))["data"]
     report = first["importFhirBundle"]
-    assert report["created"] == 13 - 1, report  # every profile entry (12)
-    assert report["ignored"] == 1 + 1 + 2  # Practitioner, derived BMI, two Consents
+    assert report["created"] == 12 + 2, report  # every profile entry (12), the 2 Consents
+    assert report["ignored"] == 1 + 1  # Practitioner, derived BMI
     # the document has no inline content: reported, not silently dropped
     assert [(e["resourceType"], "contenu absent" in e["message"]) for e in report["errors"]] \
         == [("DocumentReference", True)]
     second = (await gql(IMPORT, {"bundle": legacy},
                         token=other_token))["data"]["importFhirBundle"]
-    assert second["created"] == 0 and second["skipped"] == 12, second
+    assert second["created"] == 0 and second["skipped"] == 12 + 2, second
 
     original = (await gql(PROFILE, token=token))["data"]["profile"]
     imported = (await gql(PROFILE, token=other_token))["data"]["profile"]
@@ -264,6 +284,11 @@ async def test_import_is_idempotent_and_round_trips(client, gql, patient, other_
                       for m in profile["measurements"])
 
     assert measures(imported) == measures(original)
+    assert imported["advanceDirective"]["text"] == original["advanceDirective"]["text"] \
+        == "Pas d'acharnement"
+    assert imported["advanceDirective"]["author"]["isPatient"] is True
+    assert imported["organDonation"]["position"] == original["organDonation"]["position"] \
+        == "REFUSES"
 
 
 def _bundle(*resources, patient=None) -> dict:
@@ -369,3 +394,86 @@ async def test_import_over_http_and_documents(client, gql, patient):
     assert not_bundle.status_code == 422
     anonymous = await client.post("/fhir/r4/Bundle", json=bundle)
     assert anonymous.status_code == 401
+
+
+def _directive_consent(**changes) -> dict:
+    consent = {
+        "resourceType": "Consent", "status": "active",
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "adr"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "42348-3"}]}],
+        "policy": [{"uri": "https://www.legifrance.gouv.fr/codes/article_lc/"
+                           "LEGIARTI000031972277"}],
+        "provision": {"type": "permit"},
+        "sourceAttachment": {"contentType": "text/plain; charset=utf-8",
+                             "data": base64.b64encode("Pas de réanimation".encode()).decode()},
+    }
+    consent.update(changes)
+    return consent
+
+
+def _organ_consent(position: str | None, provision: str = "permit", status="active") -> dict:
+    consent = {
+        "resourceType": "Consent", "status": status,
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                              "code": "treatment"}]},
+        "category": [{"coding": [{"system": "urn:carnet:fhir:consent",
+                                  "code": "organ-donation"}]}],
+        "policy": [{"uri": "https://www.legifrance.gouv.fr/codes/article_lc/"
+                           "LEGIARTI000031972291"}],
+        "provision": {"type": provision},
+    }
+    if position:
+        consent["extension"] = [{"url": "urn:carnet:fhir:consent:position",
+                                 "valueCode": position},
+                                {"url": "urn:carnet:fhir:consent:note",
+                                 "valueString": "En parler à ma famille"}]
+    return consent
+
+
+async def test_consents_are_imported_once_and_never_replace_a_decision(client, gql, patient):
+    _, token = patient
+    privacy = {**_organ_consent(None), "category": [{"coding": [
+        {"system": "http://loinc.org", "code": "59284-0"}]}]}  # another kind: context
+    bundle = _bundle(_directive_consent(), _organ_consent("undecided", status="proposed"),
+                     privacy)
+    first = (await gql(IMPORT, {"bundle": bundle}, token=token))["data"]["importFhirBundle"]
+    assert (first["created"], first["ignored"], first["errors"]) == (2, 1, []), first
+    profile = (await gql(PROFILE, token=token))["data"]["profile"]
+    assert profile["advanceDirective"]["text"] == "Pas de réanimation"
+    assert profile["organDonation"] == {**profile["organDonation"], "position": "UNDECIDED",
+                                        "note": "En parler à ma famille"}
+    again = (await gql(IMPORT, {"bundle": bundle}, token=token))["data"]["importFhirBundle"]
+    assert (again["created"], again["skipped"], again["errors"]) == (0, 2, []), again
+
+    # a different decision in a file is reported, and what is in Carnet stays
+    other = _bundle(_directive_consent(sourceAttachment={
+        "data": base64.b64encode(b"Tout tenter").decode()}), _organ_consent(None, "deny"),
+        _organ_consent("consents", status="inactive"))
+    report = (await gql(IMPORT, {"bundle": other}, token=token))["data"]["importFhirBundle"]
+    assert report["created"] == 0 and [e["index"] for e in report["errors"]] == [0, 1, 2]
+    assert "pas été remplacées" in report["errors"][0]["message"]
+    assert "pas été remplacée" in report["errors"][1]["message"]
+    assert "inactive" in report["errors"][2]["message"]
+    after = (await gql(PROFILE, token=token))["data"]["profile"]
+    assert after["advanceDirective"]["text"] == "Pas de réanimation"
+    assert after["organDonation"]["position"] == "UNDECIDED"
+
+
+async def test_a_directive_given_as_one_of_my_documents_is_imported(client, gql, patient,
+                                                                    other_patient):
+    _, token = patient
+    _, other_token = other_patient
+    document = (await upload(client, token, PDF, title="Mes directives")).json()
+    doc_id = document["data"]["uploadDocument"]["id"]
+    as_document = _directive_consent(sourceAttachment={"url": f"/documents/{doc_id}/content"})
+    # someone else's document is not theirs to point at
+    refused = (await gql(IMPORT, {"bundle": _bundle(as_document)},
+                         token=other_token))["data"]["importFhirBundle"]
+    assert refused["created"] == 0 and "pas dans votre dossier" in refused["errors"][0][
+        "message"]
+    report = (await gql(IMPORT, {"bundle": _bundle(as_document)},
+                        token=token))["data"]["importFhirBundle"]
+    assert report["created"] == 1, report
+    directive = (await gql(PROFILE, token=token))["data"]["profile"]["advanceDirective"]
+    assert directive["documentId"] == doc_id and directive["text"] is None

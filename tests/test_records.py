@@ -524,3 +524,91 @@ async def test_a_delayed_document_is_announced_once_at_its_release(app, client, 
     assert "nouveau document" in notifier.last(to="patient@example.fr").text
     assert await services.notify_released_documents(runtime) == 0  # once
     assert len(notifier.find(to="patient@example.fr")) == 1
+
+
+async def test_titles_lose_control_and_bidi_characters(client, gql, patient, doctor):
+    """Issue 9 item 12: NUL, bidirectional controls and other Cc/Cf characters are stripped
+    from titles (uploads, renames, deposits, FHIR intake), and a title left empty is refused."""
+    account, token = patient
+    doctor_account, doctor_token = doctor
+    person = await Person.get(id=account.person_id)
+    uploaded = (await upload(client, token, PDF,
+                             title="Ordonnance\u202egnp.exe\x00\u200e\ufeff")).json()
+    doc = uploaded["data"]["uploadDocument"]
+    assert doc["title"] == "Ordonnancegnp.exe", doc
+    renamed = await gql('mutation R($id: ID!, $t: String!) { renameDocument(id: $id, title: $t) '
+                        '{ __typename ... on Document { title } ... on InvalidDocumentInput '
+                        '{ field } } }', {"id": doc["id"], "t": "\u2067Nouveau\u2069\t titre\x1b"},
+                        token=token)
+    assert renamed["data"]["renameDocument"] == {"__typename": "Document",
+                                                 "title": "Nouveau titre"}
+    empty = await gql('mutation R($id: ID!, $t: String!) { renameDocument(id: $id, title: $t) '
+                      '{ __typename ... on InvalidDocumentInput { field } } }',
+                      {"id": doc["id"], "t": "\u202a\x00\u202c"}, token=token)
+    assert empty["data"]["renameDocument"] == {"__typename": "InvalidDocumentInput",
+                                               "field": "title"}
+    deposited = (await _deposit(client, doctor_token, PDF + b"1", _deposit_input(
+        person, title="CR\u2066 biologie\u2069\x00"))).json()
+    assert deposited["data"]["depositDocument"]["__typename"] == "DocumentDeposited"
+    rpps = (await Account.get(id=doctor_account.id).prefetch_related("professional")
+            ).professional.rpps
+    fhir = _fhir_doc(person, rpps, description="Bilan\u202e\x00 bio")
+    fhir["content"][0]["attachment"]["data"] = base64.b64encode(PDF + b"2").decode()
+    created = await client.post("/fhir/r4/DocumentReference", json=fhir,
+                                headers={"Authorization": f"Bearer {doctor_token}",
+                                         "Content-Type": "application/fhir+json"})
+    assert created.status_code == 201, created.text
+    listed = (await gql(LIST, {"first": 10}, token=token))["data"]["documents"]
+    assert {e["node"]["title"] for e in listed["edges"]} == {
+        "Nouveau titre", "CR biologie", "Bilan bio"}
+    download = await client.get(doc["downloadUrl"], headers={"Authorization": f"Bearer {token}"})
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"Nouveau titre.pdf\"; filename*=UTF-8''Nouveau%20titre.pdf")
+
+
+def test_file_names_never_carry_controls_even_for_old_titles():
+    from backend.records.http import content_disposition
+
+    header = content_disposition("CR\u202efdp.exe\x00\r\nX-Evil: 1", "application/pdf")
+    assert header == ("attachment; filename=\"CRfdp.exe X-Evil: 1.pdf\"; "
+                      "filename*=UTF-8''CRfdp.exe%20X-Evil%3A%201.pdf")
+    assert content_disposition("\u202e", "application/pdf").startswith(
+        'attachment; filename="document.pdf"')
+
+
+async def test_fhir_author_as_a_logical_reference(client, gql, patient, doctor):
+    """Issue 9 item 15: `author` may identify the professional by RPPS instead of pointing at
+    a contained Practitioner; the same check that it is the signed-in professional applies."""
+    account, patient_token = patient
+    doctor_account, doctor_token = doctor
+    person = await Person.get(id=account.person_id)
+    rpps = (await Account.get(id=doctor_account.id).prefetch_related("professional")
+            ).professional.rpps
+    headers = {"Authorization": f"Bearer {doctor_token}",
+               "Content-Type": "application/fhir+json"}
+
+    def logical(value: str, **extra) -> dict:
+        doc = _fhir_doc(person, rpps)
+        doc["contained"] = [doc["contained"][0]]  # the Patient only
+        doc["author"] = [{"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1",
+                                         "value": value}, **extra}]
+        return doc
+
+    created = await client.post("/fhir/r4/DocumentReference", json=logical("8" + rpps),
+                                headers=headers)
+    assert created.status_code == 201, created.text
+    again = logical(rpps, type="Practitioner", display="Dr Durand")  # bare RPPS, typed
+    again["content"][0]["attachment"]["data"] = base64.b64encode(PDF + b"x").decode()
+    assert (await client.post("/fhir/r4/DocumentReference", json=again,
+                              headers=headers)).status_code == 201
+    someone_else = await client.post("/fhir/r4/DocumentReference",
+                                     json=logical("810002727377"), headers=headers)
+    assert someone_else.status_code == 403
+    organisation = await client.post("/fhir/r4/DocumentReference",
+                                     json=logical("8" + rpps, type="Organization"),
+                                     headers=headers)
+    assert organisation.status_code == 400
+    assert organisation.json()["issue"][0]["expression"] == ["DocumentReference.author[0]"]
+    listed = (await gql(LIST, {"first": 5}, token=patient_token))["data"]["documents"]
+    assert listed["totalCount"] == 2
+    assert {e["node"]["author"]["professional"]["rpps"] for e in listed["edges"]} == {rpps}

@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
+from backend.identity import matching
 from backend.messaging import services
 from backend.messaging.queries import build_conversations, keyring
 from backend.messaging.types import (
@@ -38,12 +39,13 @@ class MessagingMutations:
         try:
             conversation, message = await services.start_conversation(
                 info.context.runtime, viewer, subject=input.subject,
-                patient=services.PatientTraits(input.patient.ins_matricule,
-                                               input.patient.birth_name,
-                                               input.patient.birth_date),
+                patient=matching.PatientClaim(input.patient.ins_matricule,
+                                              input.patient.birth_name,
+                                              input.patient.birth_date),
                 include_patient=input.include_patient,
                 professional_rpps=input.professional_rpps, body=input.body,
-                attachment_ids=[str(a) for a in input.attachment_ids])
+                attachment_ids=[str(a) for a in input.attachment_ids],
+                address=info.context.client_address)
         except DomainError as exc:
             return to_graphql_error(exc)
         node = (await build_conversations(info, [conversation]))[0]
@@ -84,7 +86,8 @@ class MessagingMutations:
             return to_graphql_error(exc)
         return ReadMarked(conversation_id=conversation_id, unread_count=unread)
 
-    @strawberry.mutation(description="Stop a professional from writing to me.",
+    @strawberry.mutation(description="Stop a professional from writing to me. The answer is "
+                                     "the same whether the id names a professional or not.",
                          permission_classes=[IsPatient])
     async def block_professional(self, info: Info, professional_id: strawberry.ID
                                  ) -> BlockResult:

@@ -2,7 +2,11 @@
 
 - A professional opens a conversation about one patient: with the patient taking part, or
   between professionals only. A patient replies within conversations opened with them.
-- A patient may block a professional, who then can no longer write to them.
+- A patient may block a professional, who then can no longer write to them. Blocking answers
+  alike whether the id names a professional or not.
+- Starting a conversation checks the whole request (texts, participants, attachments) before
+  the patient's INS traits are matched, and answers any refusal that depends on the matched
+  patient exactly like a mismatch: the answers never confirm an identity short of success.
 - A non-participant gets exactly what a missing conversation gives.
 - A message is committed first, then announced through the broker (payload: its sequence
   number only, never content). Subscribers catch up from the database from their cursor.
@@ -23,14 +27,15 @@ from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
 from backend.errors import DomainError
+from backend.identity import matching
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import Viewer
 from backend.keys import services as keys
 from backend.messaging.models import Block, Conversation, Message, MessageAttachment, Participant
 from backend.records.models import Document
-from backend.records.services import PatientNotFound, find_patient
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.text import clean_label, clean_text
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +139,9 @@ class KeyRing:
 
 
 def _clean_text(value: str, field: str, limit: int) -> str:
-    # Plain text only: drop control characters except newlines and tabs; never HTML-rendered.
-    text = "".join(c for c in value if c in "\n\t" or ord(c) >= 32).strip()
+    # Plain text only, never HTML-rendered: control and format characters (bidirectional
+    # overrides included) are stripped; a body keeps its newlines and tabs, a subject is one line.
+    text = clean_text(value) if field == "body" else clean_label(value)
     if not text:
         raise InvalidMessage(field, "Le message est vide." if field == "body"
                              else "L'objet est obligatoire.")
@@ -166,6 +172,30 @@ async def _check_attachments(viewer: Viewer, conversation: Conversation,
     if await query.count() != len(set(ids)):
         raise AttachmentNotFound()
     return list(dict.fromkeys(ids))
+
+
+async def _own_attachments(viewer: Viewer, attachment_ids: Sequence[str]
+                           ) -> tuple[list[uuid.UUID], int | None]:
+    """Before a conversation exists: documents this professional deposited, all in one
+    patient's record. Returns their ids and that patient (None without attachments). Checked
+    before any identity match, so the answer does not depend on the patient named."""
+    if len(attachment_ids) > MAX_ATTACHMENTS:
+        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
+    ids: list[uuid.UUID] = []
+    for raw in attachment_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            raise AttachmentNotFound() from None
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return [], None
+    owners = await Document.filter(
+        id__in=ids, author_professional_id=viewer.professional_id, deleted_at__isnull=True,
+    ).values_list("person_id", flat=True)
+    if len(owners) != len(ids) or len(set(owners)) != 1:
+        raise AttachmentNotFound()
+    return ids, int(owners[0])
 
 
 async def _is_blocked(patient_person_id: int, professional_id: int) -> bool:
@@ -219,44 +249,45 @@ async def _announce(rt: Runtime, conversation: Conversation, seq: int) -> None:
         await rt.broker.publish(inbox_channel(account_id), str(seq))
 
 
-@dataclass
-class PatientTraits:
-    matricule: str
-    birth_name: str
-    birth_date: datetime | object
-
-
 async def start_conversation(
-    rt: Runtime, viewer: Viewer, *, subject: str, patient: PatientTraits,
+    rt: Runtime, viewer: Viewer, *, subject: str, patient: matching.PatientClaim,
     include_patient: bool, professional_rpps: Sequence[str], body: str,
-    attachment_ids: Sequence[str] = (),
+    attachment_ids: Sequence[str] = (), address: str | None = None,
 ) -> tuple[Conversation, Message]:
     if not viewer.is_professional:
         raise NotAllowed()
+    # 1. Everything that does not depend on the patient, before matching the identity.
     subject = _clean_text(subject, "subject", MAX_SUBJECT)
     body = _clean_text(body, "body", MAX_BODY)
-    try:
-        person = await find_patient(matricule=patient.matricule, birth_name=patient.birth_name,
-                                    birth_date=patient.birth_date)  # type: ignore[arg-type]
-    except PatientNotFound:
-        raise
     account_ids = {viewer.account_id}
-    if include_patient:
-        if await _is_blocked(person.id, viewer.professional_id):
-            raise BlockedByPatient()
-        patient_account = await Account.filter(person_id=person.id,
-                                               status=AccountStatus.ACTIVE).first()
-        if patient_account is None:
-            raise PatientNotFound()
-        account_ids.add(patient_account.id)
     for rpps in professional_rpps:
         pro_account = await Account.filter(professional__rpps=str(rpps).strip(),
                                            status=AccountStatus.ACTIVE).first()
         if pro_account is None:
             raise ProfessionalNotFound()
         account_ids.add(pro_account.id)
-    if len(account_ids) < 2:
+    if not include_patient and len(account_ids) < 2:
         raise InvalidMessage("participants", "Ajoutez le patient ou un autre professionnel.")
+    attachments, attachments_patient = await _own_attachments(viewer, attachment_ids)
+    # 2. The identity; from here on a refusal tied to the patient answers like a mismatch.
+    match = await matching.find_patient(
+        rt, matching.Requester(viewer.account_id, viewer.professional_id, "conversation",
+                               address), patient)
+    person = match.person
+    if attachments_patient is not None and attachments_patient != person.id:
+        await match.refuse()  # documents of another patient
+    if include_patient:
+        patient_account = await Account.filter(person_id=person.id,
+                                               status=AccountStatus.ACTIVE).first()
+        if patient_account is None:
+            await match.refuse()  # no account to write to: like no such patient
+        if await _is_blocked(person.id, viewer.professional_id):
+            # Only a professional this patient blocked can get this answer: it tells them
+            # nothing they did not know.
+            await match.confirm()
+            raise BlockedByPatient()
+        account_ids.add(patient_account.id)
+    await match.confirm()
     data_key_id, data_key = await keys.data_key_for(rt.settings, person.id)
     conversation_id = uuid.uuid4()
     conversation = Conversation(
@@ -265,7 +296,6 @@ async def start_conversation(
                                              associated=_subject_ad(conversation_id)),
         data_key_id=data_key_id, created_by_account_id=viewer.account_id,
     )
-    attachments = await _check_attachments(viewer, conversation, attachment_ids)
     async with in_transaction():
         await conversation.save(force_create=True)
         for account_id in sorted(account_ids):
@@ -345,15 +375,22 @@ async def mark_read(viewer: Viewer, conversation_id: str, up_to: str | None = No
 # --- blocking ------------------------------------------------------------------------------
 
 
-async def block(viewer: Viewer, professional_id: int) -> Professional:
+MAX_ID = 2**31 - 1
+
+
+async def block(viewer: Viewer, professional_id: int) -> None:
+    """Block a professional. The same answer (and the same single INSERT) whether the id
+    names a professional or not, so that ids cannot be probed; a missing one blocks nothing."""
     if not viewer.is_patient:
         raise NotAllowed("Seul un patient peut bloquer un professionnel.")
-    professional = await Professional.get_or_none(id=professional_id)
-    if professional is None:
-        raise ProfessionalNotFound()
-    await Block.get_or_create(patient_account_id=viewer.account_id,
-                              professional_id=professional_id)
-    return professional
+    if not 0 < professional_id <= MAX_ID:
+        return
+    try:
+        async with in_transaction():
+            await Block.create(patient_account_id=viewer.account_id,
+                               professional_id=professional_id)
+    except IntegrityError:
+        pass  # already blocked, or no such professional
 
 
 async def unblock(viewer: Viewer, professional_id: int) -> None:

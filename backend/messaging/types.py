@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import PatientIdentityInput
 from backend.messaging import services
 from backend.messaging.loaders import load_accounts, load_attachments, load_participants
@@ -231,11 +231,9 @@ SendMessageResult = Annotated[
     strawberry.union("SendMessageResult"),
 ]
 StartConversationResult = Annotated[
-    ConversationStarted | PatientNotFound | BlockedByPatient | InvalidMessage
-    | AttachmentNotFound | ProfessionalNotFound | NotAllowed,
+    ConversationStarted | PatientNotFound | TooManyFailedIdentityMatches | BlockedByPatient
+    | InvalidMessage | AttachmentNotFound | ProfessionalNotFound | NotAllowed,
     strawberry.union("StartConversationResult"),
 ]
 MarkReadResult = Annotated[ReadMarked | ConversationNotFound, strawberry.union("MarkReadResult")]
-BlockResult = Annotated[
-    BlockChanged | ProfessionalNotFound | NotAllowed, strawberry.union("BlockResult")
-]
+BlockResult = Annotated[BlockChanged | NotAllowed, strawberry.union("BlockResult")]

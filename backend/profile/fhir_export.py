@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backend.identity.models import Person, Professional
+from backend.identity.models import IdentityStatus, Person, Professional
 from backend.profile import services
 from backend.profile.catalog import (
     BMI_LOINC,
@@ -55,6 +55,7 @@ CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 HISTORY_CATEGORY = "urn:carnet:fhir:history-category"
 PRESCRIBER_EXTENSION = "urn:carnet:fhir:prescriber"
 ORGAN_DONATION_CODE = "urn:carnet:fhir:consent"
+ADVANCE_DIRECTIVE_LOINC = "42348-3"
 # Public-health law articles the two Consents rest on (Code de la santé publique).
 ADVANCE_DIRECTIVE_POLICY = "https://www.legifrance.gouv.fr/codes/article_lc/LEGIARTI000031972277"
 ORGAN_DONATION_POLICY = "https://www.legifrance.gouv.fr/codes/article_lc/LEGIARTI000031972291"
@@ -133,11 +134,14 @@ class _Builder:
 
     def patient(self, contacts: list[services.Entry]) -> dict[str, Any]:
         person = self.person
-        matricule_system = f"urn:oid:{person.oid}"
+        # Only a qualified identity (QUAL) may carry the INS matricule in exchanges.
+        identifier = None
+        if person.identity_status == IdentityStatus.QUALIFIED:
+            identifier = [{"use": "official", "system": f"urn:oid:{person.oid}",
+                           "value": person.matricule}]
         resource: dict[str, Any] = {
             "resourceType": "Patient", "id": self.patient_id,
-            "identifier": [{"use": "official", "system": matricule_system,
-                            "value": person.matricule}],
+            "identifier": identifier,
             "name": [{"use": "official", "family": person.birth_name,
                       "given": person.first_names.split() or None}],
             "gender": GENDER.get(person.sex.value if hasattr(person.sex, "value")
@@ -145,6 +149,8 @@ class _Builder:
             "birthDate": _day(person.birth_date),
         }
         resource["name"] = [_drop_empty(n) for n in resource["name"]]
+        if identifier is None:
+            del resource["identifier"]
         contact_list = []
         for entry in contacts:
             text = entry.text
@@ -358,7 +364,7 @@ class _Builder:
             source = {"contentType": "text/plain; charset=utf-8",
                       "data": base64.b64encode(text["text"].encode()).decode(),
                       "title": "Directives anticipées"}
-        resource = self._consent(row, "adr", "Advance directive", "42348-3",
+        resource = self._consent(row, "adr", "Advance directive", ADVANCE_DIRECTIVE_LOINC,
                                  "Advance directives", ADVANCE_DIRECTIVE_POLICY, "permit")
         resource["sourceAttachment"] = source
         return _drop_empty(resource)

@@ -9,8 +9,12 @@
 - Supported: AllergyIntolerance, Immunization, Condition, FamilyMemberHistory,
   MedicationStatement, Observation (LOINC-coded measurements, units converted to the canonical
   UCUM unit; BMI is derived, so it is skipped), DocumentReference with inline base64 content
-  (stored as a LEGACY_IMPORT document; the same content twice is skipped). Patient, Practitioner,
-  Organization, RelatedPerson and Consent entries are context: counted as ignored.
+  (stored as a LEGACY_IMPORT document; the same content twice is skipped), and the two Consents
+  Carnet exports: advance directives (LOINC 42348-3; text inline, or one of the patient's own
+  documents) and the organ-donation position. There is one of each per patient: the same one
+  (same id, or same content) is skipped, and one that would replace a different decision already
+  in Carnet is reported, never applied silently. Patient, Practitioner, Organization,
+  RelatedPerson and other Consents are context: counted as ignored.
 - A Bundle whose Patient carries a different INS matricule is refused as a whole.
 """
 
@@ -43,12 +47,20 @@ from backend.profile.catalog import (
     SPECS,
     SYSTOLIC,
 )
-from backend.profile.fhir_export import HISTORY_CATEGORY, PRESCRIBER_EXTENSION
+from backend.profile.fhir_export import (
+    ADVANCE_DIRECTIVE_LOINC,
+    HISTORY_CATEGORY,
+    ORGAN_DONATION_CODE,
+    PRESCRIBER_EXTENSION,
+)
 from backend.profile.models import (
+    AdvanceDirective,
     AllergyCategory,
     AllergyKind,
     HistoryCategory,
     MeasurementKind,
+    OrganDonation,
+    OrganDonationPosition,
     Relative,
     Severity,
 )
@@ -59,7 +71,8 @@ from backend.runtime import Runtime
 
 MAX_ENTRIES = 2000
 IGNORED_TYPES = {"Patient", "Practitioner", "PractitionerRole", "Organization",
-                 "RelatedPerson", "Consent", "Provenance"}
+                 "RelatedPerson", "Provenance"}
+WITHDRAWN_CONSENT = {"entered-in-error", "rejected", "inactive"}
 INS_SYSTEMS = {"urn:oid:1.2.250.1.213.1.4.8", "urn:oid:1.2.250.1.213.1.4.9",
                "urn:oid:1.2.250.1.213.1.4.10"}
 
@@ -430,6 +443,112 @@ async def _document(rt: Runtime, person_id: int, author: services.Author, r: Any
     return True
 
 
+def _consent_kind(r: Any) -> str | None:
+    for concept in r.category or []:
+        for coding in concept.coding or []:
+            if coding.system == LOINC and coding.code == ADVANCE_DIRECTIVE_LOINC:
+                return services.DIRECTIVE_KIND
+            if coding.system == ORGAN_DONATION_CODE and coding.code == "organ-donation":
+                return services.ORGAN_KIND
+    return None
+
+
+def _extension(r: Any, url: str) -> Any:
+    for extension in r.extension or []:
+        if extension.url == url:
+            return extension
+    return None
+
+
+async def _directive(rt: Runtime, person_id: int, author: services.Author, r: Any) -> bool:
+    """Import an advance directive; False if the same one is already in Carnet."""
+    attachment = r.sourceAttachment
+    text = document_id = None
+    if attachment is not None and attachment.data is not None:
+        data = attachment.data
+        try:
+            raw = data if isinstance(data, bytes) else base64.b64decode(data, validate=True)
+            text = raw.decode("utf-8")
+        except (binascii.Error, ValueError):
+            raise _Invalid("Consent.sourceAttachment : texte des directives illisible "
+                           "(base64 UTF-8 attendu).") from None
+    elif attachment is not None and attachment.url:
+        parts = attachment.url.rstrip("/").split("/")
+        document = None
+        if len(parts) >= 3 and parts[-3] == "documents" and parts[-1] == "content":
+            document = await records.patient_document(person_id, parts[-2])
+        if document is None:
+            raise _Invalid("Consent.sourceAttachment : le document des directives anticipées "
+                           "n'est pas dans votre dossier.")
+        document_id = str(document.id)
+    clean = services._text(text, "text", "Directives anticipées", limit=services.MAX_DIRECTIVE,
+                           multiline=True)
+    if clean is None and document_id is None:
+        raise _Invalid("Consent.sourceAttachment : directives anticipées absentes.")
+    existing = await services.get_single(services.KeyRing(rt.settings), AdvanceDirective,
+                                         services.DIRECTIVE_KIND, person_id)
+    if existing is not None:
+        same_document = (str(existing.row.document_id) if existing.row.document_id else None
+                         ) == document_id
+        if existing.text.get("text") == clean and same_document:
+            return False
+        raise _Invalid("Vous avez déjà des directives anticipées dans Carnet, différentes de "
+                       "celles du fichier : elles n'ont pas été remplacées (modifiez-les "
+                       "depuis votre profil).")
+    await services.set_advance_directive(rt.settings, person_id=person_id, author=author,
+                                         text=clean, document_id=document_id)
+    return True
+
+
+async def _organ_donation(rt: Runtime, person_id: int, author: services.Author, r: Any
+                          ) -> bool:
+    """Import the organ-donation position; False if the same one is already in Carnet."""
+    position = None
+    coded = _extension(r, ORGAN_DONATION_CODE + ":position")
+    if coded is not None and coded.valueCode in OrganDonationPosition._value2member_map_:
+        position = OrganDonationPosition(coded.valueCode)
+    elif r.status in ("proposed", "draft"):
+        position = OrganDonationPosition.UNDECIDED
+    elif r.provision is not None and r.provision.type in ("permit", "deny"):
+        position = (OrganDonationPosition.CONSENTS if r.provision.type == "permit"
+                    else OrganDonationPosition.REFUSES)
+    if position is None:
+        raise _Invalid("Consent : position sur le don d'organes absente "
+                       "(provision.type permit ou deny).")
+    note_extension = _extension(r, ORGAN_DONATION_CODE + ":note")
+    note = services._text(note_extension.valueString if note_extension else None, "note",
+                          "Note", limit=services.MAX_LONG, multiline=True)
+    existing = await services.get_single(services.KeyRing(rt.settings), OrganDonation,
+                                         services.ORGAN_KIND, person_id)
+    if existing is not None:
+        if existing.row.position == position and existing.text.get("note") == note:
+            return False
+        raise _Invalid("Votre position sur le don d'organes est déjà renseignée dans Carnet, "
+                       "différente de celle du fichier : elle n'a pas été remplacée (modifiez-la "
+                       "depuis votre profil).")
+    await services.set_organ_donation(rt.settings, person_id=person_id, author=author,
+                                      position=position, note=note)
+    return True
+
+
+async def _consent(rt: Runtime, person_id: int, author: services.Author, r: Any,
+                   raw_id: Any) -> bool | None:
+    """Import one of the two Consents Carnet knows: True created, False already there, None
+    another kind of Consent (context)."""
+    kind = _consent_kind(r)
+    if kind is None:
+        return None
+    model = AdvanceDirective if kind == services.DIRECTIVE_KIND else OrganDonation
+    if raw_id is not None and await _own_id(model, person_id, raw_id):
+        return False  # Carnet's own export, re-imported
+    if r.status in WITHDRAWN_CONSENT:
+        raise _Invalid(f"Consent.status « {r.status} » : consentement annulé ou retiré, "
+                       "non importé.")
+    if kind == services.DIRECTIVE_KIND:
+        return await _directive(rt, person_id, author, r)
+    return await _organ_donation(rt, person_id, author, r)
+
+
 async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
                         bundle: Any) -> ImportReport:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
@@ -458,7 +577,8 @@ async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
         if resource_type in IGNORED_TYPES:
             report.ignored += 1
             continue
-        if resource_type not in MAPPERS and resource_type != "DocumentReference":
+        if resource_type not in MAPPERS and resource_type not in ("DocumentReference",
+                                                                  "Consent"):
             fail(f"Type de ressource non pris en charge : {resource_type or 'inconnu'}.")
             continue
         try:
@@ -468,6 +588,15 @@ async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
             continue
         full_url = item.get("fullUrl") if isinstance(item.get("fullUrl"), str) else None
         try:
+            if resource_type == "Consent":
+                outcome = await _consent(rt, person_id, author, resource, raw.get("id"))
+                if outcome is None:
+                    report.ignored += 1
+                elif outcome:
+                    report.created += 1
+                else:
+                    report.skipped += 1
+                continue
             if resource_type == "DocumentReference":
                 if await _document(rt, person_id, author, resource, raw.get("id")):
                     report.created += 1

@@ -14,6 +14,7 @@ from backend.graphql_errors import to_graphql_error
 
 # The same INS traits as starting a conversation: one GraphQL input type for both.
 from backend.graphql_types import PatientIdentityInput
+from backend.identity import matching
 from backend.permissions import IsPatient, IsProfessional
 from backend.profile import fhir_import, services
 from backend.profile.models import AdvanceDirective as AdvanceDirectiveModel
@@ -115,10 +116,11 @@ def _add_for_patient(label: str, gql_input: Any) -> Any:
         viewer = info.context.viewer
         try:
             entry = await services.professional_add_entry(
-                info.context.settings, professional_account_id=viewer.account_id,
-                professional_id=viewer.professional_id, matricule=patient.ins_matricule,
-                birth_name=patient.birth_name, birth_date=patient.birth_date,
-                data=input.to_service())
+                info.context.runtime, professional_account_id=viewer.account_id,
+                professional_id=viewer.professional_id,
+                patient=matching.PatientClaim(patient.ins_matricule, patient.birth_name,
+                                              patient.birth_date),
+                data=input.to_service(), address=info.context.client_address)
         except DomainError as exc:
             return to_graphql_error(exc)
         return ProfileEntryAdded(id=strawberry.ID(str(entry.id)),

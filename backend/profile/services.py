@@ -26,6 +26,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from backend import errors
+from backend.identity import matching
 from backend.keys import services as keys
 from backend.profile.catalog import SPECS, french_number
 from backend.profile.models import (
@@ -47,6 +48,7 @@ from backend.profile.models import (
 )
 from backend.profile.models import Measurement as MeasurementRow
 from backend.records import services as records
+from backend.runtime import Runtime
 from backend.settings import Settings
 
 MAX_SHORT = 200
@@ -82,10 +84,6 @@ class MeasurementOutOfRange(ProfileError):
 
 class EntryNotFound(ProfileError):
     message = "Élément introuvable."
-
-
-class PatientNotFound(ProfileError, errors.PatientNotFound):
-    pass
 
 
 class AlreadyImported(Exception):
@@ -539,19 +537,21 @@ async def delete_entry(model: type[Model], *, person_id: int, entry_id: str) -> 
     return parsed  # type: ignore[return-value]
 
 
-async def professional_add_entry(settings: Settings, *, professional_account_id: int,
-                                 professional_id: int, matricule: str, birth_name: str,
-                                 birth_date: date, data: EntryInput) -> Entry:
+async def professional_add_entry(rt: Runtime, *, professional_account_id: int,
+                                 professional_id: int, patient: matching.PatientClaim,
+                                 data: EntryInput, address: str | None = None) -> Entry:
+    """Input errors come first (they reveal nothing about the patient), then the identity
+    match (`matching.PatientNotFound` / `TooManyFailedMatches`), then only success."""
     if not isinstance(data, PROFESSIONAL_KINDS):
         raise InvalidProfileInput("kind", "Réservé au patient.")
-    data = data.checked()  # input errors first: they reveal nothing about the patient
-    try:
-        person = await records.find_patient(matricule=matricule, birth_name=birth_name,
-                                            birth_date=birth_date)
-    except records.PatientNotFound:
-        raise PatientNotFound() from None
-    return await add_entry(settings, person_id=person.id,
-                           author=Author(professional_account_id, professional_id), data=data)
+    data = data.checked()
+    match = await matching.find_patient(
+        rt, matching.Requester(professional_account_id, professional_id, "profile", address),
+        patient)
+    entry = await add_entry(rt.settings, person_id=match.person.id,
+                            author=Author(professional_account_id, professional_id), data=data)
+    await match.confirm()
+    return entry
 
 
 # --- advance directive and organ donation (one each per patient) -------------------------------

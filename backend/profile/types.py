@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import ProfessionalSummary
 from backend.profile import fhir_import, services
 from backend.profile.catalog import BMI_LOINC, BMI_UNIT, SPECS
@@ -492,7 +492,8 @@ OrganDonationResult = Annotated[OrganDonation | InvalidProfileInput,
                                 strawberry.union("OrganDonationResult")]
 DeleteEntryResult = Annotated[EntryDeleted | EntryNotFound, strawberry.union("DeleteEntryResult")]
 ProfessionalEntryResult = Annotated[
-    ProfileEntryAdded | PatientNotFound | MeasurementOutOfRange | InvalidProfileInput,
+    ProfileEntryAdded | PatientNotFound | TooManyFailedIdentityMatches | MeasurementOutOfRange
+    | InvalidProfileInput,
     strawberry.union("ProfessionalEntryResult")]
 ImportFhirBundleResult = Annotated[ImportReport | InvalidBundle,
                                    strawberry.union("ImportFhirBundleResult")]

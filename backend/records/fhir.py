@@ -3,8 +3,10 @@
 The patient travels as in the French profiles: `subject` references a contained Patient that
 carries the INS identifier (system urn:oid:1.2.250.1.213.1.4.8 for an NIR), the official
 (birth) family name and `birthDate`; `type` carries the LOINC code; `author` the professional
-(RPPS identifier). The content is inline (`attachment.data`, base64) or a reference to a
-contained Binary (`attachment.url = "#id"`).
+(RPPS identifier), as a contained Practitioner or as a logical reference
+(`{"identifier": {"system": "urn:oid:1.2.250.1.71.4.2.1", "value": "8" + RPPS}}`); an RPPS given
+must be the signed-in professional's. The content is inline (`attachment.data`, base64) or a
+reference to a contained Binary (`attachment.url = "#id"`).
 
 Resources are validated with fhir.resources' R4B models (the pydantic-2 line closest to R4;
 identical to R4 for DocumentReference, Patient, Practitioner and Binary as used here).
@@ -23,6 +25,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from backend.identity import matching
 from backend.identity.ins import OID_INS_NIA, OID_INS_NIR, OID_INS_TEST_NIR
 from backend.identity.models import Professional
 from backend.identity.services import authenticate, bearer_token
@@ -96,15 +99,30 @@ def _type_code(resource: DocumentReference) -> str:
     return code
 
 
+def _rpps(identifiers: list[Any]) -> str | None:
+    for ident in identifiers:
+        if ident is not None and ident.system in RPPS_SYSTEMS and ident.value:
+            value = ident.value.strip()
+            # The national id is "8" + RPPS; accept either form.
+            return value[1:] if len(value) == 12 and value.startswith("8") else value
+    return None
+
+
 def _author_rpps(resource: DocumentReference) -> str | None:
+    """The RPPS of the first author that gives one: a contained Practitioner (`#id`) or a
+    logical reference by identifier, as FHIR allows both."""
     for index, ref in enumerate(resource.author or []):
-        item = _contained(resource, ref.reference, "Practitioner",
-                          f"DocumentReference.author[{index}]")
-        for ident in item.identifier or []:
-            if ident.system in RPPS_SYSTEMS and ident.value:
-                value = ident.value.strip()
-                # The national id is "8" + RPPS; accept either form.
-                return value[1:] if len(value) == 12 and value.startswith("8") else value
+        expression = f"DocumentReference.author[{index}]"
+        if ref.identifier is not None and not (ref.reference or "").startswith("#"):
+            if ref.type not in (None, "Practitioner", "PractitionerRole"):
+                raise FhirInputError("value", f"{expression}: a logical author reference must "
+                                     "identify a Practitioner (RPPS)", expression)
+            rpps = _rpps([ref.identifier])
+        else:
+            item = _contained(resource, ref.reference, "Practitioner", expression)
+            rpps = _rpps(list(item.identifier or []))
+        if rpps is not None:
+            return rpps
     return None
 
 
@@ -178,21 +196,27 @@ async def create_document_reference(request: Request) -> Response:
         known_type = DocumentType.from_loinc(type_code)
         title = (resource.description or resource.content[0].attachment.title
                  or (known_type.label if known_type else "Document"))
+        # Everything above and the content checks inside come before the identity match.
         document = await services.deposit_document(
             runtime, professional_account_id=viewer.account_id,
-            professional_id=viewer.professional_id, matricule=matricule,
-            birth_name=birth_name, birth_date=birth_date,
+            professional_id=viewer.professional_id,
+            patient=matching.PatientClaim(matricule, birth_name, birth_date),
             data=services.DocumentInput(title[:services.MAX_TITLE], type_code,
                                         _clinical_date(resource)),
-            chunks=services.bytes_chunks(content),
+            chunks=services.bytes_chunks(content), size=len(content),
+            address=request.client.host if request.client else None,
         )
     except ValidationError as exc:
         return operation_outcome(_validation_issues(exc), 400)
     except FhirInputError as exc:
         return operation_outcome([_issue(exc.code, exc.diagnostics, exc.expression)],
                                  exc.status)
-    except services.PatientNotFound as exc:
+    except matching.PatientNotFound as exc:
         return operation_outcome([_issue("not-found", exc.message, "Patient")], 422)
+    except matching.TooManyFailedMatches as exc:
+        response = operation_outcome([_issue("throttled", exc.message)], 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except services.FileTooLarge as exc:
         return operation_outcome([_issue("too-long", exc.message)], 413)
     except services.UnsupportedContent as exc:

@@ -11,6 +11,7 @@ from backend.identity.services import authenticate, bearer_token
 from backend.records import services
 from backend.records.sniffing import EXTENSIONS
 from backend.records.storage import BlobNotFound
+from backend.text import clean_label
 
 # A document is data to save, never a page to render in Carnet's origin.
 CONTENT_HEADERS = {
@@ -22,9 +23,10 @@ CONTENT_HEADERS = {
 
 
 def content_disposition(title: str, content_type: str) -> str:
-    """RFC 6266: an ASCII fallback plus the UTF-8 name in filename*."""
+    """RFC 6266: an ASCII fallback plus the UTF-8 name in filename*. Control and bidirectional
+    characters are stripped again here (titles stored before they were refused at write)."""
     extension = EXTENSIONS.get(content_type, "bin")
-    name = f"{title}.{extension}"
+    name = f"{clean_label(title) or 'document'}.{extension}"
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 

@@ -8,6 +8,7 @@ from strawberry.types import Info
 
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
+from backend.identity import matching
 from backend.permissions import IsPatient, IsProfessional
 from backend.records import services
 from backend.records.models import DocumentSource
@@ -32,6 +33,17 @@ async def upload_chunks(upload: Upload) -> AsyncIterator[bytes]:
     """Read a multipart file part in chunks (Starlette spools it to disk, not memory)."""
     while chunk := await upload.read(CHUNK):  # type: ignore[attr-defined]
         yield chunk
+
+
+def upload_size(upload: Upload) -> int:
+    """The size of a multipart file part, spooled by Starlette before the resolver runs."""
+    size = getattr(upload, "size", None)
+    if size is None:
+        file = upload.file  # type: ignore[attr-defined]
+        position = file.tell()
+        size = file.seek(0, 2)
+        file.seek(position)
+    return int(size)
 
 
 async def _document(info: Info, row) -> Document:  # noqa: ANN001
@@ -76,9 +88,11 @@ class RecordMutations:
         try:
             row = await services.deposit_document(
                 info.context.runtime, professional_account_id=viewer.account_id,
-                professional_id=viewer.professional_id, matricule=input.ins_matricule,
-                birth_name=input.birth_name, birth_date=input.birth_date, data=data,
-                chunks=upload_chunks(file),
+                professional_id=viewer.professional_id,
+                patient=matching.PatientClaim(input.ins_matricule, input.birth_name,
+                                              input.birth_date),
+                data=data, chunks=upload_chunks(file), size=upload_size(file),
+                address=info.context.client_address,
             )
         except DomainError as exc:
             return to_graphql_error(exc)

@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from tortoise.expressions import Q
 
 from backend import errors
-from backend.identity.models import Person, Professional
+from backend.identity import matching
+from backend.identity.models import Professional
 from backend.keys import services as keys
 from backend.records.document_types import DocumentType
 from backend.records.models import Document, DocumentSource, Visibility
@@ -30,6 +31,7 @@ from backend.records.sniffing import SNIFF_BYTES, sniff
 from backend.records.storage import new_blob_name
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.text import clean_label
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +75,6 @@ class DocumentNotFound(RecordsError):
     message = "Document introuvable."
 
 
-class PatientNotFound(RecordsError, errors.PatientNotFound):
-    # One answer whatever trait did not match: the endpoint must not confirm identities.
-    pass
-
-
 # --- inputs --------------------------------------------------------------------------------
 
 
@@ -90,7 +87,8 @@ class DocumentInput:
     release_at: datetime | None = None
 
     def checked(self) -> DocumentInput:
-        title = " ".join(self.title.split())
+        # Controls and format characters (NUL, bidirectional overrides...) are stripped.
+        title = clean_label(self.title)
         if not title:
             raise InvalidDocumentInput("title", "Le titre est obligatoire.")
         if len(title) > MAX_TITLE:
@@ -158,6 +156,28 @@ async def _read_head(chunks: AsyncIterator[bytes]) -> tuple[bytes, bool]:
     return head, True
 
 
+@dataclass
+class Content:
+    """A content whose type was sniffed (and whose declared size, if any, was checked)."""
+
+    content_type: str
+    head: bytes
+    rest: AsyncIterator[bytes]
+
+
+async def checked_content(settings: Settings, chunks: AsyncIterator[bytes], *,
+                          size: int | None = None) -> Content:
+    """Refuse an unsupported or (by its known size) too large content, before storing it."""
+    if size is not None and size > settings.max_upload_bytes:
+        raise FileTooLarge(settings.max_upload_bytes)
+    iterator = aiter(chunks)
+    head, complete = await _read_head(iterator)
+    content_type = sniff(head[:SNIFF_BYTES], complete=complete)
+    if content_type is None:
+        raise UnsupportedContent()
+    return Content(content_type, head, iterator)
+
+
 async def store_document(
     rt: Runtime,
     *,
@@ -165,16 +185,18 @@ async def store_document(
     author: Author,
     source: DocumentSource,
     data: DocumentInput,
-    chunks: AsyncIterator[bytes],
+    chunks: AsyncIterator[bytes] | None = None,
+    content: Content | None = None,
 ) -> Document:
+    """Store `chunks`, or a `content` already checked by `checked_content`."""
     data = data.checked()
     settings = rt.settings
-    iterator = aiter(chunks)
-    head, complete = await _read_head(iterator)
-    content_type = sniff(head[:SNIFF_BYTES], complete=complete)
-    if content_type is None:
-        raise UnsupportedContent()
-    measured = _Measured(head, iterator, settings.max_upload_bytes)
+    if content is None:
+        if chunks is None:
+            raise TypeError("store_document needs chunks or content")
+        content = await checked_content(settings, chunks)
+    content_type = content.content_type
+    measured = _Measured(content.head, content.rest, settings.max_upload_bytes)
     data_key_id, data_key = await keys.data_key_for(settings, person_id)
     document_id = uuid.uuid4()
     blob_name = new_blob_name()
@@ -215,46 +237,34 @@ async def bytes_chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[byte
 # --- professional intake -------------------------------------------------------------------
 
 
-def _normalised_name(name: str) -> str:
-    return " ".join(name.split()).upper()
-
-
-async def find_patient(*, matricule: str, birth_name: str, birth_date: date) -> Person:
-    """The patient whose INS matricule, birth name AND date of birth all match."""
-    from backend.identity.ins import InvalidNir, normalise_nir
-
-    try:
-        matricule = normalise_nir(matricule)
-    except InvalidNir:
-        raise PatientNotFound() from None
-    person = await Person.get_or_none(matricule=matricule)
-    if (person is None or _normalised_name(person.birth_name) != _normalised_name(birth_name)
-            or person.birth_date != birth_date):
-        raise PatientNotFound()
-    return person
-
-
 async def deposit_document(
     rt: Runtime,
     *,
     professional_account_id: int,
     professional_id: int,
-    matricule: str,
-    birth_name: str,
-    birth_date: date,
+    patient: matching.PatientClaim,
     data: DocumentInput,
     chunks: AsyncIterator[bytes],
+    size: int,
     source: DocumentSource = DocumentSource.PROFESSIONAL_SOFTWARE,
+    address: str | None = None,
 ) -> Document:
+    """The whole request (fields, content type, size) is checked BEFORE the patient is
+    matched, so that no answer depends on the identity except success itself."""
     data = data.checked()
-    person = await find_patient(matricule=matricule, birth_name=birth_name,
-                                birth_date=birth_date)
-    document = await store_document(
-        rt, person_id=person.id,
-        author=Author(account_id=professional_account_id, professional_id=professional_id),
-        source=source, data=data, chunks=chunks,
-    )
-    await notify_new_document(rt, person.id, document)
+    content = await checked_content(rt.settings, chunks, size=size)
+    match = await matching.find_patient(
+        rt, matching.Requester(professional_account_id, professional_id, "deposit", address),
+        patient)
+    author = Author(account_id=professional_account_id, professional_id=professional_id)
+    try:
+        document = await store_document(rt, person_id=match.person.id, author=author,
+                                        source=source, data=data, content=content)
+    except DuplicateDocument:
+        await match.confirm()  # this answer tells the match too
+        raise
+    await match.confirm()
+    await notify_new_document(rt, match.person.id, document)
     return document
 
 

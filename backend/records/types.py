@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from backend.graphql_errors import Error, PatientNotFound, translates
+from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import ProfessionalSummary
 from backend.records import services
 from backend.records.document_types import DocumentType as DocumentTypeModel
@@ -199,8 +199,8 @@ UploadDocumentResult = Annotated[
     strawberry.union("UploadDocumentResult"),
 ]
 DepositDocumentResult = Annotated[
-    DocumentDeposited | PatientNotFound | UnsupportedContent | FileTooLarge | DuplicateDocument
-    | InvalidDocumentInput,
+    DocumentDeposited | PatientNotFound | TooManyFailedIdentityMatches | UnsupportedContent
+    | FileTooLarge | DuplicateDocument | InvalidDocumentInput,
     strawberry.union("DepositDocumentResult"),
 ]
 DocumentChangeResult = Annotated[
