@@ -22,7 +22,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types.unset import UNSET, UnsetType
 
 from backend import live_sockets
-from backend.context import Context, new_request_id
+from backend.context import Context, Loaders, new_request_id
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
@@ -54,6 +54,7 @@ class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         refusal = await self.view.ws_operation_refusal(self.context)
         if refusal is None:
+            fresh_loaders(self.context)
             await super().run_operation(operation)
         elif refusal == _SESSION_GONE:
             self.operations.pop(operation.id, None)
@@ -78,6 +79,7 @@ class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
                                    variables: dict[str, object] | None) -> None:
         refusal = await self.view.ws_operation_refusal(self.context)
         if refusal is None:
+            fresh_loaders(self.context)
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         try:
@@ -233,6 +235,13 @@ class CarnetGraphQL(GraphQL[Context, None]):
         registry = _live_sockets(context.request)
         if viewer is not None and registry is not None:
             registry.discard(viewer.session_id, context.request)
+
+
+def fresh_loaders(context: Context) -> None:
+    """A socket has one context for its whole life: give each operation its own DataLoaders,
+    as an HTTP request has, so a long-lived socket never answers from a stale cache nor keeps
+    every row it ever loaded (a running subscription's next event reads the newest ones)."""
+    context.loaders = Loaders()
 
 
 def _ws_authorization(context: Context) -> object:
