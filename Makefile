@@ -30,6 +30,7 @@ graphiql: $(GRAPHIQL)/static/.installed
 
 $(GRAPHIQL)/static/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json \
 		$(GRAPHIQL)/__init__.py
+	@command -v npm >/dev/null || { echo "npm is required (Debian: apt-get install -y npm)" >&2; exit 1; }
 	npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error
 	$(PYTHON) -m backend.graphiql collect --clean
 	touch $@

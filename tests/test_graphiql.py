@@ -200,3 +200,15 @@ def test_collect_needs_only_the_standard_library() -> None:
     code = ("import sys, backend.graphiql; "
             "assert 'starlette' not in sys.modules, 'starlette imported at build time'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=graphiql.HERE.parent.parent)
+
+
+def test_make_run_and_make_test_install_the_assets() -> None:
+    """.ci/run only calls `make test`: a fresh clone must get the assets from it."""
+    import re
+
+    makefile = (graphiql.HERE.parent.parent / "Makefile").read_text()
+    for target in ("run", "test"):
+        line = re.search(rf"^{target}:(.*)$", makefile, re.M)
+        assert line and "graphiql" in line.group(1).split(), f"`make {target}` skips graphiql"
+    assert "npm ci --prefix $(GRAPHIQL)" in makefile
+    assert "-m backend.graphiql collect" in makefile
