@@ -14,6 +14,13 @@ ARG PYTHON_IMAGE=python:3.11-slim
 ARG NODE_IMAGE=node:22-bookworm-slim
 
 # ------------------------------------------------------------------------------------------
+# GraphiQL's scripts and stylesheets from the npm registry (the API serves them itself, no CDN):
+# `npm ci` checks every tarball against the lock file.
+FROM ${NODE_IMAGE} AS graphiql
+COPY backend/graphiql/package.json backend/graphiql/package-lock.json /opt/graphiql/
+RUN npm ci --prefix /opt/graphiql --ignore-scripts --no-audit --no-fund --loglevel=error
+
+# ------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -28,9 +35,12 @@ RUN mkdir backend && touch backend/__init__.py \
     && pip install . \
     && pip uninstall --yes carnet \
     && rm -rf backend build *.egg-info
-# Then the code (non-editable install; migrations ship inside the package).
+# Then the code (non-editable install; migrations and GraphiQL's assets ship inside the
+# package). `collect` checks each GraphiQL file against its pinned SRI hash.
 COPY backend ./backend
-RUN pip install --no-deps . && rm -rf build *.egg-info
+RUN --mount=type=bind,from=graphiql,source=/opt/graphiql/node_modules,target=/tmp/graphiql \
+    python -m backend.graphiql collect --from /tmp/graphiql \
+    && pip install --no-deps . && rm -rf build *.egg-info
 
 # ------------------------------------------------------------------------------------------
 FROM base AS api

@@ -7,7 +7,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_HTTP_CLIENT_BIND_ADDRESS := 0.0.0.0
 
-.PHONY: run test install install-dev bun lint schema bench clean
+.PHONY: run test install install-dev bun graphiql lint schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,21 @@ install-dev: $(BIN)/python
 bun:
 	bash scripts/ensure-bun.sh
 
+# GraphiQL's scripts and stylesheets, served by the API itself (no CDN): `npm ci` checks the
+# tarballs against backend/graphiql/package-lock.json, `collect` checks each file against its
+# pinned SRI hash and copies it to backend/graphiql/static/. Re-run when the lock file changes.
+GRAPHIQL := backend/graphiql
+graphiql: $(GRAPHIQL)/static/.installed
+
+$(GRAPHIQL)/static/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock.json \
+		$(GRAPHIQL)/__init__.py
+	@command -v npm >/dev/null || { echo "npm is required (Debian: apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix $(GRAPHIQL) --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PYTHON) -m backend.graphiql collect --clean
+	touch $@
+
 # Migrate the embedded SQLite database, seed demo data, start API + web app.
-run: install bun
+run: install bun graphiql
 	$(BIN)/carnet dev
 
 lint: install-dev
@@ -31,7 +44,7 @@ lint: install-dev
 
 # Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see README); CI=true makes a
 # missing service a failure instead of a skip.
-test: install-dev bun
+test: install-dev bun graphiql
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/carnet export-schema --check
@@ -45,4 +58,4 @@ bench: install-dev
 	$(BIN)/python bench/graphql_overhead.py
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache
+	rm -rf var .pytest_cache .ruff_cache $(GRAPHIQL)/static $(GRAPHIQL)/node_modules

@@ -17,6 +17,8 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend import db
 from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
+from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
+from backend.graphiql import serve_asset as graphiql_asset
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
 from backend.identity.services import authenticate, bearer_token, session_store
@@ -105,6 +107,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
             Route("/fhir/r4/Patient/{id}/$everything", patient_everything, methods=["GET"]),
             Route("/fhir/r4/Bundle", import_bundle, methods=["POST"]),
+            # GraphiQL's own scripts and stylesheets (no CDN), only when GraphiQL is on.
+            *([Route(GRAPHIQL_ASSETS + "{path:path}", graphiql_asset, methods=["GET"])]
+              if settings.graphiql else []),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from backend.settings import SettingsError, get_settings, load_settings
+from backend.settings import DEV_TRUSTED_PROXIES, SettingsError, get_settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -111,8 +112,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # X-Forwarded-For gives the client address only from the trusted proxies (the web
+        # app): anyone else could choose the address the rate limits and audit trail see.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies,
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines could carry query strings with identifiers
     )
@@ -178,44 +181,100 @@ def cmd_documents(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev_env(api_port: int) -> dict[str, str]:
+def _dev_env(api_port: int, *, frontend: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("CARNET_API_URL", f"http://127.0.0.1:{api_port}/graphql")
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
     env.setdefault("REFLEX_HTTP_CLIENT_BIND_ADDRESS", "0.0.0.0")
+    if get_settings().forwarded_allow_ips is None:
+        # The API believes X-Forwarded-For only from the web app (on 127.0.0.1 here); with no
+        # web app, from nobody.
+        env["FORWARDED_ALLOW_IPS"] = DEV_TRUSTED_PROXIES if frontend else ""
     jstools = ROOT / ".jstools" / "node_modules" / ".bin"
     if jstools.exists():
         env["PATH"] = f"{jstools}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 
+class _StopRequested(Exception):  # noqa: N818 - a request, not an error
+    """SIGINT or SIGTERM reached `carnet dev`."""
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
-    """API + SPA with demo data on the embedded defaults (SQLite, in-process broker)."""
+    """API + SPA with demo data on the embedded defaults (SQLite, in-process broker).
+
+    SIGINT (Ctrl-C) and SIGTERM stop everything, even when SIGINT was ignored at start (as for a
+    job started in the background by a shell script): each child runs in its own process group,
+    which gets SIGINT, then SIGKILL if it has not stopped after a few seconds.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    state = _DevSignals(procs)
+    previous = {sig: signal.signal(sig, state.on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _run_dev(args, state)
+    except _StopRequested as stop:
+        print(f"\ncarnet dev: {stop}, stopping...", file=sys.stderr)
+        return 0
+    finally:
+        state.stopping = True
+        _stop_children(procs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _DevSignals:
+    """The first SIGINT/SIGTERM stops `carnet dev` (raises _StopRequested), except while a
+    child is being started (deferred until it is recorded, so none is missed); later ones, or
+    any during the stop, SIGKILL the children at once."""
+
+    def __init__(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        self.procs = procs
+        self.stopping = False
+        self.starting = False
+        self.pending: int | None = None
+
+    def on_signal(self, signum: int, _frame: object) -> None:
+        if self.stopping:
+            _kill_groups(self.procs, signal.SIGKILL)
+        elif self.starting:
+            self.pending = signum
+        else:
+            self.stopping = True
+            raise _StopRequested(signal.Signals(signum).name)
+
+    def start(self, command: list[str], **kwargs: Any) -> None:
+        self.starting = True
+        try:
+            self.procs.append(subprocess.Popen(
+                command, stdin=subprocess.DEVNULL,
+                # Its own process group (with its children: bun, Vite, uvicorn workers), which
+                # `_stop_children` signals as a whole; the terminal's Ctrl-C reaches only us.
+                start_new_session=True, **kwargs,
+            ))
+        finally:
+            self.starting = False
+        if self.pending is not None:
+            self.stopping = True
+            raise _StopRequested(signal.Signals(self.pending).name)
+
+
+def _run_dev(args: argparse.Namespace, state: _DevSignals) -> int:
     settings = get_settings()
     print("Applying migrations...", file=sys.stderr)
     cmd_migrate(args)
     cmd_seed_demo(args)
-    env = _dev_env(args.api_port)
+    env = _dev_env(args.api_port, frontend=not args.no_frontend)
     carnet = [sys.executable, "-m", "backend.cli"]
-    procs: list[subprocess.Popen[bytes]] = [
-        subprocess.Popen(
-            [*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)], env=env
-        )
-    ]
+    state.start([*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)],
+                env=env)
     if not args.no_frontend:
-        procs.append(
-            subprocess.Popen(
-                [
-                    sys.executable, "-m", "reflex", "run", "--env", "dev",
-                    "--frontend-port", str(args.web_port),
-                    "--backend-port", str(args.web_backend_port),
-                    "--backend-host", "127.0.0.1",
-                ],
-                cwd=FRONTEND_DIR,
-                env=env,
-            )
-        )
+        state.start([
+            sys.executable, "-m", "reflex", "run", "--env", "dev",
+            "--frontend-port", str(args.web_port),
+            "--backend-port", str(args.web_backend_port),
+            "--backend-host", "127.0.0.1",
+        ], env=env, cwd=FRONTEND_DIR)
     from backend.demo import DEMO_LOGINS
 
     print(
@@ -228,29 +287,34 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "  Login codes are printed here when no SMTP is configured. Ctrl-C stops everything.\n",
         file=sys.stderr,
     )
-    return _wait_for(procs)
+    while True:
+        for proc in state.procs:
+            if proc.poll() is not None:
+                name = " ".join(str(part) for part in proc.args[2:4])
+                print(f"carnet dev: `{name}` exited with {proc.returncode}, stopping the rest.",
+                      file=sys.stderr)
+                return proc.returncode or 1
+        time.sleep(0.2)
 
 
-def _wait_for(procs: list[subprocess.Popen[bytes]]) -> int:
-    def stop(*_: object) -> None:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(proc.poll() is None for proc in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    stop()
-    deadline = time.monotonic() + 10
+def _kill_groups(procs: list[subprocess.Popen[bytes]], sig: int) -> None:
     for proc in procs:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+
+def _stop_children(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """SIGINT to every child's process group (what Ctrl-C does), SIGKILL after `grace`."""
+    _kill_groups(procs, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return max((proc.returncode or 0) for proc in procs)
+    # Whatever is left in the groups (leader gone or not): no orphan outlives `carnet dev`.
+    _kill_groups(procs, signal.SIGKILL)
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}

@@ -143,6 +143,12 @@ class CarnetGraphQL(GraphQL[Context, None]):
         finally:
             await request.close()
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL with its scripts served by Carnet (/graphiql/assets/), not by a CDN."""
+        from backend import graphiql
+
+        return graphiql.page_response()
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
     ) -> Context:

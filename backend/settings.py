@@ -7,6 +7,7 @@ start-up with a `SettingsError` naming the variable, so a typo never becomes a s
 from __future__ import annotations
 
 import base64
+import ipaddress
 import logging
 import os
 import secrets
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 VAR_DIR = Path("var")
 DEV_MASTER_KEY_FILE = VAR_DIR / "master.key"
+# Where `carnet dev` runs the web app, the one proxy a dev API trusts by default.
+DEV_TRUSTED_PROXIES = "127.0.0.1"
 
 
 # Never echoed back in error messages.
@@ -104,8 +107,26 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-For is trusted
     # for the client address: rate limits and the audit trail need the person's address,
-    # not the web server's.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # not the web server's. Unset: 127.0.0.1 in dev (where the web app runs), nobody in
+    # production; empty: nobody. See `trusted_proxies`.
+    forwarded_allow_ips: str | None = None
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "expected IP addresses or networks separated by commas, or *"
+                ) from None
+        return ",".join(entries)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -189,6 +210,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.carnet_env is Environment.PRODUCTION
+
+    @property
+    def trusted_proxies(self) -> str:
+        """Peers whose X-Forwarded-For is believed ("" = nobody's): FORWARDED_ALLOW_IPS, or by
+        default the dev web app's address (127.0.0.1) in dev and nobody in production."""
+        if self.forwarded_allow_ips is not None:
+            return self.forwarded_allow_ips
+        return "" if self.is_production else DEV_TRUSTED_PROXIES
 
     def master_key(self) -> bytes:
         """The 32-byte master key; in dev, generated once under ./var/ (with a warning)."""

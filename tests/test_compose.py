@@ -382,3 +382,34 @@ def test_postgres_credentials_match_database_url(rendered: dict[str, Any]) -> No
     url = environment_of(services["api"])["DATABASE_URL"]
     expected = f"postgres://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/"
     assert url == expected + pg["POSTGRES_DB"]
+
+
+def test_the_api_trusts_exactly_the_web_apps_address(compose: dict[str, Any]) -> None:
+    """X-Forwarded-For is believed from the web service only (issue 9, item 7): not from the
+    whole network, whose gateway carries the published port and other containers share it."""
+    import ipaddress
+
+    services = compose["services"]
+    (pool,) = compose["networks"]["default"]["ipam"]["config"]
+    subnet = ipaddress.ip_network(pool["subnet"])
+    gateway = ipaddress.ip_address(pool["gateway"])
+    dynamic = ipaddress.ip_network(pool["ip_range"])
+    web_address = ipaddress.ip_address(services["web"]["networks"]["default"]["ipv4_address"])
+    assert web_address in subnet and web_address != gateway
+    # Docker hands out dynamic addresses from ip_range only: no other container gets this one.
+    assert web_address not in dynamic and gateway not in dynamic and dynamic.subnet_of(subnet)
+    for name, service in services.items():
+        networks = service.get("networks") or {}
+        if name != "web" and isinstance(networks, dict):
+            for spec in networks.values():
+                assert ipaddress.ip_address((spec or {}).get("ipv4_address", "0.0.0.0")) != (
+                    web_address), f"{name} takes the web app's address"
+
+    for name in BACKEND_SERVICES:
+        trusted = environment_of(services[name])["FORWARDED_ALLOW_IPS"]
+        entries = [e.strip() for e in trusted.split(",")]
+        assert entries == [str(web_address)], f"{name} trusts {trusted!r}"
+        settings = load_settings(database_url="sqlite://:memory:", carnet_env="production",
+                                 carnet_master_key=generate_master_key(),
+                                 forwarded_allow_ips=trusted)
+        assert settings.trusted_proxies == str(web_address)

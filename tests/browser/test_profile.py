@@ -35,10 +35,30 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
     return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
 
 
-def days_ago(days: int) -> str:
-    """A datetime-local value, `days` days ago at 08:00 Paris time."""
-    moment = datetime.now(PARIS) - timedelta(days=days)
+def days_ago(days: int, now: datetime | None = None) -> str:
+    """A datetime-local value, `days` (>= 1) days ago at 08:00 Paris time: always in the past,
+    whatever the hour the test runs (today at 08:00 is in the future before 08:00)."""
+    assert days >= 1, "today at 08:00 is in the future before 08:00: use days >= 1"
+    moment = (now or datetime.now(PARIS)).astimezone(PARIS) - timedelta(days=days)
     return moment.replace(hour=8, minute=0).strftime("%Y-%m-%dT%H:%M")
+
+
+@pytest.mark.parametrize("now", [
+    "2026-01-15T00:00:00+01:00", "2026-01-15T07:59:00+01:00", "2026-01-15T23:59:00+01:00",
+    "2026-03-01T00:30:00+01:00",  # month end: yesterday is 28 February
+    "2026-03-29T03:30:00+02:00",  # the night clocks go forward
+    "2026-10-25T02:30:00+01:00",  # the night clocks go back
+    "2028-03-01T06:00:00+01:00",  # after 29 February
+    "2026-12-31T23:30:00Z",  # already 1 January in Paris
+])
+def test_the_entered_dates_are_in_the_past_at_any_hour(now: str) -> None:
+    """No date this test types may be in the future, whatever the hour (issue 9, item 14)."""
+    instant = datetime.fromisoformat(now)
+    for days in (1, 2, 10, 20):
+        typed = datetime.strptime(days_ago(days, instant), "%Y-%m-%dT%H:%M").replace(
+            tzinfo=PARIS)
+        assert typed < instant, (days, typed)
+        assert (instant - typed) > timedelta(hours=days * 24 - 24)
 
 
 def section(page: Page, key: str) -> Locator:
@@ -162,7 +182,7 @@ async def test_profile_entries_chart_errors_and_fhir_export(
     await expect(page.locator("#chart-bmi")).to_have_count(0)  # no height, no BMI
 
     # 900 kg: the API's typed error, in French, next to the form (which keeps what was typed).
-    form = await add_weight(page, "900", days_ago(0))
+    form = await add_weight(page, "900", days_ago(2))
     await form.get_by_role("button", name="Enregistrer").click()
     await expect(form.get_by_role("alert")).to_have_text(
         "Poids hors des limites physiologiques : 900 kg (valeurs acceptées de 0,3 à 500 kg).")

@@ -36,7 +36,8 @@ def api_in_process(monkeypatch: pytest.MonkeyPatch, in_process: dict[str, Any]) 
 
 async def test_load_shows_platform_and_latest_announcements(api_in_process: list[dict]) -> None:
     title = f"Annonce {secrets.token_hex(4)}"
-    await Announcement.create(title=title, body="Texte <i>brut</i>", published_at=datetime.now(UTC))
+    published = datetime.now(UTC)  # one instant: no midnight between publishing and checking
+    await Announcement.create(title=title, body="Texte <i>brut</i>", published_at=published)
     state = HomeState()
     await run(state)
     assert state.error == ""
@@ -45,7 +46,7 @@ async def test_load_shows_platform_and_latest_announcements(api_in_process: list
     assert state.platform_environment == "dev"
     newest = state.announcements[0]
     assert (newest.title, newest.body) == (title, "Texte <i>brut</i>")
-    assert newest.published_on == french_date(datetime.now(UTC).isoformat())
+    assert newest.published_on == french_date(published.isoformat())
     assert api_in_process[0]["variables"] == {"first": 5}
     assert api_in_process[0]["token"] is None  # anonymous tab
 
