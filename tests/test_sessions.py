@@ -347,3 +347,32 @@ async def test_revoking_through_one_worker_closes_the_socket_on_another(
             assert body["data"]["revokeSession"] == {"__typename": "SessionRevoked",
                                                      "id": victim_id}
             await _closed_for_session(ws, timeout=5)
+
+
+async def test_each_operation_on_a_socket_gets_fresh_data_loaders(ws_server, gql, notifier, clean):
+    # A socket keeps one context for its whole life; were its DataLoaders kept too, a second
+    # query would answer from the first one's cache (here: a participant added in between
+    # would stay invisible for as long as the socket lives).
+    from backend.messaging.models import Participant
+    from tests.messaging_helpers import CONVERSATIONS, people, start
+
+    cast = await people(gql, notifier)
+    doctor, doctor_token = cast["doctor"]
+    started = await start(gql, doctor_token, cast["patient"][0])
+    conversation_id = started["conversation"]["id"]
+    query = {"query": CONVERSATIONS, "variables": {"first": 5}}
+
+    async def participant_count(ws, op_id: str) -> int:
+        await ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": query}))
+        answer = await _ws_recv(ws)
+        while answer["type"] == "complete":  # the previous operation's end
+            answer = await _ws_recv(ws)
+        assert answer["type"] == "next" and answer["id"] == op_id, answer
+        edges = answer["payload"]["data"]["conversations"]["edges"]
+        return len(next(e["node"]["participants"] for e in edges
+                        if e["node"]["id"] == conversation_id))
+
+    async with _socket(ws_server, doctor_token) as ws:
+        assert await participant_count(ws, "1") == 2
+        await Participant.create(conversation_id=conversation_id, account=cast["nurse"][0])
+        assert await participant_count(ws, "2") == 3
