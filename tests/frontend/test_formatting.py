@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from carnet_web.state.formatting import (
@@ -13,6 +13,7 @@ from carnet_web.state.formatting import (
     french_size,
     french_wait,
     seconds_until,
+    today_here,
 )
 
 NOW = datetime(2026, 11, 28, 18, 0, 0, tzinfo=UTC)
@@ -114,3 +115,12 @@ def test_french_day(iso: str, expected: str) -> None:
 )
 def test_french_size(size: int, expected: str) -> None:
     assert french_size(size) == expected
+
+
+@pytest.mark.parametrize(("now", "expected"), [
+    (datetime(2026, 6, 30, 22, 30, tzinfo=UTC), date(2026, 7, 1)),  # 00:30 in Paris (summer)
+    (datetime(2026, 12, 31, 23, 5, tzinfo=UTC), date(2027, 1, 1)),  # 00:05 in Paris (winter)
+    (datetime(2026, 3, 1, 12, 0, tzinfo=UTC), date(2026, 3, 1)),
+])
+def test_today_is_the_patients_date_not_the_servers(now, expected):
+    assert today_here(now) == expected

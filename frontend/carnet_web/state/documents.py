@@ -31,7 +31,7 @@ from carnet_web.documents_http import (
     download_script,
     download_url,
 )
-from carnet_web.state.formatting import french_date, french_day, french_size
+from carnet_web.state.formatting import french_date, french_day, french_size, today_here
 from carnet_web.state.session import SessionState
 
 #: The DMP document types (JDV_J66), as the API's DocumentType enum, with their French labels
@@ -270,7 +270,7 @@ def check_upload_form(title: str, type_: str, clinical_date: str,
     day = parse_day(clinical_date)
     if day is None or day.year < 1900:
         return "clinicalDate", DATE_INVALID
-    if day > (today or date.today()):
+    if day > (today or today_here()):
         return "clinicalDate", DATE_IN_FUTURE
     return None
 

@@ -21,6 +21,12 @@ def display_zone() -> tzinfo:
         return UTC
 
 
+def today_here(now: datetime | None = None) -> date:
+    """Today's date where the patient lives (Paris time), not the server's: a UTC machine is
+    still on yesterday between midnight and 01:00 or 02:00 in Paris."""
+    return (now or datetime.now(UTC)).astimezone(display_zone()).date()
+
+
 def parse_moment(iso: str) -> datetime | None:
     """An ISO 8601 date-time from the API (naive means UTC), or None if unreadable."""
     try:
