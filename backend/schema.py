@@ -91,6 +91,14 @@ class CarnetSchema(strawberry.Schema):
             execution_context.result = result
             return result
 
+    async def _handle_execution_result(self, context: ExecutionContext, result: Any,
+                                       *args: Any, **kwargs: Any) -> Any:
+        result = await super()._handle_execution_result(context, result, *args, **kwargs)
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = CarnetMaskErrors.final_pass(errors, context)
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
