@@ -60,13 +60,12 @@ async def test_graphql_answers_400_bad_user_input(client: httpx.AsyncClient, val
 
 
 async def test_graphql_get_variables_use_the_same_loader(client: httpx.AsyncClient):
+    query = "query Q($a: Int) { announcements(first: $a) { id } }"
     response = await client.get("/graphql", params={
-        "query": "query Q($a: Int) { announcements(first: $a) { id } }", "variables": '{"a": ' + "[" * 5000
-        + "]" * 5000 + "}"})
+        "query": query, "variables": '{"a": ' + "[" * 5000 + "]" * 5000 + "}"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    ok = await client.get("/graphql", params={
-        "query": "query Q($a: Int) { announcements(first: $a) { id } }", "variables": '{"a": 1}'})
+    ok = await client.get("/graphql", params={"query": query, "variables": '{"a": 1}'})
     assert ok.json() == {"data": {"announcements": []}}
 
 
