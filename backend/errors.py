@@ -35,16 +35,16 @@ class PublicError(Exception):
 
 
 class NotAuthenticated(PublicError):
-    code = "UNAUTHENTICATED"
+    code = "NOT_AUTHENTICATED"
 
-    def __init__(self, message: str = "Authentication required.") -> None:
+    def __init__(self, message: str = "Connexion requise : veuillez vous identifier.") -> None:
         super().__init__(message)
 
 
 class Forbidden(PublicError):
     code = "FORBIDDEN"
 
-    def __init__(self, message: str = "Not allowed for this account.") -> None:
+    def __init__(self, message: str = "Action non autorisée pour ce compte.") -> None:
         super().__init__(message)
 
 
@@ -94,6 +94,20 @@ class TooManyFailedIdentityMatches(DomainError):
         self.retry_after = max(1, int(retry_after))
 
 
+BAD_USER_INPUT = "BAD_USER_INPUT"
+
+
+def is_client_input_error(error: GraphQLError) -> bool:
+    """A variable that does not fit its type (null for a required input, an unknown input
+    field, a string where an object is expected, a malformed scalar...).
+
+    graphql-core reports these before execution, with no path, wrapping the GraphQLError of
+    the coercion as `original_error`. The message is about the client's own input and tells
+    how to fix it: keep it. Errors of resolvers always have a path.
+    """
+    return error.path is None and isinstance(error.original_error, GraphQLError)
+
+
 class CarnetMaskErrors(MaskErrors):
     """Mask unexpected errors, map outages to a retryable error, and tag with a request id."""
 
@@ -103,7 +117,11 @@ class CarnetMaskErrors(MaskErrors):
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
         original = error.original_error
-        return original is not None and not isinstance(original, PublicError)
+        return (
+            original is not None
+            and not isinstance(original, PublicError)
+            and not is_client_input_error(error)
+        )
 
     def _request_id(self) -> str | None:
         context = getattr(self.execution_context, "context", None)
@@ -119,10 +137,12 @@ class CarnetMaskErrors(MaskErrors):
             )
             message, code = UNAVAILABLE_MESSAGE, ServiceUnavailable.code
         else:
+            # The frames (file, line, function) and the type; never the message, which
+            # could quote health data or a secret.
             frames = "".join(traceback.format_tb(original.__traceback__)) if original else ""
             log.error(
                 "request %s: unexpected %s at %s\n%s",
-                request_id, type(original).__name__, error.path, frames,
+                request_id, type(original).__name__, error.path, frames or "(no frames)",
             )
             message, code = self.error_message, "INTERNAL_SERVER_ERROR"
         return GraphQLError(
@@ -140,4 +160,17 @@ class CarnetMaskErrors(MaskErrors):
         for error in processed:
             if isinstance(error.original_error, PublicError):
                 error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
+            elif is_client_input_error(error):
+                error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}
         return processed
+
+    @classmethod
+    def final_pass(
+        cls, errors: list[GraphQLError], execution_context: object
+    ) -> list[GraphQLError]:
+        """Mask what escaped the extension (an exception raised out of the operation is
+        turned into an error by Strawberry after the extensions have run). Errors already
+        processed pass unchanged: masked ones no longer hold their original error."""
+        masker = cls()
+        masker.execution_context = execution_context  # type: ignore[assignment]
+        return masker._process_errors(errors)

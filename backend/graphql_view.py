@@ -21,9 +21,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET, UnsetType
 
-from backend import live_sockets
+from backend import jsonbody, live_sockets
 from backend.context import Context, Loaders, new_request_id
-from backend.errors import UNAVAILABLE_MESSAGE
+from backend.errors import BAD_USER_INPUT, UNAVAILABLE_MESSAGE
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
 
@@ -138,7 +138,7 @@ class CarnetGraphQL(GraphQL[Context, None]):
             try:
                 response = await self.run(request)
             except StrawberryHTTPException as exc:
-                response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+                response = _http_error_response(exc)
             await response(scope, receive, send)
         finally:
             await request.close()
@@ -148,6 +148,20 @@ class CarnetGraphQL(GraphQL[Context, None]):
         from backend import graphiql
 
         return graphiql.page_response()
+
+    # --- Request bodies (JSON of POST, GET variables, multipart operations/map, websocket
+    # messages): one safe loader, refusing hostile nesting and numbers with a 400. ---
+
+    def decode_json(self, data: str | bytes) -> object:
+        return jsonbody.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except jsonbody.UnsafeJSON as exc:
+            raise BadRequestBody(str(exc)) from None
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            raise BadRequestBody("Unable to parse request body as JSON.") from None
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -257,6 +271,22 @@ def _ws_authorization(context: Context) -> object:
 
 def _live_sockets(conn: Request | WebSocket) -> live_sockets.LiveSockets | None:
     return getattr(conn.app.state, "live_sockets", None)
+
+
+class BadRequestBody(StrawberryHTTPException):
+    """A body the client can fix: answered as a GraphQL error with BAD_USER_INPUT."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(400, reason)
+
+
+def _http_error_response(exc: StrawberryHTTPException) -> Response:
+    if isinstance(exc, BadRequestBody):
+        return JSONResponse(
+            {"errors": [{"message": exc.reason, "extensions": {"code": BAD_USER_INPUT}}]},
+            status_code=exc.status_code,
+        )
+    return PlainTextResponse(exc.reason, status_code=exc.status_code)
 
 
 _PREFLIGHT_HEADERS = (b"graphql-preflight", b"apollo-require-preflight", b"x-carnet-csrf")

@@ -1,4 +1,8 @@
-"""Permission classes, declared once per field; the rules themselves live in services."""
+"""Permission classes, declared once per field; the rules themselves live in services.
+
+An anonymous caller is told to sign in (NOT_AUTHENTICATED), whatever the field; a signed-in
+caller of the wrong kind is refused (FORBIDDEN). Messages are shown to people: in French.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,16 @@ from strawberry.types import Info
 from backend.errors import Forbidden, NotAuthenticated
 
 
+def _signed_in_viewer(info: Info) -> Any:
+    viewer = info.context.viewer
+    if viewer is None:
+        # Raised, not returned: the answer differs from the FORBIDDEN of `message` below.
+        raise NotAuthenticated()
+    return viewer
+
+
 class IsAuthenticated(BasePermission):
-    message = "Authentication required."
+    message = "Connexion requise : veuillez vous identifier."
     error_class = NotAuthenticated
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
@@ -19,18 +31,16 @@ class IsAuthenticated(BasePermission):
 
 
 class IsPatient(BasePermission):
-    message = "Reserved to patients."
+    message = "Réservé aux patients."
     error_class = Forbidden
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        viewer = info.context.viewer
-        return viewer is not None and viewer.is_patient
+        return bool(_signed_in_viewer(info).is_patient)
 
 
 class IsProfessional(BasePermission):
-    message = "Reserved to health professionals."
+    message = "Réservé aux professionnels de santé."
     error_class = Forbidden
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        viewer = info.context.viewer
-        return viewer is not None and viewer.is_professional
+        return bool(_signed_in_viewer(info).is_professional)

@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import AbortedGraphQLExecutionError, GraphQLError, specified_rules
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.errors import CarnetMaskErrors
+from backend.graphql_documents import CarnetDocuments, DocumentService
+from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
 from backend.identity.mutations import IdentityMutations
 from backend.identity.queries import IdentityQueries
 from backend.messaging.mutations import MessagingMutations
@@ -49,47 +46,114 @@ class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMu
 class Subscription(MessagingSubscriptions, AnnouncementSubscriptions):
     pass
 
+log = logging.getLogger("carnet.graphql")
+
+
+# " Did you mean 'x'?", " Did you mean 'x' or 'y'?" ... (graphql-core's did_you_mean()).
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def strip_suggestions(message: str) -> str:
+    return _SUGGESTION.sub("", message)
+
 
 class CarnetSchema(strawberry.Schema):
+    hide_suggestions = False
+    time_budget: float | None = None
+
+    def _get_custom_context_kwargs(
+        self, operation_extensions: dict[str, Any] | None = None, *, sync: bool = False
+    ) -> dict[str, Any]:
+        # Called once per query or mutation before parsing (not for subscriptions, which
+        # live as long as their socket): the deadline covers parsing, validation and
+        # execution; graphql-core checks it at every field and cancels awaiting resolvers.
+        kwargs = super()._get_custom_context_kwargs(operation_extensions, sync=sync)
+        kwargs["hide_suggestions"] = self.hide_suggestions
+        if self.time_budget is not None:
+            kwargs["abort_signal"] = DeadlineSignal(self.time_budget)
+        return kwargs
+
+    async def _execute_operation(self, execution_context: ExecutionContext, *args: Any,
+                                 **kwargs: Any) -> Any:
+        try:
+            return await super()._execute_operation(execution_context, *args, **kwargs)
+        except (AbortedGraphQLExecutionError, OperationTimedOut) as exc:
+            # Out of its budget: answer inside the operation, so that error masking and the
+            # error code apply (an exception escaping here would skip them).
+            reason = getattr(exc, "reason", exc)
+            if not isinstance(reason, OperationTimedOut):
+                raise
+            log.warning("operation %s stopped after its %g s budget",
+                        execution_context.operation_name or "anonymous", reason.budget)
+            result = GraphQLExecutionResult(
+                data=None, errors=[GraphQLError(str(reason), original_error=reason)]
+            )
+            execution_context.result = result
+            return result
+
+    async def _handle_execution_result(self, context: ExecutionContext, result: Any,
+                                       *args: Any, **kwargs: Any) -> Any:
+        result = await super()._handle_execution_result(context, result, *args, **kwargs)
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = CarnetMaskErrors.final_pass(errors, context)
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Strawberry's default logs every error message with its traceback; messages may quote
         # health data. CarnetMaskErrors logs unexpected errors safely instead.
+        if self.hide_suggestions:
+            # graphql-core is told to hide suggestions; this catches any message that
+            # still carries one (e.g. from a custom scalar or a future rule).
+            for error in errors:
+                if "Did you mean" in error.message:
+                    error.message = strip_suggestions(error.message)
         return None
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """Build the schema; limits and masking are on from day one, whatever the environment."""
-    production = bool(settings and settings.is_production)
-    introspection = settings.introspection if settings else True
-    max_depth = settings.graphql_max_depth if settings else 12
-    max_aliases = settings.graphql_max_aliases if settings else 15
-    max_tokens = settings.graphql_max_tokens if settings else 2000
-    # The limit rules are built ONCE: the validation cache keys on the rule classes, and each
-    # QueryDepthLimiter/MaxAliasesLimiter instance makes new ones (a cache that never hits).
-    rules = [
-        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    if settings is None:
+        # The development defaults, whatever the environment says (schema export, tests).
+        settings = Settings.model_construct(
+            graphiql=True, introspection=True, graphql_suggestions=True
+        )
+    # The rules are built ONCE: cached validation results are valid for this rule set.
+    rules: list[Any] = [
+        *specified_rules,
+        document_limits_rule(
+            max_depth=settings.graphql_max_depth, max_aliases=settings.graphql_max_aliases
+        ),
     ]
-    if not introspection:
+    if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
+    hide_suggestions = not settings.graphql_suggestions
+    documents = DocumentService(
+        rules=rules,
+        max_query_bytes=settings.graphql_max_query_bytes,
+        max_tokens=settings.graphql_max_tokens,
+        cache_bytes=settings.graphql_cache_bytes,
+        hide_suggestions=hide_suggestions,
+    )
     # Factories, not instances: each operation gets fresh extension state.
     extensions: list[Any] = [
         # Parse/validate caches key on the query text: clients must send values as variables.
-        lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: CarnetDocuments(documents),
         CarnetMaskErrors,
     ]
-    return CarnetSchema(
+    schema = CarnetSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=production),
+        config=StrawberryConfig(disable_field_suggestions=hide_suggestions),
     )
+    schema.hide_suggestions = hide_suggestions
+    schema.time_budget = settings.graphql_time_budget_seconds
+    schema.documents = documents  # type: ignore[attr-defined]
+    return schema
 
 
 def schema_sdl() -> str:

@@ -97,12 +97,21 @@ class Settings(BaseSettings):
     message_notify_delay_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
     message_notify_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    graphiql: bool = True
-    introspection: bool = True
+    # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
+    # unless set explicitly (None means: the environment's default).
+    graphiql: bool | None = None
+    introspection: bool | None = None
+    graphql_suggestions: bool | None = None
     # GraphQL abuse limits, applied before execution.
     graphql_max_depth: int = Field(default=12, ge=2, le=50)
     graphql_max_aliases: int = Field(default=15, ge=1, le=500)
     graphql_max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    # Query text larger than this is refused before parsing (values belong in variables).
+    graphql_max_query_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Memory (estimated) of the per-worker cache of parsed and validated documents.
+    graphql_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024, le=1024**3)
+    # Wall-clock budget of one query or mutation (parsing, validation and execution).
+    graphql_time_budget_seconds: float = Field(default=15.0, gt=0, le=600)
     db_pool_max_size: int = Field(default=5, ge=1, le=100)
     log_level: str = "INFO"
     # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-For is trusted
@@ -205,6 +214,14 @@ class Settings(BaseSettings):
     def _production_rules(self) -> Settings:
         if self.carnet_env is Environment.PRODUCTION and not self.carnet_master_key:
             raise ValueError("CARNET_MASTER_KEY is required when CARNET_ENV=production")
+        return self
+
+    @model_validator(mode="after")
+    def _graphql_defaults(self) -> Settings:
+        development = self.carnet_env is not Environment.PRODUCTION
+        for name in ("graphiql", "introspection", "graphql_suggestions"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, development)
         return self
 
     @property

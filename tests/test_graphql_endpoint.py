@@ -146,13 +146,74 @@ async def test_security_headers_and_request_id(client: httpx.AsyncClient):
     assert bad.headers["x-request-id"] != "<script>"
 
 
-async def test_validation_is_cached_across_requests(client: httpx.AsyncClient):
-    from strawberry.extensions.validation_cache import _get_validate_cache
+ADD_ALLERGY = "mutation M($i: AllergyInput!) { addAllergy(input: $i) { __typename } }"
 
-    cache = _get_validate_cache(512)
-    query = "query Same { platform { name } }"
-    await client.post("/graphql", json={"query": query})
-    before = cache.cache_info()
-    await client.post("/graphql", json={"query": query})
-    after = cache.cache_info()
-    assert after.hits == before.hits + 1, (before, after)
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, "not to be None"),
+    ({"substance": "x", "unknownField": "y"}, "unknown field 'unknownField'"),
+    ("a string", "to be an object"),
+    ({"substance": "x", "since": "2024-13-45"}, "Date"),
+])
+async def test_a_variable_that_does_not_fit_its_type_is_a_client_error(
+    client: httpx.AsyncClient, caplog, value, expected
+):
+    with caplog.at_level(logging.DEBUG, logger="carnet"):
+        response = await client.post(
+            "/graphql", json={"query": ADD_ALLERGY, "variables": {"i": value}})
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert "Variable '$i' has invalid value" in error["message"]
+    assert expected in error["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_unexpected_errors_log_their_frames(
+    client: httpx.AsyncClient, monkeypatch, caplog
+):
+    secret = "patient Dupont has " + "diab" + "etes"
+
+    async def boom(first: int = 5):
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(announcements, "latest", boom)
+    with caplog.at_level(logging.ERROR, logger="carnet.errors"):
+        await client.post("/graphql", json={"query": "{ announcements { id } }"})
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    text = record.getMessage()
+    assert "RuntimeError" in text and 'File "' in text and "in boom" in text
+    assert "diabetes" not in text
+
+
+async def test_an_exception_escaping_the_operation_is_masked_too(
+    client: httpx.AsyncClient, app, monkeypatch, caplog
+):
+    from backend.graphql_documents import CarnetDocuments
+
+    secret = "patient Dupont has " + "diab" + "etes"
+
+    def broken(self):
+        raise RuntimeError(secret)
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(CarnetDocuments, "on_validate", broken)
+    with caplog.at_level(logging.ERROR, logger="carnet.errors"):
+        response = await client.post("/graphql", json={"query": "{ __typename }"})
+    error = response.json()["errors"][0]
+    assert error["message"] == "Unexpected error."
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "diabetes" not in response.text and "diabetes" not in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+@pytest.mark.parametrize("query", [
+    "{ profile { fhirPatientId } }",
+    '{ measurements(kind: WEIGHT) { __typename } }',
+])
+async def test_an_anonymous_call_to_a_patient_field_asks_to_sign_in(
+    client: httpx.AsyncClient, query
+):
+    body = (await client.post("/graphql", json={"query": query})).json()
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "NOT_AUTHENTICATED", error
+    assert error["message"] == "Connexion requise : veuillez vous identifier."

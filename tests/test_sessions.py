@@ -65,9 +65,9 @@ async def test_logout_and_logout_everywhere(gql, notifier, clean):
 async def test_protected_fields_need_a_session(gql, clean):
     body = await gql(SESSIONS)
     assert body["data"] is None
-    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert body["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
     bogus = await gql(SESSIONS, token="not-a-real-token")
-    assert bogus["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert bogus["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
 
 
 async def test_mutations_over_get_are_refused_and_not_executed(client, gql, notifier, clean):

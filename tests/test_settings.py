@@ -95,3 +95,28 @@ def test_cli_refuses_to_start_with_a_bad_setting(tmp_path):
     )
     assert result.returncode == 2
     assert "OTP_TTL_SECONDS" in result.stderr
+
+
+def test_graphql_defaults_depend_on_the_environment(monkeypatch):
+    dev = load_settings()
+    assert (dev.graphiql, dev.introspection, dev.graphql_suggestions) == (True, True, True)
+    monkeypatch.setenv("CARNET_ENV", "production")
+    monkeypatch.setenv("CARNET_MASTER_KEY", generate_master_key())
+    prod = load_settings()
+    assert (prod.graphiql, prod.introspection, prod.graphql_suggestions) == (False, False, False)
+    monkeypatch.setenv("GRAPHIQL", "true")
+    assert load_settings().graphiql is True and load_settings().introspection is False
+    assert prod.graphql_max_query_bytes == 64 * 1024
+    assert prod.graphql_time_budget_seconds == 15
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("GRAPHQL_MAX_QUERY_BYTES", "10"),
+    ("GRAPHQL_CACHE_BYTES", "lots"),
+    ("GRAPHQL_TIME_BUDGET_SECONDS", "0"),
+    ("GRAPHQL_SUGGESTIONS", "perhaps"),
+])
+def test_bad_graphql_settings_name_the_variable(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        load_settings()

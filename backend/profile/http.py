@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from backend import jsonbody
 from backend.identity.services import authenticate, bearer_token
 from backend.profile import fhir_export, fhir_import, services
 from backend.records.fhir import FHIR_JSON, operation_outcome
@@ -64,7 +65,7 @@ async def import_bundle(request: Request) -> Response:
     if refused is not None:
         return refused
     try:
-        payload = json.loads(await request.body())
+        payload = jsonbody.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return operation_outcome([_issue("structure", "The body is not JSON")], 400)
     try:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from backend import jsonbody
 from backend.identity import matching
 from backend.identity.ins import OID_INS_NIA, OID_INS_NIR, OID_INS_TEST_NIR
 from backend.identity.models import Professional
@@ -171,7 +172,7 @@ async def create_document_reference(request: Request) -> Response:
     if not viewer.is_professional:
         return operation_outcome([_issue("forbidden", "Only professionals may deposit")], 403)
     try:
-        payload = json.loads(await request.body())
+        payload = jsonbody.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError):
         return operation_outcome([_issue("structure", "The body is not JSON")], 400)
     if not isinstance(payload, dict) or payload.get("resourceType") != "DocumentReference":

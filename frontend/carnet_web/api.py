@@ -82,7 +82,7 @@ class ApiUnauthenticated(ApiError):
     """The call needs a valid session (missing, expired or revoked token)."""
 
     def __init__(self, *, detail: str = "") -> None:
-        super().__init__(UNAUTHENTICATED_MESSAGE, code="UNAUTHENTICATED", detail=detail)
+        super().__init__(UNAUTHENTICATED_MESSAGE, code="NOT_AUTHENTICATED", detail=detail)
 
 
 class ApiPayloadTooLarge(ApiError):
@@ -337,7 +337,7 @@ def _from_graphql_errors(errors: list[Any]) -> ApiError:
     detail = "; ".join(
         str(error.get("message", "")) for error in errors if isinstance(error, dict)
     )
-    if "UNAUTHENTICATED" in codes:
+    if "NOT_AUTHENTICATED" in codes:
         return ApiUnauthenticated(detail=detail)
     if "SERVICE_UNAVAILABLE" in codes:
         return ApiUnavailable(detail=detail)

@@ -310,7 +310,7 @@ async def follow(
             raise
         except TransportQueryError as exc:
             codes = _error_codes(exc)
-            reason = ENDED_UNAUTHENTICATED if "UNAUTHENTICATED" in codes else ENDED_REFUSED
+            reason = ENDED_UNAUTHENTICATED if "NOT_AUTHENTICATED" in codes else ENDED_REFUSED
             log.info("subscription %s refused by the API (%s)", field, ",".join(codes) or "-")
             await queue.put(Ended(reason, detail=str(exc)))
             return

@@ -114,7 +114,7 @@ async def test_no_token_no_authorization_header() -> None:
 @pytest.mark.parametrize(
     ("code", "error_type", "message"),
     [
-        ("UNAUTHENTICATED", api.ApiUnauthenticated, api.UNAUTHENTICATED_MESSAGE),
+        ("NOT_AUTHENTICATED", api.ApiUnauthenticated, api.UNAUTHENTICATED_MESSAGE),
         ("SERVICE_UNAVAILABLE", api.ApiUnavailable, api.UNAVAILABLE_MESSAGE),
         ("INTERNAL_SERVER_ERROR", api.ApiError, api.UNEXPECTED_MESSAGE),
     ],

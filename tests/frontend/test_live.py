@@ -231,7 +231,7 @@ async def test_follow_ends_when_the_session_is_closed() -> None:
 
 
 @pytest.mark.parametrize(("code", "reason"), [
-    ("UNAUTHENTICATED", live.ENDED_UNAUTHENTICATED),
+    ("NOT_AUTHENTICATED", live.ENDED_UNAUTHENTICATED),
     ("NOT_FOUND", live.ENDED_REFUSED),
 ])
 async def test_follow_ends_when_the_api_refuses_the_subscription(code: str, reason: str) -> None:
