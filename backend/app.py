@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime = Runtime.from_settings(settings)
         app.state.runtime = runtime
         app.state.authenticate = authenticate_bearer
+        db.use_master_keys(settings)  # they seal and open identity data (backend/crypto.py)
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()

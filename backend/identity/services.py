@@ -23,7 +23,6 @@ from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
 from backend.identity import passwords
-from backend.identity.accounts import identifier_key
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
 from backend.identity.errors import (
@@ -39,7 +38,8 @@ from backend.identity.errors import (
     TooManyAttempts,
     WeakPassword,
 )
-from backend.identity.models import Account, AccountStatus, CodeChannel
+from backend.identity.lookup import account_by_identifier
+from backend.identity.models import Account, AccountStatus, CodeChannel, identifier_key
 from backend.identity.sessions import SessionRecord, SessionStore
 from backend.kv import CodeCheck
 from backend.notifications.masking import mask_email, mask_phone
@@ -244,7 +244,7 @@ async def start_login(
     password hash and get the same answer as wrong passwords."""
     await _throttle_address(rt, caller, "login")
     tag = _identifier_tag(rt, identifier)
-    account = await Account.get_or_none(identifier_key=identifier_key(identifier))
+    account = await account_by_identifier(identifier)
     await _guard_password_check(rt, tag, caller, account.id if account else None)
     usable = account is not None and account.status is AccountStatus.ACTIVE
     ok = await passwords.verify_password(account.password_hash if usable else None, password)

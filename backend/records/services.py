@@ -225,12 +225,13 @@ def _normalised_name(name: str) -> str:
 async def find_patient(*, matricule: str, birth_name: str, birth_date: date) -> Person:
     """The patient whose INS matricule, birth name AND date of birth all match."""
     from backend.identity.ins import InvalidNir, normalise_nir
+    from backend.identity.lookup import person_by_matricule
 
     try:
         matricule = normalise_nir(matricule)
     except InvalidNir:
         raise PatientNotFound() from None
-    person = await Person.get_or_none(matricule=matricule)
+    person = await person_by_matricule(matricule)
     if (person is None or _normalised_name(person.birth_name) != _normalised_name(birth_name)
             or person.birth_date != birth_date):
         raise PatientNotFound()
