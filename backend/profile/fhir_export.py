@@ -64,7 +64,8 @@ GENDER = {"M": "male", "F": "female", "U": "unknown"}
 
 async def patient_fhir_id(person_id: int) -> str:
     """The Patient's FHIR id: the person's random public UUID (never derived from its row id)."""
-    return str(await Person.filter(id=person_id).values_list("public_id", flat=True).get())
+    ids = await Person.filter(id=person_id).values_list("public_id", flat=True)
+    return str(ids[0])
 
 
 def practitioner_fhir_id(professional_id: int) -> str:
