@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         runtime = build_runtime(settings)
         app.state.runtime = runtime
         app.state.authenticate = authenticate_bearer
+        db.use_master_keys(settings)  # they seal and open identity data (backend/crypto.py)
         sockets = app.state.live_sockets = LiveSockets()
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):

@@ -88,10 +88,19 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def use_master_keys(settings: Settings) -> None:
+    """Seal and open identity data at rest with these settings' master keys (every process that
+    opens the ORM calls this first)."""
+    from backend.crypto import use_settings
+
+    use_settings(settings)
+
+
 async def migrate(settings: Settings) -> None:
     """Apply every pending migration; running it again is a no-op."""
     from tortoise.migrations.api.migrate import migrate as migrate_api
 
+    use_master_keys(settings)  # data migrations seal identity data
     try:
         await migrate_api(config=tortoise_config(settings))
     finally:
@@ -106,6 +115,7 @@ async def ping() -> None:
 
 async def init_standalone(settings: Settings) -> None:
     """Open the ORM outside the web app (CLI commands, scripts)."""
+    use_master_keys(settings)
     await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
 
 

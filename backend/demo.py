@@ -7,7 +7,7 @@ from typing import Any
 
 from backend.announcements.models import Announcement
 from backend.identity import accounts
-from backend.identity.models import Account
+from backend.identity.lookup import account_by_identifier
 from backend.settings import Settings
 
 DEMO_PASSWORD = "demo-carnet-2026"  # noqa: S105 - published demo credentials, dev data only
@@ -41,7 +41,7 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
         )
         created += int(was_created)
     accounts_created = 0
-    if not await Account.filter(identifier_key="camille.martin@demo.carnet.fr").exists():
+    if await account_by_identifier("camille.martin@demo.carnet.fr") is None:
         await accounts.create_patient(
             nir="2 55 08 14 168 025 38", birth_name="Martin", first_names="Camille Marie",
             birth_date=date(1955, 8, 14), sex="F", birthplace="14168",
@@ -50,7 +50,7 @@ async def seed_demo(settings: Settings) -> dict[str, Any]:
             test_identity=True,
         )
         accounts_created += 1
-    if not await Account.filter(identifier_key="dr.durand@demo.carnet.fr").exists():
+    if await account_by_identifier("dr.durand@demo.carnet.fr") is None:
         await accounts.create_professional(
             rpps="10002727377", profession="Médecin", specialty="Médecine générale",
             practice_name="Cabinet Durand", practice_address="12 rue de la Paix, 14000 Caen",
@@ -74,8 +74,8 @@ async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
     from backend.records import services as records
     from backend.records.models import Document
 
-    patient = await Account.get_or_none(identifier_key="camille.martin@demo.carnet.fr")
-    doctor = await Account.get_or_none(identifier_key="dr.durand@demo.carnet.fr")
+    patient = await account_by_identifier("camille.martin@demo.carnet.fr")
+    doctor = await account_by_identifier("dr.durand@demo.carnet.fr")
     if patient is None or doctor is None:
         return {}
     person = await patient.person

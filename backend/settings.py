@@ -80,9 +80,17 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = Field(default=900, ge=1, le=3600)
     session_idle_seconds: int = Field(default=1800, ge=60, le=86_400)
     session_absolute_seconds: int = Field(default=43_200, ge=300, le=7 * 86_400)
-    # A login lock after this many consecutive failures, for LOGIN_LOCK_SECONDS.
-    login_max_failures: int = Field(default=100, ge=3, le=10_000)
+    # Password checks per account (known or not) per day before progressive delays begin:
+    # then one check per "not before" slot, LOGIN_DELAY_BASE_SECONDS doubling up to
+    # LOGIN_LOCK_SECONDS, except for addresses that have not failed on the account (at most
+    # LOGIN_FRESH_ADDRESS_CHECKS_PER_DAY of those a day). See backend/identity/services.py.
+    login_max_failures: int = Field(default=20, ge=3, le=10_000)
     login_lock_seconds: int = Field(default=900, ge=1, le=86_400)
+    login_delay_base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    login_fresh_address_checks_per_day: int = Field(default=30, ge=0, le=10_000)
+    # Failed attempts (password or code) per account AND client address per LOGIN_LOCK_SECONDS;
+    # beyond, that address alone is refused for that account.
+    login_max_failures_per_address: int = Field(default=10, ge=1, le=10_000)
     # Login and code attempts per client address per minute.
     login_rate_per_address: int = Field(default=30, ge=1, le=100_000)
     # Codes sent per account per quarter hour (each costs an SMS or an email).
@@ -91,6 +99,10 @@ class Settings(BaseSettings):
     # professional per hour; past it, identity matching is refused until the hour ends.
     identity_match_failures_per_professional_per_hour: int = Field(default=20, ge=1,
                                                                    le=100_000)
+    # Contact-change codes (sent to a new, unverified address) per account per day, and per
+    # destination per day whatever the account.
+    contact_codes_per_account_day: int = Field(default=10, ge=1, le=10_000)
+    contact_codes_per_destination_day: int = Field(default=3, ge=1, le=10_000)
     # Live connections re-check their session this often (a revoked session's sockets close).
     ws_session_check_seconds: float = Field(default=5.0, gt=0, le=300)
     # A participant who has not read a message after this delay gets one email/SMS.

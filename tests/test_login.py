@@ -175,51 +175,117 @@ async def test_code_expiry(app, notifier, clean):
         await services.verify_login(short, challenge_id=challenge.id, code=code, caller=caller)
 
 
-async def test_consecutive_failures_lock_known_and_unknown_identifiers(app, notifier, clean):
-    from backend.identity import errors, services
+def _runtime(app, notifier, **overrides):
     from backend.runtime import Runtime
 
     base = app.state.runtime
-    strict = Runtime(base.settings.model_copy(update={
-        "login_max_failures": 5, "login_lock_seconds": 30, "login_rate_per_address": 1000}),
-        base.kv, base.broker, notifier)
-    account = await create_patient(email="lock@example.fr")
-    caller = services.Caller(address="203.0.113.10")
-    for identifier in ("lock@example.fr", "ghost@example.fr"):
-        for _ in range(5):
-            with pytest.raises(errors.InvalidCredentials):
-                await services.start_login(strict, identifier=identifier, password="nope-nope",
+    settings = base.settings.model_copy(update={"login_rate_per_address": 100_000, **overrides})
+    return Runtime(settings, base.kv, base.broker, notifier)
+
+
+async def _try_login(rt, identifier: str, password: str, address: str) -> str:
+    """The outcome of one login attempt, as the name of what it raised (or "Challenge")."""
+    from backend.identity import errors, services
+
+    try:
+        await services.start_login(rt, identifier=identifier, password=password, channel=None,
+                                   caller=services.Caller(address=address))
+    except (errors.InvalidCredentials, errors.TemporarilyLocked, errors.RateLimited) as exc:
+        if isinstance(exc, errors.TemporarilyLocked | errors.RateLimited):
+            assert exc.retry_after > 0
+        return type(exc).__name__
+    return "Challenge"
+
+
+async def test_a_stranger_cannot_lock_the_owner_out(app, notifier, clean):
+    """Issue 9 item 8: 120 wrong passwords from one address (defaults: 10 per account and
+    address, delays after 20 a day) refuse THAT address only; the owner signs in from theirs."""
+    from backend.identity import services
+
+    rt = _runtime(app, notifier)
+    account = await create_patient(email="owner@example.fr")
+    other = await create_patient(email="neighbour@example.fr")
+    outcomes = [await _try_login(rt, "owner@example.fr", "wrong-guess-1", "198.51.100.66")
+                for _ in range(120)]
+    limit = rt.settings.login_max_failures_per_address
+    assert outcomes[:limit] == ["InvalidCredentials"] * limit
+    assert set(outcomes[limit:]) == {"TemporarilyLocked"}
+    # Refused for that account only.
+    assert await _try_login(rt, other.identifier, "wrong-guess-1",
+                            "198.51.100.66") == "InvalidCredentials"
+    # The owner, from another address, with the right password and code, gets in.
+    caller = services.Caller(address="192.0.2.10")
+    challenge = await services.start_login(rt, identifier=account.identifier, password=PASSWORD,
                                            channel=None, caller=caller)
-        # Now even the right password is refused until the lock expires.
-        with pytest.raises(errors.TemporarilyLocked) as locked:
-            await services.start_login(strict, identifier=identifier, password=PASSWORD,
-                                       channel=None, caller=caller)
-        assert 0 < locked.value.retry_after <= 31
+    _, record = await services.verify_login(rt, challenge_id=challenge.id,
+                                            code=code_from(notifier.last().text), caller=caller)
+    assert record.account_id == account.id
     assert await AuditEvent.filter(kind=AuditKind.ACCOUNT_LOCKED, account_id=account.id).exists()
-    assert notifier.sent == []
 
 
-async def test_success_resets_the_consecutive_failure_count(app, notifier, clean):
-    from backend.identity import errors, services
-    from backend.runtime import Runtime
+async def test_owner_gets_in_from_a_clean_address_during_progressive_delays(
+        app, notifier, clean):
+    from backend.identity import services
 
-    base = app.state.runtime
-    strict = Runtime(base.settings.model_copy(update={"login_max_failures": 3}),
-                     base.kv, base.broker, notifier)
-    account = await create_patient(email="reset@example.fr")
-    caller = services.Caller(address="203.0.113.11")
-    for _ in range(2):
-        with pytest.raises(errors.InvalidCredentials):
-            await services.start_login(strict, identifier=account.identifier, password="bad-bad",
-                                       channel=None, caller=caller)
-    challenge = await services.start_login(strict, identifier=account.identifier,
-                                           password=PASSWORD, channel=None, caller=caller)
-    await services.verify_login(strict, challenge_id=challenge.id,
+    rt = _runtime(app, notifier, login_max_failures=4, login_max_failures_per_address=3,
+                  login_delay_base_seconds=600, login_fresh_address_checks_per_day=5)
+    account = await create_patient(email="delayed@example.fr")
+    # Strangers from two addresses use up the free checks of the day (2 x 2 = 4)...
+    for address in ("198.51.100.1", "198.51.100.2"):
+        for _ in range(2):
+            assert await _try_login(rt, account.identifier, "bad-guess-1",
+                                    address) == "InvalidCredentials"
+    # ... then an address that has failed here waits: one check takes the first "not
+    # before" slot, the next ones are answered RateLimited until it ends.
+    assert await _try_login(rt, account.identifier, "bad-guess-1",
+                            "198.51.100.1") == "InvalidCredentials"
+    assert await _try_login(rt, account.identifier, "bad-guess-1",
+                            "198.51.100.2") == "RateLimited"
+    # A new address is still checked once (daily budget of such checks: 5).
+    assert await _try_login(rt, account.identifier, "bad-guess-1",
+                            "198.51.100.3") == "InvalidCredentials"
+    assert await _try_login(rt, account.identifier, "bad-guess-1",
+                            "198.51.100.3") == "RateLimited"
+    # Known identifiers and unknown ones behave alike.
+    for _ in range(5):
+        await _try_login(rt, "ghost@example.fr", "bad-guess-1", "198.51.100.4")
+    assert await _try_login(rt, "ghost@example.fr", "bad-guess-1",
+                            "198.51.100.4") in {"RateLimited", "TemporarilyLocked"}
+    # The owner's address has not failed: it is checked, and gets in.
+    caller = services.Caller(address="192.0.2.20")
+    challenge = await services.start_login(rt, identifier=account.identifier, password=PASSWORD,
+                                           channel=None, caller=caller)
+    await services.verify_login(rt, challenge_id=challenge.id,
                                 code=code_from(notifier.last().text), caller=caller)
-    for _ in range(2):
-        with pytest.raises(errors.InvalidCredentials):
-            await services.start_login(strict, identifier=account.identifier, password="bad-bad",
-                                       channel=None, caller=caller)
+
+
+async def test_brute_force_from_many_addresses_stays_bounded(app, notifier, clean, monkeypatch):
+    """600 guesses from 200 addresses, 30 at a time: the passwords actually checked never
+    exceed free checks + fresh-address budget + one slot (the next slot is 10 minutes away)."""
+    from backend.identity import passwords
+
+    rt = _runtime(app, notifier, login_max_failures=10, login_max_failures_per_address=3,
+                  login_delay_base_seconds=600, login_fresh_address_checks_per_day=5)
+    account = await create_patient(email="target@example.fr")
+    checked = 0
+    real_verify = passwords.verify_password
+
+    async def counting_verify(stored, password):
+        nonlocal checked
+        checked += 1
+        return await real_verify(stored, password)
+
+    monkeypatch.setattr(passwords, "verify_password", counting_verify)
+    attempts = [(f"203.0.113.{i % 200}", f"guess-{n}-xyz") for n, i in enumerate(range(600))]
+    outcomes = []
+    for start in range(0, len(attempts), 30):
+        outcomes += await asyncio.gather(*(
+            _try_login(rt, account.identifier, guess, address)
+            for address, guess in attempts[start:start + 30]))
+    assert checked == outcomes.count("InvalidCredentials")
+    assert checked <= 10 + 5 + 1, checked
+    assert outcomes.count("RateLimited") >= 500
+    assert "Challenge" not in outcomes
 
 
 async def test_per_address_rate_limit_counts_aliases(app, client, notifier, clean):

@@ -248,10 +248,10 @@ async def _session_id(gql, token: str) -> str:
 async def _revoke_silently(app, account_email: str, session_id: str) -> None:
     """Revoke in Redis without announcing it, as if the announcement were lost: only the
     per-operation check (or the slow fallback sweep) can notice."""
-    from backend.identity.models import Account
+    from backend.identity.lookup import accounts_by_email
     from backend.identity.services import session_store
 
-    account = await Account.get(email=account_email)
+    [account] = await accounts_by_email(account_email)
     assert await session_store(app.state.runtime).revoke(account.id, session_id)
 
 

@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from backend.announcements import services as announcements
-from backend.identity.models import Account
+from backend.identity.lookup import accounts_by_email
 from backend.identity.services import session_store
 from tests.factories import PASSWORD, create_patient
 from tests.identity_helpers import sign_in
@@ -86,7 +86,7 @@ async def test_a_revocation_whose_announcement_was_lost_still_closes_the_socket(
     # subscription, which starts no new operation that could notice.
     await create_patient(email="sweep@example.fr")
     token = await sign_in(gql, notifier, "sweep@example.fr", PASSWORD)
-    account = await Account.get(email="sweep@example.fr")
+    [account] = await accounts_by_email("sweep@example.fr")
     store = session_store(app.state.runtime)
     [session] = await store.list(account.id)
     async with websockets.connect(server, subprotocols=["graphql-transport-ws"]) as ws:

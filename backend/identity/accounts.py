@@ -17,18 +17,14 @@ from backend.audit.models import AuditKind
 from backend.identity import passwords
 from backend.identity.contacts import normalise_email, normalise_phone
 from backend.identity.ins import InvalidIdentity, check_rpps, check_traits
-from backend.identity.models import Account, CodeChannel, Person, Professional, Role
+from backend.identity.lookup import person_by_matricule
+from backend.identity.models import Account, CodeChannel, Person, Professional, Role, blind_indexes
 
 
 class AccountConflict(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def identifier_key(identifier: str) -> str:
-    """Identifiers are unique case-insensitively (and ignoring surrounding spaces)."""
-    return identifier.strip().casefold()
 
 
 @dataclass
@@ -62,7 +58,7 @@ class ContactInput:
 
 
 async def _ensure_identifier_free(identifier: str) -> None:
-    if await Account.filter(identifier_key=identifier_key(identifier)).exists():
+    if await Account.filter(identifier_index__in=blind_indexes("identifier", identifier)).exists():
         raise AccountConflict("identifier", "Cet identifiant est déjà utilisé.")
 
 
@@ -82,7 +78,7 @@ async def create_patient(
                           test_identity=test_identity)
     identifier, email, phone, channel = contact.checked()
     await _ensure_identifier_free(identifier)
-    if await Person.filter(matricule=traits.matricule).exists():
+    if await person_by_matricule(traits.matricule) is not None:
         raise AccountConflict("nir", "Une identité existe déjà pour ce NIR.")
     password_hash = await passwords.hash_password(contact.password)
     try:
@@ -93,7 +89,7 @@ async def create_patient(
                 birthplace_code=traits.birthplace_code,
             )
             account = await Account.create(
-                identifier=identifier, identifier_key=identifier_key(identifier),
+                identifier=identifier,
                 password_hash=password_hash, email=email, email_verified=bool(email),
                 phone=phone, phone_verified=bool(phone), preferred_channel=channel,
                 role=Role.PATIENT, person=person,
@@ -132,7 +128,7 @@ async def create_professional(
                 practice_name=practice_name, practice_address=practice_address,
             )
             account = await Account.create(
-                identifier=identifier, identifier_key=identifier_key(identifier),
+                identifier=identifier,
                 password_hash=password_hash, email=email, email_verified=bool(email),
                 phone=phone, phone_verified=bool(phone), preferred_channel=channel,
                 role=Role.PROFESSIONAL, professional=professional,

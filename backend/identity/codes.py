@@ -3,16 +3,21 @@
 Rules (shared/notes/security.md): drawn with `secrets`; valid OTP_TTL_SECONDS; accepted exactly
 once even under concurrent tries (atomic check in the store); at most MAX_TRIES wrong tries, then
 burned; a new code for the same account and purpose voids the previous one.
+
+The Redis record of a challenge holds no destination in clear: the address (and the payload,
+e.g. a new e-mail being verified) is sealed with AES-256-GCM under the master key
+(backend/crypto.py), bound to the challenge id.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-from backend.crypto import keyed_hash
+from backend.crypto import keyed_hash, keyring
 from backend.kv import CodeCheck, KeyValueStore
 
 MAX_TRIES = 5
@@ -55,6 +60,21 @@ def _current_key(account_id: int, purpose: str) -> str:
     return f"otp:current:{account_id}:{purpose}"
 
 
+def _dump(challenge: Challenge) -> str:
+    record = asdict(challenge)
+    secret = {"destination": record.pop("destination"), "payload": record.pop("payload")}
+    sealed = keyring().seal(json.dumps(secret), f"otp/{challenge.id}")
+    record["sealed"] = base64.b64encode(sealed).decode()
+    return json.dumps(record)
+
+
+def _load(raw: str) -> Challenge:
+    record = json.loads(raw)
+    sealed = base64.b64decode(record.pop("sealed"))
+    record.update(json.loads(keyring().open(sealed, f"otp/{record['id']}")))
+    return Challenge(**record)
+
+
 class CodeStore:
     def __init__(self, kv: KeyValueStore, master_key: bytes, ttl_seconds: int) -> None:
         self.kv = kv
@@ -80,14 +100,14 @@ class CodeStore:
         if previous:
             await self.kv.delete(_code_key(previous), _tries_key(previous), _meta_key(previous))
         code = draw_code()
-        await self.kv.set(_meta_key(challenge.id), json.dumps(asdict(challenge)), ttl=self.ttl)
+        await self.kv.set(_meta_key(challenge.id), _dump(challenge), ttl=self.ttl)
         await self.kv.set(_code_key(challenge.id), self._hash(challenge.id, code), ttl=self.ttl)
         await self.kv.set(_current_key(account_id, purpose), challenge.id, ttl=self.ttl)
         return challenge, code
 
     async def get(self, challenge_id: str) -> Challenge | None:
         raw = await self.kv.get(_meta_key(challenge_id))
-        return Challenge(**json.loads(raw)) if raw else None
+        return _load(raw) if raw else None
 
     async def reissue(self, challenge: Challenge) -> tuple[Challenge, str] | None:
         """A fresh code for the same challenge (resend); None once MAX_RESENDS is reached."""
@@ -97,7 +117,7 @@ class CodeStore:
         challenge.expires_at = (datetime.now(UTC) + timedelta(seconds=self.ttl)).isoformat()
         code = draw_code()
         await self.kv.delete(_tries_key(challenge.id))
-        await self.kv.set(_meta_key(challenge.id), json.dumps(asdict(challenge)), ttl=self.ttl)
+        await self.kv.set(_meta_key(challenge.id), _dump(challenge), ttl=self.ttl)
         await self.kv.set(_code_key(challenge.id), self._hash(challenge.id, code), ttl=self.ttl)
         await self.kv.set(_current_key(challenge.account_id, challenge.purpose), challenge.id,
                           ttl=self.ttl)

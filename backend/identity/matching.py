@@ -28,6 +28,7 @@ from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.identity.errors import IdentityError
 from backend.identity.ins import InvalidNir, normalise_nir
+from backend.identity.lookup import person_by_matricule
 from backend.identity.models import Person
 from backend.runtime import Runtime
 
@@ -72,10 +73,6 @@ def _keys(professional_id: int) -> tuple[str, str, str]:
 
 def _normalised_name(name: str) -> str:
     return " ".join(name.split()).upper()
-
-
-async def _person_by_matricule(matricule: str) -> Person | None:
-    return await Person.get_or_none(matricule=matricule)
 
 
 @dataclass
@@ -131,7 +128,7 @@ async def find_patient(rt: Runtime, requester: Requester, claim: PatientClaim) -
         matricule: str | None = normalise_nir(claim.matricule)
     except InvalidNir:
         matricule = None
-    person = await _person_by_matricule(matricule) if matricule else None
+    person = await person_by_matricule(matricule) if matricule else None
     if (person is None or _normalised_name(person.birth_name) != _normalised_name(claim.birth_name)
             or person.birth_date != claim.birth_date):
         await _record_failure(requester)

@@ -3,8 +3,13 @@
 Limits (all counted atomically in Redis, so aliases, batches and parallel requests cannot slip
 past them):
 - per client address: LOGIN_RATE_PER_ADDRESS login/verify attempts per minute;
-- per identifier (known or not, so a lock reveals nothing): LOGIN_MAX_FAILURES consecutive
-  failures (wrong password or wrong code) lock logins for LOGIN_LOCK_SECONDS;
+- per identifier (known or not, so a refusal reveals nothing) AND client address:
+  LOGIN_MAX_FAILURES_PER_ADDRESS attempts per LOGIN_LOCK_SECONDS, then that address alone is
+  refused for that identifier (a success starts its count again);
+- per identifier, all addresses: LOGIN_MAX_FAILURES password checks a day, then progressive
+  delays (one check per doubling "not before" slot), which addresses that have not failed on
+  the identifier skip within a daily budget: a stranger cannot keep the owner out, and the
+  checks per identifier per day stay bounded (see `_guard_password_check`);
 - per code: 5 wrong tries, then burned; per account: a few codes sent per quarter hour.
 """
 
@@ -19,7 +24,6 @@ from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
 from backend.identity import passwords
-from backend.identity.accounts import identifier_key
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
 from backend.identity.errors import (
@@ -35,7 +39,8 @@ from backend.identity.errors import (
     TooManyAttempts,
     WeakPassword,
 )
-from backend.identity.models import Account, AccountStatus, CodeChannel
+from backend.identity.lookup import account_by_identifier
+from backend.identity.models import Account, AccountStatus, CodeChannel, identifier_key
 from backend.identity.sessions import SessionRecord, SessionStore
 from backend.kv import CodeCheck
 from backend.notifications.masking import mask_email, mask_phone
@@ -95,27 +100,97 @@ async def _throttle_address(rt: Runtime, caller: Caller, action: str) -> None:
         raise RateLimited(int(await rt.kv.ttl(key) or 60))
 
 
-async def _check_lock(rt: Runtime, tag: str) -> None:
-    remaining = await rt.kv.ttl(f"lock:{tag}")
-    if remaining:
-        raise TemporarilyLocked(int(remaining) + 1)
+DAY_SECONDS = 86_400
 
 
-async def _count_failure(rt: Runtime, tag: str, account_id: int | None, caller: Caller) -> None:
-    """One more consecutive failure for this identifier; lock it at the threshold."""
+def _address_tag(rt: Runtime, address: str) -> str:
+    return keyed_hash(rt.settings.master_key(), "login-address", address)[:32]
+
+
+def _address_key(rt: Runtime, tag: str, caller: Caller) -> str:
+    return f"failures:{tag}:{_address_tag(rt, caller.address)}"
+
+
+async def _guard_address(rt: Runtime, tag: str, caller: Caller, account_id: int | None,
+                         *, count: bool = True) -> str:
+    """Count one attempt of this address on this account (before checking it, atomically, so
+    parallel requests cannot slip past); refuse the address alone once it has used up its
+    LOGIN_MAX_FAILURES_PER_ADDRESS for the window. Returns the counter's key.
+
+    `count=False` only checks (code tries: each code already allows at most 5 tries, counted
+    atomically, so they are counted after a failure, and parallel tries of one right code do
+    not use up the address's allowance)."""
     s = rt.settings
-    failures = await rt.kv.incr(f"failures:{tag}", ttl=s.login_lock_seconds * 4)
-    if failures >= s.login_max_failures:
-        locked = await rt.kv.set(f"lock:{tag}", "1", ttl=s.login_lock_seconds,
-                                 only_if_absent=True)
-        await rt.kv.delete(f"failures:{tag}")
-        if locked:
-            await audit.record(AuditKind.ACCOUNT_LOCKED, account_id=account_id, outcome="denied",
-                               address=caller.address, attempts=failures)
+    key = _address_key(rt, tag, caller)
+    if count:
+        attempts = await rt.kv.incr(key, ttl=s.login_lock_seconds)
+    else:
+        attempts = int(await rt.kv.get(key) or 0) + 1
+    if attempts > s.login_max_failures_per_address:
+        if attempts == s.login_max_failures_per_address + 1:
+            await audit.record(AuditKind.ACCOUNT_LOCKED, account_id=account_id,
+                               outcome="denied", address=caller.address,
+                               attempts=attempts - 1, reason="address")
+        raise TemporarilyLocked(int(await rt.kv.ttl(key) or s.login_lock_seconds) + 1)
+    return key
 
 
-async def _reset_failures(rt: Runtime, tag: str) -> None:
-    await rt.kv.delete(f"failures:{tag}")
+async def _guard_password_check(
+    rt: Runtime, tag: str, caller: Caller, account_id: int | None
+) -> str:
+    """Admit one password check, or refuse it before any hash is computed.
+
+    Per account and address: see `_guard_address`. Per account (all addresses): the first
+    LOGIN_MAX_FAILURES checks of the day are free; beyond, progressive delays: one check per
+    "not before" slot, whose length doubles from LOGIN_DELAY_BASE_SECONDS up to
+    LOGIN_LOCK_SECONDS (others get RateLimited with the time left). An address that has not
+    failed on this account in the window skips the delay, within a daily budget of
+    LOGIN_FRESH_ADDRESS_CHECKS_PER_DAY, so a stranger hammering from a few addresses cannot
+    keep the owner out. Every counter is taken before the check (INCR / SET NX), so the bound
+    holds under concurrency: at most LOGIN_MAX_FAILURES + LOGIN_FRESH_ADDRESS_CHECKS_PER_DAY +
+    the number of slots in a day (about 105 with the defaults) checks per account per day.
+    """
+    s = rt.settings
+    clean = await rt.kv.get(_address_key(rt, tag, caller)) is None
+    address_key = await _guard_address(rt, tag, caller, account_id)
+    checks = await rt.kv.incr(f"checks:{tag}", ttl=DAY_SECONDS)
+    if checks <= s.login_max_failures:
+        return address_key
+    if checks == s.login_max_failures + 1:
+        await audit.record(AuditKind.ACCOUNT_LOCKED, account_id=account_id, outcome="denied",
+                           address=caller.address, attempts=checks - 1, reason="delays")
+    if clean and await rt.kv.incr(f"fresh:{tag}", ttl=DAY_SECONDS) <= (
+            s.login_fresh_address_checks_per_day):
+        return address_key
+    exponent = min(checks - s.login_max_failures - 1, 40)
+    delay = min(float(s.login_lock_seconds), s.login_delay_base_seconds * 2**exponent)
+    if await rt.kv.set(f"slot:{tag}", "1", ttl=delay, only_if_absent=True):
+        return address_key
+    raise RateLimited(int(await rt.kv.ttl(f"slot:{tag}") or 1) + 1)
+
+
+async def _succeeded(rt: Runtime, address_key: str) -> None:
+    # The address proved itself: its own counter starts again (the account's daily count of
+    # checks does not, so that successes cannot be used to reset the bound).
+    await rt.kv.delete(address_key)
+
+
+def _destination_tag(rt: Runtime, destination: str) -> str:
+    return keyed_hash(rt.settings.master_key(), "contact-destination", destination.casefold())
+
+
+async def _throttle_contact_codes(rt: Runtime, account_id: int, destination: str) -> None:
+    """A contact change sends a code to an address nobody has verified yet: without a daily
+    cap per account and per destination it would let an account harass any address."""
+    s = rt.settings
+    limits = (
+        (f"contact-codes:{account_id}", s.contact_codes_per_account_day),
+        # Keyed by a keyed hash: Redis never holds the address itself.
+        (f"contact-dest:{_destination_tag(rt, destination)}", s.contact_codes_per_destination_day),
+    )
+    for key, limit in limits:
+        if await rt.kv.incr(key, ttl=DAY_SECONDS) > limit:
+            raise RateLimited(int(await rt.kv.ttl(key) or DAY_SECONDS))
 
 
 def _destination(account: Account, channel: CodeChannel) -> str | None:
@@ -170,12 +245,11 @@ async def start_login(
     password hash and get the same answer as wrong passwords."""
     await _throttle_address(rt, caller, "login")
     tag = _identifier_tag(rt, identifier)
-    await _check_lock(rt, tag)
-    account = await Account.get_or_none(identifier_key=identifier_key(identifier))
+    account = await account_by_identifier(identifier)
+    await _guard_password_check(rt, tag, caller, account.id if account else None)
     usable = account is not None and account.status is AccountStatus.ACTIVE
     ok = await passwords.verify_password(account.password_hash if usable else None, password)
     if not ok:
-        await _count_failure(rt, tag, account.id if account else None, caller)
         await audit.record(AuditKind.LOGIN_PASSWORD_FAILED,
                            account_id=account.id if account else None,
                            outcome="failure", address=caller.address)
@@ -201,7 +275,8 @@ async def resend_code(rt: Runtime, *, challenge_id: str, caller: Caller) -> Chal
     await _throttle_address(rt, caller, "login")
     store = code_store(rt)
     challenge = await store.get(challenge_id)
-    if challenge is None:
+    if challenge is None or challenge.purpose != "login":
+        # Codes of sensitive changes are asked again by their (signed-in) owner, never here.
         raise CodeExpired()
     reissued = await store.reissue(challenge)
     if reissued is None:
@@ -212,27 +287,36 @@ async def resend_code(rt: Runtime, *, challenge_id: str, caller: Caller) -> Chal
 
 
 async def _check_code(
-    rt: Runtime, *, challenge_id: str, code: str, purpose: str, caller: Caller
+    rt: Runtime, *, challenge_id: str, code: str, purpose: str, caller: Caller,
+    owner_id: int | None = None,
 ) -> Challenge:
+    """Check (and on success consume) a code. `owner_id`: the signed-in caller, for codes of
+    sensitive changes: a challenge of another account is refused BEFORE its code is tried, so
+    a stranger's try neither consumes the code nor uses up its tries."""
     await _throttle_address(rt, caller, "verify")
     store = code_store(rt)
     challenge = await store.get(challenge_id)
     if challenge is None or challenge.purpose != purpose:
         raise CodeExpired()
+    if owner_id is not None and challenge.account_id != owner_id:
+        raise CodeExpired()
     account = await Account.get_or_none(id=challenge.account_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise CodeExpired()
     tag = _identifier_tag(rt, account.identifier)
-    await _check_lock(rt, tag)
+    address_key = await _guard_address(rt, tag, caller, account.id, count=False)
     if not (len(code.strip()) == 6 and code.strip().isdigit()):
         # Malformed input still counts as a try: otherwise it is a free oracle.
         code = "x"
     outcome, left = await store.check(challenge_id, code)
     if outcome is CodeCheck.ACCEPTED:
+        await _succeeded(rt, address_key)
         return challenge
     if outcome is CodeCheck.MISSING:
         raise CodeExpired()
-    await _count_failure(rt, tag, account.id, caller)
+    if outcome is CodeCheck.REJECTED:
+        # Tries of a burned code are refused unchecked: they cost the address nothing.
+        await rt.kv.incr(address_key, ttl=rt.settings.login_lock_seconds)
     await audit.record(AuditKind.LOGIN_CODE_FAILED, account_id=account.id, outcome="failure",
                        address=caller.address, attempts=left, reason=purpose)
     if outcome is CodeCheck.BURNED:
@@ -246,7 +330,6 @@ async def verify_login(
     challenge = await _check_code(rt, challenge_id=challenge_id, code=code, purpose="login",
                                   caller=caller)
     account = await Account.get(id=challenge.account_id)
-    await _reset_failures(rt, _identifier_tag(rt, account.identifier))
     token, record = await session_store(rt).create(
         account_id=account.id, role=account.role.value, address=caller.address,
         user_agent=caller.user_agent, person_id=account.person_id,
@@ -315,10 +398,10 @@ async def current_account(viewer: Viewer) -> Account:
 async def _confirm_password(rt: Runtime, account: Account, password: str, caller: Caller) -> None:
     await _throttle_address(rt, caller, "login")
     tag = _identifier_tag(rt, account.identifier)
-    await _check_lock(rt, tag)
+    address_key = await _guard_password_check(rt, tag, caller, account.id)
     if not await passwords.verify_password(account.password_hash, password):
-        await _count_failure(rt, tag, account.id, caller)
         raise InvalidCredentials("Mot de passe actuel incorrect.")
+    await _succeeded(rt, address_key)
 
 
 async def request_password_change(
@@ -347,10 +430,8 @@ async def confirm_password_change(
         passwords.check_policy(new_password, identifier=account.identifier)
     except passwords.WeakPassword as exc:
         raise WeakPassword(str(exc)) from None
-    challenge = await _check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
-                                  caller=caller)
-    if challenge.account_id != viewer.account_id:
-        raise CodeExpired()
+    await _check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
+                      caller=caller, owner_id=viewer.account_id)
     account.password_hash = await passwords.hash_password(new_password)
     account.password_changed_at = datetime.now().astimezone()
     await account.save(update_fields=["password_hash", "password_changed_at"])
@@ -377,6 +458,7 @@ async def request_contact_change(
         raise InvalidInput(exc.field, str(exc)) from None
     account = await Account.get(id=viewer.account_id)
     await _confirm_password(rt, account, current_password, caller)
+    await _throttle_contact_codes(rt, account.id, destination)
     challenge, code = await code_store(rt).issue(
         account_id=account.id, purpose="contact", channel=channel.value, destination=destination,
         payload={"field": channel.value, "value": destination},
@@ -389,8 +471,8 @@ async def confirm_contact_change(
     rt: Runtime, viewer: Viewer, *, challenge_id: str, code: str, caller: Caller
 ) -> Account:
     challenge = await _check_code(rt, challenge_id=challenge_id, code=code, purpose="contact",
-                                  caller=caller)
-    if challenge.account_id != viewer.account_id or not challenge.payload:
+                                  caller=caller, owner_id=viewer.account_id)
+    if not challenge.payload:
         raise CodeExpired()
     account = await Account.get(id=viewer.account_id)
     if challenge.payload["field"] == CodeChannel.EMAIL:

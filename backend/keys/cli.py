@@ -1,13 +1,15 @@
 """Operator commands: `carnet keys generate` and `carnet keys rotate --new-key-stdin`.
 
-Rotating the master key (documents are never re-encrypted, only the data keys re-wrapped):
+Rotating the master key (documents are never re-encrypted, only the data keys re-wrapped;
+identity rows, sealed by the master key itself, are re-sealed and re-indexed):
 
 1. `carnet keys generate` > store the new key in the secret store.
 2. With CARNET_MASTER_KEY = the current key: `carnet keys rotate --new-key-stdin` < new key.
 3. Set CARNET_MASTER_KEY = the new key and CARNET_PREVIOUS_MASTER_KEYS = the old one; restart
    every process.
 4. Run step 2 again with CARNET_MASTER_KEY = the new key (it re-wraps the few data keys that
-   processes still on the old key created meanwhile); once it reports 0, drop the old key.
+   processes still on the old key created meanwhile); once it reports 0 data keys and 0
+   identity rows, drop the old key.
 """
 
 from __future__ import annotations
@@ -41,8 +43,12 @@ def _fail(message: str) -> int:
 async def rotate_command(settings: Settings, new_key_text: str) -> dict[str, Any]:
     """The work of `carnet keys rotate` (the ORM must be initialised)."""
     new_master = decode_master_key(new_key_text)
+    # Every check before any write: an unknown master key leaves everything as it was.
+    await services.check_identities_readable(settings, new_master)
     count = await services.rotate(settings, new_master)
-    return {"rewrapped": count, "newMasterKeyId": services.master_key_id(new_master)}
+    resealed = await services.reseal_identities(settings, new_master)
+    return {"rewrapped": count, "resealed": resealed,
+            "newMasterKeyId": services.master_key_id(new_master)}
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -78,9 +84,10 @@ def _rotate(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(json.dumps(result))
     print(
-        f"Re-wrapped {result['rewrapped']} data keys under master key "
-        f"{result['newMasterKeyId']}. Now set CARNET_MASTER_KEY to the new key and keep the "
-        "old one in CARNET_PREVIOUS_MASTER_KEYS until every process has restarted; then run "
+        f"Re-wrapped {result['rewrapped']} data keys and re-sealed {result['resealed']} "
+        f"identity rows under master key {result['newMasterKeyId']}. Now set CARNET_MASTER_KEY "
+        "to the new key and keep the old one in CARNET_PREVIOUS_MASTER_KEYS until every "
+        "process has restarted; then run "
         "`carnet keys rotate --new-key-stdin` again with the new key (it re-wraps keys created "
         "meanwhile) and remove the old key once it reports 0.",
         file=sys.stderr,

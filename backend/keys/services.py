@@ -8,6 +8,9 @@
 - Data keys encrypt content: documents as a stream of authenticated segments (never held whole
   in memory), message bodies with `encrypt_bytes` (the same format, in one call).
 - Rotation (`rotate`) re-wraps data keys under a new master key; content is never re-encrypted.
+  Identity data (names, NIR, contacts: sealed fields of Person and Account, see
+  backend/crypto.py) is small and sealed directly by the master key: `reseal_identities`
+  re-seals those rows under the new key and recomputes their blind indexes.
 
 Stream format, version 1 (all integers big-endian):
 
@@ -32,8 +35,6 @@ exception raised mid-stream as a failed transfer, never as a short file.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import secrets
 import struct
@@ -46,8 +47,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from tortoise.transactions import in_transaction
 
-from backend.crypto import derive_key
-from backend.identity.models import Person
+from backend.crypto import Keyring, derive_key, using_keyring
+from backend.crypto import master_key_id as _fingerprint
+from backend.identity.models import Account, Person
 from backend.keys.models import DataKey
 from backend.settings import Settings, decode_master_key
 
@@ -96,9 +98,7 @@ def master_key_id(master: bytes) -> str:
     """A short fingerprint naming a master key: 16 hex characters of an HMAC under an HKDF
     subkey. It cannot be turned back into the key."""
     _check_key(master, "master key")
-    digest = hmac.new(derive_key(master, FINGERPRINT_PURPOSE), b"carnet master key id",
-                      hashlib.sha256).hexdigest()
-    return digest[:MASTER_KEY_ID_CHARS]
+    return _fingerprint(master)
 
 
 def known_master_keys(settings: Settings) -> dict[str, bytes]:
@@ -231,6 +231,55 @@ async def rotate(settings: Settings, new_master: bytes, *, batch_size: int = ROT
                     conn).update(wrapped_key=rewrapped, master_key_id=new_id, rewrapped_at=now)
         last_id = rows[-1].id
     log.info("re-wrapped %s data keys under master key %s", count, new_id)
+    return count
+
+
+# --- identity rows ---------------------------------------------------------------------------
+
+IDENTITY_MODELS = (Person, Account)
+
+
+async def check_identities_readable(settings: Settings, new_master: bytes) -> None:
+    """Raise `MasterKeyMissing`, writing nothing, if some identity row is sealed by a master
+    key that is neither current, previous, nor the new one."""
+    _check_key(new_master, "new master key")
+    new_id = master_key_id(new_master)
+    masters = known_master_keys(settings) | {new_id: new_master}
+    unknown: set[str] = set()
+    for model in IDENTITY_MODELS:
+        ids = await model.exclude(key_id=new_id).distinct().values_list("key_id", flat=True)
+        unknown |= set(ids) - masters.keys()  # type: ignore[arg-type]
+    if unknown:
+        raise MasterKeyMissing(
+            f"identity data is sealed by master key(s) {', '.join(sorted(unknown))}, which are "
+            "neither CARNET_MASTER_KEY nor in CARNET_PREVIOUS_MASTER_KEYS: nothing was changed"
+        )
+
+
+async def reseal_identities(settings: Settings, new_master: bytes, *,
+                            batch_size: int = ROTATE_BATCH) -> int:
+    """Re-seal every Person and Account row not yet under `new_master`, and recompute its blind
+    indexes (lookups try every known key meanwhile); returns how many rows moved. Idempotent,
+    like `rotate`; rows are locked while re-sealed, so a concurrent change is not lost."""
+    await check_identities_readable(settings, new_master)
+    masters = known_master_keys(settings)
+    ring = Keyring(new_master, [k for k in masters.values() if k != new_master])
+    count = 0
+    with using_keyring(ring):
+        for model in IDENTITY_MODELS:
+            last_id = 0
+            while True:
+                async with in_transaction() as conn:
+                    rows = await (model.filter(id__gt=last_id).exclude(key_id=ring.current_id)
+                                  .order_by("id").limit(batch_size).select_for_update()
+                                  .using_db(conn))
+                    for row in rows:
+                        await row.save(using_db=conn)  # opens with any key, seals with the new
+                if not rows:
+                    break
+                count += len(rows)
+                last_id = rows[-1].id
+    log.info("re-sealed %s identity rows under master key %s", count, ring.current_id)
     return count
 
 

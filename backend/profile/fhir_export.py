@@ -63,8 +63,10 @@ ORGAN_DONATION_POLICY = "https://www.legifrance.gouv.fr/codes/article_lc/LEGIART
 GENDER = {"M": "male", "F": "female", "U": "unknown"}
 
 
-def patient_fhir_id(person_id: int) -> str:
-    return str(uuid.uuid5(NAMESPACE, f"person:{person_id}"))
+async def patient_fhir_id(person_id: int) -> str:
+    """The Patient's FHIR id: the person's random public UUID (never derived from its row id)."""
+    ids = await Person.filter(id=person_id).values_list("public_id", flat=True)
+    return str(ids[0])
 
 
 def practitioner_fhir_id(professional_id: int) -> str:
@@ -115,7 +117,7 @@ def _drop_empty(resource: dict[str, Any]) -> dict[str, Any]:
 class _Builder:
     def __init__(self, person: Person, professionals: dict[int, Professional]) -> None:
         self.person = person
-        self.patient_id = patient_fhir_id(person.id)
+        self.patient_id = str(person.public_id)
         self.patient_ref = {"reference": urn(self.patient_id)}
         self.professionals = professionals
         self.used_practitioners: set[int] = set()

@@ -54,7 +54,7 @@ async def patient_everything(request: Request) -> Response:
     viewer, refused = await _patient(request)
     if refused is not None:
         return refused
-    if request.path_params["id"] != fhir_export.patient_fhir_id(viewer.person_id):
+    if request.path_params["id"] != await fhir_export.patient_fhir_id(viewer.person_id):
         return _not_found()
     bundle = await fhir_export.everything(request.app.state.runtime.settings, viewer.person_id)
     return JSONResponse(bundle, media_type=FHIR_JSON, headers=NO_STORE)

@@ -87,7 +87,7 @@ class ProfileQueries:
     @strawberry.field(description="My medical profile.", permission_classes=[IsPatient])
     async def profile(self, info: Info) -> Profile:
         person_id = info.context.viewer.person_id
-        return Profile(fhir_patient_id=fhir_export.patient_fhir_id(person_id),
+        return Profile(fhir_patient_id=await fhir_export.patient_fhir_id(person_id),
                        _person_id=person_id, _ring=services.KeyRing(info.context.settings))
 
     @strawberry.field(description="One measurement series for a chart, oldest first, within "

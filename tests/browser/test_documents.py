@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from backend.identity import accounts
-from backend.identity.models import Account
+from backend.identity.lookup import account_by_identifier
 from backend.records import services
 from backend.records.models import Document, DocumentSource, Visibility
 from tests.browser.reflex_app import WebApp
@@ -40,7 +40,7 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
 
 async def deposit_from_a_doctor(app: object, address: str, title: str) -> None:
     """A document a doctor's software put in the patient's record (not opened yet)."""
-    patient = await Account.get(identifier_key=accounts.identifier_key(address))
+    patient = await account_by_identifier(address)
     doctor, _ = await accounts.create_professional(
         rpps=f"{10_000_000_000 + secrets.randbelow(89_999_999_999):011d}",
         profession="Médecin généraliste", practice_name="Cabinet du Parc",

@@ -19,7 +19,7 @@ from datetime import date
 import pytest
 from playwright.async_api import Page, expect
 
-from backend.identity import accounts
+from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Account
 from backend.records import services
 from backend.records.models import DocumentSource
@@ -107,7 +107,7 @@ async def test_live_conversation_reply_with_attachment_and_blocking(
     redis_url: str, api_port: int,
 ) -> None:
     address = await new_patient()
-    patient = await Account.get(identifier_key=accounts.identifier_key(address))
+    patient = await account_by_identifier(address)
     document_id = await patient_document(app, patient, "Bilan sanguin de mars")
     doctor = await create_professional()
     doctor_token = await mint_session(redis_url, doctor)
@@ -230,7 +230,7 @@ async def test_a_revoked_session_sends_the_open_conversation_to_the_login_page(
     redis_url: str,
 ) -> None:
     address = await new_patient()
-    patient = await Account.get(identifier_key=accounts.identifier_key(address))
+    patient = await account_by_identifier(address)
     doctor_token = await mint_session(redis_url, await create_professional())
     api = Api(api_server)
     started = await api(START, {"input": {"subject": SUBJECT, "body": FIRST,
