@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from backend.crypto import Keyring, master_key_id, using_keyring
-from backend.identity import accounts, services
+from backend.identity import accounts, matching, services
 from backend.identity.lookup import account_by_identifier, person_by_matricule
 from backend.identity.models import Account, Person
 from backend.keys import cli as keys_cli
@@ -119,8 +119,10 @@ async def test_lookups_go_through_blind_indexes(app, gql, notifier, clean):
     assert await sign_in(gql, notifier, "AURELIENNE-login", PASSWORD)
     # Find by matricule, with or without spaces (the records' identity match uses it).
     assert (await person_by_matricule(NIR)).id == person.id
-    assert (await records.find_patient(matricule=NIR_CLEAR, birth_name=BIRTH_NAME,
-                                       birth_date=BIRTH_DATE)).id == person.id
+    match = await matching.find_patient(
+        app.state.runtime, matching.Requester(account_id=0, professional_id=0, purpose="deposit"),
+        matching.PatientClaim(NIR_CLEAR, BIRTH_NAME, BIRTH_DATE))
+    assert match.person.id == person.id
     assert await person_by_matricule("1 85 05 2A 004 123 56") is None
     # Unique identifiers and NIRs are still enforced.
     with pytest.raises(accounts.AccountConflict):
