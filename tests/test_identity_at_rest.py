@@ -19,7 +19,6 @@ from backend.identity.lookup import account_by_identifier, person_by_matricule
 from backend.identity.models import Account, Person
 from backend.keys import cli as keys_cli
 from backend.keys.services import MasterKeyMissing
-from backend.records import services as records
 from backend.runtime import Runtime
 from backend.settings import decode_master_key, generate_master_key
 from tests.conftest import MASTER_KEY, REDIS_PREFIX
