@@ -75,7 +75,8 @@ BROWSER_COOKIE = "carnet_psc"
 
 class PscError(DomainError):
     """A refused Pro Santé Connect login; `status` is the HTTP status of the refusal page and
-    `reason` the audit trail's tag (never shown, never a secret)."""
+    `reason` the audit trail's tag (never a secret). In GraphQL (`exchangeLoginTicket`) it is
+    answered as `LoginTicketInvalid` (`RateLimited` for PscRateLimited)."""
 
     status = 401
     reason = "psc:refused"
@@ -134,7 +135,9 @@ class PscRateLimited(PscError):
         self.retry_after = max(1, int(retry_after))
 
 
-class LoginTicketInvalid(DomainError):
+class LoginTicketInvalid(PscError):
+    status = 400
+    reason = "psc:ticket"
     message = ("Ce lien de connexion a expiré ou a déjà servi. Reconnectez-vous avec Pro Santé "
                "Connect.")
 
@@ -534,9 +537,10 @@ async def exchange_ticket(rt: Runtime, *, ticket: str, address: str, user_agent:
         account = await Account.get_or_none(id=json.loads(raw)["account_id"])
     if account is None or account.status is not AccountStatus.ACTIVE or (
             account.role is not Role.PROFESSIONAL):
+        error = LoginTicketInvalid()
         await audit.record(REFUSAL_KIND, account_id=account.id if account else None,
-                           outcome="failure", address=address, reason="psc:ticket")
-        raise LoginTicketInvalid()
+                           outcome="failure", address=address, reason=error.reason)
+        raise error
     token, record = await session_store(rt).create(
         account_id=account.id, role=account.role.value, address=address,
         user_agent=user_agent, person_id=account.person_id,

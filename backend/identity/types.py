@@ -102,8 +102,9 @@ class SessionNotFound(Error):
     pass
 
 
-@translates(psc.LoginTicketInvalid)
-@strawberry.type(description="The login ticket is unknown, expired or already used.")
+@translates(psc.PscError)
+@strawberry.type(description="The Pro Santé Connect login ticket is unknown, expired or "
+                             "already used: sign in with Pro Santé Connect again.")
 class LoginTicketInvalid(Error):
     pass
 
