@@ -55,6 +55,9 @@ class Misbehaviour:
     unsigned: bool = False  # "alg": "none"
     national_id_in_id_token: bool = True  # False: only the userinfo endpoint has it
     userinfo_sub: str | None = None  # another subject at the userinfo endpoint
+    userinfo_as_jwt: bool = False  # userinfo as a signed JWT (application/jwt)
+    userinfo_signing_key: RSAKey | None = None  # ... signed with a key the JWKS does not hold
+    at_hash: str | None = None  # another `at_hash`
     deny: bool = False  # the person refuses: authorize redirects with error=access_denied
 
 
@@ -216,7 +219,7 @@ class OidcProvider:
             "auth_time": now,
             "nonce": m.nonce or grant["nonce"],
             "azp": self.client_id,
-            "at_hash": create_half_hash(access_token, "RS256").decode(),
+            "at_hash": m.at_hash or create_half_hash(access_token, "RS256").decode(),
         }
         if m.acr is not None:
             claims["acr"] = m.acr
@@ -236,9 +239,15 @@ class OidcProvider:
         user = self._access_tokens.get(token) if scheme.lower() == "bearer" else None
         if user is None:
             return JSONResponse({"error": "invalid_token"}, status_code=401)
-        return JSONResponse({"sub": self.misbehave.userinfo_sub or user.sub,
-                             "SubjectNameID": user.national_id,
-                             "given_name": user.given_name, "family_name": user.family_name})
+        info = {"sub": self.misbehave.userinfo_sub or user.sub,
+                "SubjectNameID": user.national_id,
+                "given_name": user.given_name, "family_name": user.family_name}
+        if self.misbehave.userinfo_as_jwt:
+            info.update(iss=self.issuer, aud=self.client_id)
+            key = self.misbehave.userinfo_signing_key or self.signing_key
+            signed = jwt.encode({"alg": "RS256", "kid": key.kid}, info, key)
+            return Response(signed, media_type="application/jwt")
+        return JSONResponse(info)
 
     def app(self) -> Starlette:
         return Starlette(routes=[

@@ -162,6 +162,16 @@ async def test_the_national_id_may_come_from_the_userinfo_endpoint(psc_on, profe
     assert me["professional"]["rpps"] == professional.professional.rpps
 
 
+async def test_a_signed_userinfo_answer_is_verified(psc_on, professional, client):
+    psc_on.misbehave.national_id_in_id_token = False
+    psc_on.misbehave.userinfo_as_jwt = True
+    ticket_of(await client.get(await start(client)))
+    # The same answer signed by a stranger (the ID token stays well signed).
+    psc_on.misbehave.userinfo_signing_key = new_key(psc_on.signing_key.kid)
+    response = await client.get(await start(client), headers=JSON)
+    await assert_refused(response, 401, "signature")
+
+
 async def test_userinfo_about_another_subject_is_refused(psc_on, professional, client):
     psc_on.misbehave.national_id_in_id_token = False
     psc_on.misbehave.userinfo_sub = "someone-else"
@@ -202,6 +212,8 @@ BAD_TOKENS = {
         (lambda p: setattr(p.misbehave, "issuer", "https://evil.example/realms/x"), "issuer"),
     "acr other than eidas1": (lambda p: setattr(p.misbehave, "acr", "eidas0"), "acr"),
     "no acr": (lambda p: setattr(p.misbehave, "acr", None), "acr"),
+    "at_hash of another access token":
+        (lambda p: setattr(p.misbehave, "at_hash", "AAAAAAAAAAAAAAAAAAAAAA"), "at_hash"),
 }
 
 
@@ -212,6 +224,37 @@ async def test_a_bad_id_token_is_refused_with_no_session(psc_on, professional, c
     response = await client.get(await start(client), headers=JSON)
     await assert_refused(response, 401, reason)
     assert "n'a pas pu être vérifiée" in response.json()["message"]
+
+
+async def test_unknown_key_ids_refresh_the_jwks_at_most_once_in_a_while(psc_on, professional,
+                                                                        client):
+    psc_on.misbehave.signing_key = new_key("forged")
+
+    async def attempt() -> None:
+        response = await client.get(await start(client), headers=JSON)
+        assert response.json()["error"] == "unknown_key"
+
+    await attempt()
+    assert psc_on.requests["jwks"] == 1  # just fetched: no refresh
+    psc._providers[psc_on.issuer].keys_at -= psc.JWKS_MIN_REFRESH_SECONDS + 1
+    for _ in range(3):
+        await attempt()
+    # One refresh for the unknown kid, not one per forged token.
+    assert psc_on.requests["jwks"] == 2
+
+
+async def test_logins_are_rate_limited_per_address(psc_on, app, pg_url, redis_url, client):
+    app.state.runtime.settings = make_settings(
+        pg_url, redis_url, psc_issuer=psc_on.issuer, psc_client_id=CLIENT_ID,
+        psc_client_secret=CLIENT_SECRET, psc_post_login_url=POST_LOGIN_URL,
+        login_rate_per_address=2)
+    for _ in range(2):
+        assert (await client.get("/auth/psc/login")).status_code == 302
+    refused = await client.get("/auth/psc/login", headers=JSON)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["error"] == "rate_limited"
+    (event,) = await refusals()
+    assert event.detail == {"reason": "psc:rate_limited"} and event.outcome == "denied"
 
 
 async def test_the_refusal_page_is_french_html(psc_on, professional, client):
