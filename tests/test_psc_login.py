@@ -442,3 +442,9 @@ def test_psc_settings_go_together_and_the_secret_is_never_echoed(monkeypatch, tm
     assert ok.psc_enabled and ok.psc_issuer == "https://psc.example/realm"
     assert ok.psc_acr == "eidas1" and ok.psc_scope == "openid scope_all"
     assert not load_settings(database_url="sqlite://:memory:", psc_issuer="").psc_enabled
+    # Errors of rules across settings never quoted their input (they once echoed every value,
+    # secrets included).
+    with pytest.raises(SettingsError, match="S3_BUCKET is required") as err:
+        load_settings(database_url="sqlite://:memory:", blob_store="s3",
+                      s3_secret_access_key=secret)
+    assert secret not in str(err.value)
