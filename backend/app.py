@@ -21,6 +21,7 @@ from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
 from backend.graphiql import serve_asset as graphiql_asset
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
+from backend.identity.psc_http import psc_callback, psc_login
 from backend.identity.services import authenticate, bearer_token, session_store
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
@@ -108,6 +109,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
             Route("/fhir/r4/Patient/{id}/$everything", patient_everything, methods=["GET"]),
             Route("/fhir/r4/Bundle", import_bundle, methods=["POST"]),
+            # Pro Santé Connect login (answers 404 unless PSC_ISSUER is set).
+            Route("/auth/psc/login", psc_login, methods=["GET"], name="psc_login"),
+            Route("/auth/psc/callback", psc_callback, methods=["GET"], name="psc_callback"),
             # GraphiQL's own scripts and stylesheets (no CDN), only when GraphiQL is on.
             *([Route(GRAPHIQL_ASSETS + "{path:path}", graphiql_asset, methods=["GET"])]
               if settings.graphiql else []),

@@ -15,8 +15,15 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 log = logging.getLogger(__name__)
@@ -30,7 +37,7 @@ DEV_TRUSTED_PROXIES = "127.0.0.1"
 # Never echoed back in error messages.
 SECRET_SETTINGS = {
     "CARNET_MASTER_KEY", "CARNET_PREVIOUS_MASTER_KEYS", "SMTP_PASSWORD", "DATABASE_URL",
-    "REDIS_URL", "S3_SECRET_ACCESS_KEY",
+    "REDIS_URL", "S3_SECRET_ACCESS_KEY", "PSC_CLIENT_SECRET",
 }
 
 
@@ -131,6 +138,21 @@ class Settings(BaseSettings):
     # not the web server's. Unset: 127.0.0.1 in dev (where the web app runs), nobody in
     # production; empty: nobody. See `trusted_proxies`.
     forwarded_allow_ips: str | None = None
+    # Pro Santé Connect (OpenID Connect) login for professionals, on when PSC_ISSUER is set
+    # (then PSC_CLIENT_ID, PSC_CLIENT_SECRET and PSC_POST_LOGIN_URL are required). See
+    # backend/identity/psc.py.
+    psc_issuer: str | None = None
+    psc_client_id: str | None = None
+    psc_client_secret: str | None = None
+    # The callback registered at the provider; unset: derived from the login request (dev).
+    psc_redirect_uri: str | None = None
+    # Where the browser goes after a successful callback, with a one-time `ticket` parameter
+    # that the web app exchanges (GraphQL `exchangeLoginTicket`) for a session.
+    psc_post_login_url: str | None = None
+    psc_acr: str = Field(default="eidas1", min_length=1, max_length=64)
+    psc_scope: str = Field(default="openid scope_all", min_length=6, max_length=500)
+    # How long a started login (state, nonce, PKCE verifier) waits for its callback.
+    psc_state_ttl_seconds: int = Field(default=600, ge=30, le=3600)
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -195,10 +217,42 @@ class Settings(BaseSettings):
             raise ValueError("expected a redis://, rediss:// or unix:// URL")
         return value
 
-    @field_validator("sms_webhook_url", "smtp_host")
+    @field_validator("sms_webhook_url", "smtp_host", "psc_issuer", "psc_client_id",
+                     "psc_client_secret", "psc_redirect_uri", "psc_post_login_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("psc_issuer", "psc_redirect_uri", "psc_post_login_url")
+    @classmethod
+    def _check_psc_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+            raise ValueError("expected an http:// or https:// URL without a fragment")
+        if info.field_name == "psc_issuer":
+            if parts.query:
+                raise ValueError("an issuer has no query string")
+            # Compared with the discovery document's issuer, which may end with a slash.
+            return value.rstrip("/")
+        return value
+
+    @model_validator(mode="after")
+    def _psc_settings_go_together(self) -> Settings:
+        if self.psc_issuer is None:
+            return self
+        missing = [name.upper() for name in ("psc_client_id", "psc_client_secret",
+                                             "psc_post_login_url") if getattr(self, name) is None]
+        if self.is_production and self.psc_redirect_uri is None:
+            missing.append("PSC_REDIRECT_URI")
+        if missing:
+            raise ValueError(f"{', '.join(missing)} required when PSC_ISSUER is set")
+        if self.is_production:
+            for name in ("psc_issuer", "psc_redirect_uri", "psc_post_login_url"):
+                if not str(getattr(self, name)).startswith("https://"):
+                    raise ValueError(f"{name.upper()} must be an https:// URL in production")
+        return self
 
     @field_validator("sms_webhook_url")
     @classmethod
@@ -239,6 +293,10 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.carnet_env is Environment.PRODUCTION
+
+    @property
+    def psc_enabled(self) -> bool:
+        return self.psc_issuer is not None
 
     @property
     def trusted_proxies(self) -> str:
@@ -297,7 +355,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            name = str(err["loc"][0]).upper() if err["loc"] else "SETTINGS"
             message = err["msg"].removeprefix("Value error, ")
             if name == "SETTINGS":
                 problems.append(message)

@@ -8,12 +8,13 @@ from strawberry.types import Info
 
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
-from backend.identity import services
+from backend.identity import psc, services
 from backend.identity.models import CodeChannel as ChannelModel
 from backend.identity.types import (
     CodeChannel,
     ConfirmContactChangeResult,
     ConfirmPasswordChangeResult,
+    ExchangeLoginTicketResult,
     LoggedOut,
     LoginChallenge,
     LoginResult,
@@ -64,6 +65,20 @@ class IdentityMutations:
             token, record = await services.verify_login(
                 runtime, challenge_id=challenge_id[:64], code=code[:12], caller=caller(info)
             )
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return Session(token=token, expires_at=record.absolute_expiry,
+                       idle_timeout_seconds=runtime.settings.session_idle_seconds)
+
+    @strawberry.mutation(description="Pro Santé Connect login, last step: trade the one-time "
+                                     "ticket the callback gave the browser (the `ticket` "
+                                     "parameter of PSC_POST_LOGIN_URL) for a session.")
+    async def exchange_login_ticket(self, info: Info, ticket: str) -> ExchangeLoginTicketResult:
+        runtime = info.context.runtime
+        who = caller(info)
+        try:
+            token, record = await psc.exchange_ticket(
+                runtime, ticket=ticket[:256], address=who.address, user_agent=who.user_agent)
         except DomainError as exc:
             return to_graphql_error(exc)
         return Session(token=token, expires_at=record.absolute_expiry,

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from backend.graphql_errors import Error, translates
-from backend.identity import errors
+from backend.identity import errors, psc
 from backend.identity.codes import MAX_RESENDS, Challenge
 from backend.identity.models import Account
 from backend.identity.sessions import SessionRecord
@@ -34,13 +34,13 @@ class InvalidCredentials(Error):
     pass
 
 
-@translates(errors.RateLimited)
+@translates(errors.RateLimited, psc.PscRateLimited)
 @strawberry.type
 class RateLimited(Error):
     retry_after_seconds: int
 
     @classmethod
-    def from_error(cls, exc: errors.RateLimited) -> RateLimited:
+    def from_error(cls, exc: errors.RateLimited | psc.PscRateLimited) -> RateLimited:
         return cls(message=exc.message, retry_after_seconds=exc.retry_after)
 
 
@@ -99,6 +99,13 @@ class InvalidInput(Error):
 @translates(errors.SessionNotFound)
 @strawberry.type
 class SessionNotFound(Error):
+    pass
+
+
+@translates(psc.PscError)
+@strawberry.type(description="The Pro Santé Connect login ticket is unknown, expired or "
+                             "already used: sign in with Pro Santé Connect again.")
+class LoginTicketInvalid(Error):
     pass
 
 
@@ -248,6 +255,10 @@ ConfirmPasswordChangeResult = Annotated[
     PasswordChanged | InvalidCode | CodeExpired | TooManyAttempts | WeakPassword | RateLimited
     | TemporarilyLocked,
     strawberry.union("ConfirmPasswordChangeResult"),
+]
+ExchangeLoginTicketResult = Annotated[
+    Session | LoginTicketInvalid | RateLimited,
+    strawberry.union("ExchangeLoginTicketResult"),
 ]
 ConfirmContactChangeResult = Annotated[
     Me | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked,
