@@ -91,6 +91,8 @@ class AccessLogEntry(Model):
 
     class Meta:
         table = "access_log_entry"
+        # Explicit (the docstring's apostrophes break SQLite's DDL comment).
+        table_description = "One read of a patient record by someone else (hash-chained)"
         unique_together = (("patient_id", "seq"),)
 
 
@@ -99,7 +101,8 @@ class AccessLogHead(Model):
     under a per-patient key derived from the master key named by `key_id`, so that deleting
     the latest entries (and rewriting the chain) is detected."""
 
-    patient_id = fields.IntField(primary_key=True, generated=False)
+    id = fields.IntField(primary_key=True)
+    patient_id = fields.IntField(unique=True)
     last_seq = fields.IntField()
     last_hash = fields.CharField(max_length=64)
     mac = fields.CharField(max_length=64)
@@ -108,3 +111,4 @@ class AccessLogHead(Model):
 
     class Meta:
         table = "access_log_head"
+        table_description = "Signed head of each patient access-log chain"
