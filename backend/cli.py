@@ -349,11 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--title", required=True)
     announce.add_argument("--body", required=True)
 
+    from backend.audit import cli as audit_cli
     from backend.identity import cli as identity_cli
     from backend.keys import cli as keys_cli
 
     identity_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
+    audit_cli.add_parsers(sub)
     documents = sub.add_parser("documents", help="medical record maintenance")
     documents.add_argument("action", choices=["purge"],
                            help="purge: delete soft-deleted documents past their retention")
@@ -361,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         {
             "patient": identity_cli.cmd_patient,
             "keys": keys_cli.cmd_keys,
+            "audit": audit_cli.cmd_audit,
             "documents": cmd_documents,
             "professional": identity_cli.cmd_professional,
             "migrate": cmd_migrate,

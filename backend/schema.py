@@ -15,6 +15,8 @@ from strawberry.types import ExecutionContext
 
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
+from backend.audit.extension import AccessLogExtension
+from backend.audit.queries import AccessLogQueries
 from backend.errors import CarnetMaskErrors
 from backend.graphql_documents import CarnetDocuments, DocumentService
 from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
@@ -33,7 +35,7 @@ from backend.system import SystemQueries
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries, ProfileQueries):
+            AnnouncementQueries, ProfileQueries, AccessLogQueries):
     pass
 
 
@@ -142,6 +144,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Parse/validate caches key on the query text: clients must send values as variables.
         lambda: CarnetDocuments(documents),
         CarnetMaskErrors,
+        AccessLogExtension,  # one write of the access log per operation, after execution
     ]
     schema = CarnetSchema(
         query=Query,

@@ -345,6 +345,7 @@ async def test_cli_rotate_end_to_end(settings, server_env, clean):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out == {"rewrapped": 1, "resealed": 2,  # the patient's person and account rows
+                   "checkpointsResigned": 0, "checkpointsNotResigned": 0,  # no access log yet
                    "newMasterKeyId": services.master_key_id(decode_master_key(KEY_B))}
     assert "CARNET_PREVIOUS_MASTER_KEYS" in result.stderr and KEY_B not in result.stderr
     under_b = settings.model_copy(update={"carnet_master_key": KEY_B})

@@ -37,3 +37,78 @@ class AuditEvent(Model):
     class Meta:
         table = "audit_event"
         ordering = ["-id"]
+
+
+# --- the access log the patient reads (backend/audit/access_log.py) ---------------------------
+
+
+class AccessKind(StrEnum):
+    """What kind of data was read. Never more precise than a kind, a profile section name and
+    a document id: titles, codes and values are health data and stay out of the log."""
+
+    DOCUMENT = "document"  # one document's description
+    DOCUMENT_CONTENT = "document_content"  # a document's bytes (download, FHIR content URL)
+    DOCUMENT_LIST = "document_list"  # a list or search of the patient's documents
+    PROFILE = "profile"  # a medical profile section (`section` names it)
+    EXPORT = "export"  # the whole record (FHIR $everything)
+    SEARCH = "search"  # the patient was found by a search (FHIR Patient?identifier=)
+    EMERGENCY_ACCESS = "emergency_access"  # a break-glass opening of the record
+
+
+class AccessGround(StrEnum):
+    """On which ground the reader was allowed to read."""
+
+    CARE_TEAM = "care_team"  # the patient added them to their care team
+    DECLARED = "declared"  # the professional declared treating the patient
+    TREATING_DOCTOR = "treating_doctor"  # the patient's médecin traitant
+    EMERGENCY = "emergency"  # an emergency (break-glass) access
+    AUTHOR = "author"  # the reader wrote the document
+    APP = "app"  # an application the patient authorised
+    PROXY = "proxy"  # someone acting for the patient
+
+
+class AccessLogEntry(Model):
+    """One read of a patient's data by someone else; append-only, chained per patient.
+
+    `hash` = SHA-256 over the entry's canonical serialisation and `prev_hash` (the previous
+    entry's hash, or the patient's genesis value for seq 1); see access_log.entry_hash.
+    No foreign keys: the log outlives the rows it names.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    patient_id = fields.IntField()  # person.id
+    seq = fields.IntField()  # 1, 2, 3... per patient, no gaps
+    account_id = fields.IntField()  # the reader's account
+    professional_id = fields.IntField(null=True)
+    profession = fields.CharField(max_length=100, null=True)  # copied when the entry is written
+    kind = fields.CharEnumField(AccessKind, max_length=20)
+    section = fields.CharField(max_length=40, null=True)  # profile section name, if any
+    document_id = fields.UUIDField(null=True)
+    ground = fields.CharEnumField(AccessGround, max_length=20)
+    created_at = fields.DatetimeField()  # set by the writer (it is part of the hash)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "access_log_entry"
+        # Explicit (the docstring's apostrophes break SQLite's DDL comment).
+        table_description = "One read of a patient record by someone else (hash-chained)"
+        unique_together = (("patient_id", "seq"),)
+
+
+class AccessLogHead(Model):
+    """The checkpointed head of a patient's chain: (last seq, last hash) and an HMAC over them
+    under a per-patient key derived from the master key named by `key_id`, so that deleting
+    the latest entries (and rewriting the chain) is detected."""
+
+    id = fields.IntField(primary_key=True)
+    patient_id = fields.IntField(unique=True)
+    last_seq = fields.IntField()
+    last_hash = fields.CharField(max_length=64)
+    mac = fields.CharField(max_length=64)
+    key_id = fields.CharField(max_length=16)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "access_log_head"
+        table_description = "Signed head of each patient access-log chain"

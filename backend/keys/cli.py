@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from backend import db
+from backend.audit.verify import resign_checkpoints
 from backend.keys import services
 from backend.settings import Settings, decode_master_key, generate_master_key, get_settings
 
@@ -47,7 +48,12 @@ async def rotate_command(settings: Settings, new_key_text: str) -> dict[str, Any
     await services.check_identities_readable(settings, new_master)
     count = await services.rotate(settings, new_master)
     resealed = await services.reseal_identities(settings, new_master)
+    # The access log's signed checkpoints move to the new key too (a head whose signature
+    # does not check is left as is: `carnet audit verify` keeps reporting it).
+    checkpoints = await resign_checkpoints(new_master, services.known_master_keys(settings))
     return {"rewrapped": count, "resealed": resealed,
+            "checkpointsResigned": checkpoints["resigned"],
+            "checkpointsNotResigned": checkpoints["skipped"],
             "newMasterKeyId": services.master_key_id(new_master)}
 
 

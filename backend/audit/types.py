@@ -1,0 +1,82 @@
+"""GraphQL types of the access log the patient reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from backend.audit.loaders import load_professionals
+from backend.audit.models import AccessGround as AccessGroundModel
+from backend.audit.models import AccessKind as AccessKindModel
+from backend.audit.models import AccessLogEntry as AccessLogEntryModel
+from backend.graphql_types import ProfessionalSummary
+
+AccessKind = strawberry.enum(AccessKindModel, description="What kind of data was read.")
+AccessGround = strawberry.enum(AccessGroundModel,
+                               description="On which ground the reader could read.")
+
+
+@strawberry.type(description="Who read: the professional (or account) at the time of reading.")
+class AccessReader:
+    account_id: strawberry.ID
+    profession: str | None = strawberry.field(
+        description="The profession when the entry was written.")
+    _professional_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The professional as known today (null if not a "
+                                  "professional).")
+    async def professional(self, info: Info) -> ProfessionalSummary | None:
+        if self._professional_id is None:
+            return None
+        pro = await info.context.loaders.get(load_professionals).load(self._professional_id)
+        if pro is None:
+            return None
+        return ProfessionalSummary(
+            id=strawberry.ID(str(pro.id)), rpps=pro.rpps, profession=pro.profession,
+            specialty=pro.specialty, practice_name=pro.practice_name)
+
+
+@strawberry.type(description="One read of my data by someone else.")
+class AccessLogEntry:
+    id: strawberry.ID
+    seq: int = strawberry.field(description="Position in my log (1 = the first access).")
+    at: datetime
+    reader: AccessReader
+    kind: AccessKind  # type: ignore[valid-type]
+    section: str | None = strawberry.field(description="The profile section, for a profile "
+                                                       "read.")
+    document_id: strawberry.ID | None
+    ground: AccessGround  # type: ignore[valid-type]
+
+    @classmethod
+    def from_model(cls, row: AccessLogEntryModel) -> AccessLogEntry:
+        return cls(
+            id=strawberry.ID(str(row.id)), seq=row.seq, at=row.created_at,
+            reader=AccessReader(account_id=strawberry.ID(str(row.account_id)),
+                                profession=row.profession,
+                                _professional_id=row.professional_id),
+            kind=AccessKindModel(row.kind), section=row.section,
+            document_id=strawberry.ID(str(row.document_id)) if row.document_id else None,
+            ground=AccessGroundModel(row.ground),
+        )
+
+
+@strawberry.type
+class AccessLogEdge:
+    cursor: str
+    node: AccessLogEntry
+
+
+@strawberry.type
+class AccessLogPageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class AccessLogConnection:
+    edges: list[AccessLogEdge]
+    page_info: AccessLogPageInfo
+    total_count: int
