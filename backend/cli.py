@@ -349,17 +349,20 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--title", required=True)
     announce.add_argument("--body", required=True)
 
+    from backend.access import cli as access_cli
     from backend.identity import cli as identity_cli
     from backend.keys import cli as keys_cli
 
     identity_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
+    access_cli.add_parsers(sub)
     documents = sub.add_parser("documents", help="medical record maintenance")
     documents.add_argument("action", choices=["purge"],
                            help="purge: delete soft-deleted documents past their retention")
     COMMANDS.update(
         {
             "patient": identity_cli.cmd_patient,
+            "access": access_cli.cmd_access,
             "keys": keys_cli.cmd_keys,
             "documents": cmd_documents,
             "professional": identity_cli.cmd_professional,
