@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import db
+from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
 from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
@@ -22,7 +24,7 @@ from backend.graphiql import serve_asset as graphiql_asset
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
 from backend.identity.psc_http import psc_callback, psc_login
-from backend.identity.services import authenticate, bearer_token, session_store
+from backend.identity.services import session_store
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
@@ -42,10 +44,6 @@ def _runtime(conn: HTTPConnection) -> Runtime:
     return conn.app.state.runtime
 
 
-async def authenticate_bearer(runtime: Runtime, header: str):  # noqa: ANN201
-    return await authenticate(runtime, bearer_token(header))
-
-
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     # Tortoise logs every SQL statement WITH its values at DEBUG: values are health data.
@@ -62,7 +60,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = build_runtime(settings)
         app.state.runtime = runtime
-        app.state.authenticate = authenticate_bearer
+        # The GraphQL view authenticates websockets' connection_init with the same function
+        # the authentication middleware uses for every request.
+        app.state.authenticate = resolve_bearer
         db.use_master_keys(settings)  # they seal and open identity data (backend/crypto.py)
         sockets = app.state.live_sockets = LiveSockets()
         # Tables come from `carnet migrate`, never from here: several workers would race.
@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            # One authentication for every endpoint: request.user (access/authentication.py).
+            Middleware(AuthenticationMiddleware, backend=SessionBackend(), on_error=on_auth_error),
             Middleware(BodySizeLimit, limit_for={
                 # Room for the multipart envelope and base64's 4/3 growth (FHIR).
                 "/graphql": settings.max_upload_bytes + 1024 * 1024,

@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     announce.add_argument("--title", required=True)
     announce.add_argument("--body", required=True)
 
+    from backend.access import cli as access_cli
     from backend.audit import cli as audit_cli
     from backend.identity import cli as identity_cli
     from backend.keys import cli as keys_cli
@@ -356,12 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     identity_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
     audit_cli.add_parsers(sub)
+    access_cli.add_parsers(sub)
     documents = sub.add_parser("documents", help="medical record maintenance")
     documents.add_argument("action", choices=["purge"],
                            help="purge: delete soft-deleted documents past their retention")
     COMMANDS.update(
         {
             "patient": identity_cli.cmd_patient,
+            "access": access_cli.cmd_access,
             "keys": keys_cli.cmd_keys,
             "audit": audit_cli.cmd_audit,
             "documents": cmd_documents,

@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "backend.identity.models",
     "backend.keys.models",
     "backend.records.models",
+    "backend.access.models",
     "backend.messaging.models",
     "backend.profile.models",
 ]

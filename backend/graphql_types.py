@@ -6,6 +6,8 @@ from datetime import date
 
 import strawberry
 
+from backend.document_types import DocumentType as DocumentTypeModel
+
 
 @strawberry.type(description="A health professional, as shown on documents they authored.")
 class ProfessionalSummary:
@@ -22,3 +24,9 @@ class PatientIdentityInput:
     ins_matricule: str
     birth_name: str
     birth_date: date
+
+
+# The DMP document types, shared by every domain that names them (records, access, messaging).
+DocumentType = strawberry.enum(
+    DocumentTypeModel, name="DocumentType",
+    description="DMP document types (JDV_J66), by LOINC code.")

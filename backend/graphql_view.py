@@ -175,7 +175,12 @@ class CarnetGraphQL(GraphQL[Context, None]):
             request_id=request_id,
         )
         if isinstance(request, Request):
-            context.viewer = await self._authenticate(request, request.headers.get("authorization"))
+            if "auth" in request.scope:
+                # The authentication middleware already resolved this request's session.
+                context.viewer = getattr(request.scope.get("user"), "session", None)
+            else:
+                context.viewer = await self._authenticate(request,
+                                                          request.headers.get("authorization"))
         return context
 
     async def _authenticate(self, conn: Request | WebSocket, header: object) -> Any:

@@ -13,6 +13,9 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from backend.access.mutations import AccessMutations
+from backend.access.queries import AccessQueries, patient_record_queries
+from backend.access.types import PatientRecordSummary
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
@@ -26,21 +29,30 @@ from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.profile.mutations import ProfileMutations
-from backend.profile.queries import ProfileQueries
+from backend.profile.queries import PatientRecordProfile, ProfileQueries
 from backend.records.mutations import RecordMutations
-from backend.records.queries import RecordQueries
+from backend.records.queries import PatientRecordDocuments, RecordQueries
 from backend.settings import Settings
 from backend.system import SystemQueries
 
 
-@strawberry.type
-class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries, ProfileQueries, AccessLogQueries):
+@strawberry.type(description="A patient's record as a professional may read it: each domain "
+                              "brings its part (access: whose and on which ground; records: "
+                              "documents; profile: sections), all through the access policy.")
+class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordProfile):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations):
+class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
+            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries,
+            patient_record_queries(PatientRecord)):
+    pass
+
+
+@strawberry.type
+class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
+               AccessMutations):
     pass
 
 

@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     # professional per hour; past it, identity matching is refused until the hour ends.
     identity_match_failures_per_professional_per_hour: int = Field(default=20, ge=1,
                                                                    le=100_000)
+    # A care relationship without any access by the professional for this many days is no
+    # longer a ground to read the record (backend/access/policy.py).
+    care_relationship_expiry_days: int = Field(default=3 * 365, ge=1, le=36_500)
+    # An emergency (break-glass) access stays open this many hours.
+    emergency_access_hours: int = Field(default=24, ge=1, le=24 * 7)
     # Contact-change codes (sent to a new, unverified address) per account per day, and per
     # destination per day whatever the account.
     contact_codes_per_account_day: int = Field(default=10, ge=1, le=10_000)

@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
-DOMAINS = ["identity", "records", "profile", "messaging", "announcements", "audit", "keys",
-           "notifications"]
+DOMAINS = ["identity", "records", "access", "profile", "messaging", "announcements", "audit",
+           "keys", "notifications"]
 
 
 def _contracts() -> list[dict]:

@@ -56,8 +56,10 @@ class AccessKind(StrEnum):
 
 
 class AccessGround(StrEnum):
-    """On which ground the reader was allowed to read."""
+    """On which ground a reader may read a record (the access policy decides it, the access
+    log keeps it). SELF, the patient themselves, is never logged."""
 
+    SELF = "self"
     CARE_TEAM = "care_team"  # the patient added them to their care team
     DECLARED = "declared"  # the professional declared treating the patient
     TREATING_DOCTOR = "treating_doctor"  # the patient's médecin traitant

@@ -26,6 +26,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from backend.access import policy
 from backend.errors import DomainError
 from backend.identity import matching
 from backend.identity.models import Account, AccountStatus, Professional, Role
@@ -150,9 +151,11 @@ def _clean_text(value: str, field: str, limit: int) -> str:
     return text
 
 
-async def _check_attachments(viewer: Viewer, conversation: Conversation,
+async def _check_attachments(settings: Settings, viewer: Viewer, conversation: Conversation,
                              attachment_ids: Sequence[str]) -> list[uuid.UUID]:
-    """Documents of the conversation's patient that the author may share."""
+    """Documents of the conversation's patient that the author may share: for the patient,
+    their own visible documents; for a professional, the documents they deposited and those
+    the access policy lets them read (backend/access/policy.py)."""
     if len(attachment_ids) > MAX_ATTACHMENTS:
         raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
     ids: list[uuid.UUID] = []
@@ -163,12 +166,16 @@ async def _check_attachments(viewer: Viewer, conversation: Conversation,
             raise AttachmentNotFound() from None
     if not ids:
         return []
+    reader = policy.viewer_of(viewer)
+    access = await policy.access_for(reader, conversation.patient_id,
+                                     expiry_days=settings.care_relationship_expiry_days)
     query = Document.filter(id__in=ids, person_id=conversation.patient_id,
                             deleted_at__isnull=True)
-    if viewer.is_patient:
-        query = query.filter(person_id=viewer.person_id)
+    if isinstance(reader, policy.ProfessionalViewer):
+        query = query.filter(Q(author_professional_id=reader.professional_id)
+                             | access.documents())
     else:
-        query = query.filter(author_professional_id=viewer.professional_id)
+        query = query.filter(access.documents())
     if await query.count() != len(set(ids)):
         raise AttachmentNotFound()
     return list(dict.fromkeys(ids))
@@ -334,7 +341,7 @@ async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, bod
     if (viewer.is_professional and conversation.patient_participates
             and await _is_blocked(conversation.patient_id, viewer.professional_id)):
         raise BlockedByPatient()
-    attachments = await _check_attachments(viewer, conversation, attachment_ids)
+    attachments = await _check_attachments(rt.settings, viewer, conversation, attachment_ids)
     data_key = await keys.data_key_by_id(rt.settings, conversation.data_key_id)
     try:
         message = await _insert_message(conversation, viewer.account_id, body, attachments,

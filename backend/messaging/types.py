@@ -8,13 +8,13 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.document_types import DocumentType
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import PatientIdentityInput
 from backend.messaging import services
 from backend.messaging.loaders import load_accounts, load_attachments, load_participants
 from backend.messaging.models import Conversation as ConversationModel
 from backend.messaging.models import Message as MessageModel
-from backend.records.document_types import DocumentType
 
 
 @strawberry.type

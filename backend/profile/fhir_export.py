@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from backend.access.policy import Access
 from backend.identity.models import IdentityStatus, Person, Professional
 from backend.profile import services
 from backend.profile.catalog import (
@@ -405,11 +406,11 @@ class _Builder:
         }
 
 
-async def _all_documents(settings: Settings, person_id: int) -> list[tuple[Any, str]]:
+async def _all_documents(settings: Settings, access: Access) -> list[tuple[Any, str]]:
     found: list[tuple[Any, str]] = []
     after = None
     while True:
-        page = await records.list_documents(settings, person_id=person_id, first=records.MAX_PAGE,
+        page = await records.list_documents(settings, access, first=records.MAX_PAGE,
                                             after=after, filter=records.DocumentFilter())
         found.extend((row, page.titles[row.id]) for row in page.rows)
         if not page.has_next or not page.rows:
@@ -417,16 +418,17 @@ async def _all_documents(settings: Settings, person_id: int) -> list[tuple[Any, 
         after = records.encode_cursor(page.rows[-1])
 
 
-async def everything(settings: Settings, person_id: int) -> dict[str, Any]:
-    """The patient's whole record as a FHIR R4 Bundle (JSON-ready dict)."""
-    person = await Person.get(id=person_id)
+async def everything(settings: Settings, access: Access) -> dict[str, Any]:
+    """The record `access` reads, as a FHIR R4 Bundle (JSON-ready dict): the whole record for
+    the patient, the allowed sections and documents for a professional."""
+    person = await Person.get(id=access.patient_id)
     ring = services.KeyRing(settings)
-    lists = {kind: await services.list_entries(ring, kind, person_id)
+    lists = {kind: await services.list_entries(ring, kind, access)
              for kind in services.LIST_KINDS.values()}
     directive = await services.get_single(ring, AdvanceDirective, services.DIRECTIVE_KIND,
-                                          person_id)
-    organ = await services.get_single(ring, OrganDonation, services.ORGAN_KIND, person_id)
-    documents = await _all_documents(settings, person_id)
+                                          access)
+    organ = await services.get_single(ring, OrganDonation, services.ORGAN_KIND, access)
+    documents = await _all_documents(settings, access)
 
     rows: list[Any] = [e.row for entries in lists.values() for e in entries]
     rows += [e.row for e in (directive, organ) if e is not None]

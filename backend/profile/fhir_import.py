@@ -33,6 +33,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from backend.access.policy import owner_access
+from backend.document_types import DocumentType
 from backend.errors import DomainError
 from backend.identity.models import Person
 from backend.profile import services
@@ -65,7 +67,6 @@ from backend.profile.models import (
     Severity,
 )
 from backend.records import services as records
-from backend.records.document_types import DocumentType
 from backend.records.models import Document, DocumentSource
 from backend.runtime import Runtime
 
@@ -486,7 +487,7 @@ async def _directive(rt: Runtime, person_id: int, author: services.Author, r: An
     if clean is None and document_id is None:
         raise _Invalid("Consent.sourceAttachment : directives anticipées absentes.")
     existing = await services.get_single(services.KeyRing(rt.settings), AdvanceDirective,
-                                         services.DIRECTIVE_KIND, person_id)
+                                         services.DIRECTIVE_KIND, owner_access(person_id))
     if existing is not None:
         same_document = (str(existing.row.document_id) if existing.row.document_id else None
                          ) == document_id
@@ -519,7 +520,7 @@ async def _organ_donation(rt: Runtime, person_id: int, author: services.Author, 
     note = services._text(note_extension.valueString if note_extension else None, "note",
                           "Note", limit=services.MAX_LONG, multiline=True)
     existing = await services.get_single(services.KeyRing(rt.settings), OrganDonation,
-                                         services.ORGAN_KIND, person_id)
+                                         services.ORGAN_KIND, owner_access(person_id))
     if existing is not None:
         if existing.row.position == position and existing.text.get("note") == note:
             return False

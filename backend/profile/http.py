@@ -1,10 +1,13 @@
-"""FHIR R4 endpoints of the profile, for the signed-in patient (bearer token).
+"""FHIR R4 endpoints of the profile (bearer token, through the authentication middleware).
 
-- `GET /fhir/r4/Patient/{id}/$everything`: the whole record as a Bundle. `{id}` is the patient's
-  stable FHIR id (`profile { fhirPatientId }`); any other id, another patient's included, answers
-  exactly like a missing one (404 OperationOutcome).
-- `POST /fhir/r4/Bundle`: import a Bundle into the profile (same rules as `importFhirBundle`);
-  answers an OperationOutcome listing what was created, skipped and refused.
+- `GET /fhir/r4/Patient/{id}/$everything`: the record as a Bundle. `{id}` is the patient's
+  public FHIR id (`profile { fhirPatientId }`, Person.public_id). The patient gets their whole
+  record; a professional gets what the access policy lets them read (backend/access/policy.py).
+  Any other id (unknown, malformed, another patient's, not allowed) answers exactly like a
+  missing one (404 OperationOutcome).
+- `POST /fhir/r4/Bundle`: the patient imports a Bundle into their profile (same rules as
+  `importFhirBundle`); answers an OperationOutcome listing what was created, skipped and
+  refused.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend import jsonbody
-from backend.identity.services import authenticate, bearer_token
+from backend.access import policy
+from backend.access.authentication import SignedIn, signed_in
 from backend.profile import fhir_export, fhir_import, services
 from backend.records.fhir import FHIR_JSON, operation_outcome
 
@@ -37,26 +41,33 @@ def _not_found() -> Response:
     return response
 
 
+def _unauthenticated() -> Response:
+    response = operation_outcome([_issue("login", "A bearer token is required")], 401)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 async def _patient(request: Request) -> tuple[Any, Response | None]:
-    runtime = request.app.state.runtime
-    viewer = await authenticate(runtime, bearer_token(request.headers.get("authorization")))
-    if viewer is None:
-        response = operation_outcome([_issue("login", "A patient's bearer token is required")],
-                                     401)
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return None, response
-    if not viewer.is_patient:
+    user = signed_in(request)
+    if user is None:
+        return None, _unauthenticated()
+    if not user.session.is_patient:
         return None, _not_found()
-    return viewer, None
+    return user.session, None
 
 
 async def patient_everything(request: Request) -> Response:
-    viewer, refused = await _patient(request)
-    if refused is not None:
-        return refused
-    if request.path_params["id"] != await fhir_export.patient_fhir_id(viewer.person_id):
+    user: SignedIn | None = signed_in(request)
+    if user is None:
+        return _unauthenticated()
+    settings = request.app.state.runtime.settings
+    access = await policy.access_by_public_id(
+        user.viewer, request.path_params["id"],
+        expiry_days=settings.care_relationship_expiry_days)
+    if not access.granted:
         return _not_found()
-    bundle = await fhir_export.everything(request.app.state.runtime.settings, viewer.person_id)
+    bundle = await fhir_export.everything(settings, access)
+    await policy.touch(access)
     return JSONResponse(bundle, media_type=FHIR_JSON, headers=NO_STORE)
 
 

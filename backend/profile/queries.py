@@ -7,6 +7,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from backend.access import policy
 from backend.permissions import IsPatient
 from backend.profile import fhir_export, services
 from backend.profile.models import AdvanceDirective as AdvanceDirectiveModel
@@ -26,15 +27,17 @@ from backend.profile.types import (
 )
 
 
-@strawberry.type(description="My medical profile. Each list costs one query whatever its size.")
+@strawberry.type(description="A medical profile (mine, or a patient's as the access policy "
+                              "lets me read it: a section I may not read is empty). Each list "
+                              "costs one query whatever its size.")
 class Profile:
     fhir_patient_id: str = strawberry.field(
-        description="My id in the FHIR API: GET /fhir/r4/Patient/{id}/$everything.")
-    _person_id: strawberry.Private[int]
+        description="The patient's id in the FHIR API: GET /fhir/r4/Patient/{id}/$everything.")
+    _access: strawberry.Private[policy.Access]
     _ring: strawberry.Private[services.KeyRing]
 
     async def _list(self, kind: type[services.EntryInput]) -> list[services.Entry]:
-        return await services.list_entries(self._ring, kind, self._person_id)
+        return await services.list_entries(self._ring, kind, self._access)
 
     @strawberry.field(description="Allergies and intolerances, newest first.")
     async def allergies(self) -> list[Allergy]:
@@ -72,42 +75,81 @@ class Profile:
     @strawberry.field
     async def advance_directive(self) -> AdvanceDirective | None:
         entry = await services.get_single(self._ring, AdvanceDirectiveModel,
-                                          services.DIRECTIVE_KIND, self._person_id)
+                                          services.DIRECTIVE_KIND, self._access)
         return AdvanceDirective.from_entry(entry) if entry else None
 
     @strawberry.field
     async def organ_donation(self) -> OrganDonation | None:
         entry = await services.get_single(self._ring, OrganDonationModel, services.ORGAN_KIND,
-                                          self._person_id)
+                                          self._access)
         return OrganDonation.from_entry(entry) if entry else None
+
+
+def _own_access(info: Info) -> policy.Access:
+    viewer = policy.viewer_of(info.context.viewer)
+    assert isinstance(viewer, policy.PatientViewer)  # IsPatient
+    return policy.own_access(viewer)
+
+
+async def build_profile(info: Info, access: policy.Access) -> Profile:
+    public_id = access.patient_public_id
+    fhir_id = str(public_id) if public_id else await fhir_export.patient_fhir_id(
+        access.patient_id)
+    return Profile(fhir_patient_id=fhir_id, _access=access,
+                   _ring=services.KeyRing(info.context.settings))
+
+
+async def measurement_series(access: policy.Access, kind: MeasurementSeriesKind,
+                             start: datetime | None, end: datetime | None) -> MeasurementSeries:
+    try:
+        points = await services.series(access, kind.value, start=start, end=end)
+    except services.InvalidProfileInput:
+        points = []
+    return MeasurementSeries.build(kind, points)
+
+
+SERIES_DESCRIPTION = ("One measurement series for a chart, oldest first, within [from, to] "
+                      "(both optional; empty when to < from). BMI uses the latest height "
+                      "measured at or before each weight.")
 
 
 @strawberry.type
 class ProfileQueries:
     @strawberry.field(description="My medical profile.", permission_classes=[IsPatient])
     async def profile(self, info: Info) -> Profile:
-        person_id = info.context.viewer.person_id
-        return Profile(fhir_patient_id=await fhir_export.patient_fhir_id(person_id),
-                       _person_id=person_id, _ring=services.KeyRing(info.context.settings))
+        return await build_profile(info, _own_access(info))
 
-    @strawberry.field(description="One measurement series for a chart, oldest first, within "
-                                  "[from, to] (both optional; empty when to < from). BMI uses "
-                                  "the latest height measured at or before each weight.",
-                      permission_classes=[IsPatient])
+    @strawberry.field(description=SERIES_DESCRIPTION, permission_classes=[IsPatient])
     async def measurements(
         self, info: Info, kind: MeasurementSeriesKind,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
     ) -> MeasurementSeries:
-        try:
-            points = await services.series(info.context.viewer.person_id, kind.value,
-                                           start=from_, end=to)
-        except services.InvalidProfileInput:
-            points = []
-        return MeasurementSeries.build(kind, points)
+        return await measurement_series(_own_access(info), kind, from_, to)
 
     @strawberry.field(description="My whole record as a FHIR R4 Bundle (the same as GET "
                                   "/fhir/r4/Patient/{fhirPatientId}/$everything).",
                       permission_classes=[IsPatient])
     async def fhir_everything(self, info: Info) -> JSON:
-        return await fhir_export.everything(info.context.settings, info.context.viewer.person_id)
+        return await fhir_export.everything(info.context.settings, _own_access(info))
+
+
+@strawberry.type
+class PatientRecordProfile:
+    """The profile part of `PatientRecord` (assembled in backend/schema.py): the sections the
+    policy lets the professional read; the others are empty."""
+
+    _access: strawberry.Private[policy.Access]
+
+    @strawberry.field(description="The patient's profile as I may read it (sections I may not "
+                                  "read are empty).")
+    async def profile(self, info: Info) -> Profile:
+        return await build_profile(info, self._access)
+
+    @strawberry.field(description=SERIES_DESCRIPTION + " Empty if I may not read measurements.")
+    async def measurements(
+        self, info: Info, kind: MeasurementSeriesKind,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> MeasurementSeries:
+        return await measurement_series(self._access, kind, from_, to)

@@ -6,7 +6,9 @@
   missing one.
 - The patient adds and changes everything; a professional may ADD clinical entries (allergy,
   vaccination, history, treatment, measurement) for a patient identified by INS matricule, birth
-  name and birth date, and cannot read the profile. The entry then shows its professional author.
+  name and birth date. The entry then shows its professional author.
+- Reads take an `Access` (backend/access/policy.py), never a bare person id: a section the
+  access does not include reads as empty (no query), exactly like an empty section.
 - Measurements have a LOINC code, a UCUM unit and physiological bounds; BMI is derived from a
   weight and the latest height measured at or before it.
 """
@@ -26,6 +28,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from backend import errors
+from backend.access.policy import Access, Section
 from backend.identity import matching
 from backend.keys import services as keys
 from backend.profile.catalog import SPECS, french_number
@@ -634,6 +637,20 @@ async def delete_single(model: type[Model], *, person_id: int) -> uuid.UUID:
 # --- reading -------------------------------------------------------------------------------
 
 
+# The profile section of each entry kind (what the matrix and the patient's restrictions name).
+SECTIONS: dict[str, Section] = {
+    "allergy": Section.ALLERGIES,
+    "vaccination": Section.VACCINATIONS,
+    "medical_history": Section.MEDICAL_HISTORY,
+    "family_history": Section.FAMILY_HISTORY,
+    "treatment": Section.TREATMENTS,
+    "measurement": Section.MEASUREMENTS,
+    "emergency_contact": Section.EMERGENCY_CONTACTS,
+    DIRECTIVE_KIND: Section.ADVANCE_DIRECTIVE,
+    ORGAN_KIND: Section.ORGAN_DONATION,
+}
+
+
 def _newest_first(entries: list[Entry], key: Any) -> list[Entry]:
     return sorted(entries, key=key, reverse=True)
 
@@ -642,8 +659,10 @@ def _created(entry: Entry) -> datetime:
     return entry.row.created_at
 
 
-async def list_entries(ring: KeyRing, kind: type[EntryInput], person_id: int) -> list[Entry]:
-    rows = await kind.MODEL.filter(person_id=person_id)
+async def list_entries(ring: KeyRing, kind: type[EntryInput], access: Access) -> list[Entry]:
+    if not access.may_read_section(SECTIONS[kind.KIND]):
+        return []
+    rows = await kind.MODEL.filter(person_id=access.patient_id)
     entries = await decrypt(ring, kind.KIND, rows)
     if kind is VaccinationInput:
         return _newest_first(entries, lambda e: (e.row.vaccinated_on, e.row.created_at))
@@ -663,9 +682,11 @@ async def list_entries(ring: KeyRing, kind: type[EntryInput], person_id: int) ->
     return _newest_first(entries, _created)
 
 
-async def get_single(ring: KeyRing, model: type[Model], kind: str, person_id: int
+async def get_single(ring: KeyRing, model: type[Model], kind: str, access: Access
                      ) -> Entry | None:
-    row = await model.filter(person_id=person_id).first()
+    if not access.may_read_section(SECTIONS[kind]):
+        return None
+    row = await model.filter(person_id=access.patient_id).first()
     if row is None:
         return None
     return (await decrypt(ring, kind, [row]))[0]
@@ -723,13 +744,16 @@ class SeriesPoint:
 BMI = "bmi"
 
 
-async def series(person_id: int, kind: str, *, start: datetime | None, end: datetime | None
+async def series(access: Access, kind: str, *, start: datetime | None, end: datetime | None
                  ) -> list[SeriesPoint]:
     """Points of one measurement kind (or "bmi"), oldest first, within [start, end]."""
     start = _aware(start) if start else None
     end = _aware(end) if end else None
     if start and end and end < start:
         raise InvalidProfileInput("to", "La fin de la période précède son début.")
+    if not access.may_read_section(Section.MEASUREMENTS):
+        return []
+    person_id = access.patient_id
     if kind == BMI:
         query = MeasurementRow.filter(person_id=person_id,
                                       kind__in=[MeasurementKind.WEIGHT, MeasurementKind.HEIGHT])

@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from backend import jsonbody
+from backend.access.authentication import signed_in
+from backend.document_types import DocumentType
 from backend.identity import matching
 from backend.identity.ins import OID_INS_NIA, OID_INS_NIR, OID_INS_TEST_NIR
 from backend.identity.models import Professional
-from backend.identity.services import authenticate, bearer_token
 from backend.records import services
-from backend.records.document_types import DocumentType
 
 INS_SYSTEMS = {f"urn:oid:{oid}" for oid in (OID_INS_NIR, OID_INS_NIA, OID_INS_TEST_NIR)}
 RPPS_SYSTEMS = {"urn:oid:1.2.250.1.71.4.2.1", "https://rpps.esante.gouv.fr"}
@@ -165,7 +165,8 @@ def _validation_issues(exc: ValidationError) -> list[dict[str, Any]]:
 
 async def create_document_reference(request: Request) -> Response:
     runtime = request.app.state.runtime
-    viewer = await authenticate(runtime, bearer_token(request.headers.get("authorization")))
+    user = signed_in(request)
+    viewer = user.session if user is not None else None
     if viewer is None:
         return operation_outcome([_issue("login", "A professional's bearer token is required")],
                                  401)

@@ -1,4 +1,6 @@
-"""Plain HTTP endpoints of the record: content download."""
+"""Plain HTTP endpoints of the record: content download, for the patient and for professionals
+the access policy allows (backend/access/policy.py). The caller comes from the authentication
+middleware (`request.user`, backend/access/authentication.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from backend.identity.services import authenticate, bearer_token
+from backend.access import policy
+from backend.access.authentication import signed_in
 from backend.records import services
 from backend.records.sniffing import EXTENSIONS
 from backend.records.storage import BlobNotFound
@@ -38,13 +41,15 @@ def _not_found() -> Response:
 
 async def download_content(request: Request) -> Response:
     runtime = request.app.state.runtime
-    viewer = await authenticate(runtime, bearer_token(request.headers.get("authorization")))
-    if viewer is None:
+    user = signed_in(request)
+    if user is None:
         return JSONResponse({"error": "unauthenticated"}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer", **CONTENT_HEADERS})
-    if not viewer.is_patient:
+    if user.viewer is None:
         return _not_found()
-    document = await services.patient_document(viewer.person_id, request.path_params["id"])
+    document, access = await services.document_for_viewer(
+        user.viewer, request.path_params["id"],
+        expiry_days=runtime.settings.care_relationship_expiry_days)
     if document is None:
         return _not_found()
     titles = await services.decrypt_titles(runtime.settings, [document])
@@ -54,7 +59,9 @@ async def download_content(request: Request) -> Response:
         first = await anext(stream, b"")
     except BlobNotFound:
         return _not_found()
-    await services.mark_seen(document)
+    if access.is_patient_self:  # a professional's read never counts as the patient's
+        await services.mark_seen(document)
+    await policy.touch(access)
 
     async def body():  # noqa: ANN202
         if first:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from backend.access import policy
 from backend.permissions import IsPatient
 from backend.records import services
 from backend.records.types import (
@@ -14,18 +15,59 @@ from backend.records.types import (
 )
 
 
-def _to_filter(value: DocumentFilter | None) -> services.DocumentFilter:
+def _to_filter(value: DocumentFilter | None, access: policy.Access) -> services.DocumentFilter:
     if value is None:
         return services.DocumentFilter()
     author_id = None
     if value.author_professional_id is not None:
         author_id = int(value.author_professional_id) if str(
             value.author_professional_id).isdigit() else -1
+    by_patient = value.authored_by_me
+    not_me = None
+    if isinstance(access.viewer, policy.ProfessionalViewer) and value.authored_by_me is not None:
+        # "By me" is the professional reading: their own documents, or all but theirs.
+        me = access.viewer.professional_id
+        by_patient = None
+        if value.authored_by_me:
+            author_id = me if author_id in (None, me) else -1
+        else:
+            not_me = me
     return services.DocumentFilter(
         types=[t.value for t in value.types] if value.types else None,
         date_from=value.from_, date_to=value.to, author_professional_id=author_id,
-        authored_by_patient=value.authored_by_me, text=(value.text or "")[:200] or None,
+        authored_by_patient=by_patient, text=(value.text or "")[:200] or None,
+        not_author_professional_id=not_me,
     )
+
+
+async def document_connection(info: Info, access: policy.Access, first: int,
+                              after: str | None, filter: DocumentFilter | None
+                              ) -> DocumentConnection:
+    page = await services.list_documents(info.context.settings, access, first=first,
+                                         after=after, filter=_to_filter(filter, access))
+    edges = [DocumentEdge(cursor=services.encode_cursor(row),
+                          node=Document.from_model(row, page.titles[row.id]))
+             for row in page.rows]
+    return DocumentConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=page.has_next,
+                           end_cursor=edges[-1].cursor if edges else None),
+        total_count=page.total,
+    )
+
+
+async def one_document(info: Info, access: policy.Access, id: strawberry.ID) -> Document | None:
+    row = await services.readable_document(access, str(id))
+    if row is None:
+        return None
+    titles = await services.decrypt_titles(info.context.settings, [row])
+    return Document.from_model(row, titles[row.id])
+
+
+def own_access(info: Info) -> policy.Access:
+    viewer = policy.viewer_of(info.context.viewer)
+    assert isinstance(viewer, policy.PatientViewer)  # IsPatient
+    return policy.own_access(viewer)
 
 
 @strawberry.type
@@ -35,25 +77,27 @@ class RecordQueries:
         self, info: Info, first: int = 20, after: str | None = None,
         filter: DocumentFilter | None = None,
     ) -> DocumentConnection:
-        viewer = info.context.viewer
-        page = await services.list_documents(
-            info.context.settings, person_id=viewer.person_id, first=first, after=after,
-            filter=_to_filter(filter),
-        )
-        edges = [DocumentEdge(cursor=services.encode_cursor(row),
-                              node=Document.from_model(row, page.titles[row.id]))
-                 for row in page.rows]
-        return DocumentConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=page.has_next,
-                               end_cursor=edges[-1].cursor if edges else None),
-            total_count=page.total,
-        )
+        return await document_connection(info, own_access(info), first, after, filter)
 
     @strawberry.field(description="One of my documents, or null.", permission_classes=[IsPatient])
     async def document(self, info: Info, id: strawberry.ID) -> Document | None:
-        row = await services.patient_document(info.context.viewer.person_id, str(id))
-        if row is None:
-            return None
-        titles = await services.decrypt_titles(info.context.settings, [row])
-        return Document.from_model(row, titles[row.id])
+        return await one_document(info, own_access(info), id)
+
+
+@strawberry.type
+class PatientRecordDocuments:
+    """The documents part of `PatientRecord` (assembled in backend/schema.py): what the policy
+    lets the professional read, with the same filters and pagination as my `documents`."""
+
+    _access: strawberry.Private[policy.Access]
+
+    @strawberry.field(description="The patient's documents I may read, newest first.")
+    async def documents(
+        self, info: Info, first: int = 20, after: str | None = None,
+        filter: DocumentFilter | None = None,
+    ) -> DocumentConnection:
+        return await document_connection(info, self._access, first, after, filter)
+
+    @strawberry.field(description="One of the patient's documents I may read, or null.")
+    async def document(self, info: Info, id: strawberry.ID) -> Document | None:
+        return await one_document(info, self._access, id)

@@ -4,9 +4,11 @@
   with the patient's data key and written to the blob store under a server-generated name.
 - The same content (SHA-256) is never stored twice for one patient: it is reported instead.
 - Titles are encrypted too; the text filter therefore runs after decryption, per patient.
-- A patient sees their own documents, except those a professional deposited as "not yet
-  visible" until their release date. A document someone may not see answers exactly like one
-  that does not exist.
+- Reads take an `Access` (backend/access/policy.py: the policy's decision for a viewer and a
+  patient), never a bare person id, and apply it as the query filter: a patient sees their own
+  documents except those a professional deposited "not yet visible" before their release date;
+  a professional sees what the matrix, the patient and their ground allow. A document someone
+  may not see answers exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from datetime import UTC, date, datetime, timedelta
 from tortoise.expressions import Q
 
 from backend import errors
+from backend.access import policy
+from backend.access.policy import Access
+from backend.document_types import DocumentType
 from backend.identity import matching
 from backend.identity.models import Professional
 from backend.keys import services as keys
-from backend.records.document_types import DocumentType
 from backend.records.models import Document, DocumentSource, Visibility
 from backend.records.sniffing import SNIFF_BYTES, sniff
 from backend.records.storage import new_blob_name
@@ -309,12 +313,6 @@ async def notify_released_documents(rt: Runtime) -> int:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _visible_to_patient_q(now: datetime) -> Q:
-    return Q(deleted_at__isnull=True) & (
-        ~Q(visibility=Visibility.NOT_YET_VISIBLE_TO_PATIENT) | Q(release_at__lte=now)
-    )
-
-
 @dataclass
 class DocumentFilter:
     types: Sequence[str] | None = None
@@ -323,6 +321,8 @@ class DocumentFilter:
     author_professional_id: int | None = None
     authored_by_patient: bool | None = None
     text: str | None = None
+    # For a professional's "authored by me: no".
+    not_author_professional_id: int | None = None
 
 
 @dataclass
@@ -359,12 +359,16 @@ async def decrypt_titles(settings: Settings, rows: Sequence[Document]) -> dict[u
 
 
 async def list_documents(
-    settings: Settings, *, person_id: int, first: int, after: str | None,
+    settings: Settings, access: Access, *, first: int, after: str | None,
     filter: DocumentFilter,
 ) -> Page:
+    """The documents `access` reads, newest first, filtered and paginated in SQL (the title
+    text filter runs after decryption, within this one patient's readable documents)."""
     first = max(1, min(first, MAX_PAGE))
+    if not access.granted:
+        return Page([], {}, False, 0)
     now = datetime.now(UTC)
-    query = Document.filter(Q(person_id=person_id) & _visible_to_patient_q(now))
+    query = Document.filter(access.documents(now))
     if filter.types:
         query = query.filter(type_code__in=list(filter.types))
     if filter.date_from:
@@ -373,6 +377,9 @@ async def list_documents(
         query = query.filter(clinical_date__lte=filter.date_to)
     if filter.author_professional_id is not None:
         query = query.filter(author_professional_id=filter.author_professional_id)
+    if filter.not_author_professional_id is not None:
+        query = query.filter(Q(author_professional_id__isnull=True)
+                             | ~Q(author_professional_id=filter.not_author_professional_id))
     if filter.authored_by_patient is True:
         query = query.filter(author_professional_id__isnull=True)
     elif filter.authored_by_patient is False:
@@ -401,16 +408,45 @@ async def list_documents(
     return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first, total)
 
 
-async def patient_document(person_id: int, document_id: str) -> Document | None:
-    """One of the patient's own visible documents; None for anything else, alike."""
+def parse_document_id(document_id: str | uuid.UUID) -> uuid.UUID | None:
+    if isinstance(document_id, uuid.UUID):
+        return document_id
     try:
-        doc_uuid = uuid.UUID(str(document_id))
+        return uuid.UUID(str(document_id))
     except ValueError:
         return None
-    now = datetime.now(UTC)
-    return await Document.filter(
-        Q(id=doc_uuid) & Q(person_id=person_id) & _visible_to_patient_q(now)
-    ).first()
+
+
+async def readable_document(access: Access, document_id: str | uuid.UUID) -> Document | None:
+    """One document `access` reads; None for anything else (missing, deleted, another
+    patient's, not allowed), alike."""
+    doc_uuid = parse_document_id(document_id)
+    if doc_uuid is None or not access.granted:
+        return None
+    return await Document.filter(Q(id=doc_uuid) & access.documents()).first()
+
+
+async def document_for_viewer(viewer: policy.RecordViewer | None, document_id: str, *,
+                              expiry_days: int) -> tuple[Document | None, Access]:
+    """A document by id alone (the download URL), for any viewer: its patient is looked up,
+    then the policy decides. A missing document runs the same decision (for patient 0) so the
+    answer and the work do not tell "missing" from "not allowed"."""
+    doc_uuid = parse_document_id(document_id)
+    if isinstance(viewer, policy.PatientViewer):
+        access = policy.own_access(viewer)
+        return (await readable_document(access, doc_uuid) if doc_uuid else None), access
+    owners = await Document.filter(id=doc_uuid).values_list("person_id", flat=True) \
+        if doc_uuid else []
+    patient_id = int(owners[0]) if owners else 0
+    access = await policy.access_for(viewer, patient_id, expiry_days=expiry_days)
+    document = await readable_document(access, doc_uuid) if owners and doc_uuid else None
+    return document, access
+
+
+async def patient_document(person_id: int, document_id: str) -> Document | None:
+    """One of the patient's own visible documents, for the patient's writes (rename, attach to
+    a directive...), whose person id comes from their session; None for anything else."""
+    return await readable_document(policy.owner_access(person_id), document_id)
 
 
 async def open_content(rt: Runtime, document: Document) -> AsyncIterator[bytes]:
@@ -420,6 +456,7 @@ async def open_content(rt: Runtime, document: Document) -> AsyncIterator[bytes]:
 
 
 async def mark_seen(document: Document) -> None:
+    """The patient opened it (callers never call it for a professional's read)."""
     if document.seen_by_patient_at is None:
         await Document.filter(id=document.id).update(seen_by_patient_at=datetime.now(UTC))
 

@@ -9,18 +9,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
-from backend.graphql_types import ProfessionalSummary
+from backend.graphql_types import DocumentType, ProfessionalSummary
 from backend.records import services
-from backend.records.document_types import DocumentType as DocumentTypeModel
 from backend.records.loaders import load_professionals
 from backend.records.models import Document as DocumentModel
 from backend.records.models import DocumentSource as SourceModel
 from backend.records.models import Visibility as VisibilityModel
-
-DocumentType = strawberry.enum(
-    DocumentTypeModel, description="DMP document types (JDV_J66), by LOINC code."
-)
 
 
 @strawberry.enum

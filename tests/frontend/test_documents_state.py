@@ -31,7 +31,7 @@ from carnet_web.state.documents import (
 from carnet_web.state.session import LOGIN_ROUTE
 from graphql import GraphQLEnumType, GraphQLUnionType, build_schema
 
-from backend.records.document_types import LABELS
+from backend.document_types import LABELS
 from tests.frontend.fakes import FakeApi, client_calls, redirects, run
 
 SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text())

@@ -4,7 +4,7 @@ from backend.audit.models import AccessGround, AccessKind
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', '0010_identity_sealed')]
+    dependencies = [('carnet', '0011_access')]
 
     initial = False
 
