@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 from collections.abc import Iterator
 
 _NOT_QUERIES = ("Created connection", "Closed connection")
+
+
+# The counter of the code under measurement. Statements are counted only when logged from
+# that code's context (the test's task and the tasks it starts, which copy its context), never
+# from background loops of the app (message notifications, document releases), which run in
+# the context the lifespan started them in: those made screen counts flaky.
+_CURRENT: contextvars.ContextVar[_Counter | None] = contextvars.ContextVar(
+    "carnet_query_counter", default=None)
 
 
 class _Counter(logging.Handler):
@@ -15,6 +24,8 @@ class _Counter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if _CURRENT.get() is not self:
+            return
         text = str(record.msg) if not record.args else str(record.args[0])
         if not str(record.msg).startswith(_NOT_QUERIES):
             self.statements.append(text)
@@ -32,9 +43,11 @@ def count_queries() -> Iterator[_Counter]:
     logger.addHandler(counter)
     logger.setLevel(logging.DEBUG)
     logger.propagate = False  # the statements carry values: keep them out of test logs
+    token = _CURRENT.set(counter)
     try:
         yield counter
     finally:
+        _CURRENT.reset(token)
         logger.removeHandler(counter)
         logger.setLevel(previous_level)
         logger.propagate = previous_propagate
