@@ -59,7 +59,9 @@ async def test_home_shows_the_api_announcements_and_the_navigation(
     # The other entries are placeholders, clearly labelled as such.
     for label in PLACEHOLDERS:
         await nav.get_by_role("link", name=label, exact=True).click()
-        await expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible()
+        # A page's first visit compiles it (Vite dev mode): slow on a loaded machine.
+        await expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible(
+            timeout=FIRST_TEXT_TIMEOUT)
         await expect(page.get_by_text("Bientôt disponible", exact=True)).to_be_visible()
         await expect(nav.get_by_role("link", name=label)).to_have_attribute("aria-current", "page")
     await expect(page).to_have_url(web.url + "/agenda")
