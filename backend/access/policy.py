@@ -58,7 +58,8 @@ from backend.access.models import (
     RelationshipOrigin,
     rule_key,
 )
-from backend.audit.models import AccessGround
+from backend.audit import access_log
+from backend.audit.models import AccessGround, AccessKind
 from backend.identity.models import Account, Person, Professional
 from backend.records.models import Visibility
 
@@ -154,6 +155,10 @@ class Access:
     emergency_access_id: UUID | None = None
     expires_at: datetime | None = None
     patient_public_id: UUID | None = field(default=None, compare=False)
+    # The professional's profession and specialty, loaded once by the decision: every access
+    # log entry of the request carries the profession without another query.
+    profession: str | None = field(default=None, compare=False)
+    specialty: str | None = field(default=None, compare=False)
 
     @property
     def granted(self) -> bool:
@@ -300,6 +305,7 @@ async def access_for(viewer: RecordViewer | None, patient_id: int, *, expiry_day
         relationship_last_access_at=(on_relationship.last_access_at
                                      if on_relationship is not None else None),
         emergency_access_id=emergency_id, expires_at=expires_at,
+        profession=professional.profession, specialty=professional.specialty or None,
     )
 
 
@@ -324,6 +330,22 @@ async def access_by_public_id(viewer: RecordViewer | None, public_id: str | UUID
     if not ids or not access.granted:
         return nothing(viewer, patient_id if ids else 0)
     return replace(access, patient_public_id=parsed)
+
+
+def log_read(access: Access, kind: AccessKind, *, document_id: UUID | str | None = None,
+             section: Section | str | None = None) -> None:
+    """Append the read of `kind` through `access` to the patient's access log (buffered: no
+    SQL; the GraphQL extension or `access_log.recording()` writes the request's entries in one
+    statement). Nothing for the patient's own reads, nor for an access not granted (nothing
+    was read). Every read path of someone other than the patient calls it once it has data to
+    return, with the document id or the profile section read."""
+    if not access.granted or access.is_patient_self or access.viewer is None:
+        return
+    assert access.ground is not None
+    access_log.record(patient_id=access.patient_id, reader=access.viewer, kind=kind,
+                      ground=access.ground, document_id=document_id,
+                      section=str(section) if section is not None else None,
+                      profession=access.profession)
 
 
 async def touch(access: Access, now: datetime | None = None) -> None:
