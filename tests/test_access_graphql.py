@@ -327,13 +327,17 @@ async def test_professional_record_screen_runs_a_constant_number_of_queries(gql,
     for i in range(40):
         await store(rt, world["patient"].person_id, type_code=LAB, author=authors[i % 4])
     await store(rt, world["patient"].person_id, type_code=LAB)
-    counts = []
+    counts, logged = [], []
     for size in (3, 40):
         with count_queries() as counter:
             body = await gql(RECORD, {"id": world["public_id"], "first": size}, token=token)
         assert len(body["data"]["patientRecord"]["documents"]["edges"]) == size, body
         counts.append(counter.count)
+        logged.append([q for q in counter.statements if "INSERT INTO access_log_entry" in q])
     assert counts[0] == counts[1], counts
     # Person by public id + the policy (professional, block, matrix, relationship, settings)
-    # + patient + documents page + count + data key + authors + 4 profile sections.
-    assert counts[0] <= 16, counts
+    # + patient + documents page + count + data key + authors + 4 profile sections (16), + ONE
+    # statement writing the access log (1 listing + one entry per document + 4 sections),
+    # whatever the number of entries.
+    assert counts[0] == 17, counts
+    assert [len(statements) for statements in logged] == [1, 1]

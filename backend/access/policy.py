@@ -35,6 +35,18 @@ Rules:
   The professional can still deposit documents (deposits are writes, outside this policy).
 - Soft-deleted documents are read by nobody.
 
+Access log: every read path of someone other than the patient calls `log_read(access, kind,
+...)` once it has data to return (no SQL; the request's entries are written in one statement),
+with `access.ground` and the profession the decision loaded (`access.profession`):
+`patientRecord.documents` one DOCUMENT_LIST entry plus one DOCUMENT entry per document
+returned; `patientRecord.document` one DOCUMENT entry when found; each profile section field
+read (allowed, even if empty) one PROFILE entry naming the section, the measurement series
+PROFILE "measurements"; the download DOCUMENT_CONTENT; `$everything` EXPORT plus one DOCUMENT
+per document in the Bundle; an emergency opening EMERGENCY_ACCESS (access/services.py). Not
+logged: a read not granted (nothing was read), the patient's own reads, the record summary
+(identity, ground, what the access includes) and `patients` (the professional's own patient
+list: identities, no record data).
+
 Adding a viewer kind (an app acting for the patient, a proxy such as a parent): add a frozen
 dataclass with its `kind` below, teach `viewer_of` to build it and `access_for` to decide for
 it; nothing else changes, since every reader goes through `Access`.
@@ -58,7 +70,8 @@ from backend.access.models import (
     RelationshipOrigin,
     rule_key,
 )
-from backend.audit.models import AccessGround
+from backend.audit import access_log
+from backend.audit.models import AccessGround, AccessKind
 from backend.identity.models import Account, Person, Professional
 from backend.records.models import Visibility
 
@@ -154,6 +167,10 @@ class Access:
     emergency_access_id: UUID | None = None
     expires_at: datetime | None = None
     patient_public_id: UUID | None = field(default=None, compare=False)
+    # The professional's profession and specialty, loaded once by the decision: every access
+    # log entry of the request carries the profession without another query.
+    profession: str | None = field(default=None, compare=False)
+    specialty: str | None = field(default=None, compare=False)
 
     @property
     def granted(self) -> bool:
@@ -300,6 +317,7 @@ async def access_for(viewer: RecordViewer | None, patient_id: int, *, expiry_day
         relationship_last_access_at=(on_relationship.last_access_at
                                      if on_relationship is not None else None),
         emergency_access_id=emergency_id, expires_at=expires_at,
+        profession=professional.profession, specialty=professional.specialty or None,
     )
 
 
@@ -324,6 +342,22 @@ async def access_by_public_id(viewer: RecordViewer | None, public_id: str | UUID
     if not ids or not access.granted:
         return nothing(viewer, patient_id if ids else 0)
     return replace(access, patient_public_id=parsed)
+
+
+def log_read(access: Access, kind: AccessKind, *, document_id: UUID | str | None = None,
+             section: Section | str | None = None) -> None:
+    """Append the read of `kind` through `access` to the patient's access log (buffered: no
+    SQL; the GraphQL extension or `access_log.recording()` writes the request's entries in one
+    statement). Nothing for the patient's own reads, nor for an access not granted (nothing
+    was read). Every read path of someone other than the patient calls it once it has data to
+    return, with the document id or the profile section read."""
+    if not access.granted or access.is_patient_self or access.viewer is None:
+        return
+    assert access.ground is not None
+    access_log.record(patient_id=access.patient_id, reader=access.viewer, kind=kind,
+                      ground=access.ground, document_id=document_id,
+                      section=str(section) if section is not None else None,
+                      profession=access.profession)
 
 
 async def touch(access: Access, now: datetime | None = None) -> None:

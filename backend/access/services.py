@@ -48,6 +48,8 @@ from backend.access.policy import (
     matrix_for,
     relationship_active,
 )
+from backend.audit import access_log
+from backend.audit.models import AccessKind
 from backend.document_types import DocumentType
 from backend.identity import matching
 from backend.identity.models import Account, AccountStatus, CodeChannel, Person, Professional
@@ -363,6 +365,18 @@ async def emergency_access(rt: Runtime, viewer: ProfessionalViewer,
                                             associated=_reason_associated(access_id)),
         data_key_id=data_key_id, opened_at=now,
         expires_at=now + timedelta(hours=rt.settings.emergency_access_hours))
+    # The opening itself is an access the patient sees in their log (the reads that follow
+    # are logged one by one, on the same EMERGENCY ground). Written here, whoever calls (one
+    # statement; the caller's request buffer stays empty): no emergency access stays open
+    # without its entry, a failed write closes it again.
+    try:
+        async with access_log.recording():
+            access_log.record(patient_id=person.id, reader=viewer,
+                              kind=AccessKind.EMERGENCY_ACCESS, ground=Ground.EMERGENCY,
+                              profession=professional.profession)
+    except Exception:
+        await EmergencyAccess.filter(id=access_id).delete()
+        raise
     await _tell_patient(rt, person.id, "Carnet : accès en urgence à votre dossier",
                         EMERGENCY_TEXT)
     return EmergencyOpened(person, opened)

@@ -21,6 +21,8 @@ from starlette.responses import JSONResponse, Response
 from backend import jsonbody
 from backend.access import policy
 from backend.access.authentication import SignedIn, signed_in
+from backend.audit import access_log
+from backend.audit.models import AccessKind
 from backend.profile import fhir_export, fhir_import, services
 from backend.records.fhir import FHIR_JSON, operation_outcome
 
@@ -66,8 +68,16 @@ async def patient_everything(request: Request) -> Response:
         expiry_days=settings.care_relationship_expiry_days)
     if not access.granted:
         return _not_found()
-    bundle = await fhir_export.everything(settings, access)
-    await policy.touch(access)
+    # Access log (none for the patient's own export), written before the answer leaves: the
+    # export, and each document the Bundle describes (the patient sees which ones).
+    async with access_log.recording():
+        bundle = await fhir_export.everything(settings, access)
+        await policy.touch(access)
+        policy.log_read(access, AccessKind.EXPORT)
+        for entry in bundle.get("entry", ()):
+            resource = entry.get("resource", {})
+            if resource.get("resourceType") == "DocumentReference":
+                policy.log_read(access, AccessKind.DOCUMENT, document_id=resource["id"])
     return JSONResponse(bundle, media_type=FHIR_JSON, headers=NO_STORE)
 
 

@@ -8,6 +8,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from backend.access import policy
+from backend.audit.models import AccessKind
 from backend.permissions import IsPatient
 from backend.profile import fhir_export, services
 from backend.profile.models import AdvanceDirective as AdvanceDirectiveModel
@@ -36,8 +37,17 @@ class Profile:
     _access: strawberry.Private[policy.Access]
     _ring: strawberry.Private[services.KeyRing]
 
+    def _log(self, kind: str) -> None:
+        """Access log: a section actually read (readable, even if empty: "no allergy" is
+        information); a section the access excludes answers empty unread and unlogged."""
+        section = services.SECTIONS[kind]
+        if self._access.may_read_section(section):
+            policy.log_read(self._access, AccessKind.PROFILE, section=section)
+
     async def _list(self, kind: type[services.EntryInput]) -> list[services.Entry]:
-        return await services.list_entries(self._ring, kind, self._access)
+        entries = await services.list_entries(self._ring, kind, self._access)
+        self._log(kind.KIND)
+        return entries
 
     @strawberry.field(description="Allergies and intolerances, newest first.")
     async def allergies(self) -> list[Allergy]:
@@ -76,12 +86,14 @@ class Profile:
     async def advance_directive(self) -> AdvanceDirective | None:
         entry = await services.get_single(self._ring, AdvanceDirectiveModel,
                                           services.DIRECTIVE_KIND, self._access)
+        self._log(services.DIRECTIVE_KIND)
         return AdvanceDirective.from_entry(entry) if entry else None
 
     @strawberry.field
     async def organ_donation(self) -> OrganDonation | None:
         entry = await services.get_single(self._ring, OrganDonationModel, services.ORGAN_KIND,
                                           self._access)
+        self._log(services.ORGAN_KIND)
         return OrganDonation.from_entry(entry) if entry else None
 
 
@@ -105,6 +117,8 @@ async def measurement_series(access: policy.Access, kind: MeasurementSeriesKind,
         points = await services.series(access, kind.value, start=start, end=end)
     except services.InvalidProfileInput:
         points = []
+    if access.may_read_section(policy.Section.MEASUREMENTS):
+        policy.log_read(access, AccessKind.PROFILE, section=policy.Section.MEASUREMENTS)
     return MeasurementSeries.build(kind, points)
 
 

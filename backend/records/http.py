@@ -11,6 +11,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from backend.access import policy
 from backend.access.authentication import signed_in
+from backend.audit import access_log
+from backend.audit.models import AccessKind
 from backend.records import services
 from backend.records.sniffing import EXTENSIONS
 from backend.records.storage import BlobNotFound
@@ -47,21 +49,25 @@ async def download_content(request: Request) -> Response:
                             headers={"WWW-Authenticate": "Bearer", **CONTENT_HEADERS})
     if user.viewer is None:
         return _not_found()
-    document, access = await services.document_for_viewer(
-        user.viewer, request.path_params["id"],
-        expiry_days=runtime.settings.care_relationship_expiry_days)
-    if document is None:
-        return _not_found()
-    titles = await services.decrypt_titles(runtime.settings, [document])
-    try:
-        stream = await services.open_content(runtime, document)
-        # Pull the first chunk now, so a missing blob is a clean error, not a cut response.
-        first = await anext(stream, b"")
-    except BlobNotFound:
-        return _not_found()
-    if access.is_patient_self:  # a professional's read never counts as the patient's
-        await services.mark_seen(document)
-    await policy.touch(access)
+    # The access log entry of a professional's download is written before the response
+    # leaves (one statement; none for the patient's own download).
+    async with access_log.recording():
+        document, access = await services.document_for_viewer(
+            user.viewer, request.path_params["id"],
+            expiry_days=runtime.settings.care_relationship_expiry_days)
+        if document is None:
+            return _not_found()
+        titles = await services.decrypt_titles(runtime.settings, [document])
+        try:
+            stream = await services.open_content(runtime, document)
+            # Pull the first chunk now, so a missing blob is a clean error, not a cut response.
+            first = await anext(stream, b"")
+        except BlobNotFound:
+            return _not_found()
+        if access.is_patient_self:  # a professional's read never counts as the patient's
+            await services.mark_seen(document)
+        await policy.touch(access)
+        policy.log_read(access, AccessKind.DOCUMENT_CONTENT, document_id=document.id)
 
     async def body():  # noqa: ANN202
         if first:

@@ -4,6 +4,7 @@ import strawberry
 from strawberry.types import Info
 
 from backend.access import policy
+from backend.audit.models import AccessKind
 from backend.permissions import IsPatient
 from backend.records import services
 from backend.records.types import (
@@ -45,6 +46,12 @@ async def document_connection(info: Info, access: policy.Access, first: int,
                               ) -> DocumentConnection:
     page = await services.list_documents(info.context.settings, access, first=first,
                                          after=after, filter=_to_filter(filter, access))
+    # Access log (nothing for the patient's own reads): the listing itself (it tells how many
+    # documents match, also when none does), and each document it describes (title, type,
+    # date, author: the patient sees which documents were seen).
+    policy.log_read(access, AccessKind.DOCUMENT_LIST)
+    for row in page.rows:
+        policy.log_read(access, AccessKind.DOCUMENT, document_id=row.id)
     edges = [DocumentEdge(cursor=services.encode_cursor(row),
                           node=Document.from_model(row, page.titles[row.id]))
              for row in page.rows]
@@ -59,7 +66,8 @@ async def document_connection(info: Info, access: policy.Access, first: int,
 async def one_document(info: Info, access: policy.Access, id: strawberry.ID) -> Document | None:
     row = await services.readable_document(access, str(id))
     if row is None:
-        return None
+        return None  # missing or not allowed: nothing was read, nothing logged
+    policy.log_read(access, AccessKind.DOCUMENT, document_id=row.id)
     titles = await services.decrypt_titles(info.context.settings, [row])
     return Document.from_model(row, titles[row.id])
 
