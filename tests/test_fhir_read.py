@@ -245,7 +245,8 @@ async def test_document_search_runs_a_constant_number_of_statements(client, worl
         assert len(ids(response)) == int(count)
         counts[count] = counter.count
     assert counts["2"] == counts["25"], counts
-    assert counts["2"] <= 14, counts  # decision, person, count, page, keys, authors, log
+    # 13 today: decision (6), professional, person, count, page, data key, authors, log.
+    assert counts["2"] <= 16, counts
 
 
 async def test_profile_searches_read_the_allowed_sections(client, world):
