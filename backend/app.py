@@ -30,6 +30,7 @@ from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
 from backend.messaging.worker import notification_loop
 from backend.middleware import RequestIdMiddleware
+from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
 from backend.records.http import download_content
@@ -107,6 +108,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/documents/{id}/content", download_content, methods=["GET"]),
             Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
+            # FHIR search and read for professional software (profile/fhir_search.py).
+            Route("/fhir/r4/Patient", fhir_search.search_patient, methods=["GET"]),
+            Route("/fhir/r4/DocumentReference", fhir_search.search_document_references,
+                  methods=["GET"]),
+            Route("/fhir/r4/DocumentReference/{id}", fhir_search.read_document_reference,
+                  methods=["GET"]),
+            Route("/fhir/r4/AllergyIntolerance", fhir_search.search_allergies, methods=["GET"]),
+            Route("/fhir/r4/Immunization", fhir_search.search_immunizations, methods=["GET"]),
+            Route("/fhir/r4/MedicationStatement", fhir_search.search_medications,
+                  methods=["GET"]),
+            Route("/fhir/r4/Observation", fhir_search.search_observations, methods=["GET"]),
             Route("/fhir/r4/Patient/{id}/$everything", patient_everything, methods=["GET"]),
             Route("/fhir/r4/Bundle", import_bundle, methods=["POST"]),
             # Pro Santé Connect login (answers 404 unless PSC_ISSUER is set).
