@@ -23,6 +23,8 @@ NAV_ITEMS: Final = (
     NavItem("Mon profil médical", "/profil"),
     NavItem("Messagerie", "/messagerie"),
     NavItem("Agenda", "/agenda"),
+    NavItem("Mon équipe de soins", "/equipe-de-soins"),
+    NavItem("Historique des accès", "/historique-des-acces"),
 )
 
 

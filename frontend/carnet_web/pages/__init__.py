@@ -1,5 +1,25 @@
 """One module per page; importing this package registers every page with Reflex."""
 
-from carnet_web.pages import agenda, documents, home, login, messages, profile, sessions
+from carnet_web.pages import (
+    access_history,
+    agenda,
+    care_team,
+    documents,
+    home,
+    login,
+    messages,
+    profile,
+    sessions,
+)
 
-__all__ = ["agenda", "documents", "home", "login", "messages", "profile", "sessions"]
+__all__ = [
+    "access_history",
+    "agenda",
+    "care_team",
+    "documents",
+    "home",
+    "login",
+    "messages",
+    "profile",
+    "sessions",
+]

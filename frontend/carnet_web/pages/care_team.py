@@ -1,0 +1,306 @@
+"""Mon équipe de soins: who may read my record; add by RPPS, remove, médecin traitant,
+emergency access, block. Every value from the API is shown as plain text."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from carnet_web.components.layout import layout, page_title
+from carnet_web.state.access_history import ROUTE as HISTORY_ROUTE
+from carnet_web.state.care_team import (
+    ROUTE,
+    RPPS_FIELD_ID,
+    TEAM_HEADING_ID,
+    BlockedItem,
+    CareTeamState,
+    MemberItem,
+)
+
+
+def _messages() -> rx.Component:
+    return rx.fragment(
+        rx.cond(
+            CareTeamState.error != "",
+            rx.vstack(
+                rx.callout(CareTeamState.error, icon="triangle_alert", color_scheme="red",
+                           role="alert", id="care-team-error"),
+                rx.button("Réessayer", on_click=CareTeamState.load, variant="soft", size="1"),
+                spacing="2",
+                align="start",
+            ),
+        ),
+        # Always in the page, so screen readers announce what each action did.
+        rx.box(
+            rx.cond(
+                CareTeamState.info != "",
+                rx.callout(CareTeamState.info, icon="info", color_scheme="green"),
+            ),
+            role="status",
+            aria_live="polite",
+            id="care-team-info",
+            width="100%",
+        ),
+    )
+
+
+def _add_form() -> rx.Component:
+    invalid = CareTeamState.rpps_error != ""
+    return rx.form(
+        rx.vstack(
+            rx.el.label(
+                rx.text("Numéro RPPS du professionnel", as_="span", size="2", weight="medium"),
+                html_for=RPPS_FIELD_ID,
+            ),
+            rx.text("11 chiffres, indiqués sur ses ordonnances ou dans l'annuaire santé.",
+                    size="1", color_scheme="gray", id="care-team-rpps-hint"),
+            rx.flex(
+                rx.input(
+                    id=RPPS_FIELD_ID,
+                    name="rpps",
+                    type="text",
+                    input_mode="numeric",
+                    auto_complete="off",
+                    required=True,
+                    max_length=20,
+                    size="3",
+                    width="100%",
+                    max_width="20em",
+                    aria_invalid=rx.cond(invalid, "true", "false"),
+                    aria_describedby=rx.cond(invalid, "care-team-rpps-error",
+                                             "care-team-rpps-hint"),
+                    key=CareTeamState.rpps_field_key.to_string(),
+                ),
+                rx.button(
+                    "Ajouter",
+                    type="submit",
+                    size="3",
+                    loading=CareTeamState.busy,
+                    # Enabled once the tab is connected to the server, so nothing typed is lost.
+                    disabled=~CareTeamState.is_hydrated | CareTeamState.loading,
+                    id="care-team-add",
+                ),
+                spacing="2",
+                wrap="wrap",
+                width="100%",
+            ),
+            rx.cond(
+                invalid,
+                rx.callout(CareTeamState.rpps_error, icon="triangle_alert", color_scheme="red",
+                           role="alert", id="care-team-rpps-error"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=CareTeamState.add,
+        reset_on_submit=False,
+        aria_label="Ajouter un professionnel à mon équipe de soins",
+    )
+
+
+def _member(item: MemberItem) -> rx.Component:
+    return rx.el.li(
+        rx.card(
+            rx.vstack(
+                rx.flex(
+                    rx.heading(item.name, as_="h3", size="4", class_name="member-name"),
+                    rx.cond(item.treating_doctor,
+                            rx.badge("Médecin traitant", color_scheme="green",
+                                     class_name="treating-badge")),
+                    rx.cond(item.blocked,
+                            rx.badge("Bloqué", color_scheme="red", class_name="blocked-badge")),
+                    rx.cond(~item.active,
+                            rx.badge("Expiré", color_scheme="gray", class_name="expired-badge")),
+                    spacing="2",
+                    align="center",
+                    wrap="wrap",
+                ),
+                rx.cond(item.practice != "", rx.text(item.practice, size="2")),
+                rx.text("RPPS ", item.rpps, size="2", color_scheme="gray"),
+                rx.text(item.origin, " le ", item.since, size="2", color_scheme="gray"),
+                rx.text(item.status, size="2", color_scheme="gray"),
+                rx.flex(
+                    rx.cond(
+                        item.can_be_treating_doctor,
+                        rx.button(
+                            "Désigner comme médecin traitant",
+                            on_click=CareTeamState.set_treating_doctor(item.rpps),
+                            disabled=CareTeamState.busy,
+                            variant="soft",
+                            size="2",
+                            aria_label="Désigner " + item.name + " comme médecin traitant",
+                        ),
+                    ),
+                    rx.cond(
+                        item.treating_doctor,
+                        rx.button(
+                            "Ne plus en faire mon médecin traitant",
+                            on_click=CareTeamState.set_treating_doctor(""),
+                            disabled=CareTeamState.busy,
+                            variant="soft",
+                            color_scheme="gray",
+                            size="2",
+                        ),
+                    ),
+                    rx.button(
+                        rx.cond(item.blocked, "Débloquer", "Bloquer"),
+                        on_click=CareTeamState.set_blocked(item.id, ~item.blocked),
+                        disabled=CareTeamState.busy,
+                        variant="outline",
+                        color_scheme="red",
+                        size="2",
+                        aria_label=rx.cond(item.blocked, "Débloquer ", "Bloquer ") + item.name,
+                    ),
+                    rx.button(
+                        "Retirer de mon équipe",
+                        on_click=CareTeamState.remove(item.id),
+                        disabled=CareTeamState.busy,
+                        color_scheme="red",
+                        variant="soft",
+                        size="2",
+                        aria_label="Retirer " + item.name + " de mon équipe",
+                    ),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            width="100%",
+        ),
+        id="member-" + item.id,
+        class_name="member",
+        list_style="none",
+    )
+
+
+def _blocked(item: BlockedItem) -> rx.Component:
+    return rx.el.li(
+        rx.flex(
+            rx.vstack(
+                rx.text(item.name, weight="medium"),
+                rx.text(item.practice, " · RPPS ", item.rpps, size="2", color_scheme="gray"),
+                spacing="0",
+            ),
+            rx.button(
+                "Débloquer",
+                on_click=CareTeamState.set_blocked(item.id, False),
+                disabled=CareTeamState.busy,
+                variant="outline",
+                size="2",
+                aria_label="Débloquer " + item.name,
+            ),
+            justify="between",
+            align="center",
+            spacing="3",
+            wrap="wrap",
+            width="100%",
+        ),
+        class_name="blocked",
+        list_style="none",
+    )
+
+
+def _team() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Professionnels qui peuvent lire mon dossier", as_="h2", size="5",
+                   id=TEAM_HEADING_ID, tab_index=-1),
+        rx.cond(
+            CareTeamState.action_error != "",
+            rx.callout(CareTeamState.action_error, icon="triangle_alert", color_scheme="red",
+                       role="alert", id="care-team-action-error"),
+        ),
+        rx.cond(
+            CareTeamState.loading,
+            rx.hstack(rx.spinner(), rx.text("Chargement…"), id="care-team-loading"),
+            rx.cond(
+                CareTeamState.members.length() > 0,
+                rx.el.ul(rx.foreach(CareTeamState.members, _member), id="care-team",
+                         padding="0", margin="0", width="100%",
+                         display="flex", flex_direction="column", gap="0.75em"),
+                rx.text("Personne pour l'instant. Ajoutez les professionnels qui vous suivent "
+                        "avec leur numéro RPPS.", color_scheme="gray", id="care-team-empty"),
+            ),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _emergency() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Accès en urgence", as_="h2", size="5"),
+        rx.text(
+            "En cas d'urgence, un médecin urgentiste ou un médecin régulateur du SAMU peut "
+            "ouvrir votre dossier pour 24 heures, en indiquant la raison, même s'il ne fait pas "
+            "partie de votre équipe de soins. Vous êtes prévenu aussitôt et l'accès figure dans "
+            "votre historique.",
+            size="2",
+        ),
+        rx.flex(
+            rx.switch(
+                id="emergency-access",
+                checked=CareTeamState.emergency_allowed,
+                on_change=CareTeamState.set_emergency_access,
+                disabled=CareTeamState.busy | CareTeamState.loading,
+                aria_describedby="emergency-access-error",
+            ),
+            rx.el.label(
+                rx.text("Autoriser l'accès en urgence à mon dossier", as_="span", size="2",
+                        weight="medium"),
+                html_for="emergency-access",
+            ),
+            spacing="2",
+            align="center",
+        ),
+        rx.cond(
+            CareTeamState.emergency_error != "",
+            rx.callout(CareTeamState.emergency_error, icon="triangle_alert", color_scheme="red",
+                       role="alert", id="emergency-access-error"),
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _blocked_section() -> rx.Component:
+    return rx.cond(
+        CareTeamState.blocked_others.length() > 0,
+        rx.vstack(
+            rx.heading("Professionnels bloqués", as_="h2", size="5"),
+            rx.text("Ils ne peuvent ni lire votre dossier ni vous écrire.", size="2",
+                    color_scheme="gray"),
+            rx.el.ul(rx.foreach(CareTeamState.blocked_others, _blocked), id="blocked-others",
+                     padding="0", margin="0", width="100%",
+                     display="flex", flex_direction="column", gap="0.5em"),
+            spacing="3",
+            width="100%",
+        ),
+    )
+
+
+def _content() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Mon équipe de soins", as_="h1", size="7"),
+        rx.text(
+            "Les professionnels de votre équipe de soins lisent votre dossier, selon leur "
+            "profession : un pharmacien ne voit pas ce que voit un médecin. Votre médecin "
+            "traitant voit aussi les documents que vous avez masqués aux professionnels. "
+            "Chaque consultation apparaît dans votre ",
+            rx.link("historique des accès", href=HISTORY_ROUTE),
+            ".",
+            color_scheme="gray",
+        ),
+        _messages(),
+        rx.heading("Ajouter un professionnel", as_="h2", size="5"),
+        _add_form(),
+        _team(),
+        _emergency(),
+        _blocked_section(),
+        spacing="5",
+        width="100%",
+    )
+
+
+@rx.page(route=ROUTE, title=page_title("Mon équipe de soins"), on_load=CareTeamState.load)
+def care_team() -> rx.Component:
+    return layout(_content(), current_route=ROUTE)
