@@ -17,6 +17,7 @@ class NavItem(NamedTuple):
     route: str
 
 
+#: What patients (and signed-out visitors) see.
 NAV_ITEMS: Final = (
     NavItem("Accueil", "/"),
     NavItem("Mes documents", "/documents"),
@@ -25,6 +26,14 @@ NAV_ITEMS: Final = (
     NavItem("Agenda", "/agenda"),
     NavItem("Mon équipe de soins", "/equipe-de-soins"),
     NavItem("Historique des accès", "/historique-des-acces"),
+)
+
+#: What professionals see: the "Espace professionnel" (see pages/pro_*.py).
+PROFESSIONAL_NAV_ITEMS: Final = (
+    NavItem("Mes patients", "/pro"),
+    NavItem("Déclarer une relation de soins", "/pro/declarer"),
+    NavItem("Accès d'urgence", "/pro/urgence"),
+    NavItem("Messagerie", "/messagerie"),
 )
 
 
@@ -47,12 +56,22 @@ def _nav_link(item: NavItem, current_route: str) -> rx.Component:
     )
 
 
+def _nav_links(items: tuple[NavItem, ...], current_route: str, **props: str) -> rx.Component:
+    return rx.flex(
+        *(_nav_link(item, current_route) for item in items),
+        spacing="5",
+        wrap="wrap",
+        **props,
+    )
+
+
 def navigation(current_route: str) -> rx.Component:
+    """The professional's items to a professional, the patient's to everyone else."""
     return rx.el.nav(
-        rx.flex(
-            *(_nav_link(item, current_route) for item in NAV_ITEMS),
-            spacing="5",
-            wrap="wrap",
+        rx.cond(
+            SessionState.is_professional,
+            _nav_links(PROFESSIONAL_NAV_ITEMS, current_route, id="nav-professional"),
+            _nav_links(NAV_ITEMS, current_route, id="nav-patient"),
         ),
         aria_label="Navigation principale",
     )

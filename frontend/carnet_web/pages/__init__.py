@@ -8,6 +8,10 @@ from carnet_web.pages import (
     home,
     login,
     messages,
+    pro_identity,
+    pro_patients,
+    pro_psc,
+    pro_record,
     profile,
     sessions,
 )
@@ -20,6 +24,10 @@ __all__ = [
     "home",
     "login",
     "messages",
+    "pro_identity",
+    "pro_patients",
+    "pro_psc",
+    "pro_record",
     "profile",
     "sessions",
 ]

@@ -120,6 +120,32 @@ def _login_form() -> rx.Component:
     )
 
 
+def _psc_login() -> rx.Component:
+    """For professionals, when the API has Pro Santé Connect: a plain link (a top-level
+    navigation to the API, which redirects to the provider)."""
+    return rx.cond(
+        LoginState.psc_login_url != "",
+        rx.vstack(
+            rx.separator(),
+            rx.heading("Vous êtes professionnel de santé ?", as_="h2", size="4"),
+            rx.button(
+                rx.el.a("Se connecter avec Pro Santé Connect", href=LoginState.psc_login_url,
+                        id="login-psc"),
+                as_child=True,  # a real link (navigation), styled as a button
+                size="3",
+                variant="outline",
+            ),
+            rx.text(
+                "Avec votre carte CPS ou l'application e-CPS, sans mot de passe ni code.",
+                size="2",
+                color_scheme="gray",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+    )
+
+
 def _login_content() -> rx.Component:
     return rx.vstack(
         rx.heading("Connexion", as_="h1", size="7"),
@@ -130,13 +156,15 @@ def _login_content() -> rx.Component:
         ),
         _messages(),
         _login_form(),
+        _psc_login(),
         spacing="4",
         max_width="28em",
         width="100%",
     )
 
 
-@rx.page(route=LOGIN_ROUTE, title=page_title("Connexion"), on_load=LoginState.open_login_page)
+@rx.page(route=LOGIN_ROUTE, title=page_title("Connexion"),
+         on_load=[LoginState.open_login_page, LoginState.load_login_options])
 def login() -> rx.Component:
     return layout(_login_content(), current_route=LOGIN_ROUTE)
 

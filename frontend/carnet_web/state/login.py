@@ -24,6 +24,8 @@ from carnet_web.state.session import (
     CODE_ROUTE,
     HOME_ROUTE,
     LOGIN_ROUTE,
+    PRO_HOME_ROUTE,
+    PROFESSIONAL_ROLE,
     SessionState,
 )
 
@@ -79,10 +81,30 @@ RESEND_LOGIN_CODE: Final = api.operation(
 ME: Final = api.operation(
     """
     query Me {
-      me { identifier }
+      me { identifier role }
     }
     """
 )
+
+# Public: whether (and where) professionals can sign in with Pro Santé Connect.
+LOGIN_OPTIONS: Final = api.operation(
+    """
+    query LoginOptions {
+      platform { proSanteConnectLoginUrl }
+    }
+    """
+)
+
+
+def home_route_for(role: str) -> str:
+    """Where a tab goes once signed in: professionals to their area, patients home."""
+    return PRO_HOME_ROUTE if role == PROFESSIONAL_ROLE else HOME_ROUTE
+
+
+def psc_login_link(url: object) -> str:
+    """The API's Pro Santé Connect login address, if it is a plain http(s) URL; else ''."""
+    text = str(url or "")
+    return text if re.fullmatch(r"https?://[^\s\"'<>]+", text) else ""
 
 # --- French messages ----------------------------------------------------------------------
 
@@ -207,6 +229,9 @@ class LoginState(SessionState):
     resends_left: int = 0
     seconds_left: int = 0
 
+    # The API's GET /auth/psc/login as browsers reach it; '' when PSC is not configured.
+    psc_login_url: str = ""
+
     _challenge_id: str = ""
     _expires_at: str = ""  # ISO 8601, from the API
     _countdown_run: int = 0  # each countdown loop exits when a newer one starts
@@ -268,6 +293,18 @@ class LoginState(SessionState):
         self._take_challenge(result)
         self.info = ""
         yield rx.redirect(CODE_ROUTE)
+
+    @rx.event
+    async def load_login_options(self) -> None:
+        """on_load of /connexion, after `open_login_page`: show "Se connecter avec Pro Santé
+        Connect" only when the API says it is configured. Failing that, no button."""
+        try:
+            data = await self._query(LOGIN_OPTIONS)
+        except api.ApiError:
+            self.psc_login_url = ""
+            return
+        self.psc_login_url = psc_login_link((data.get("platform") or {}).get(
+            "proSanteConnectLoginUrl"))
 
     # --- /connexion/code --------------------------------------------------------------
 
@@ -355,13 +392,18 @@ class LoginState(SessionState):
             return
         token = str(result["token"])
         self._api_token = token  # so the next query runs as the new session
-        identifier = ""
-        with contextlib.suppress(api.ApiError):  # signed in all the same; the header says less
-            me = (await self._query(ME)).get("me") or {}
-            identifier = str(me.get("identifier") or "")
-        self._sign_in(token, identifier)
+        identifier, role = await self._whoami()
+        self._sign_in(token, identifier, role)
         self._drop_challenge()
-        yield rx.redirect(HOME_ROUTE)
+        yield rx.redirect(home_route_for(role))
+
+    async def _whoami(self) -> tuple[str, str]:
+        """(identifier, role) of the session just opened; blanks if the API cannot say (signed
+        in all the same; the header says less)."""
+        with contextlib.suppress(api.ApiError):
+            me = (await self._query(ME)).get("me") or {}
+            return str(me.get("identifier") or ""), str(me.get("role") or "")
+        return "", ""
 
     @rx.event
     async def resend(self) -> AsyncIterator[Any]:

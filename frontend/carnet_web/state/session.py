@@ -23,6 +23,8 @@ LOGIN_ROUTE: Final = "/connexion"
 CODE_ROUTE: Final = "/connexion/code"
 SESSIONS_ROUTE: Final = "/sessions"
 DOCUMENTS_ROUTE: Final = "/documents"
+PRO_HOME_ROUTE: Final = "/pro"  # "Espace professionnel": my patients
+PROFESSIONAL_ROLE: Final = "PROFESSIONAL"  # `Me.role` of a professional's account
 
 SIGN_IN_REQUIRED: Final = "Connectez-vous pour accéder à cette page."
 SIGNED_OUT: Final = "Vous êtes déconnecté."
@@ -44,13 +46,16 @@ class SessionState(rx.State):
     """Base of every page state.
 
     `_api_token` is a backend-only var (leading underscore): it stays on the server and is never
-    sent to the browser. Empty means anonymous. `signed_in` and `account_identifier` are what
-    the header shows; they always change together with the token (`_sign_in`, `_sign_out`).
+    sent to the browser. Empty means anonymous. `signed_in`, `account_identifier` and
+    `account_role` are what the header shows (the role picks the patient's or the
+    professional's navigation); they always change together with the token (`_sign_in`,
+    `_sign_out`).
     """
 
     _api_token: str = ""
     signed_in: bool = False
     account_identifier: str = ""
+    account_role: str = ""  # 'PATIENT' or 'PROFESSIONAL' (`Me.role`); '' when unknown
     # Why the tab was sent to the login page (expired session, logout...); shown there once.
     notice: str = ""
 
@@ -96,16 +101,22 @@ class SessionState(rx.State):
             headers=self._forwarded_headers(),
         )
 
-    def _sign_in(self, token: str, identifier: str) -> None:
+    @rx.var
+    def is_professional(self) -> bool:
+        return self.account_role == PROFESSIONAL_ROLE
+
+    def _sign_in(self, token: str, identifier: str, role: str = "") -> None:
         self._api_token = token
         self.signed_in = True
         self.account_identifier = identifier
+        self.account_role = role
         self.notice = ""
 
     def _sign_out(self, notice: str = "") -> None:
         self._api_token = ""
         self.signed_in = False
         self.account_identifier = ""
+        self.account_role = ""
         self.notice = notice
         self._forget_pages()
 

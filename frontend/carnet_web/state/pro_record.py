@@ -1,0 +1,311 @@
+"""State of a patient's record as a professional reads it (/pro/patients/<patient id>): the
+documents and profile sections the access policy lets me read (`patientRecord`), and the
+download of a document through this server (the same one-time link as "Mes documents", see
+`carnet_web.documents_http`; the API serves a professional what the policy allows).
+
+Professionals only. An unknown id and a record I may not (or no longer) read look alike, as
+the API answers them alike. Every read is in the patient's "Historique des accès".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Final
+
+import reflex as rx
+from reflex.config import get_config
+from reflex.event import EventSpec
+
+from carnet_web import api
+from carnet_web.documents_http import (
+    TICKETS,
+    backend_base_url,
+    download_script,
+    download_url,
+)
+from carnet_web.state.documents import count_label
+from carnet_web.state.formatting import french_date, french_day
+from carnet_web.state.pro_common import require_professional, route_patient_id
+from carnet_web.state.pro_patients import expiry_label, ground_label, patient_name
+from carnet_web.state.profile import KINDS, EntryItem, KindSpec, entry_item
+from carnet_web.state.session import SessionState
+
+DOCUMENTS_PAGE: Final = 20
+
+#: `ProfileSection` (what the policy names) -> the profile kind showing it.
+SECTION_KINDS: Final = {
+    "ALLERGIES": "allergy",
+    "VACCINATIONS": "vaccination",
+    "MEDICAL_HISTORY": "medical_history",
+    "FAMILY_HISTORY": "family_history",
+    "TREATMENTS": "treatment",
+    "MEASUREMENTS": "measurement",
+    "EMERGENCY_CONTACTS": "emergency_contact",
+    "ADVANCE_DIRECTIVE": "advance_directive",
+    "ORGAN_DONATION": "organ_donation",
+}
+
+_DOCUMENT_FIELDS: Final = (
+    "totalCount pageInfo { hasNextPage endCursor } edges { node { id title type typeLabel "
+    "clinicalDate createdAt downloadUrl author { isPatient professional { profession "
+    "specialty practiceName } } } }"
+)
+_ENTRY_FIELDS: Final = (
+    "id recordedAt imported author { isPatient professional { profession } }"
+)
+
+
+def _record_document() -> str:
+    profile = "\n".join(
+        f"      {spec.profile_field} {{ {_ENTRY_FIELDS} {spec.selection} }}" for spec in KINDS
+    )
+    return (
+        "query ProPatientRecord($patientId: ID!, $first: Int!) {\n"
+        "  patientRecord(patientId: $patientId) {\n"
+        "    patientId ground expiresAt sections\n"
+        "    patient { birthName firstNames birthDate }\n"
+        f"    documents(first: $first) {{ {_DOCUMENT_FIELDS} }}\n"
+        f"    profile {{\n{profile}\n    }}\n"
+        "  }\n}"
+    )
+
+
+#: The record, its first page of documents and the profile, in one request.
+PATIENT_RECORD: Final = api.operation(_record_document())
+
+MORE_DOCUMENTS: Final = api.operation(
+    "query ProPatientDocuments($patientId: ID!, $first: Int!, $after: String) {\n"
+    "  patientRecord(patientId: $patientId) {\n"
+    f"    documents(first: $first, after: $after) {{ {_DOCUMENT_FIELDS} }}\n"
+    "  }\n}"
+)
+
+RECORD_UNAVAILABLE: Final = (
+    "Ce dossier n'est pas accessible : vous n'avez pas (ou plus) de relation de soins avec ce "
+    "patient, ou son accès a pris fin."
+)
+DOCUMENT_GONE: Final = "Ce document n'est plus accessible."
+NO_DOCUMENTS: Final = "Aucun document que vous puissiez consulter."
+NO_SECTIONS: Final = "Votre profession ne donne accès à aucune rubrique du profil médical."
+
+
+def author_label(author: Mapping[str, Any] | None) -> str:
+    """'Le patient', or the professional: 'Médecin · Cabinet du Parc'."""
+    author = author or {}
+    if author.get("isPatient"):
+        return "Le patient"
+    professional = author.get("professional") or {}
+    parts = [str(professional.get(key) or "").strip() for key in ("profession", "practiceName")]
+    return " · ".join(part for part in parts if part) or "Professionnel de santé"
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordDocument:
+    id: str
+    title: str  # plain text, always
+    type_label: str
+    clinical_date: str  # '7 mars 2025'
+    added: str
+    author: str
+
+
+def record_document(node: Mapping[str, Any]) -> RecordDocument:
+    return RecordDocument(
+        id=str(node["id"]),
+        title=str(node["title"]),
+        type_label=str(node.get("typeLabel") or ""),
+        clinical_date=french_day(str(node.get("clinicalDate") or "")),
+        added=french_date(str(node.get("createdAt") or "")),
+        author=author_label(node.get("author")),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SectionView:
+    key: str
+    anchor: str
+    title: str
+    empty: str
+    rows: list[EntryItem]  # (not "entries": an object var has an entries() method)
+
+
+def _entry_meta(raw: Mapping[str, Any]) -> str:
+    day = french_date(str(raw.get("recordedAt") or ""))
+    author = raw.get("author") or {}
+    if author.get("isPatient"):
+        by = "Saisi par le patient"
+    else:
+        profession = str((author.get("professional") or {}).get("profession") or "").strip()
+        by = f"Saisi par : {profession or 'un professionnel de santé'}"
+    return f"{by} le {day}" if day else by
+
+
+def pro_entry(spec: KindSpec, raw: Mapping[str, Any]) -> EntryItem:
+    """An entry as the profile page shows it, worded for a professional (not 'vous')."""
+    item = entry_item(spec.key, raw)
+    title = "Directives anticipées" if spec.key == "advance_directive" else item.title
+    details = ["Un document du dossier est joint." if d.startswith("Un document") else d
+               for d in item.details]
+    return dataclasses.replace(item, title=title, details=details, meta=_entry_meta(raw))
+
+
+def section_views(sections: list[str], profile: Mapping[str, Any] | None) -> list[SectionView]:
+    """The sections I may read, in the profile page's order, with their entries."""
+    allowed = {SECTION_KINDS[s] for s in sections if s in SECTION_KINDS}
+    views = []
+    for spec in KINDS:
+        if spec.key not in allowed:
+            continue
+        raw = (profile or {}).get(spec.profile_field)
+        rows = ([raw] if raw else []) if spec.single else list(raw or [])
+        views.append(SectionView(
+            key=spec.key, anchor="dossier-" + spec.anchor, title=spec.title,
+            empty=_empty_text(spec), rows=[pro_entry(spec, row) for row in rows],
+        ))
+    return views
+
+
+def _empty_text(spec: KindSpec) -> str:
+    return spec.empty.replace("Vous n'avez", "Le patient n'a").replace("vous", "le patient")
+
+
+class ProRecordState(SessionState):
+    loading: bool = True
+    found: bool = False
+    error: str = ""
+    info: str = ""
+    more_loading: bool = False
+    patient_id: str = ""
+    patient_label: str = ""  # 'DUPONT Jean'
+    birth_date: str = ""
+    ground: str = ""
+    expiry: str = ""
+    documents: list[RecordDocument] = []
+    total: int = 0
+    has_more: bool = False
+    sections: list[SectionView] = []
+
+    _cursor: str = ""
+    _download_urls: dict[str, str] = {}  # document id -> its downloadUrl on the API
+
+    @rx.var
+    def count_label(self) -> str:
+        return count_label(self.total)
+
+    def _route_id(self) -> str:
+        return route_patient_id(str(self.router.url.path or ""))
+
+    def _clear(self) -> None:
+        self.found = False
+        self.patient_label = ""
+        self.birth_date = ""
+        self.ground = ""
+        self.expiry = ""
+        self.documents = []
+        self.total = 0
+        self.has_more = False
+        self.sections = []
+        self._cursor = ""
+        self._download_urls = {}
+
+    def _take_documents(self, connection: Mapping[str, Any], *, more: bool) -> None:
+        nodes = [edge["node"] for edge in connection.get("edges") or []]
+        items = [record_document(node) for node in nodes]
+        urls = {str(node["id"]): str(node.get("downloadUrl") or "") for node in nodes}
+        self.documents = [*self.documents, *items] if more else items
+        self._download_urls = {**self._download_urls, **urls} if more else urls
+        self.total = int(connection.get("totalCount") or 0)
+        page = connection.get("pageInfo") or {}
+        self.has_more = bool(page.get("hasNextPage"))
+        self._cursor = str(page.get("endCursor") or "")
+
+    def _take_record(self, record: Mapping[str, Any]) -> None:
+        patient = record.get("patient") or {}
+        self.found = True
+        self.patient_label = patient_name(patient.get("birthName"), patient.get("firstNames"))
+        self.birth_date = french_day(str(patient.get("birthDate") or ""))
+        self.ground = ground_label(record.get("ground"))
+        self.expiry = expiry_label(record.get("ground"), record.get("expiresAt"))
+        self._take_documents(record.get("documents") or {}, more=False)
+        self.sections = section_views(list(record.get("sections") or []),
+                                      record.get("profile"))
+
+    @rx.event
+    async def load(self) -> AsyncIterator[EventSpec | None]:
+        """On page load and on "Réessayer"."""
+        if (redirect := require_professional(self)) is not None:
+            yield redirect
+            return
+        patient_id = self._route_id()
+        if patient_id != self.patient_id:
+            self._clear()  # never show another patient's record, even for a moment
+        self.patient_id = patient_id
+        self.loading = True
+        self.error = ""
+        self.info = ""
+        yield
+        try:
+            data = await self._query(PATIENT_RECORD,
+                                     {"patientId": patient_id, "first": DOCUMENTS_PAGE})
+        except api.ApiUnauthenticated:
+            self._clear()
+            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
+            return
+        except api.ApiError as exc:
+            self.error = exc.message
+            return
+        finally:
+            self.loading = False
+        record = data.get("patientRecord")
+        if not record:
+            self._clear()
+            self.error = RECORD_UNAVAILABLE
+            return
+        self._take_record(record)
+
+    @rx.event
+    async def load_more(self) -> AsyncIterator[EventSpec | None]:
+        """"Afficher plus": the next page of documents."""
+        if self.more_loading or not self.has_more or not self.found:
+            return
+        if (redirect := require_professional(self)) is not None:
+            yield redirect
+            return
+        self.more_loading = True
+        self.error = ""
+        yield
+        try:
+            data = await self._query(MORE_DOCUMENTS, {
+                "patientId": self.patient_id, "first": DOCUMENTS_PAGE, "after": self._cursor})
+        except api.ApiUnauthenticated:
+            self._clear()
+            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
+            return
+        except api.ApiError as exc:
+            self.error = exc.message
+            return
+        finally:
+            self.more_loading = False
+        record = data.get("patientRecord")
+        if not record:
+            self._clear()
+            self.error = RECORD_UNAVAILABLE
+            return
+        self._take_documents(record.get("documents") or {}, more=True)
+
+    @rx.event
+    def download(self, document_id: str) -> EventSpec | None:
+        """"Télécharger": a one-time link to this server, which streams the file from the API
+        with this tab's token (`carnet_web.documents_http`)."""
+        if (redirect := require_professional(self)) is not None:
+            return redirect
+        self.error = ""
+        path = self._download_urls.get(document_id, "")
+        if not path.startswith("/") or path.startswith("//"):
+            self.error = DOCUMENT_GONE
+            return None
+        ticket = TICKETS.issue(token=self._api_token, path=path,
+                               headers=self._forwarded_headers())
+        base = backend_base_url(get_config().api_url, self.router.page.host)
+        return rx.call_script(download_script(download_url(base, ticket)))
