@@ -6,12 +6,14 @@ table in tests/test_attack_matrix.py naming, for each id slot, whose object goes
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import random
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 
 from graphql import (
@@ -301,3 +303,99 @@ def normalise(answer: object, ids: Iterable[str]) -> str:
         return node
 
     return json.dumps(walk(answer), sort_keys=True, ensure_ascii=False)
+
+
+# --- subscriptions over graphql-transport-ws, in process --------------------------------------
+
+
+class AsgiWebSocket:
+    """A websocket client that drives the ASGI app directly, in the test's own event loop (the
+    app's database and Redis connections are bound to it, which rules out Starlette's
+    TestClient and its separate thread): the same route, middleware and graphql-transport-ws
+    handler a browser reaches, without starting a server."""
+
+    def __init__(self, app, path: str = "/graphql",
+                 subprotocol: str = "graphql-transport-ws") -> None:
+        self.app = app
+        self.scope = {
+            "type": "websocket", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "scheme": "ws", "path": path, "raw_path": path.encode(), "root_path": "",
+            "query_string": b"", "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+            "headers": [(b"host", b"testserver"),
+                        (b"sec-websocket-protocol", subprotocol.encode())],
+            "subprotocols": [subprotocol],
+        }
+        self._to_app: asyncio.Queue[dict] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        try:
+            await self.app(self.scope, self._to_app.get, self._from_app.put)
+        finally:
+            await self._from_app.put({"type": "websocket.close", "code": "app returned"})
+
+    async def __aenter__(self) -> AsgiWebSocket:
+        await self._to_app.put({"type": "websocket.connect"})
+        self._task = asyncio.ensure_future(self._run())
+        accepted = await asyncio.wait_for(self._from_app.get(), 10)
+        assert accepted["type"] == "websocket.accept", accepted
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._to_app.put({"type": "websocket.disconnect", "code": 1000})
+        assert self._task is not None
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 10)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def send(self, message: dict) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": json.dumps(message)})
+
+    async def receive(self, timeout: float) -> dict:
+        """The next protocol message (pings answered and skipped); a closed socket answers
+        {"type": "closed", "code": ...}."""
+        while True:
+            event = await asyncio.wait_for(self._from_app.get(), timeout)
+            if event["type"] == "websocket.close":
+                return {"type": "closed", "code": event.get("code")}
+            message = json.loads(event.get("text") or event.get("bytes"))
+            if message.get("type") == "ping":
+                await self.send({"type": "pong"})
+                continue
+            if message.get("type") != "pong":
+                return message
+
+
+@contextlib.asynccontextmanager
+async def subscribed(app, token: str | None, query: str, variables: dict
+                     ) -> AsyncIterator[AsgiWebSocket]:
+    """A socket, authenticated in connection_init, with operation "1" subscribed."""
+    async with AsgiWebSocket(app) as ws:
+        payload = {"Authorization": f"Bearer {token}"} if token else {}
+        await ws.send({"type": "connection_init", "payload": payload})
+        ack = await ws.receive(10)
+        assert ack["type"] == "connection_ack", ack
+        await ws.send({"id": "1", "type": "subscribe",
+                       "payload": {"query": query, "variables": variables}})
+        yield ws
+
+
+async def first_answer(ws: AsgiWebSocket, timeout: float = 10.0) -> list[dict]:
+    """The messages up to the first that ends or carries data: an `error`, a `complete`, a
+    `next` (whatever it holds), a closed socket; or silence for `timeout` seconds (only ever
+    waited out when the answers already differ: a refused subscription answers at once)."""
+    answers: list[dict] = []
+    while True:
+        try:
+            message = await ws.receive(timeout)
+        except TimeoutError:
+            answers.append({"type": f"no answer within {timeout:g} s"})
+            return answers
+        answers.append(message)
+        if message["type"] in ("error", "complete", "closed") or (
+                message["type"] == "next" and (message.get("payload") or {}).get("data")):
+            return answers

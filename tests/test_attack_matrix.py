@@ -13,7 +13,10 @@ Each case also runs as the object's legitimate reader (the victim, or her doctor
 `patientRecord`): there the answers must DIFFER, which proves the case reaches the object (a
 placeholder argument rejected by validation would make the comparison vacuous). Mutations get
 fresh targets per case and run missing id first, then the real one: both must fail alike, so
-nothing changes; the owner's run comes last.
+nothing changes; the owner's run comes last. Subscriptions taking an id are called over the
+app's websocket route with graphql-transport-ws (in process, tests/attack_matrix.AsgiWebSocket):
+the first answer is compared, and the owner's subscription must receive an event published
+after subscribing.
 """
 
 from __future__ import annotations
@@ -27,16 +30,19 @@ import pytest
 from starlette.routing import Route
 
 from backend.identity.models import Person, Professional
+from backend.messaging.services import current_seq, encode_cursor
 from backend.schema import build_schema
 from tests.access_helpers import identity_of, make_professional, seed_matrix, store
 from tests.attack_matrix import (
     Operation,
     Unbuildable,
     build,
+    first_answer,
     missing_like,
     normalise,
     operations,
     placeholder,
+    subscribed,
 )
 from tests.factories import PASSWORD, create_patient, make_nir
 from tests.identity_helpers import sign_in
@@ -52,12 +58,15 @@ class Case:
     """Whose object goes in a slot. `target`: a factory of the victim's objects (fresh per case);
     `owner`: who legitimately reads it; `args`: other arguments of the field, from the caller's
     own context; `same_by_design`: the owner's answer is the same for real and missing ids too
-    (the documented contract of the field), so only the attackers are compared."""
+    (the documented contract of the field), so only the attackers are compared. `publish`
+    (subscriptions): a factory that makes the target emit an event once the owner subscribed,
+    returning a text the owner's first event must carry."""
 
     target: str
     owner: str = "victim"
     args: dict[str, str] = field(default_factory=dict)
     same_by_design: bool = False
+    publish: str | None = None
 
 
 PROFILE_KINDS = ("Allergy", "Vaccination", "MedicalHistory", "FamilyHistory", "Treatment",
@@ -93,10 +102,13 @@ TABLE: dict[tuple[str, str], Case | str] = {
     ("Mutation.setAdvanceDirective", "input.documentId"): Case("document"),
     ("Mutation.removeFromCareTeam", "professionalId"): Case("care_team_member"),
     ("Mutation.restrictProfessionalAccess", "professionalId"): Case("care_team_member"),
-    ("Subscription.messageAdded", "conversationId"): "a subscription (websocket): "
-                                                     "not called here",
-    ("Subscription.announcementAdded", "after"): "a subscription (websocket) over public "
-                                                 "announcements: not called here",
+    # Subscriptions run over graphql-transport-ws (test_subscriptions_...), `after` once
+    # omitted and once from the very first message (a leak would replay the history).
+    ("Subscription.messageAdded", "conversationId"): Case(
+        "conversation", args={"after": "cursor"}, publish="message"),
+    ("Subscription.announcementAdded", "after"): "announcements are public: every published "
+                                                 "one is sent to anyone, none belongs to a "
+                                                 "patient",
     **{(f"Mutation.{verb}{kind}", "id"): Case(f"entry:add{kind}")
        for kind in PROFILE_KINDS for verb in ("update", "delete")},
 }
@@ -123,6 +135,8 @@ ADD = """mutation Add($rpps: String!) { addToCareTeam(rpps: $rpps) { __typename
   ... on CareTeamMember { professional { id } } } }"""
 BLOCK = """mutation B($id: ID!) { blockProfessional(professionalId: $id) { __typename } }"""
 SESSIONS = "{ mySessions { id current } }"
+SEND = """mutation Send($c: ID!, $body: String!) { sendMessage(conversationId: $c, body: $body) {
+  __typename } }"""
 
 
 async def _rpps(account) -> str:
@@ -240,6 +254,12 @@ async def world(app, gql, notifier, clean):
     async def patient_id() -> str:
         return victim_public
 
+    async def message(conversation_id: str) -> str:
+        text = f"Publié après l'abonnement {next(seq)}"
+        body = await gql(SEND, {"c": conversation_id, "body": text}, token=doctor_token)
+        assert body["data"]["sendMessage"]["__typename"] == "MessageSent", body
+        return text
+
     factories: dict[str, Callable[[], Awaitable[str]]] = {
         "document": document, "document_by_doctor": document_by_doctor,
         "conversation": lambda: conversation(doctor_token, victim_identity),
@@ -250,6 +270,7 @@ async def world(app, gql, notifier, clean):
                       for kind in PROFILE_KINDS})
     notifier.clear()
     return {"rt": rt, "callers": callers, "factories": factories, "victim": victim,
+            "publishers": {"message": message},
             "victim_public": victim_public, "victim_identity": victim_identity,
             "victim_person": await Person.get(id=victim.person_id)}
 
@@ -264,6 +285,13 @@ def test_every_id_slot_is_in_the_table():
         "the slot, who legitimately reads it).")
     stale = sorted(TABLE.keys() - found)
     assert not stale, f"TABLE names slots the schema no longer has: {stale}"
+    # Subscriptions are walked too (a new id-taking subscription fails above until listed),
+    # and one that is not public is called over the websocket, not waved through.
+    assert ("Subscription.messageAdded", "conversationId") in found
+    for key in found:
+        case = TABLE[key]
+        if key[0].startswith("Subscription.") and isinstance(case, Case):
+            assert case.publish, f"{key}: say how the owner's subscription gets an event"
 
 
 async def _answer(gql, caller: Caller, op: Operation, case: Case, value: str) -> dict:
@@ -283,9 +311,8 @@ async def test_graphql_answers_for_the_victims_objects_are_those_for_missing_ids
         if isinstance(case, str):
             skipped[op.label] = case
             continue
-        if op.root != "Query" and op.root != "Mutation":
-            skipped[op.label] = f"{op.root} not called"
-            continue
+        if op.root == "Subscription":
+            continue  # over a websocket: test_subscriptions_to_the_victims_objects_...
         real = await world["factories"][case.target]()
         try:
             for name in ATTACKERS:
@@ -314,6 +341,73 @@ async def test_graphql_answers_for_the_victims_objects_are_those_for_missing_ids
     assert not vacuous, ("the legitimate reader gets the same answer for the real object as "
                          "for a missing id, so the case tests nothing:\n" + "\n".join(vacuous))
     assert len(covered) >= 30, covered
+
+
+# --- subscriptions (graphql-transport-ws) ------------------------------------------------------
+
+
+async def _subscription_answer(app, caller: Caller, op: Operation, case: Case, value: str,
+                               values: dict[str, object]) -> list[dict]:
+    built = build(SCHEMA, op, parent_args={},
+                  slot_args={arg: values[name] for arg, name in case.args.items()
+                             if values[name] is not None},
+                  overrides=overrides(caller))
+    async with subscribed(app, caller.token, built.query,
+                          built.with_id(value, op.slot.is_list)) as ws:
+        return await first_answer(ws)
+
+
+async def test_subscriptions_to_the_victims_objects_answer_like_missing_ids(app, world):
+    """Each attacker subscribes (over the app's real websocket route and graphql-transport-ws
+    handler) with the victim's object and with a random missing id: the first answers are
+    identical. The owner's subscription to the real object receives an event published after
+    subscribing, and her answer for a missing id is the attackers' one: the refusal is the
+    not-found answer, and the case reaches the object."""
+    leaks, covered = [], {}
+    cursors = {"omitted": None, "from the start": encode_cursor(0)}
+    cases = [(op, TABLE[op.slot.key]) for op in operations(SCHEMA) if op.root == "Subscription"]
+    cases = [(op, case) for op, case in cases if isinstance(case, Case)]
+    refusals: dict[str, set[str]] = {}
+    for op, case in cases:
+        refusals[op.label] = set()
+        real = await world["factories"][case.target]()
+        for name in ATTACKERS:
+            caller = world["callers"][name]
+            for cursor_label, cursor in cursors.items():
+                values = {**caller.context, "cursor": cursor}
+                missing = missing_like(real)
+                first = await _subscription_answer(app, caller, op, case, missing, values)
+                second = await _subscription_answer(app, caller, op, case, real, values)
+                label = f"{op.label} as {name}, after {cursor_label}"
+                one, other = normalise(first, [missing]), normalise(second, [real])
+                if one != other:
+                    leaks.append(f"{label}:\n  missing: {first}\n  real:    {second}")
+                refusals[op.label].add(one)
+                covered.setdefault(op.label, []).append(f"{name} (after {cursor_label})")
+
+        owner = world["callers"][case.owner]
+        values = {**owner.context, "cursor": encode_cursor(await current_seq())}
+        missing = missing_like(real)
+        refused = await _subscription_answer(app, owner, op, case, missing, values)
+        assert refused[-1]["type"] in ("error", "complete"), refused
+        refusals[op.label].add(normalise(refused, [missing]))
+        built = build(SCHEMA, op, parent_args={},
+                      slot_args={arg: values[name] for arg, name in case.args.items()},
+                      overrides=overrides(owner))
+        async with subscribed(app, owner.token, built.query,
+                              built.with_id(real, op.slot.is_list)) as ws:
+            text = await world["publishers"][case.publish](real)
+            received = await first_answer(ws)
+        assert received[-1]["type"] == "next" and not received[-1]["payload"].get("errors"), (
+            f"{op.label}: the owner's subscription did not receive the event: {received}")
+        assert text in str(received[-1]["payload"]["data"]), received
+    print("\nattack matrix, subscriptions:",
+          *(f"  {k}: {', '.join(v)}" for k, v in covered.items()), sep="\n")
+    assert not leaks, ("subscription answers differ between a victim's object and a missing "
+                       "id:\n" + "\n".join(leaks))
+    # Per field, every refusal (the attackers', the owner's for a missing id) is the same.
+    assert all(len(answers) == 1 for answers in refusals.values()), refusals
+    assert covered
 
 
 # --- HTTP and FHIR reads -----------------------------------------------------------------------
