@@ -79,22 +79,28 @@ class PscLandingState(SessionState):
                 return
             self.error = TICKET_INVALID if raw_present else NO_TICKET
             return
-        if self._api_token:
-            # Someone is signed in in this tab: close that session first, as a logout would.
-            with contextlib.suppress(api.ApiError):
-                await self._query(LOGOUT)
-            self._sign_out()
+        # The exchange runs anonymously, and a session already open in this tab stays open
+        # until it succeeds: a stale or replayed link refuses, it never signs anyone out.
+        previous, self._api_token = self._api_token, ""
         try:
             data = await self._query(EXCHANGE_LOGIN_TICKET, {"ticket": ticket})
         except api.ApiError as exc:
+            self._api_token = previous
             self.busy = False
             self.error = exc.message
             return
         result = data["exchangeLoginTicket"]
         if result.get("__typename") != "Session":
+            self._api_token = previous
             self.busy = False
             self.error = exchange_error_message(result)
             return
+        if previous:
+            # Someone else was signed in in this tab: close that session, as a logout would.
+            self._api_token = previous
+            with contextlib.suppress(api.ApiError):
+                await self._query(LOGOUT)
+            self._sign_out()
         token = str(result["token"])
         self._api_token = token  # so the next query runs as the new session
         identifier, role = "", ""

@@ -1,0 +1,146 @@
+"""Pro Santé Connect login end to end in a real browser (issue 10, items 8 and 9): the local
+OpenID provider (tests/oidc_provider.py, auto-approving its test user), `carnet serve` with
+PSC_* pointing at it and back at the web app's /connexion/psc, and headless Chromium.
+
+A professional clicks "Se connecter avec Pro Santé Connect" on the login page, goes through the
+API, the provider and the API's callback, and lands on "Mes patients" signed in; the one-time
+ticket leaves the address bar, and replaying it is refused. An unknown RPPS at the provider gets
+the API's French refusal page, whose "Revenir à Carnet" link leads back to the web app.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.async_api import Page, Response, expect
+
+from tests.browser.reflex_app import WebApp
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, open_login_page
+from tests.factories import create_professional
+from tests.oidc_provider import OidcProvider, running_provider
+
+pytestmark = pytest.mark.browser
+
+CLIENT_ID = "carnet-browser-test"
+CLIENT_SECRET = secrets.token_urlsafe(24)
+LANDING = "/connexion/psc"
+TICKET_REFUSED = (
+    "Ce lien de connexion a expiré ou a déjà servi. Reconnectez-vous avec Pro Santé Connect."
+)
+UNKNOWN_RPPS = "Aucun compte professionnel Carnet ne correspond à votre identité Pro Santé"
+
+
+@pytest.fixture(scope="module")
+def provider(api_port: int) -> Iterator[OidcProvider]:
+    """The provider sends the browser back to the API's callback, as PSC would."""
+    with running_provider(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                          redirect_uri=f"http://127.0.0.1:{api_port}/auth/psc/callback"
+                          ) as running:
+        yield running
+
+
+@pytest.fixture
+def api_env(server_env: dict[str, str], provider: OidcProvider, api_port: int,
+            web: WebApp) -> dict[str, str]:
+    """The API under test logs professionals in with `provider` (overrides the conftest
+    fixture) and sends them on to the web app's landing page."""
+    provider.reset()
+    return {
+        **server_env,
+        "PSC_ISSUER": provider.issuer,
+        "PSC_CLIENT_ID": CLIENT_ID,
+        "PSC_CLIENT_SECRET": CLIENT_SECRET,
+        "PSC_REDIRECT_URI": f"http://127.0.0.1:{api_port}/auth/psc/callback",
+        "PSC_POST_LOGIN_URL": web.url + LANDING,
+    }
+
+
+def watch_callback(page: Page) -> list[str]:
+    """Where the API's callback redirected this tab (its 303's Location), as they happen."""
+    locations: list[str] = []
+
+    def on_response(response: Response) -> None:
+        if urlsplit(response.url).path == "/auth/psc/callback":
+            location = response.headers.get("location")
+            if location:
+                locations.append(location)
+
+    page.on("response", on_response)
+    return locations
+
+
+async def click_psc(page: Page, web: WebApp) -> None:
+    await open_login_page(page, web)
+    button = page.get_by_role("link", name="Se connecter avec Pro Santé Connect")
+    await expect(button).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await button.click()
+
+
+async def test_professional_signs_in_with_pro_sante_connect(
+    clean: None, provider: OidcProvider, api_server: str, web: WebApp, page: Page,
+) -> None:
+    address = f"dr-psc-{secrets.token_hex(4)}@example.fr"
+    account = await create_professional(email=address)
+    await account.fetch_related("professional")
+    provider.user.national_id = "8" + account.professional.rpps
+    callbacks = watch_callback(page)
+    addresses: list[str] = []
+    page.on("framenavigated",
+            lambda frame: addresses.append(frame.url) if frame == page.main_frame else None)
+
+    await click_psc(page, web)
+    # Login -> provider (auto-approves) -> callback -> /connexion/psc?ticket= -> /pro.
+    await expect(page).to_have_url(web.url + "/pro", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("heading", name="Mes patients", level=1)).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
+    await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    assert provider.requests["authorize"] == 1 and provider.requests["token"] == 1
+
+    (location,) = callbacks
+    assert location.startswith(web.url + LANDING + "?ticket=")
+    ticket = parse_qs(urlsplit(location).query)["ticket"][0]
+    # The ticket is in neither the address bar nor the current history entry.
+    assert "ticket" not in page.url
+    assert ticket not in await page.evaluate("window.location.href")
+
+    # The landing page replaced its address (and history entry) by one without the ticket
+    # before going on to /pro.
+    assert addresses[-3:] == [location, web.url + LANDING, web.url + "/pro"], addresses
+    # Single use: the same ticket again is refused, in French, and drops out of the URL.
+    await page.goto(f"{web.url}{LANDING}?ticket={ticket}")
+    await expect(page.locator("#psc-error")).to_have_text(TICKET_REFUSED,
+                                                          timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.url + LANDING)
+    await expect(page.get_by_role("link", name="Revenir à la page de connexion")).to_be_visible()
+    assert provider.requests["token"] == 1  # the replay never reached the provider
+    # A refused link signs nobody out: the session opened with Pro Santé Connect still works.
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
+    await page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Mes patients").click()
+    await expect(page).to_have_url(web.url + "/pro")
+    await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+
+
+async def test_unknown_rpps_gets_the_refusal_page(
+    clean: None, provider: OidcProvider, api_server: str, web: WebApp, page: Page,
+) -> None:
+    await create_professional()  # someone else: the provider's RPPS matches no account
+    provider.user.national_id = "8" + "".join(secrets.choice("0123456789") for _ in range(11))
+    callbacks = watch_callback(page)
+
+    await click_psc(page, web)
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Connexion avec Pro Santé Connect impossible", timeout=30_000)
+    assert urlsplit(page.url).path == "/auth/psc/callback"
+    await expect(page.locator("main")).to_contain_text(UNKNOWN_RPPS)
+    assert callbacks == []  # no redirect: no ticket was ever issued
+    back = page.get_by_role("link", name="Revenir à Carnet")
+    await expect(back).to_have_attribute("href", web.url + "/")
+    await back.click()
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("heading", level=1)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
