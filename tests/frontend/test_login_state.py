@@ -20,7 +20,13 @@ from carnet_web.state.login import (
     normalise_code,
     resend_error_message,
 )
-from carnet_web.state.session import CODE_ROUTE, HOME_ROUTE, LOGIN_ROUTE
+from carnet_web.state.session import (
+    CODE_ROUTE,
+    HOME_ROUTE,
+    LOGIN_ROUTE,
+    PRO_HOME_ROUTE,
+    PROFESSIONAL_ROLE,
+)
 from carnet_web.state.sessions import MY_SESSIONS
 from graphql import GraphQLUnionType, build_schema
 from reflex import constants
@@ -226,6 +232,12 @@ async def test_login_page_sends_a_signed_in_tab_home() -> None:
     assert state.error == ""
     state._sign_in(TOKEN, "jean@example.fr")
     assert redirects(await run(state.open_login_page())) == [HOME_ROUTE]
+
+
+async def test_login_page_sends_a_signed_in_professional_to_their_home() -> None:
+    state = LoginState()
+    state._sign_in(TOKEN, "dr@example.fr", PROFESSIONAL_ROLE)
+    assert redirects(await run(state.open_login_page())) == [PRO_HOME_ROUTE]
 
 
 # --- /connexion/code -----------------------------------------------------------------------

@@ -259,7 +259,7 @@ class LoginState(SessionState):
         self.info = ""
         self.busy = False
         if self.signed_in:
-            return rx.redirect(HOME_ROUTE)
+            return rx.redirect(home_route_for(self.account_role))
         return None
 
     @rx.event
@@ -331,7 +331,7 @@ class LoginState(SessionState):
         self.error = ""
         self.busy = False
         if self.signed_in:
-            return rx.redirect(HOME_ROUTE)
+            return rx.redirect(home_route_for(self.account_role))
         if not self._challenge_id:
             return rx.redirect(LOGIN_ROUTE)
         self.seconds_left = seconds_until(self._expires_at)
