@@ -28,9 +28,13 @@ CLIENT_SECRET = secrets.token_urlsafe(24)
 REDIRECT_URI = "http://testserver/auth/psc/callback"  # derived from the login request
 POST_LOGIN_URL = "http://localhost:3000/pro/connexion?from=psc"
 
+# The web app's per-tab secret: /auth/psc/login gets its SHA-256, the exchange the secret.
+TAB_SECRET = secrets.token_urlsafe(32)
+BINDING = psc.tab_binding_of(TAB_SECRET)
+
 EXCHANGE = """
-mutation Exchange($ticket: String!) {
-  exchangeLoginTicket(ticket: $ticket) {
+mutation Exchange($ticket: String!, $binding: String!) {
+  exchangeLoginTicket(ticket: $ticket, binding: $binding) {
     __typename
     ... on Session { token expiresAt idleTimeoutSeconds }
     ... on Error { message }
@@ -69,9 +73,9 @@ async def professional(provider) -> Account:
     return account
 
 
-async def start(client: httpx.AsyncClient) -> str:
+async def start(client: httpx.AsyncClient, binding: str = BINDING) -> str:
     """GET /auth/psc/login, then the provider's authorization endpoint: the callback URL."""
-    login = await client.get("/auth/psc/login")
+    login = await client.get("/auth/psc/login", params={"binding": binding})
     assert login.status_code == 302, login.text
     async with httpx.AsyncClient() as browser_at_provider:
         authorized = await browser_at_provider.get(login.headers["location"])
@@ -118,7 +122,7 @@ JSON = {"Accept": "application/json"}
 
 async def test_login_ends_with_a_working_professional_session(psc_on, professional, client,
                                                               gql: GraphQLClient):
-    login = await client.get("/auth/psc/login")
+    login = await client.get("/auth/psc/login", params={"binding": BINDING})
     assert login.status_code == 302
     cookie = login.headers["set-cookie"]
     assert "carnet_psc=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie
@@ -135,7 +139,7 @@ async def test_login_ends_with_a_working_professional_session(psc_on, profession
     assert callback.headers["cache-control"] == "no-store"
     assert await session_keys() == []  # no session until the web app trades the ticket
 
-    body = await gql(EXCHANGE, {"ticket": ticket})
+    body = await gql(EXCHANGE, {"ticket": ticket, "binding": TAB_SECRET})
     session = body["data"]["exchangeLoginTicket"]
     assert session["__typename"] == "Session", body
     me = (await gql(ME, token=session["token"]))["data"]["me"]
@@ -146,7 +150,8 @@ async def test_login_ends_with_a_working_professional_session(psc_on, profession
     assert event.account_id == professional.id and event.detail["reason"] == "psc"
     assert event.detail["session"]
     # The ticket serves once.
-    again = (await gql(EXCHANGE, {"ticket": ticket}))["data"]["exchangeLoginTicket"]
+    again = (await gql(EXCHANGE, {"ticket": ticket, "binding": TAB_SECRET})
+               )["data"]["exchangeLoginTicket"]
     assert again["__typename"] == "LoginTicketInvalid"
     assert "expiré ou a déjà servi" in again["message"]
     assert psc_on.token_errors == []
@@ -157,7 +162,8 @@ async def test_the_national_id_may_come_from_the_userinfo_endpoint(psc_on, profe
     psc_on.misbehave.national_id_in_id_token = False
     ticket = ticket_of(await client.get(await start(client)))
     assert psc_on.requests["userinfo"] == 1
-    session = (await gql(EXCHANGE, {"ticket": ticket}))["data"]["exchangeLoginTicket"]
+    session = (await gql(EXCHANGE, {"ticket": ticket, "binding": TAB_SECRET})
+               )["data"]["exchangeLoginTicket"]
     me = (await gql(ME, token=session["token"]))["data"]["me"]
     assert me["professional"]["rpps"] == professional.professional.rpps
 
@@ -249,8 +255,9 @@ async def test_logins_are_rate_limited_per_address(psc_on, app, pg_url, redis_ur
         psc_client_secret=CLIENT_SECRET, psc_post_login_url=POST_LOGIN_URL,
         login_rate_per_address=2)
     for _ in range(2):
-        assert (await client.get("/auth/psc/login")).status_code == 302
-    refused = await client.get("/auth/psc/login", headers=JSON)
+        assert (await client.get("/auth/psc/login", params={"binding": BINDING})
+                ).status_code == 302
+    refused = await client.get("/auth/psc/login", params={"binding": BINDING}, headers=JSON)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert refused.json()["error"] == "rate_limited"
     (event,) = await refusals()
@@ -333,6 +340,71 @@ async def test_the_person_cancelling_at_the_provider_is_refused(psc_on, professi
     await assert_refused(await client.get(await start(client), headers=JSON), 401, "denied")
 
 
+# --- the ticket belongs to the tab that started the login ---------------------------------
+
+
+EXCHANGE_WITHOUT_BINDING = """
+mutation Exchange($ticket: String!) {
+  exchangeLoginTicket(ticket: $ticket) {
+    __typename
+    ... on Session { token }
+    ... on Error { message }
+  }
+}"""
+
+
+@pytest.mark.parametrize("shown", ["another tab's secret", "the binding itself", "none"])
+async def test_a_ticket_shown_without_its_tab_secret_is_refused_and_burnt(
+        psc_on, professional, client, gql, shown):
+    """Login CSRF: an attacker logs in, stops before the landing page and sends the ticket
+    link to a victim, whose tab (another Reflex state, another secret) trades it."""
+    ticket = ticket_of(await client.get(await start(client)))
+    if shown == "none":
+        body = await gql(EXCHANGE_WITHOUT_BINDING, {"ticket": ticket})
+    else:
+        wrong = secrets.token_urlsafe(32) if shown == "another tab's secret" else BINDING
+        body = await gql(EXCHANGE, {"ticket": ticket, "binding": wrong})
+    refused = body["data"]["exchangeLoginTicket"]
+    forged = (await gql(EXCHANGE, {"ticket": secrets.token_urlsafe(32),
+                                   "binding": TAB_SECRET}))["data"]["exchangeLoginTicket"]
+    assert refused == forged  # exactly the answer to an unknown ticket
+    assert refused["__typename"] == "LoginTicketInvalid"
+    assert await session_keys() == []
+    assert not await AuditEvent.filter(kind=AuditKind.LOGIN_SUCCEEDED).exists()
+    assert [e.detail for e in await refusals()] == [{"reason": "psc:ticket"}] * 2
+    # Burnt: the tab that started the login cannot use it any more either.
+    again = (await gql(EXCHANGE, {"ticket": ticket, "binding": TAB_SECRET})
+             )["data"]["exchangeLoginTicket"]
+    assert again["__typename"] == "LoginTicketInvalid"
+    assert await session_keys() == []
+
+
+async def test_each_login_is_bound_to_its_own_tab(psc_on, professional, client, gql):
+    """Two logins started by two tabs: each ticket opens a session only for its tab."""
+    other_secret = secrets.token_urlsafe(32)
+    mine = ticket_of(await client.get(await start(client)))
+    theirs = ticket_of(await client.get(await start(client, psc.tab_binding_of(other_secret))))
+    ok = (await gql(EXCHANGE, {"ticket": theirs, "binding": other_secret})
+          )["data"]["exchangeLoginTicket"]
+    assert ok["__typename"] == "Session"
+    assert (await gql(EXCHANGE, {"ticket": mine, "binding": other_secret})
+            )["data"]["exchangeLoginTicket"]["__typename"] == "LoginTicketInvalid"
+
+
+@pytest.mark.parametrize("query", [{}, {"binding": ""}, {"binding": "short"},
+                                   {"binding": "A" * 42 + "!"}, {"binding": "A" * 44}])
+async def test_a_login_not_started_by_the_web_app_is_refused(psc_on, client, query):
+    response = await client.get("/auth/psc/login", params=query)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert '<html lang="fr">' in response.text
+    assert "doit commencer depuis la page de connexion de Carnet" in response.text
+    assert psc_on.requests["discovery"] == 0 and psc_on.authorize_params == []
+    as_json = await client.get("/auth/psc/login", params=query, headers=JSON)
+    assert as_json.status_code == 400 and as_json.json()["error"] == "binding"
+    assert [e.detail for e in await refusals()] == [{"reason": "psc:binding"}] * 2
+
+
 # --- who signs in --------------------------------------------------------------------------
 
 
@@ -363,7 +435,7 @@ async def test_a_closed_professional_account_is_refused(psc_on, professional, cl
 
 async def test_a_forged_ticket_is_refused_and_audited(psc_on, gql):
     await create_patient()
-    body = await gql(EXCHANGE, {"ticket": secrets.token_urlsafe(32)})
+    body = await gql(EXCHANGE, {"ticket": secrets.token_urlsafe(32), "binding": TAB_SECRET})
     assert body["data"]["exchangeLoginTicket"]["__typename"] == "LoginTicketInvalid"
     (event,) = await refusals()
     assert event.detail == {"reason": "psc:ticket"}
@@ -378,7 +450,8 @@ async def test_no_code_token_or_ticket_is_logged_audited_or_stored(psc_on, profe
     caplog.set_level(logging.DEBUG)
     callback = await start(client)
     ticket = ticket_of(await client.get(callback))
-    session = (await gql(EXCHANGE, {"ticket": ticket}))["data"]["exchangeLoginTicket"]
+    session = (await gql(EXCHANGE, {"ticket": ticket, "binding": TAB_SECRET})
+               )["data"]["exchangeLoginTicket"]
     psc_on.misbehave.nonce = "x"
     await client.get(await start(client))  # and a refusal
     query = parse_qs(urlsplit(callback).query)

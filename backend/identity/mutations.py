@@ -72,13 +72,19 @@ class IdentityMutations:
 
     @strawberry.mutation(description="Pro Santé Connect login, last step: trade the one-time "
                                      "ticket the callback gave the browser (the `ticket` "
-                                     "parameter of PSC_POST_LOGIN_URL) for a session.")
-    async def exchange_login_ticket(self, info: Info, ticket: str) -> ExchangeLoginTicketResult:
+                                     "parameter of PSC_POST_LOGIN_URL) for a session. "
+                                     "`binding`: the secret whose SHA-256 (base64url) started "
+                                     "the login (/auth/psc/login?binding=); without it, or "
+                                     "with another, LoginTicketInvalid and the ticket is "
+                                     "spent.")
+    async def exchange_login_ticket(self, info: Info, ticket: str, binding: str = ""
+                                    ) -> ExchangeLoginTicketResult:
         runtime = info.context.runtime
         who = caller(info)
         try:
             token, record = await psc.exchange_ticket(
-                runtime, ticket=ticket[:256], address=who.address, user_agent=who.user_agent)
+                runtime, ticket=ticket[:256], binding=binding[:256], address=who.address,
+                user_agent=who.user_agent)
         except DomainError as exc:
             return to_graphql_error(exc)
         return Session(token=token, expires_at=record.absolute_expiry,

@@ -6,6 +6,11 @@ signatures against the provider's JWKS).
 1. `start_login`: a random state, nonce and PKCE verifier, kept server-side (key-value store,
    PSC_STATE_TTL_SECONDS, keyed by a keyed hash of the state, bound to the browser by a
    cookie value), then the provider's authorization URL (with `acr_values` = PSC_ACR).
+   The web app starts every login with a `binding`: the SHA-256 (base64url) of a secret it
+   drew for the tab and keeps server-side. The binding goes with the state record, then with
+   the ticket, and `exchange_ticket` only succeeds for whoever shows the secret: a ticket
+   link sent to someone else (login CSRF: signing a victim in to the attacker's account)
+   is refused in the victim's tab, and burnt.
 2. `finish_login` (the callback): the state is consumed (one use), the code is exchanged at the
    token endpoint with the verifier and the client secret, and the ID token is checked:
    signature (JWKS, refreshed once when a `kid` is unknown), `iss`, `aud` (exactly this
@@ -22,8 +27,11 @@ and tickets are never logged nor audited, and the key-value store holds only the
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -68,6 +76,8 @@ RPPS_PREFIX = "8"
 # reason "psc:<why>" tells them apart from password failures.
 REFUSAL_KIND = AuditKind.LOGIN_PASSWORD_FAILED
 BROWSER_COOKIE = "carnet_psc"
+# The web app's tab binding, as /auth/psc/login?binding= carries it: SHA-256, base64url.
+TAB_BINDING = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -133,6 +143,13 @@ class PscRateLimited(PscError):
     def __init__(self, retry_after: int) -> None:
         super().__init__()
         self.retry_after = max(1, int(retry_after))
+
+
+class PscBindingMissing(PscError):
+    status = 400
+    reason = "psc:binding"
+    message = ("Cette connexion doit commencer depuis la page de connexion de Carnet. Revenez "
+               "sur Carnet et cliquez sur « Se connecter avec Pro Santé Connect ».")
 
 
 class LoginTicketInvalid(PscError):
@@ -315,7 +332,20 @@ async def refuse(error: PscError, *, address: str, account_id: int | None = None
                        reason=error.reason)
 
 
-async def start_login(rt: Runtime, *, redirect_uri: str, address: str) -> LoginStart:
+def tab_binding_of(secret: str) -> str:
+    """What the web app sends to /auth/psc/login for its tab's secret: SHA-256, base64url."""
+    digest = hashlib.sha256(secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def well_formed_tab_binding(value: object) -> str | None:
+    return value if isinstance(value, str) and TAB_BINDING.fullmatch(value) else None
+
+
+async def start_login(rt: Runtime, *, redirect_uri: str, address: str,
+                      tab_binding: str | None) -> LoginStart:
+    """`tab_binding`: the web app's `tab_binding_of(secret)`; a login without one (a bare
+    link to /auth/psc/login) is refused."""
     s = rt.settings
     provider = _provider(s)
     try:
@@ -323,13 +353,18 @@ async def start_login(rt: Runtime, *, redirect_uri: str, address: str) -> LoginS
     except PscRateLimited as exc:
         await refuse(exc, address=address)
         raise
+    tab_binding = well_formed_tab_binding(tab_binding)
+    if tab_binding is None:
+        error = PscBindingMissing()
+        await refuse(error, address=address)
+        raise error
     async with _http() as client:
         metadata = await _metadata(provider, client)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = generate_token(64)  # RFC 7636: 43 to 128 characters of [A-Za-z0-9-._~]
     binding = secrets.token_urlsafe(32)
     record = {"nonce": nonce, "verifier": verifier, "redirect_uri": redirect_uri,
-              "binding": _hash(rt, "psc-binding", binding)}
+              "binding": _hash(rt, "psc-binding", binding), "tab_binding": tab_binding}
     await rt.kv.set(_state_key(rt, state), json.dumps(record), ttl=s.psc_state_ttl_seconds)
     url = prepare_grant_uri(
         str(metadata["authorization_endpoint"]), s.psc_client_id, "code",
@@ -384,8 +419,9 @@ async def _finish_login(rt: Runtime, provider: _Provider, *, params: Mapping[str
                 NATIONAL_ID_CLAIM)
     account = await _professional_account(national_id)
     ticket = secrets.token_urlsafe(32)
-    await rt.kv.set(_ticket_key(rt, ticket), json.dumps({"account_id": account.id}),
-                    ttl=TICKET_TTL_SECONDS)
+    await rt.kv.set(_ticket_key(rt, ticket), json.dumps(
+        {"account_id": account.id, "tab_binding": pending["tab_binding"]}),
+        ttl=TICKET_TTL_SECONDS)
     return ticket
 
 
@@ -527,14 +563,25 @@ async def _professional_account(national_id: object) -> Account:
     return account
 
 
-async def exchange_ticket(rt: Runtime, *, ticket: str, address: str, user_agent: str = ""
-                          ) -> tuple[str, SessionRecord]:
-    """Trade a callback's one-time ticket for a normal Carnet session (role professional)."""
+def _same_tab(stored: object, secret: str) -> bool:
+    if not isinstance(stored, str) or not secret or len(secret) > 128:
+        return False
+    return secrets.compare_digest(stored.encode(), tab_binding_of(secret).encode())
+
+
+async def exchange_ticket(rt: Runtime, *, ticket: str, binding: str, address: str,
+                          user_agent: str = "") -> tuple[str, SessionRecord]:
+    """Trade a callback's one-time ticket for a normal Carnet session (role professional).
+    `binding` is the secret of the tab that started the login (`start_login`'s tab_binding
+    is its SHA-256); a missing or wrong one is refused like an unknown ticket, and the
+    ticket is burnt all the same (one try)."""
     await _throttle(rt, address)
     raw = await rt.kv.getdel(_ticket_key(rt, ticket)) if 20 <= len(ticket) <= 128 else None
     account = None
     if raw is not None:
-        account = await Account.get_or_none(id=json.loads(raw)["account_id"])
+        stored = json.loads(raw)
+        if _same_tab(stored.get("tab_binding"), binding):
+            account = await Account.get_or_none(id=stored["account_id"])
     if account is None or account.status is not AccountStatus.ACTIVE or (
             account.role is not Role.PROFESSIONAL):
         error = LoginTicketInvalid()

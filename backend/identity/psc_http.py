@@ -1,7 +1,9 @@
 """HTTP endpoints of the Pro Santé Connect login (the browser's side of backend.identity.psc).
 
-- `GET /auth/psc/login`: redirects to the provider's authorization endpoint, and sets a
-  short-lived cookie (HttpOnly, SameSite=Lax, path /auth/psc) binding the login to this browser.
+- `GET /auth/psc/login?binding=`: redirects to the provider's authorization endpoint, and sets
+  a short-lived cookie (HttpOnly, SameSite=Lax, path /auth/psc) binding the login to this
+  browser. `binding` (required) is the SHA-256 of a secret the web app keeps for the tab
+  that starts the login; the ticket only opens a session for whoever shows that secret.
 - `GET /auth/psc/callback?code=&state=`: the provider's redirect back. On success, redirects to
   PSC_POST_LOGIN_URL with a one-time `ticket` (valid TICKET_TTL_SECONDS), which the web app
   exchanges for a session with GraphQL `exchangeLoginTicket`: no session token ever travels in
@@ -82,7 +84,8 @@ async def psc_login(request: Request) -> Response:
     redirect_uri = settings.psc_redirect_uri or str(request.url_for("psc_callback"))
     try:
         start = await psc.start_login(runtime, redirect_uri=redirect_uri,
-                                      address=_address(request))
+                                      address=_address(request),
+                                      tab_binding=request.query_params.get("binding"))
     except psc.PscError as exc:
         return refusal(request, exc)
     response = RedirectResponse(start.url, status_code=302, headers=NO_STORE)
