@@ -5,6 +5,8 @@ Connect button and ticket landing; and, in-process, the public `proSanteConnectL
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import date
 from typing import Any
@@ -49,6 +51,7 @@ PATIENT_ID = "0b7c2a52-5a7e-4b8e-9d63-6a5c0c3f1e11"
 TRAITS = {"insMatricule": "1 85 03 75 123 456 78", "birthName": " Dupont ",
           "birthDate": "1985-03-02"}
 TICKET = "t" * 43
+SECRET = "s" * 43
 
 
 def as_professional(state: Any) -> Any:
@@ -280,10 +283,12 @@ async def test_psc_landing_drops_the_ticket_then_signs_in(fake_api: FakeApi) -> 
         "idleTimeoutSeconds": 1800}})
     fake_api.answer("Me", {"me": {"identifier": "dr@example.fr", "role": "PROFESSIONAL"}})
     state = at(PscLandingState(), f"http://localhost:3000/connexion/psc?ticket={TICKET}")
+    state._psc_binding = SECRET  # as `start_psc_login` left it in this tab
     events = await run(state.exchange())
     assert client_calls(events)[0] == ("_call_script", DROP_TICKET_SCRIPT)
     assert redirects(events) == [PRO_HOME_ROUTE]
-    assert fake_api.calls[0].variables == {"ticket": TICKET}
+    assert fake_api.calls[0].variables == {"ticket": TICKET, "binding": SECRET}
+    assert state._psc_binding == ""  # one use
     assert fake_api.calls[1].token == TOKEN  # Me, as the new session
     assert (state._api_token, state.signed_in, state.account_role) == (
         TOKEN, True, "PROFESSIONAL")
@@ -299,6 +304,38 @@ async def test_psc_landing_refuses_a_bad_or_missing_ticket(fake_api: FakeApi) ->
     state = at(PscLandingState(), "http://localhost:3000/connexion/psc")
     await run(state.exchange())
     assert state.error == NO_TICKET and len(fake_api.calls) == 1
+
+
+async def test_psc_login_starts_with_a_secret_kept_for_this_tab(fake_api: FakeApi) -> None:
+    """Login CSRF: the ticket the API hands back works only with the secret of the tab that
+    started the login; the URL carries its SHA-256, never the secret."""
+    state = LoginState()
+    assert await run(state.start_psc_login()) == []  # no PSC on this API: nothing to start
+    state.psc_login_url = "https://api.carnet.example/auth/psc/login"
+    (target,) = redirects(await run(state.start_psc_login()))
+    secret = state._psc_binding
+    assert len(secret) >= 43
+    digest = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()).rstrip(b"=")
+    assert target == ("https://api.carnet.example/auth/psc/login?binding="
+                      + digest.decode())
+    assert secret not in json.dumps(state.dict(), default=str)
+    # Each start draws a new secret (a second click replaces the first login).
+    state.psc_login_url = "https://api.carnet.example/auth/psc/login?x=1"
+    (again,) = redirects(await run(state.start_psc_login()))
+    assert state._psc_binding != secret
+    assert again.startswith("https://api.carnet.example/auth/psc/login?x=1&binding=")
+    assert again.endswith(login_module.psc_binding_of(state._psc_binding))
+
+
+async def test_psc_landing_in_a_tab_that_started_no_login_is_refused(fake_api: FakeApi) -> None:
+    """Someone else's ticket link opened here: this tab has no secret, so it sends none, and
+    the API refuses (and burns the ticket)."""
+    fake_api.answer("ExchangeLoginTicket", {"exchangeLoginTicket": {
+        "__typename": "LoginTicketInvalid", "message": "x"}})
+    state = at(PscLandingState(), f"http://localhost:3000/connexion/psc?ticket={TICKET}")
+    assert redirects(await run(state.exchange())) == []
+    assert fake_api.calls[0].variables == {"ticket": TICKET, "binding": ""}
+    assert (state.error, state.signed_in) == (TICKET_INVALID, False)
 
 
 # --- the API's public field -------------------------------------------------------------------

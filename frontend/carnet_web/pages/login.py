@@ -121,19 +121,21 @@ def _login_form() -> rx.Component:
 
 
 def _psc_login() -> rx.Component:
-    """For professionals, when the API has Pro Santé Connect: a plain link (a top-level
-    navigation to the API, which redirects to the provider)."""
+    """For professionals, when the API has Pro Santé Connect: a button whose event draws a
+    secret for this tab, then navigates (top level) to the API, which redirects to the
+    provider. Enabled once the tab is connected, so the secret is kept before leaving."""
     return rx.cond(
         LoginState.psc_login_url != "",
         rx.vstack(
             rx.separator(),
             rx.heading("Vous êtes professionnel de santé ?", as_="h2", size="4"),
             rx.button(
-                rx.el.a("Se connecter avec Pro Santé Connect", href=LoginState.psc_login_url,
-                        id="login-psc"),
-                as_child=True,  # a real link (navigation), styled as a button
+                "Se connecter avec Pro Santé Connect",
+                on_click=LoginState.start_psc_login,
+                disabled=~LoginState.is_hydrated,
                 size="3",
                 variant="outline",
+                id="login-psc",
             ),
             rx.text(
                 "Avec votre carte CPS ou l'application e-CPS, sans mot de passe ni code.",

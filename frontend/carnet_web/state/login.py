@@ -10,10 +10,14 @@ typed unions; each error type gets its own French message here (`login_error_mes
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import re
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import reflex as rx
 from reflex.event import EventSpec
@@ -105,6 +109,21 @@ def psc_login_link(url: object) -> str:
     """The API's Pro Santé Connect login address, if it is a plain http(s) URL; else ''."""
     text = str(url or "")
     return text if re.fullmatch(r"https?://[^\s\"'<>]+", text) else ""
+
+def psc_binding_of(secret: str) -> str:
+    """What /auth/psc/login?binding= gets for the tab's secret: SHA-256, base64url (the API
+    checks the secret itself against it when the ticket is exchanged)."""
+    digest = hashlib.sha256(secret.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def psc_start_url(login_url: str, secret: str) -> str:
+    """The API's login address with this tab's binding (never the secret itself)."""
+    parts = urlsplit(login_url)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(
+        query=query + urlencode({"binding": psc_binding_of(secret)})))
+
 
 # --- French messages ----------------------------------------------------------------------
 
@@ -305,6 +324,19 @@ class LoginState(SessionState):
             return
         self.psc_login_url = psc_login_link((data.get("platform") or {}).get(
             "proSanteConnectLoginUrl"))
+
+    @rx.event
+    def start_psc_login(self) -> EventSpec | None:
+        """"Se connecter avec Pro Santé Connect": draw a secret for this tab, keep it here
+        (server side, never in a URL), and go to the API's login with its SHA-256. The ticket
+        the API hands back only opens a session together with the secret (state/pro_psc.py),
+        so a ticket link sent by someone else signs nobody in to their account."""
+        url = psc_login_link(self.psc_login_url)
+        if not url:
+            return None
+        secret = secrets.token_urlsafe(32)
+        self._psc_binding = secret
+        return rx.redirect(psc_start_url(url, secret))
 
     # --- /connexion/code --------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """State of the Pro Santé Connect landing page (/connexion/psc, the path of the API's
 PSC_POST_LOGIN_URL): the API's callback sends the browser here with a one-time `ticket`; this
 page drops it from the address bar and the history at once, trades it for a session with
-`exchangeLoginTicket`, and keeps the session exactly like the password + code login does
-(token in a backend-only var, `SessionState._sign_in`)."""
+`exchangeLoginTicket` together with the secret of the login this tab started
+(`LoginState.start_psc_login`; forgotten once used), and keeps the session exactly like the
+password + code login does (token in a backend-only var, `SessionState._sign_in`)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ PSC_LANDING_ROUTE: Final = "/connexion/psc"
 
 EXCHANGE_LOGIN_TICKET: Final = api.operation(
     """
-    mutation ExchangeLoginTicket($ticket: String!) {
-      exchangeLoginTicket(ticket: $ticket) {
+    mutation ExchangeLoginTicket($ticket: String!, $binding: String!) {
+      exchangeLoginTicket(ticket: $ticket, binding: $binding) {
         __typename
         ... on Session { token expiresAt idleTimeoutSeconds }
         ... on Error { message }
@@ -82,8 +83,12 @@ class PscLandingState(SessionState):
         # The exchange runs anonymously, and a session already open in this tab stays open
         # until it succeeds: a stale or replayed link refuses, it never signs anyone out.
         previous, self._api_token = self._api_token, ""
+        # One try per login: the API burns the ticket whatever the answer. A tab that started
+        # no login sends no secret, and is refused (a ticket link from someone else).
+        binding, self._psc_binding = self._psc_binding, ""
         try:
-            data = await self._query(EXCHANGE_LOGIN_TICKET, {"ticket": ticket})
+            data = await self._query(EXCHANGE_LOGIN_TICKET,
+                                     {"ticket": ticket, "binding": binding})
         except api.ApiError as exc:
             self._api_token = previous
             self.busy = False

@@ -53,6 +53,9 @@ class SessionState(rx.State):
     """
 
     _api_token: str = ""
+    # The secret of the Pro Santé Connect login this tab started (state/login.py draws it,
+    # state/pro_psc.py shows it to the API once): the API's ticket only works in this tab.
+    _psc_binding: str = ""
     signed_in: bool = False
     account_identifier: str = ""
     account_role: str = ""  # 'PATIENT' or 'PROFESSIONAL' (`Me.role`); '' when unknown
