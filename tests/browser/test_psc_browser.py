@@ -4,8 +4,10 @@ PSC_* pointing at it and back at the web app's /connexion/psc, and headless Chro
 
 A professional clicks "Se connecter avec Pro Santé Connect" on the login page, goes through the
 API, the provider and the API's callback, and lands on "Mes patients" signed in; the one-time
-ticket leaves the address bar, and replaying it is refused. An unknown RPPS at the provider gets
-the API's French refusal page, whose "Revenir à Carnet" link leads back to the web app.
+ticket leaves the address bar, and replaying it is refused. A ticket link carried to another tab
+(login CSRF: someone sends their own fresh ticket to a victim) is refused there and burnt. An
+unknown RPPS at the provider gets the API's French refusal page, whose "Revenir à Carnet" link
+leads back to the web app.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.async_api import Page, Response, expect
+from playwright.async_api import BrowserContext, Page, Response, Route, expect
 
+from backend.audit.models import AuditEvent, AuditKind
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, open_login_page
 from tests.factories import create_professional
@@ -74,8 +77,8 @@ def watch_callback(page: Page) -> list[str]:
 
 async def click_psc(page: Page, web: WebApp) -> None:
     await open_login_page(page, web)
-    button = page.get_by_role("link", name="Se connecter avec Pro Santé Connect")
-    await expect(button).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    button = page.get_by_role("button", name="Se connecter avec Pro Santé Connect")
+    await expect(button).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
     await button.click()
 
 
@@ -91,6 +94,10 @@ async def test_professional_signs_in_with_pro_sante_connect(
     page.on("framenavigated",
             lambda frame: addresses.append(frame.url) if frame == page.main_frame else None)
 
+    logins: list[str] = []
+    page.on("request", lambda request: logins.append(request.url)
+            if urlsplit(request.url).path == "/auth/psc/login" else None)
+
     await click_psc(page, web)
     # Login -> provider (auto-approves) -> callback -> /connexion/psc?ticket= -> /pro.
     await expect(page).to_have_url(web.url + "/pro", timeout=FIRST_LOAD_TIMEOUT)
@@ -100,6 +107,10 @@ async def test_professional_signs_in_with_pro_sante_connect(
     await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     assert provider.requests["authorize"] == 1 and provider.requests["token"] == 1
 
+    # The login started with this tab's binding (a SHA-256; the secret stays server-side).
+    (login,) = logins
+    (binding,) = parse_qs(urlsplit(login).query)["binding"]
+    assert len(binding) == 43
     (location,) = callbacks
     assert location.startswith(web.url + LANDING + "?ticket=")
     ticket = parse_qs(urlsplit(location).query)["ticket"][0]
@@ -123,6 +134,74 @@ async def test_professional_signs_in_with_pro_sante_connect(
         "link", name="Mes patients").click()
     await expect(page).to_have_url(web.url + "/pro")
     await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+
+
+def _is_landing(url: str) -> bool:
+    return urlsplit(url).path == LANDING and "ticket=" in urlsplit(url).query
+
+
+async def test_a_ticket_link_opened_in_another_tab_is_refused_and_burnt(
+    clean: None, provider: OidcProvider, api_server: str, web: WebApp, page: Page,
+    browser_context: BrowserContext,
+) -> None:
+    """Login CSRF: the attacker logs in (tab A), stops before the landing page and sends the
+    fresh ticket link to a victim. The victim's tab (B: another Reflex session, which started
+    no login, in the same browser even, with the API's cookie) is refused, in French, and
+    signs in to nobody's account; the ticket is then spent, for A too."""
+    account = await create_professional()
+    await account.fetch_related("professional")
+    provider.user.national_id = "8" + account.professional.rpps
+
+    # Browsers follow the redirects (API login -> provider -> callback -> landing) by
+    # themselves, and Playwright cannot intercept a redirect: the first request of the chain
+    # is taken over and the rest of it followed by hand, in A's cookie jar, up to the link.
+    links: list[str] = []
+
+    async def stop_before_landing(route: Route) -> None:
+        response = await route.fetch(max_redirects=0)  # the API: 302 to the provider
+        location = response.headers["location"]
+        while not _is_landing(location):
+            response = await browser_context.request.get(location, max_redirects=0)
+            assert response.status in (302, 303), await response.text()
+            location = response.headers["location"]
+        links.append(location)
+        await route.fulfill(status=200, content_type="text/html; charset=utf-8",
+                            body='<p id="stopped">arrêt</p>')
+
+    def is_login(url: str) -> bool:
+        return urlsplit(url).path == "/auth/psc/login"
+
+    await page.route(is_login, stop_before_landing)
+    await click_psc(page, web)
+    await expect(page.locator("#stopped")).to_have_text("arrêt", timeout=FIRST_LOAD_TIMEOUT)
+    await page.unroute(is_login, stop_before_landing)
+    (link,) = links
+    assert provider.requests["token"] == 1
+
+    victim = await browser_context.new_page()
+    try:
+        await victim.goto(link)
+        await expect(victim.locator("#psc-error")).to_have_text(TICKET_REFUSED,
+                                                                timeout=FIRST_LOAD_TIMEOUT)
+        await expect(victim).to_have_url(web.url + LANDING)
+        await expect(victim.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
+    finally:
+        await victim.close()
+    # Burnt: even the tab that started the login cannot use it now.
+    await page.goto(link)
+    await expect(page.locator("#psc-error")).to_have_text(TICKET_REFUSED,
+                                                          timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
+    assert not await AuditEvent.filter(kind=AuditKind.LOGIN_SUCCEEDED).exists()
+
+    # A bare link to the API's login (not started from the web app) gets the refusal page.
+    bare = await page.goto(f"{api_server}/auth/psc/login")
+    assert bare is not None and bare.status == 400
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Connexion avec Pro Santé Connect impossible")
+    await expect(page.locator("main")).to_contain_text(
+        "doit commencer depuis la page de connexion de Carnet")
+    assert provider.requests["authorize"] == 1
 
 
 async def test_unknown_rpps_gets_the_refusal_page(
