@@ -17,6 +17,9 @@ import pytest
 
 from tests.servers import ROOT, free_port, wait_http
 
+# Each case starts `carnet dev` and its children (about 50 s in all): CI runs them.
+pytestmark = pytest.mark.slow
+
 STOP_BUDGET = 12.0  # seconds; the children get 5 s to stop before SIGKILL
 
 
