@@ -151,19 +151,23 @@ def _clean_text(value: str, field: str, limit: int) -> str:
     return text
 
 
+def _attachment_uuids(attachment_ids: Sequence[str]) -> list[uuid.UUID]:
+    """The attachment ids as UUIDs (at most MAX_ATTACHMENTS); a malformed id is answered like
+    a missing document."""
+    if len(attachment_ids) > MAX_ATTACHMENTS:
+        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
+    try:
+        return [uuid.UUID(str(raw)) for raw in attachment_ids]
+    except ValueError:
+        raise AttachmentNotFound() from None
+
+
 async def _check_attachments(settings: Settings, viewer: Viewer, conversation: Conversation,
                              attachment_ids: Sequence[str]) -> list[uuid.UUID]:
     """Documents of the conversation's patient that the author may share: for the patient,
     their own visible documents; for a professional, the documents they deposited and those
     the access policy lets them read (backend/access/policy.py)."""
-    if len(attachment_ids) > MAX_ATTACHMENTS:
-        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
-    ids: list[uuid.UUID] = []
-    for raw in attachment_ids:
-        try:
-            ids.append(uuid.UUID(str(raw)))
-        except ValueError:
-            raise AttachmentNotFound() from None
+    ids = _attachment_uuids(attachment_ids)
     if not ids:
         return []
     reader = policy.viewer_of(viewer)
@@ -186,14 +190,7 @@ async def _own_attachments(viewer: Viewer, attachment_ids: Sequence[str]
     """Before a conversation exists: documents this professional deposited, all in one
     patient's record. Returns their ids and that patient (None without attachments). Checked
     before any identity match, so the answer does not depend on the patient named."""
-    if len(attachment_ids) > MAX_ATTACHMENTS:
-        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
-    ids: list[uuid.UUID] = []
-    for raw in attachment_ids:
-        try:
-            ids.append(uuid.UUID(str(raw)))
-        except ValueError:
-            raise AttachmentNotFound() from None
+    ids = _attachment_uuids(attachment_ids)
     ids = list(dict.fromkeys(ids))
     if not ids:
         return [], None
