@@ -146,12 +146,15 @@ def test_the_browser_user_agent_and_address_are_forwarded() -> None:
     from reflex.istate.data import RouterData
 
     state = SessionState()
-    assert state._forwarded_headers() == {}
+    assert state._forwarded_headers() == {"Accept-Language": "fr"}
     state.router = RouterData.from_router_data({
         constants.RouteVar.HEADERS: {"user-agent": FIREFOX, "cookie": "x=1"},
         constants.RouteVar.CLIENT_IP: "203.0.113.7",
     })
-    assert state._forwarded_headers() == {"User-Agent": FIREFOX, "X-Forwarded-For": "203.0.113.7"}
+    assert state._forwarded_headers() == {
+        "Accept-Language": "fr", "User-Agent": FIREFOX, "X-Forwarded-For": "203.0.113.7"}
+    state.lang = "en"
+    assert state._forwarded_headers()["Accept-Language"] == "en"
 
 
 async def test_signing_out_forgets_every_page_of_the_previous_person(fake_api: FakeApi) -> None:

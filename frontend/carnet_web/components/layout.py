@@ -1,5 +1,6 @@
-"""The app shell: a header with the product name, the main navigation and who is signed in
-(with "Mes sessions" and "Se déconnecter", or "Se connecter"), around each page."""
+"""The app shell around each page: a skip link, a header with the product name, the language
+switch, who is signed in ("Mon compte", "Mes sessions", "Se déconnecter", or "Se connecter") and
+the main navigation (folded behind a menu button below 640 px), then the page in `<main>`."""
 
 from __future__ import annotations
 
@@ -7,86 +8,165 @@ from typing import Final, NamedTuple
 
 import reflex as rx
 
-from carnet_web.state.session import LOGIN_ROUTE, SESSIONS_ROUTE, SessionState
+from carnet_web.components.theme import NARROW, WIDE
+from carnet_web.i18n import LANGUAGE_NAMES, N_, LanguageState, t
+from carnet_web.routes import (
+    ACCESS_HISTORY_ROUTE,
+    ACCOUNT_ROUTE,
+    AGENDA_ROUTE,
+    CARE_TEAM_ROUTE,
+    DOCUMENTS_ROUTE,
+    HOME_ROUTE,
+    LOGIN_ROUTE,
+    MESSAGING_ROUTE,
+    PRO_DECLARE_ROUTE,
+    PRO_EMERGENCY_ROUTE,
+    PRO_HOME_ROUTE,
+    PROFILE_ROUTE,
+    SESSIONS_ROUTE,
+)
+from carnet_web.state.session import SessionState
 
 PRODUCT_NAME: Final = "Carnet"
+MAIN_ID: Final = "contenu"
+NAV_ID: Final = "navigation-principale"
 
 
 class NavItem(NamedTuple):
-    label: str
+    label: str  # French, marked for the catalogue; shown with t()
     route: str
 
 
 #: What patients (and signed-out visitors) see.
 NAV_ITEMS: Final = (
-    NavItem("Accueil", "/"),
-    NavItem("Mes documents", "/documents"),
-    NavItem("Mon profil médical", "/profil"),
-    NavItem("Messagerie", "/messagerie"),
-    NavItem("Agenda", "/agenda"),
-    NavItem("Mon équipe de soins", "/equipe-de-soins"),
-    NavItem("Historique des accès", "/historique-des-acces"),
+    NavItem(N_("Accueil"), HOME_ROUTE),
+    NavItem(N_("Mes documents"), DOCUMENTS_ROUTE),
+    NavItem(N_("Mon profil médical"), PROFILE_ROUTE),
+    NavItem(N_("Messagerie"), MESSAGING_ROUTE),
+    NavItem(N_("Agenda"), AGENDA_ROUTE),
+    NavItem(N_("Mon équipe de soins"), CARE_TEAM_ROUTE),
+    NavItem(N_("Historique des accès"), ACCESS_HISTORY_ROUTE),
 )
 
 #: What professionals see: the "Espace professionnel" (see pages/pro_*.py).
 PROFESSIONAL_NAV_ITEMS: Final = (
-    NavItem("Mes patients", "/pro"),
-    NavItem("Déclarer une relation de soins", "/pro/declarer"),
-    NavItem("Accès d'urgence", "/pro/urgence"),
-    NavItem("Messagerie", "/messagerie"),
+    NavItem(N_("Mes patients"), PRO_HOME_ROUTE),
+    NavItem(N_("Déclarer une relation de soins"), PRO_DECLARE_ROUTE),
+    NavItem(N_("Accès d'urgence"), PRO_EMERGENCY_ROUTE),
+    NavItem(N_("Messagerie"), MESSAGING_ROUTE),
 )
 
 
+class MenuState(rx.State):
+    """Whether the navigation is unfolded on a narrow screen."""
+
+    menu_open: bool = False
+
+    @rx.event
+    def toggle_menu(self) -> None:
+        self.menu_open = not self.menu_open
+
+    @rx.event
+    def close_menu(self) -> None:
+        self.menu_open = False
+
+
 def page_title(title: str) -> str:
-    """The browser tab title of a page."""
+    """The browser tab title of a page (French: Reflex fixes titles when it compiles; the
+    page's `h1` and everything else follow the tab's language)."""
     return f"{title} · {PRODUCT_NAME}"
 
 
 def _nav_link(item: NavItem, current_route: str) -> rx.Component:
     active = item.route == current_route
-    return rx.link(
-        item.label,
-        href=item.route,
-        underline="none",
-        weight="bold" if active else "regular",
-        high_contrast=active,
-        padding_y="0.25em",
-        border_bottom="2px solid " + ("var(--accent-9)" if active else "transparent"),
-        **({"aria_current": "page"} if active else {}),
+    return rx.el.li(
+        rx.link(
+            t(item.label),
+            href=item.route,
+            underline="none",
+            weight="bold" if active else "regular",
+            high_contrast=active,
+            padding_y="0.25em",
+            display="inline-block",
+            border_bottom="2px solid " + ("var(--accent-9)" if active else "transparent"),
+            on_click=MenuState.close_menu,
+            **({"aria_current": "page"} if active else {}),
+        ),
+        list_style="none",
     )
 
 
 def _nav_links(items: tuple[NavItem, ...], current_route: str, **props: str) -> rx.Component:
-    return rx.flex(
+    return rx.el.ul(
         *(_nav_link(item, current_route) for item in items),
-        spacing="5",
-        wrap="wrap",
+        style={
+            "display": "flex", "flex_wrap": "wrap", "gap": "0.5em 1.5em", "margin": "0",
+            "padding": "0",
+            NARROW: {"flex_direction": "column", "gap": "0.75em"},
+        },
         **props,
     )
 
 
 def navigation(current_route: str) -> rx.Component:
-    """The professional's items to a professional, the patient's to everyone else."""
+    """The professional's items to a professional, the patient's to everyone else. Below 640 px
+    it shows only when the menu button has unfolded it."""
     return rx.el.nav(
         rx.cond(
             SessionState.is_professional,
             _nav_links(PROFESSIONAL_NAV_ITEMS, current_route, id="nav-professional"),
             _nav_links(NAV_ITEMS, current_route, id="nav-patient"),
         ),
-        aria_label="Navigation principale",
+        id=NAV_ID,
+        aria_label=t("Navigation principale"),
+        style={
+            "margin_top": "0.75em",
+            NARROW: {"display": rx.cond(MenuState.menu_open, "block", "none")},
+        },
     )
 
 
+def menu_button() -> rx.Component:
+    """Below 640 px: unfolds and folds the navigation."""
+    return rx.button(
+        rx.icon(rx.cond(MenuState.menu_open, "x", "menu"), aria_hidden="true"),
+        t("Menu"),
+        on_click=MenuState.toggle_menu,
+        variant="soft",
+        size="2",
+        aria_expanded=rx.cond(MenuState.menu_open, "true", "false"),
+        aria_controls=NAV_ID,
+        id="menu-button",
+        style={WIDE: {"display": "none"}},
+    )
+
+
+def language_switch() -> rx.Component:
+    """Offers the other language, named in that language (and marked so, for screen readers)."""
+    return rx.cond(
+        LanguageState.language == "en",
+        rx.button(LANGUAGE_NAMES["fr"], lang="fr", on_click=LanguageState.set_language("fr"),
+                  variant="ghost", size="2", id="language-switch"),
+        rx.button(LANGUAGE_NAMES["en"], lang="en", on_click=LanguageState.set_language("en"),
+                  variant="ghost", size="2", id="language-switch"),
+    )
+
+
+def _account_link(label: str, route: str, current_route: str) -> rx.Component:
+    here = route == current_route
+    return rx.link(t(label), href=route, size="2", weight="bold" if here else "regular",
+                   **({"aria_current": "page"} if here else {}))
+
+
 def account_menu(current_route: str) -> rx.Component:
-    """Who is signed in in this tab, with "Mes sessions" and "Se déconnecter"; or
-    "Se connecter"."""
-    on_sessions = current_route == SESSIONS_ROUTE
+    """Who is signed in in this tab, with "Mon compte", "Mes sessions" and "Se déconnecter";
+    or "Se connecter"."""
     return rx.box(
         rx.cond(
             SessionState.signed_in,
             rx.flex(
                 rx.text(
-                    "Connecté",
+                    t("Connecté"),
                     rx.cond(
                         SessionState.account_identifier != "",
                         rx.fragment(" : ", rx.text.strong(SessionState.account_identifier)),
@@ -94,15 +174,10 @@ def account_menu(current_route: str) -> rx.Component:
                     size="2",
                     id="signed-in-as",
                 ),
-                rx.link(
-                    "Mes sessions",
-                    href=SESSIONS_ROUTE,
-                    size="2",
-                    weight="bold" if on_sessions else "regular",
-                    **({"aria_current": "page"} if on_sessions else {}),
-                ),
+                _account_link(N_("Mon compte"), ACCOUNT_ROUTE, current_route),
+                _account_link(N_("Mes sessions"), SESSIONS_ROUTE, current_route),
                 rx.button(
-                    "Se déconnecter",
+                    t("Se déconnecter"),
                     on_click=SessionState.logout,
                     variant="soft",
                     size="1",
@@ -111,10 +186,28 @@ def account_menu(current_route: str) -> rx.Component:
                 align="center",
                 wrap="wrap",
             ),
-            rx.link("Se connecter", href=LOGIN_ROUTE, size="2", weight="bold"),
+            rx.link(t("Se connecter"), href=LOGIN_ROUTE, size="2", weight="bold"),
         ),
-        aria_label="Mon compte",
+        aria_label=t("Mon compte"),
         role="group",
+    )
+
+
+def skip_link() -> rx.Component:
+    """The first thing a keyboard reaches: straight to the page's content."""
+    return rx.el.a(
+        t("Aller au contenu"),
+        href=f"#{MAIN_ID}",
+        # Following a fragment does not move focus in every browser: move it ourselves.
+        on_click=rx.call_script(f"document.getElementById('{MAIN_ID}').focus()"),
+        class_name="carnet-skip-link",
+        style={
+            "position": "absolute", "left": "-10000px", "top": "0.5em", "z_index": "100",
+            "padding": "0.5em 1em", "background": "var(--color-background)",
+            "color": "var(--accent-11)", "border": "2px solid var(--accent-9)",
+            "border_radius": "var(--radius-2)",
+            "&:focus": {"left": "0.5em"},
+        },
     )
 
 
@@ -123,31 +216,46 @@ def header(current_route: str) -> rx.Component:
         rx.flex(
             rx.link(
                 rx.text(PRODUCT_NAME, size="6", weight="bold"),
-                href="/",
+                href=HOME_ROUTE,
                 underline="none",
                 high_contrast=True,
             ),
-            account_menu(current_route),
+            rx.flex(
+                language_switch(),
+                account_menu(current_route),
+                menu_button(),
+                spacing="4",
+                align="center",
+                wrap="wrap",
+            ),
             justify="between",
             align="center",
-            spacing="4",
+            gap="0.75em",
             wrap="wrap",
         ),
-        rx.box(navigation(current_route), margin_top="0.75em"),
+        navigation(current_route),
         padding_x="1.5em",
         padding_y="1em",
         border_bottom="1px solid var(--gray-a5)",
+        style={NARROW: {"padding_x": "1em"}},
     )
 
 
-def layout(*children: rx.Component, current_route: str) -> rx.Component:
-    """Wrap a page's content in the app shell; `current_route` marks its navigation entry."""
+def layout(*children: rx.Component, current_route: str, title: str = "") -> rx.Component:
+    """Wrap a page's content in the app shell; `current_route` marks its navigation entry;
+    `title` (French, marked with N_) is the tab's title, shown in the tab's language."""
     return rx.box(
+        skip_link(),
         header(current_route),
         rx.el.main(
-            rx.container(*children, size="3", padding_y="2em"),
+            rx.container(*children, size="3", padding_y="2em",
+                         style={NARROW: {"padding_x": "0"}}),
+            id=MAIN_ID,
+            tab_index=-1,
+            style={"outline": "none"},
         ),
         min_height="100vh",
+        on_mount=LanguageState.apply_document_language(title),
     )
 
 
@@ -155,10 +263,10 @@ def coming_soon(title: str, description: str) -> rx.Component:
     """Body of a page that does not exist yet, clearly labelled as such."""
     return rx.vstack(
         rx.heading(title, as_="h1", size="7"),
-        rx.badge("Bientôt disponible", color_scheme="amber", size="2"),
+        rx.badge(t("Bientôt disponible"), color_scheme="amber", size="2"),
         rx.text(description),
         rx.text(
-            "Cette page est en préparation : elle n'affiche encore aucune donnée.",
+            t("Cette page est en préparation : elle n'affiche encore aucune donnée."),
             color_scheme="gray",
         ),
         spacing="4",

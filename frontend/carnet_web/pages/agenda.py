@@ -5,8 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import coming_soon, layout, page_title
-
-ROUTE = "/agenda"
+from carnet_web.routes import AGENDA_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 
 
 @rx.page(route=ROUTE, title=page_title("Agenda"))

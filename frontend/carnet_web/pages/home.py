@@ -9,9 +9,8 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
+from carnet_web.routes import HOME_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.home import AnnouncementItem, HomeState
-
-ROUTE = "/"
 
 
 def _announcement(item: AnnouncementItem) -> rx.Component:

@@ -16,11 +16,11 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.routes import ACCESS_HISTORY_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.care_team import professional_name
 from carnet_web.state.formatting import french_datetime
 from carnet_web.state.session import SessionState
 
-ROUTE: Final = "/historique-des-acces"
 PAGE_SIZE: Final = 20
 HEADING_ID: Final = "access-history-heading"
 

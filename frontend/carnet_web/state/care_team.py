@@ -20,11 +20,11 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.routes import CARE_TEAM_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.formatting import french_date
 from carnet_web.state.messaging import BLOCK, UNBLOCK
 from carnet_web.state.session import SessionState
 
-ROUTE: Final = "/equipe-de-soins"
 RPPS_FIELD_ID: Final = "care-team-rpps"
 TEAM_HEADING_ID: Final = "care-team-heading"
 

@@ -34,8 +34,7 @@ from carnet_web.state.session import SessionState
 
 log = logging.getLogger("carnet_web.messaging")
 
-MESSAGING_ROUTE: Final = "/messagerie"
-CONVERSATION_ROUTE: Final = "/messagerie/[conversation_id]"
+from carnet_web.routes import CONVERSATION_ROUTE, MESSAGING_ROUTE  # noqa: E402,F401  (re-exported)
 
 CONVERSATIONS_PAGE: Final = 30
 MESSAGES_PAGE: Final = 50

@@ -18,18 +18,18 @@ from urllib.parse import quote, unquote
 import reflex as rx
 from reflex.event import EventSpec
 
+from carnet_web.routes import (  # noqa: E402,F401  (re-exported)
+    PRO_DECLARE_ROUTE,
+    PRO_EMERGENCY_ROUTE,
+    PRO_PATIENT_PREFIX,
+    PRO_RECORD_ROUTE,
+)
 from carnet_web.state.formatting import french_wait, today_here
 from carnet_web.state.session import (
     HOME_ROUTE,
-    PRO_HOME_ROUTE,
     PROFESSIONAL_ROLE,
     SessionState,
 )
-
-PRO_PATIENT_PREFIX: Final = PRO_HOME_ROUTE + "/patients"
-PRO_RECORD_ROUTE: Final = PRO_PATIENT_PREFIX + "/[patient_id]"
-PRO_DECLARE_ROUTE: Final = PRO_HOME_ROUTE + "/declarer"
-PRO_EMERGENCY_ROUTE: Final = PRO_HOME_ROUTE + "/urgence"
 
 GROUND_LABELS: Final = {
     "CARE_TEAM": "Équipe de soins (ajouté par le patient)",

@@ -16,10 +16,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.routes import PSC_LANDING_ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.login import ME, home_route_for, rate_limited_message
 from carnet_web.state.session import LOGOUT, SessionState
-
-PSC_LANDING_ROUTE: Final = "/connexion/psc"
 
 EXCHANGE_LOGIN_TICKET: Final = api.operation(
     """

@@ -29,6 +29,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.routes import PROFILE_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.formatting import (
     display_zone,
     french_date,
@@ -38,7 +39,6 @@ from carnet_web.state.formatting import (
 )
 from carnet_web.state.session import SessionState
 
-ROUTE: Final = "/profil"
 EXPORT_FILENAME: Final = "carnet-dossier-fhir.json"
 EXPORT_MIME_TYPE: Final = "application/fhir+json"
 # The whole record in one answer: allow more than the usual 10 seconds.

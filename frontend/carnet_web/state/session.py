@@ -6,29 +6,35 @@ it; a new tab starts signed out).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Mapping
-from typing import IO, Any, Final
+from collections.abc import Callable, Mapping
+from typing import IO, Any, Final, TypeVar
 
 import reflex as rx
 from gql import GraphQLRequest
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.i18n import N_, LanguageState, normalise
 
 log = logging.getLogger("carnet_web.session")
 
-HOME_ROUTE: Final = "/"
-LOGIN_ROUTE: Final = "/connexion"
-CODE_ROUTE: Final = "/connexion/code"
-SESSIONS_ROUTE: Final = "/sessions"
-DOCUMENTS_ROUTE: Final = "/documents"
-PRO_HOME_ROUTE: Final = "/pro"  # "Espace professionnel": my patients
+from carnet_web.routes import (  # noqa: E402,F401  (re-exported: pages import them from here)
+    CODE_ROUTE,
+    DOCUMENTS_ROUTE,
+    HOME_ROUTE,
+    LOGIN_ROUTE,
+    PRO_HOME_ROUTE,
+    SESSIONS_ROUTE,
+)
+
 PROFESSIONAL_ROLE: Final = "PROFESSIONAL"  # `Me.role` of a professional's account
 
-SIGN_IN_REQUIRED: Final = "Connectez-vous pour accéder à cette page."
-SIGNED_OUT: Final = "Vous êtes déconnecté."
-SIGNED_OUT_LOCALLY: Final = (
+SIGN_IN_REQUIRED: Final = N_("Connectez-vous pour accéder à cette page.")
+SIGNED_OUT: Final = N_("Vous êtes déconnecté.")
+SIGNED_OUT_LOCALLY: Final = N_(
     "Vous êtes déconnecté de cet onglet. Le service n'a pas pu être joint pour fermer la "
     "session : elle expirera d'elle-même."
 )
@@ -42,7 +48,7 @@ LOGOUT: Final = api.operation(
 )
 
 
-class SessionState(rx.State):
+class SessionState(LanguageState):
     """Base of every page state.
 
     `_api_token` is a backend-only var (leading underscore): it stays on the server and is never
@@ -61,12 +67,14 @@ class SessionState(rx.State):
     account_role: str = ""  # 'PATIENT' or 'PROFESSIONAL' (`Me.role`); '' when unknown
     # Why the tab was sent to the login page (expired session, logout...); shown there once.
     notice: str = ""
+    # The page a signed-out visitor asked for: the login goes back there (state/login.py).
+    _return_to: str = ""
 
     def _forwarded_headers(self) -> dict[str, str]:
         """The browser's User-Agent and address, so the API records the person's browser for
         the session list and rate-limits per person, not per web server (the API's uvicorn
         honours X-Forwarded-For only from the addresses in FORWARDED_ALLOW_IPS)."""
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"Accept-Language": normalise(self.lang)}
         user_agent = self.router.headers.user_agent
         if user_agent:
             headers["User-Agent"] = user_agent[:200]
@@ -136,15 +144,41 @@ class SessionState(rx.State):
                 substate.reset()
 
     def _to_login(self, notice: str) -> EventSpec:
-        """Forget the session and send the tab to the login page, saying why."""
-        self._sign_out(notice)
+        """Forget the session and send the tab to the login page, saying why (`notice` is
+        French: it is shown in the tab's language)."""
+        self._sign_out(self._t(notice))
         return rx.redirect(LOGIN_ROUTE)
 
     def _require_session(self) -> EventSpec | None:
-        """For pages that need a session: the redirect to the login page, or None."""
+        """For pages that need a session: the redirect to the login page (which comes back
+        here after signing in), or None."""
         if self._api_token:
             return None
+        self._return_to = self._current_page()
         return self._to_login(SIGN_IN_REQUIRED)
+
+    def _current_page(self) -> str:
+        """The path (and query) of the page this event came from, to come back to it; only
+        a local path (never another site)."""
+        path = str(self.router.url.path or "/")
+        query = str(self.router.url.query or "")
+        target = f"{path}?{query}" if query else path
+        return target if target.startswith("/") and not target.startswith("//") else "/"
+
+    def _take_return_to(self, default: str) -> str:
+        """Where to go after signing in: the page asked for (once), else `default`."""
+        target, self._return_to = self._return_to, ""
+        return target or default
+
+    def _expired(self) -> EventSpec:
+        """The API said the session is over: back to the login page, then to this page."""
+        self._return_to = self._current_page()
+        return self._to_login(api.UNAUTHENTICATED_MESSAGE)
+
+    def _api_failed(self, exc: api.ApiError) -> str:
+        """The message to show for an API error, in the tab's language (the API's own
+        messages already are; the web app's own ones are translated here)."""
+        return self._t(exc.message)
 
     @rx.event
     async def logout(self) -> EventSpec:
@@ -159,3 +193,54 @@ class SessionState(rx.State):
                 log.warning("logout: the API could not close the session (%s)", exc.code)
                 notice = SIGNED_OUT_LOCALLY
         return self._to_login(notice)
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def api_errors(*, error: str = "error", busy: str | None = None) -> Callable[[Handler], Handler]:
+    """For a page state's event handler that calls the API (the one place that handles its
+    failures, instead of a try/except in every handler):
+
+    - an expired or revoked session sends the tab to the login page, which comes back here;
+    - any other `api.ApiError` puts its message (in the tab's language) in the state var named
+      `error`;
+    - the state var named `busy` (a "loading"/"saving" flag), if given, is set back to False
+      when the handler ends, however it ends.
+
+    Put it under `@rx.event`. Works for plain and generator (`yield`) handlers.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        if inspect.isasyncgenfunction(handler):
+            @functools.wraps(handler)
+            async def generator(self: SessionState, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    async for update in handler(self, *args, **kwargs):
+                        yield update
+                except api.ApiUnauthenticated:
+                    yield self._expired()
+                except api.ApiError as exc:
+                    setattr(self, error, self._api_failed(exc))
+                finally:
+                    if busy:
+                        setattr(self, busy, False)
+
+            return generator  # type: ignore[return-value]
+
+        @functools.wraps(handler)
+        async def coroutine(self: SessionState, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(self, *args, **kwargs)
+            except api.ApiUnauthenticated:
+                return self._expired()
+            except api.ApiError as exc:
+                setattr(self, error, self._api_failed(exc))
+                return None
+            finally:
+                if busy:
+                    setattr(self, busy, False)
+
+        return coroutine  # type: ignore[return-value]
+
+    return decorate

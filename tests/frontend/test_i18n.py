@@ -1,0 +1,105 @@
+"""The web app's message catalogue: every marked string has an English translation, no
+translation is stale, placeholders match; and no page passes French text to a component
+without going through the catalogue."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from carnet_web import i18n
+
+WEB_APP = Path(i18n.__file__).parent
+#: Functions whose first argument is a French msgid (`gettext(language, message)`: the second).
+KEYWORDS = {"t": None, "tf": None, "N_": None, "_t": None, "gettext": (2,)}
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def extracted() -> dict[str, list[str]]:
+    """msgid -> where it is used ('file:line')."""
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(WEB_APP), method_map=[("**.py", "python")], keywords=KEYWORDS,
+    ):
+        if isinstance(message, tuple):
+            message = message[0]
+        if message:
+            found.setdefault(message, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def test_every_string_of_the_web_app_has_an_english_translation() -> None:
+    english = i18n.catalogue("en")
+    missing = {msgid: places[0] for msgid, places in extracted().items() if msgid not in english}
+    lines = [f"  {place}: {msgid!r}" for msgid, place in sorted(missing.items(),
+                                                                  key=lambda kv: kv[1])]
+    assert not missing, "no English in carnet_web/locales/en/LC_MESSAGES/*.po for:\n" + (
+        "\n".join(lines))
+
+
+def test_no_translation_is_stale() -> None:
+    used = extracted()
+    stale = sorted(msgid for msgid in i18n.catalogue("en") if msgid not in used)
+    assert not stale, f"translations of strings the web app no longer uses: {stale}"
+
+
+def test_placeholders_are_the_same_in_both_languages() -> None:
+    for msgid, english in i18n.catalogue("en").items():
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(english)), msgid
+
+
+def test_runtime_translation_and_fallback() -> None:
+    assert i18n.gettext("en", "Mes documents") == "My documents"
+    assert i18n.gettext("fr", "Mes documents") == "Mes documents"
+    assert i18n.gettext("de-DE", "Mes documents") == "Mes documents"  # unsupported: French
+    assert i18n.gettext("en-GB", "Mes documents") == "My documents"
+
+
+def test_component_strings_switch_language_in_the_browser() -> None:
+    rendered = str(i18n.t("Mes documents"))
+    assert '"My documents"' in rendered and '"Mes documents"' in rendered
+
+
+# Components whose positional text arguments are what people read.
+TEXT_COMPONENTS = {"text", "heading", "button", "link", "badge", "strong", "em", "label",
+                   "option", "title", "description", "th", "td", "li", "p", "span", "code"}
+#: Texts that are the same in every language (names, symbols).
+UNTRANSLATED = {"Carnet", "Français", "English", " : ", " · ", "·", "—", "…", "Pro Santé Connect",
+                "INS", "NIR", "RPPS", "FHIR", "GraphQL", "PDF", "*", "/", ":", "-", "(", ")"}
+WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
+
+
+def literal_texts(path: Path) -> list[tuple[int, str]]:
+    """French-looking string literals given directly to text components in `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
+            node.func, "id", "")
+        if name not in TEXT_COMPONENTS:
+            continue
+        for arg in node.args:
+            if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                    and WORD.search(arg.value) and arg.value.strip() not in UNTRANSLATED):
+                found.append((arg.lineno, arg.value))
+        for keyword in node.keywords:
+            if keyword.arg in {"placeholder", "aria_label", "title", "alt"} and isinstance(
+                    keyword.value, ast.Constant) and isinstance(keyword.value.value, str) and \
+                    WORD.search(keyword.value.value) and keyword.value.value not in UNTRANSLATED:
+                found.append((keyword.value.lineno, keyword.value.value))
+    return found
+
+
+UI_MODULES = sorted([*(WEB_APP / "pages").glob("*.py"), *(WEB_APP / "components").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", UI_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_pages_show_no_text_outside_the_catalogue(path: Path) -> None:
+    literals = literal_texts(path)
+    assert not literals, f"{path.name}: texts not from the catalogue (wrap them in t()):\n" + (
+        "\n".join(f"  line {line}: {text!r}" for line, text in literals))
