@@ -124,3 +124,43 @@ def test_french_size(size: int, expected: str) -> None:
 ])
 def test_today_is_the_patients_date_not_the_servers(now, expected):
     assert today_here(now) == expected
+
+
+# --- per language (the forms every page now uses) ---------------------------------------------
+
+def test_dates_per_language_with_the_french_first_of_the_month() -> None:
+    from carnet_web.state.formatting import date_text, datetime_text, day_text, short_day_text
+
+    assert date_text("2026-06-01T10:00:00Z", "fr") == "1er juin 2026"
+    assert date_text("2026-06-01T10:00:00Z", "en") == "1 June 2026"
+    assert date_text("2026-06-02T10:00:00Z", "fr") == "2 juin 2026"
+    # 23:30 UTC on 31 May is already 1 June in Paris.
+    assert date_text("2026-05-31T23:30:00Z", "fr") == "1er juin 2026"
+    assert datetime_text("2025-11-28T17:54:00+00:00", "fr") == "28 novembre 2025 à 18:54"
+    assert datetime_text("2025-11-28T17:54:00+00:00", "en") == "28 November 2025 at 18:54"
+    assert day_text("2025-03-07", "en") == "7 March 2025"
+    assert short_day_text("2026-06-01", "fr") == "1er juin"
+    assert short_day_text("2026-06-01", "en") == "1 June"
+    assert date_text("not a date", "en") == "" and day_text("", "fr") == ""
+
+
+def test_numbers_and_sizes_per_language() -> None:
+    from carnet_web.state.formatting import number_text, size_text
+
+    assert number_text(72.5, "fr") == "72,5"
+    assert number_text(72.5, "en") == "72.5"
+    assert number_text(5.0, "fr") == "5"
+    assert number_text(1234.5, "en") == "1,234.5"
+    assert size_text(1536, "fr") == "1,5 Ko" and size_text(1536, "en") == "1.5 KB"
+    assert size_text(1, "fr") == "1 octet" and size_text(820, "en") == "820 bytes"
+
+
+def test_waits_and_browsers_per_language() -> None:
+    from carnet_web.state.formatting import browser_text, wait_text
+
+    assert wait_text(1, "fr") == "1 seconde" and wait_text(45, "en") == "45 seconds"
+    assert wait_text(900, "en") == "15 minutes" and wait_text(7300, "fr") == "3 heures"
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    assert browser_text(firefox, "fr") == "Firefox sur Windows"
+    assert browser_text(firefox, "en") == "Firefox on Windows"
+    assert browser_text("", "en") == "Unknown browser"

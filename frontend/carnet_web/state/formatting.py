@@ -1,4 +1,10 @@
-"""French wording of dates, durations, sizes and browsers, shared by the page states."""
+"""Dates, durations, numbers, sizes and browsers as each language writes them, shared by the
+page states (which compute display strings on the server, in the tab's language: `self.lang`).
+
+French: "1er juin 2026", "28 novembre 2025 à 18:54", "1,5 Ko", "72,5"; English (British usage,
+the closest to French conventions): "1 June 2026", "28 November 2025 at 18:54", "1.5 KB", "72.5".
+The `french_*` functions are the French forms, kept for callers that have only French.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ import re
 from datetime import UTC, date, datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date as _babel_date
+from babel.numbers import format_decimal as _babel_decimal
+
+from carnet_web.i18n import BABEL_LOCALES, gettext, normalise
 
 _MONTHS: Final = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -132,3 +143,106 @@ def browser_label(user_agent: str) -> str:
     if browser or system:
         return browser or f"Navigateur sur {system}"
     return "Navigateur inconnu"
+
+
+def _locale(language: str) -> str:
+    return BABEL_LOCALES[normalise(language)]
+
+
+def _day_text(day: date, language: str, *, year: bool = True) -> str:
+    """7 March 2025 / 7 mars 2025, with the French ordinal for the first: 1er mars."""
+    language = normalise(language)
+    text = _babel_date(day, "d MMMM y" if year else "d MMMM", locale=_locale(language))
+    if language == "fr" and day.day == 1:
+        text = "1er" + text[1:]
+    return text
+
+
+def date_text(iso: str, language: str) -> str:
+    """A moment's date where the patient lives: '28 novembre 2025' / '28 November 2025'."""
+    moment = parse_moment(iso)
+    if moment is None:
+        return ""
+    return _day_text(moment.astimezone(display_zone()).date(), language)
+
+
+def datetime_text(iso: str, language: str) -> str:
+    """'28 novembre 2025 à 18:54' / '28 November 2025 at 18:54' (Paris time)."""
+    moment = parse_moment(iso)
+    if moment is None:
+        return ""
+    local = moment.astimezone(display_zone())
+    return gettext(language, "{date} à {time}", date=_day_text(local.date(), language),
+                   time=f"{local:%H:%M}")
+
+
+def day_text(iso: str, language: str) -> str:
+    """A calendar date (no time zone): '2025-03-07' -> '7 mars 2025' / '7 March 2025'."""
+    try:
+        day = date.fromisoformat(str(iso)[:10])
+    except (TypeError, ValueError):
+        return ""
+    return _day_text(day, language)
+
+
+def short_day_text(iso: str, language: str) -> str:
+    """A chart's axis label: '1er juin' / '1 June' (calendar date or moment)."""
+    moment = parse_moment(iso) if "T" in str(iso) else None
+    try:
+        day = (moment.astimezone(display_zone()).date() if moment is not None
+               else date.fromisoformat(str(iso)[:10]))
+    except (TypeError, ValueError):
+        return ""
+    return _day_text(day, language, year=False)
+
+
+def number_text(value: float, language: str, *, digits: int = 2) -> str:
+    """72.5 -> '72,5' / '72.5' (at most `digits` decimals, no trailing zeros)."""
+    pattern = "#,##0." + "#" * digits if digits else "#,##0"
+    return _babel_decimal(value, format=pattern, locale=_locale(language))
+
+
+_SIZE_UNITS: Final = {"fr": ("octet", "octets", ("Ko", "Mo", "Go")),
+                      "en": ("byte", "bytes", ("KB", "MB", "GB"))}
+
+
+def size_text(size: int, language: str) -> str:
+    """'820 octets', '1,5 Ko', '12 Mo' / '820 bytes', '1.5 KB', '12 MB' (1 K = 1024)."""
+    one, many, units = _SIZE_UNITS[normalise(language)]
+    size = max(0, int(size))
+    if size < 1024:
+        return f"{size} {many if size > 1 else one}"
+    value = float(size)
+    for unit in units:
+        value /= 1024
+        if round(value, 1) < 1024 or unit == units[-1]:
+            break
+    rounded = round(value, 1)
+    return f"{number_text(rounded, language, digits=0 if rounded >= 100 else 1)} {unit}"
+
+
+def wait_text(seconds: int, language: str) -> str:
+    """How long to wait, rounded up: '45 secondes', '1 minute', '2 heures' / '45 seconds'..."""
+    seconds = max(1, int(seconds))
+    if seconds < 60:
+        amount, one, many = seconds, "{n} seconde", "{n} secondes"
+    else:
+        minutes = math.ceil(seconds / 60)
+        if minutes < 120:
+            amount, one, many = minutes, "{n} minute", "{n} minutes"
+        else:
+            amount, one, many = math.ceil(minutes / 60), "{n} heure", "{n} heures"
+    return gettext(language, one if amount == 1 else many, n=amount)
+
+
+def browser_text(user_agent: str, language: str) -> str:
+    """'Firefox sur Windows' / 'Firefox on Windows', 'Navigateur inconnu' / 'Unknown browser'."""
+    browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), "")
+    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), "")
+    if browser and system:
+        return gettext(language, "{browser} sur {system}", browser=browser, system=system)
+    if browser:
+        return browser
+    if system:
+        return gettext(language, "Navigateur sur {system}", system=system)
+    return gettext(language, "Navigateur inconnu")
