@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal as _babel_decimal
 
-from carnet_web.i18n import BABEL_LOCALES, gettext, normalise
+from carnet_web.i18n import BABEL_LOCALES, N_, gettext, normalise
 
 _MONTHS: Final = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -225,13 +225,13 @@ def wait_text(seconds: int, language: str) -> str:
     """How long to wait, rounded up: '45 secondes', '1 minute', '2 heures' / '45 seconds'..."""
     seconds = max(1, int(seconds))
     if seconds < 60:
-        amount, one, many = seconds, "{n} seconde", "{n} secondes"
+        amount, one, many = seconds, N_("{n} seconde"), N_("{n} secondes")
     else:
         minutes = math.ceil(seconds / 60)
         if minutes < 120:
-            amount, one, many = minutes, "{n} minute", "{n} minutes"
+            amount, one, many = minutes, N_("{n} minute"), N_("{n} minutes")
         else:
-            amount, one, many = math.ceil(minutes / 60), "{n} heure", "{n} heures"
+            amount, one, many = math.ceil(minutes / 60), N_("{n} heure"), N_("{n} heures")
     return gettext(language, one if amount == 1 else many, n=amount)
 
 
