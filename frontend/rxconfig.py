@@ -11,6 +11,8 @@ import os
 
 import reflex as rx
 
+from carnet_web.components.theme import carnet_theme
+
 OFFLINE_ENV = {
     "REFLEX_TELEMETRY_ENABLED": "false",
     "REFLEX_CHECK_LATEST_VERSION": "0",
@@ -24,7 +26,7 @@ config = rx.Config(
     app_name="carnet_web",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin()],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=carnet_theme())],
     # No sitemap: the pages of a personal health space are not for search engines.
     disable_plugins=[rx.plugins.SitemapPlugin],
 )
