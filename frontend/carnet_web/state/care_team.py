@@ -20,6 +20,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.i18n import N_, gettext
 from carnet_web.routes import CARE_TEAM_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.formatting import french_date
 from carnet_web.state.messaging import BLOCK, UNBLOCK
@@ -135,10 +136,11 @@ def _folded(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
 
 
-def professional_name(row: Mapping[str, Any]) -> str:
+def professional_name(row: Mapping[str, Any], language: str = "fr") -> str:
     """How a professional is named here (there is no personal name in the API): 'Médecin
-    (Médecine générale)', or the profession alone."""
-    profession = str(row.get("profession") or "").strip() or "Professionnel de santé"
+    (Médecine générale)', or the profession alone (the API's words: RPPS professions)."""
+    profession = (str(row.get("profession") or "").strip()
+                  or gettext(language, "Professionnel de santé"))
     specialty = str(row.get("specialty") or "").strip()
     return f"{profession} ({specialty})" if specialty else profession
 
