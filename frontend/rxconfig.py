@@ -10,7 +10,6 @@ scripts/ensure-bun.sh), or Reflex tries to download its installer.
 import os
 
 import reflex as rx
-
 from carnet_web.components.theme import carnet_theme
 
 OFFLINE_ENV = {

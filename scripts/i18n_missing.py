@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from babel.messages.catalog import Catalog  # noqa: E402
 from babel.messages.pofile import write_po  # noqa: E402
-
 from carnet_web import i18n  # noqa: E402
+
 from tests.frontend.test_i18n import extracted  # noqa: E402
 
 

@@ -20,7 +20,7 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.i18n import N_, gettext
+from carnet_web.i18n import gettext
 from carnet_web.routes import CARE_TEAM_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
 from carnet_web.state.formatting import french_date
 from carnet_web.state.messaging import BLOCK, UNBLOCK
