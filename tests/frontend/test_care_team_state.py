@@ -70,7 +70,7 @@ def test_member_items_in_french_treating_doctor_first() -> None:
     assert (doctor.name, doctor.practice, doctor.treating_doctor) == (
         "Médecin (Médecine générale)", "Cabinet du Port", True)
     assert doctor.origin == "Ajouté par vous" and doctor.since == "1er mars 2026"
-    assert doctor.status.startswith("Accès actif jusqu'au 1 mars 2029")
+    assert doctor.status.startswith("Accès actif jusqu'au 1er mars 2029")
     assert not doctor.can_be_treating_doctor  # already is
     assert pharmacist.name == "Pharmacien" and pharmacist.practice == ""
     assert pharmacist.origin == "A déclaré vous suivre"
