@@ -13,13 +13,16 @@ from carnet_web.i18n import N_, t
 from carnet_web.state.pro_common import PRO_DECLARE_ROUTE, PRO_EMERGENCY_ROUTE
 from carnet_web.state.pro_identity import MAX_REASON, ProDeclareState, ProEmergencyState
 
+DECLARE_TITLE = N_("Déclarer une relation de soins")
+EMERGENCY_TITLE = N_("Accès d'urgence")
 
-def _field(name: str, label: str, control: rx.Component, hint: str = "") -> rx.Component:
+
+def _field(name: str, label: Any, control: rx.Component, hint: Any = None) -> rx.Component:
     field_id = f"traits-{name}"
     return rx.vstack(
         rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=field_id),
         rx.text(hint, size="1", color_scheme="gray", id=f"{field_id}-hint")
-        if hint else rx.fragment(),
+        if hint is not None else rx.fragment(),
         control,
         spacing="1",
         width="100%",
@@ -42,16 +45,16 @@ def _traits(state: Any) -> rx.Component:
     return rx.el.fieldset(
         rx.el.legend(rx.text(t("Identité du patient (traits INS)"), as_="span", weight="bold")),
         rx.vstack(
-            _field("insMatricule", "Matricule INS",
+            _field("insMatricule", t("Matricule INS"),
                    _input(state, "insMatricule", type="text", max_length=21,
                           auto_complete="off", aria_describedby="traits-insMatricule-hint",
                           custom_attrs={"inputMode": "text", "spellCheck": "false",
                                         "autoCapitalize": "characters"}),
-                   hint="15 caractères : numéro de sécurité sociale et clé."),
-            _field("birthName", "Nom de naissance",
+                   hint=t("15 caractères : numéro de sécurité sociale et clé.")),
+            _field("birthName", t("Nom de naissance"),
                    _input(state, "birthName", type="text", max_length=100,
                           auto_complete="off", custom_attrs={"spellCheck": "false"})),
-            _field("birthDate", "Date de naissance",
+            _field("birthDate", t("Date de naissance"),
                    _input(state, "birthDate", type="date", width="12em")),
             spacing="3",
             width="100%",
@@ -76,7 +79,7 @@ def _messages(state: Any, prefix: str) -> rx.Component:
                 rx.callout(state.info, icon="circle_check", color_scheme="green",
                            role="status", id=f"{prefix}-info"),
                 rx.cond(state.record_href != "",
-                        rx.button(rx.el.a("Ouvrir le dossier", href=state.record_href),
+                        rx.button(rx.el.a(t("Ouvrir le dossier"), href=state.record_href),
                                   as_child=True)),
                 spacing="2",
                 align="start",
@@ -111,7 +114,7 @@ def _declare_content() -> rx.Component:
             ),
             on_submit=state.declare,
             reset_on_submit=False,
-            aria_label="Déclarer une relation de soins",
+            aria_label=t(DECLARE_TITLE),
             key=state.form_key.to_string(),
             width="100%",
         ),
@@ -119,10 +122,6 @@ def _declare_content() -> rx.Component:
         max_width="32em",
         width="100%",
     )
-
-
-DECLARE_TITLE = N_("Déclarer une relation de soins")
-EMERGENCY_TITLE = N_("Accès d'urgence")
 
 
 @rx.page(route=PRO_DECLARE_ROUTE, title=page_title(DECLARE_TITLE),
@@ -183,7 +182,7 @@ def _emergency_content() -> rx.Component:
             ),
             on_submit=state.request_access,
             reset_on_submit=False,
-            aria_label="Accès d'urgence",
+            aria_label=t(EMERGENCY_TITLE),
             key=state.form_key.to_string(),
             width="100%",
         ),

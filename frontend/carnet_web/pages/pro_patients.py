@@ -8,7 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.i18n import N_, t
+from carnet_web.i18n import N_, t, tf
 from carnet_web.state.pro_common import PRO_DECLARE_ROUTE, PRO_EMERGENCY_ROUTE
 from carnet_web.state.pro_patients import PatientItem, ProPatientsState
 from carnet_web.state.session import PRO_HOME_ROUTE
@@ -26,7 +26,7 @@ def _patient(item: PatientItem) -> rx.Component:
                     align="center",
                     wrap="wrap",
                 ),
-                rx.text(t("Né(e) le "), item.birth_date, size="2"),
+                rx.text(tf("Né(e) le {date}", date=item.birth_date), size="2"),
                 rx.cond(item.expiry != "",
                         rx.text(item.expiry, size="2", color_scheme="gray")),
                 spacing="1",
@@ -66,9 +66,9 @@ def _content() -> rx.Component:
             color_scheme="gray",
         ),
         rx.flex(
-            rx.button(rx.el.a("Déclarer une relation de soins", href=PRO_DECLARE_ROUTE),
+            rx.button(rx.el.a(t("Déclarer une relation de soins"), href=PRO_DECLARE_ROUTE),
                       as_child=True, variant="soft"),
-            rx.button(rx.el.a("Accès d'urgence", href=PRO_EMERGENCY_ROUTE), as_child=True,
+            rx.button(rx.el.a(t("Accès d'urgence"), href=PRO_EMERGENCY_ROUTE), as_child=True,
                       variant="soft", color_scheme="red"),
             spacing="3",
             wrap="wrap",
