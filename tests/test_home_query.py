@@ -275,3 +275,13 @@ async def test_measurements_the_access_excludes_are_empty_and_unlogged(gql, noti
     body = await gql(query, {"id": public_id}, token=pharmacist_token)
     assert body["data"]["patientRecord"]["latestMeasurements"] == []
     assert await AccessLogEntry.all().count() == 0
+
+
+@pytest.mark.parametrize(("first_names", "greeting"), [
+    ("Jean", "Jean"), ("JEAN-PIERRE Marie", "Jean-Pierre"), ("marie claire", "Marie"),
+    ("D'ARTAGNAN", "D'Artagnan"), ("McKenzie Anne", "McKenzie"), ("  Élise  ", "Élise"),
+])
+def test_greeting_name(first_names: str, greeting: str) -> None:
+    from backend.identity.services import greeting_name
+
+    assert greeting_name(first_names) == greeting
