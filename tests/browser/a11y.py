@@ -105,16 +105,35 @@ _OVERFLOW_JS = """() => {
 class Findings:
     """The problems the checks of one test found. While a page has one (`collect_on`), checks
     record their problems here instead of raising, so a test reports every state it visited;
-    the `page` fixture fails the test with all of them at its end."""
+    the `page` fixture fails the test with all of them at its end. The same problem on the same
+    address is told once, with every width it was seen at."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
-        self.seen: set[object] = set()  # the same problem, checked twice, is told once
+        self._entries: dict[object, tuple[str, list[int | None]]] = {}
+
+    @property
+    def problems(self) -> list[str]:
+        return [_at_widths(message, widths) for message, widths in self._entries.values()]
+
+    def add(self, message: str, key: object, width: int | None) -> None:
+        _, widths = self._entries.setdefault(key, (message, []))
+        if width not in widths:
+            widths.append(width)
+
+    def clear(self) -> None:
+        self._entries.clear()
 
     def report(self) -> str:
-        count = len(self.problems)
-        return (f"{count} accessibility/layout problem{'s' if count > 1 else ''}:\n\n"
-                + "\n\n".join(self.problems))
+        problems = self.problems
+        return (f"{len(problems)} accessibility/layout problem{'s' if len(problems) > 1 else ''}"
+                ":\n\n" + "\n\n".join(problems))
+
+
+_WIDTHS_MARK = "{widths}"
+
+
+def _at_widths(message: str, widths: list[int | None]) -> str:
+    return message.replace(_WIDTHS_MARK, " and ".join(f"{w} px" for w in widths), 1)
 
 
 _findings: weakref.WeakKeyDictionary[Page, Findings] = weakref.WeakKeyDictionary()
@@ -125,28 +144,30 @@ def collect_on(page: Page) -> Findings:
     return _findings.setdefault(page, Findings())
 
 
-def _problem(page: Page, message: str, key: object) -> None:
-    findings = _findings.get(page)
-    if findings is None:
-        pytest.fail(message, pytrace=False)
-    if key not in findings.seen:
-        findings.seen.add(key)
-        findings.problems.append(message)
-
-
 def fail_on_findings(page: Page) -> None:
     """Fail now with what this page's checks have found so far (then start afresh)."""
     findings = _findings.get(page)
     if findings is not None and findings.problems:
         report = findings.report()
-        findings.problems.clear()
+        findings.clear()
         pytest.fail(report, pytrace=False)
 
 
-async def _wait_for_main(page: Page) -> None:
-    # Checked anyway when it never comes: axe reports a page without a main landmark.
+def _problem(page: Page, message: str, key: object) -> None:
+    """`message` holds `{widths}` where the width(s) it was seen at go."""
+    findings = _findings.get(page)
+    if findings is None:
+        pytest.fail(_at_widths(message, [_width(page)]), pytrace=False)
+    findings.add(message, key, _width(page))
+
+
+async def _wait_for_render(page: Page) -> None:
+    """Until the app has rendered something (a first visit compiles the page in Vite)."""
+    # Checked anyway when nothing comes: axe then reports an empty page.
     with contextlib.suppress(PlaywrightTimeoutError):
-        await page.locator("main").first.wait_for(state="attached", timeout=FIRST_LOAD_TIMEOUT)
+        await page.wait_for_function(
+            "() => document.body && document.body.innerText.trim().length > 0",
+            timeout=FIRST_LOAD_TIMEOUT)
 
 
 def _navigated(error: PlaywrightError) -> bool:
@@ -162,13 +183,13 @@ async def _evaluate(page: Page, script: str, arg: Any = None) -> Any:
             if attempt == 2 or not _navigated(exc):
                 raise
             await page.wait_for_load_state()
-            await _wait_for_main(page)
+            await _wait_for_render(page)
     raise AssertionError("unreachable")
 
 
 async def settle(page: Page, *, max_ms: int = 10_000) -> None:
-    """Wait for the page to render its `main` (first visits compile in Vite), then to be still."""
-    await _wait_for_main(page)
+    """Wait for the page to render (first visits compile in Vite), then to be still."""
+    await _wait_for_render(page)
     await _evaluate(page, _SETTLE_JS, {"quietMs": 300, "maxMs": max_ms})
 
 
@@ -192,6 +213,11 @@ def _snippet(html: str) -> str:
     return html if len(html) <= HTML_SNIPPET else html[:HTML_SNIPPET] + "…"
 
 
+def _contrast(summary: str) -> str:
+    match = re.search(r"contrast of [^)]*\)[^.]*", summary)
+    return match.group(0) if match else _snippet(summary)
+
+
 def format_violations(violations: list[dict[str, Any]], *, context: str) -> str:
     lines = [f"axe: {len(violations)} rule(s) violated on {context}"]
     for v in violations:
@@ -200,6 +226,8 @@ def format_violations(violations: list[dict[str, Any]], *, context: str) -> str:
                      f"{v['helpUrl']}")
         for node in nodes[:NODES_SHOWN]:
             lines.append(f"    {' '.join(map(str, node['target']))}: {_snippet(node['html'])}")
+            if v["id"] == "color-contrast":  # the measured ratio and colours
+                lines.append(f"      {_contrast(node.get('summary') or '')}")
         if len(nodes) > NODES_SHOWN:
             lines.append(f"    … and {len(nodes) - NODES_SHOWN} more")
     return "\n".join(lines)
@@ -211,14 +239,14 @@ def _width(page: Page) -> int | None:
 
 
 def _describe(page: Page, context: str) -> str:
-    return f"{context} ({page.url} at {_width(page)} px)"
+    return f"{context} ({page.url} at {_WIDTHS_MARK})"
 
 
 async def assert_accessible(page: Page, *, context: str) -> list[dict[str, Any]]:
     """Fail (or record, see `Findings`) on any axe violation, whatever its impact."""
     violations = await axe_violations(page)
     if violations:
-        key = ("axe", page.url, _width(page), tuple(
+        key = ("axe", page.url, tuple(
             (v["id"], tuple(json.dumps(n["target"]) for n in v["nodes"])) for v in violations))
         _problem(page, format_violations(violations, context=_describe(page, context)), key)
     return violations
@@ -229,10 +257,10 @@ async def assert_no_horizontal_scroll(page: Page, *, context: str = "this page")
     overflow = await _evaluate(page, _OVERFLOW_JS)
     if overflow:
         _problem(page, "\n    ".join([
-            f"horizontal scroll on {_describe(page, context)}: the page is "
+            f"horizontal scroll on {context} ({page.url} at {_width(page)} px): the page is "
             f"{overflow['scrollWidth']} px wide in a {overflow['width']} px window; sticking "
             "out:", *overflow["culprits"]]),
-            ("scroll", page.url, _width(page), overflow["scrollWidth"]))
+            ("scroll", page.url, _width(page)))
 
 
 def _file_name(name: str) -> str:
