@@ -121,6 +121,7 @@ class Demo:
     conversation: str
     patient: str  # the record's public id
     doctor: Account
+    traits: dict[str, str]  # the patient's INS traits, by form field
 
 
 @pytest.fixture
@@ -150,30 +151,39 @@ async def demo(app: object, clean: None, migrated: Settings) -> Demo:
     person = await Person.get(id=patient.person_id)
     conversation = await Conversation.filter(patient_id=person.id).first()
     assert conversation is not None
-    return Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor)
+    return Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
+                traits={"insMatricule": person.matricule, "birthName": person.birth_name,
+                        "birthDate": person.birth_date.isoformat()})
 
 
-# Dialogs and form states, reached from a route's page (the page is left as it was found).
-async def _wrong_password(page: Page) -> None:
+# Dialogs and form states, reached from a route's page (and left, when the tour goes on there).
+async def _wrong_password(page: Page, demo: Demo) -> None:
     await page.locator("#login-identifier").fill(PATIENT_LOGIN)
     await page.locator("#login-password").fill("pas le bon mot de passe")
     await page.locator("#login-submit").click()
     await expect(page.locator("#login-error")).to_be_visible()
 
 
-async def _delete_dialog(page: Page) -> None:
+async def _delete_dialog(page: Page, demo: Demo) -> None:
     await page.get_by_role("button", name=re.compile("^Supprimer «")).first.click()
     await expect(page.get_by_role("alertdialog")).to_be_visible()
 
 
-async def _close_dialog(page: Page) -> None:
+async def _close_dialog(page: Page, demo: Demo) -> None:
     await page.keyboard.press("Escape")
     await expect(page.get_by_role("alertdialog")).to_have_count(0)
 
 
-def _submitting_empty(form: str) -> Callable[[Page], Awaitable[None]]:
-    async def submit(page: Page) -> None:
+def _refused_traits(form: str) -> Callable[[Page, Demo], Awaitable[None]]:
+    """The patient's traits with a wrong birth date: the form's refusal."""
+    async def submit(page: Page, demo: Demo) -> None:
         await expect(page.locator(f"#{form}-submit")).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
+        year, month, day = demo.traits["birthDate"].split("-")
+        wrong = {**demo.traits, "birthDate": f"{year}-{month}-{int(day) % 28 + 1:02d}"}
+        for field, value in wrong.items():
+            await page.locator(f"#traits-{field}").fill(value)
+        if form == "emergency":
+            await page.locator("#emergency-reason").fill("Patiente inconsciente aux urgences")
         await page.locator(f"#{form}-submit").click()
         await expect(page.locator(f"#{form}-error")).to_be_visible()
     return submit
@@ -182,16 +192,16 @@ def _submitting_empty(form: str) -> Callable[[Page], Awaitable[None]]:
 @dataclass(frozen=True)
 class State:
     name: str
-    reach: Callable[[Page], Awaitable[None]]
-    leave: Callable[[Page], Awaitable[None]] | None = None
+    reach: Callable[[Page, Demo], Awaitable[None]]
+    leave: Callable[[Page, Demo], Awaitable[None]] | None = None
 
 
 STATES: dict[tuple[str, str], list[State]] = {
     (VISITOR, "/connexion"): [State("wrong-password", _wrong_password)],
     (PATIENT, "/documents"): [State("delete-dialog", _delete_dialog, _close_dialog)],
     (PATIENT, "/profil"): [State("delete-dialog", _delete_dialog, _close_dialog)],
-    (PROFESSIONAL, "/pro/declarer"): [State("empty-form", _submitting_empty("declare"))],
-    (PROFESSIONAL, "/pro/urgence"): [State("empty-form", _submitting_empty("emergency"))],
+    (PROFESSIONAL, "/pro/declarer"): [State("refused", _refused_traits("declare"))],
+    (PROFESSIONAL, "/pro/urgence"): [State("refused", _refused_traits("emergency"))],
 }
 
 
@@ -207,10 +217,10 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
                                                    patient=demo.patient))
         await a11y.check_at_widths(page, name)
         for state in STATES.get((who, route), []):
-            await state.reach(page)
+            await state.reach(page, demo)
             await a11y.check_at_widths(page, f"{name}-{state.name}")
             if state.leave is not None:
-                await state.leave(page)
+                await state.leave(page, demo)
     a11y.fail_on_findings(page)
 
 
