@@ -211,7 +211,7 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
     for route, stop in ROUTES.items():
         if who not in stop.who:
             continue
-        name = f"tour-{lang}-{who}-{route}"
+        name = f"tour-{lang}-{who}-{route.strip('/') or 'home'}"
         await page.set_viewport_size(a11y.WIDTHS[390])
         await page.goto(web.url + stop.path.format(conversation=demo.conversation,
                                                    patient=demo.patient))
@@ -241,7 +241,7 @@ async def test_tour_patient(lang: str, demo: Demo, api_server: str, web: WebApp,
     await set_language(page, lang)
 
     async def code_page() -> None:
-        await a11y.check_at_widths(page, f"tour-{lang}-{PATIENT}-/connexion/code")
+        await a11y.check_at_widths(page, f"tour-{lang}-{PATIENT}-connexion/code")
 
     await sign_in(page, web, mailbox, PATIENT_LOGIN, password=DEMO_PASSWORD,
                   on_code_page=code_page)
