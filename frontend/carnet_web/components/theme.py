@@ -48,7 +48,8 @@ _SOLID_DARKER = ", ".join(
 #: always see where they are), long words that wrap instead of pushing the page sideways, and
 #: the contrast fixes above.
 GLOBAL_STYLE: Final = {
-    ".rt-Badge.rt-variant-soft, .rt-CalloutRoot, .rt-CalloutText": {
+    ".rt-Badge.rt-variant-soft, .rt-CalloutRoot, .rt-CalloutText, "
+    ".rt-CalloutRoot .rt-BaseButton.rt-variant-soft": {
         "color": "var(--accent-12)",
     },
     _SOLID_DARKER: {"background_color": "var(--accent-11)", "color": "white"},
