@@ -18,7 +18,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,6 +39,7 @@ from tests.access_helpers import add_allergy, seed_matrix
 from tests.browser import a11y
 from tests.browser.reflex_app import FRONTEND_DIR, WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, sign_in
+from tests.conftest import truncate_all
 from tests.test_messaging_live import Api, mint_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
@@ -131,9 +132,10 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
 
 
 @pytest.fixture
-async def demo(app: object, clean: None, migrated: Settings) -> Demo:
+async def demo(app: object, clean: None, migrated: Settings) -> AsyncIterator[Demo]:
     """`carnet dev`'s demo data; Dr Durand in Camille's care team; an allergy and three
-    weights (a chart) in her profile."""
+    weights (a chart) in her profile. Removed after the test: tests that do not start from
+    empty tables (`clean`) must not find the demo's announcements, accounts or messages."""
     await seed_matrix()  # `clean` emptied the access matrix the migration seeds
     await seed_demo(migrated)
     patient = await account_by_identifier(PATIENT_LOGIN)
@@ -151,9 +153,10 @@ async def demo(app: object, clean: None, migrated: Settings) -> Demo:
     person = await Person.get(id=patient.person_id)
     conversation = await Conversation.filter(patient_id=person.id).first()
     assert conversation is not None
-    return Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
-                traits={"insMatricule": person.matricule, "birthName": person.birth_name,
-                        "birthDate": person.birth_date.isoformat()})
+    yield Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
+               traits={"insMatricule": person.matricule, "birthName": person.birth_name,
+                       "birthDate": person.birth_date.isoformat()})
+    await truncate_all()
 
 
 # Dialogs and form states, reached from a route's page (and left, when the tour goes on there).
