@@ -12,8 +12,9 @@ from strawberry.types import Info
 
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import ProfessionalSummary
+from backend.i18n import gettext
 from backend.profile import fhir_import, services
-from backend.profile.catalog import BMI_LOINC, BMI_UNIT, SPECS
+from backend.profile.catalog import BMI_LABEL, BMI_LOINC, BMI_UNIT, BMI_UNIT_LABEL, SPECS
 from backend.profile.models import AllergyCategory as AllergyCategoryModel
 from backend.profile.models import AllergyKind as AllergyKindModel
 from backend.profile.models import HistoryCategory as HistoryCategoryModel
@@ -200,8 +201,9 @@ class Measurement(ProfileEntry):
     def from_entry(cls, entry: services.Entry, bmi: Decimal | None = None) -> Measurement:
         row, text = entry.row, entry.text
         spec = SPECS[MeasurementKindModel(row.kind)]
-        return cls(**_base(entry), kind=row.kind, label=spec.label, value=_float(row.value),
-                   diastolic=_float(row.value2), unit=spec.unit, unit_label=spec.unit_label,
+        return cls(**_base(entry), kind=row.kind, label=gettext(spec.label),
+                   value=_float(row.value), diastolic=_float(row.value2), unit=spec.unit,
+                   unit_label=gettext(spec.unit_label),
                    loinc=spec.loinc, measured_at=row.measured_at, notes=text.get("notes"),
                    bmi=_float(bmi))
 
@@ -270,12 +272,12 @@ class MeasurementSeries:
     def build(cls, kind: MeasurementSeriesKind, points: list[services.SeriesPoint]
               ) -> MeasurementSeries:
         if kind is MeasurementSeriesKind.BMI:
-            label, loinc, unit, unit_label = ("Indice de masse corporelle", BMI_LOINC,
-                                              BMI_UNIT, "kg/m²")
+            label, loinc, unit, unit_label = BMI_LABEL, BMI_LOINC, BMI_UNIT, BMI_UNIT_LABEL
         else:
             spec = SPECS[MeasurementKindModel(kind.value)]
             label, loinc, unit, unit_label = spec.label, spec.loinc, spec.unit, spec.unit_label
-        return cls(kind=kind, label=label, loinc=loinc, unit=unit, unit_label=unit_label,
+        return cls(kind=kind, label=gettext(label), loinc=loinc, unit=unit,
+                   unit_label=gettext(unit_label),
                    points=[MeasurementPoint(at=p.at, value=float(p.value),
                                             diastolic=_float(p.value2),
                                             measurement_id=strawberry.ID(str(p.measurement_id)))
@@ -423,7 +425,7 @@ class MeasurementOutOfRange(Error):
     @classmethod
     def from_error(cls, exc: services.MeasurementOutOfRange) -> MeasurementOutOfRange:
         return cls(message=exc.message, field=exc.field, minimum=float(exc.minimum),
-                   maximum=float(exc.maximum), unit=exc.unit)
+                   maximum=float(exc.maximum), unit=gettext(exc.unit))
 
 
 @translates(services.EntryNotFound)
@@ -468,7 +470,7 @@ class ImportReport:
     def from_report(cls, report: fhir_import.ImportReport) -> ImportReport:
         return cls(created=report.created, skipped=report.skipped, ignored=report.ignored,
                    errors=[ImportIssue(index=e.index, resource_type=e.resource_type,
-                                       message=e.message) for e in report.errors])
+                                       message=e.text.render()) for e in report.errors])
 
 
 AllergyResult = Annotated[Allergy | InvalidProfileInput | EntryNotFound,

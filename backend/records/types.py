@@ -12,6 +12,7 @@ from strawberry.types import Info
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import DocumentType, ProfessionalSummary
+from backend.i18n import gettext
 from backend.records import services
 from backend.records.loaders import load_professionals
 from backend.records.models import Document as DocumentModel
@@ -75,7 +76,8 @@ class Document:
     def from_model(cls, row: DocumentModel, title: str) -> Document:
         doc_type = DocumentTypeModel(row.type_code)
         return cls(
-            id=strawberry.ID(str(row.id)), title=title, type=doc_type, type_label=doc_type.label,
+            id=strawberry.ID(str(row.id)), title=title, type=doc_type,
+            type_label=gettext(doc_type.label),
             clinical_date=row.clinical_date, source=DocumentSource(row.source.value),
             content_type=row.content_type, size=row.size, sha256=row.sha256,
             visibility=Visibility(row.visibility.value), release_at=row.release_at,
