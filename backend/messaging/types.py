@@ -238,3 +238,27 @@ StartConversationResult = Annotated[
 ]
 MarkReadResult = Annotated[ReadMarked | ConversationNotFound, strawberry.union("MarkReadResult")]
 BlockResult = Annotated[BlockChanged | NotAllowed, strawberry.union("BlockResult")]
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type
+class MessagingLimits:
+    max_body_length: int
+    max_subject_length: int
+    max_attachments: int
+    max_page_size: int = strawberry.field(description="The largest `first` of the lists.")
+
+
+@strawberry.type
+class MessagingReferenceData:
+    """Messaging's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field
+    def messaging_limits(self) -> MessagingLimits:
+        return MessagingLimits(max_body_length=services.MAX_BODY,
+                               max_subject_length=services.MAX_SUBJECT,
+                               max_attachments=services.MAX_ATTACHMENTS,
+                               max_page_size=services.MAX_PAGE)

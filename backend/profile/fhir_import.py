@@ -180,7 +180,7 @@ def _notes(resource: Any) -> str | None:
 
 
 def _require(value: Any, message: str) -> Any:
-    if value in (None, N_("")):
+    if value in (None, ""):
         raise _Invalid(message)
     return value
 
