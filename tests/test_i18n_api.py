@@ -66,18 +66,24 @@ def _class_messages() -> dict[str, str]:
     (imported from every backend module), whether or not it was marked with N_()."""
     _import_every_backend_module()
     found: dict[str, str] = {}
-    for klass in {DomainError, *_subclasses(DomainError)}:
+    for klass in _backend_classes(DomainError):
         message = klass.__dict__.get("message")
         if isinstance(message, str):
             found.setdefault(message, f"{klass.__module__}.{klass.__qualname__}.message")
-    for klass in {PublicError, *_subclasses(PublicError)}:
+    for klass in _backend_classes(PublicError):
         parameter = inspect.signature(klass.__init__).parameters.get("message")
         if parameter is not None and isinstance(parameter.default, str):
             found.setdefault(parameter.default, f"{klass.__module__}.{klass.__qualname__}()")
-    for klass in _subclasses(BasePermission):
-        if klass.__module__.startswith("backend.") and isinstance(klass.message, str):
+    for klass in _backend_classes(BasePermission):
+        if isinstance(klass.message, str):
             found.setdefault(klass.message, f"{klass.__module__}.{klass.__qualname__}.message")
     return found
+
+
+def _backend_classes(base: type) -> set[type]:
+    """`base` and its subclasses defined in backend/ (not those tests define)."""
+    return {klass for klass in (base, *_subclasses(base))
+            if klass.__module__.startswith("backend.")}
 
 
 def _enum_labels() -> dict[str, str]:
