@@ -121,7 +121,8 @@ def _member(item: MemberItem) -> rx.Component:
                             disabled=CareTeamState.busy,
                             variant="soft",
                             size="2",
-                            aria_label=tf("Désigner comme médecin traitant : {name}", name=item.name),
+                            aria_label=tf("Désigner comme médecin traitant : {name}",
+                                          name=item.name),
                         ),
                     ),
                     rx.cond(
