@@ -308,7 +308,8 @@ async def test_safety_notices_never_go_to_an_unverified_phone(rt, notifier):
     await notices.drain()
     assert [(m.channel, m.to) for m in notifier.sent] == [("email", "verified@example.fr")]
     # Only an unverified phone: nobody is told on it (and the opening stands).
-    lone = await create_patient(email="", phone="06 55 66 77 88", channel="sms")
+    lone = await create_patient(email="", phone="06 55 66 77 88", channel="sms",
+                                identifier="lone-patient")
     await Account.filter(id=lone.id).update(phone_verified=False)
     opened = await access.emergency_access(rt, prv(urgentist), await _claim_of(lone), "Coma")
     await notices.drain()
@@ -329,3 +330,11 @@ async def test_a_failing_transport_never_fails_the_emergency_opening(rt, notifie
     assert (await decide(prv(urgentist), patient)).ground is Ground.EMERGENCY
     assert "emergency access notice failed (email, DeliveryFailed)" in caplog.text
     assert "unreachable@example.fr" not in caplog.text and "Détresse" not in caplog.text
+
+
+def test_every_safety_notice_has_an_english_translation():
+    from backend.i18n import catalogue
+
+    english = catalogue("en")
+    assert [t for n in access.SAFETY_NOTICES for t in (n.subject, n.body)
+            if t not in english] == []
