@@ -8,13 +8,13 @@ restrictions and emergency setting, and emergency (break-glass) access.
   deposits); the patient is told at once and can end it.
 - An emergency professional (the matrix flag) opens a record for EMERGENCY_ACCESS_HOURS with a
   reason (stored encrypted); the patient is told at once.
-- Notifications to the patient carry no health detail and do not name the professional (a
+- Notices to the patient are safety notices (sent whatever their notice switches, on a
+  verified contact only); they carry no health detail and do not name the professional (a
   specialty alone can reveal a condition): they say what happened and invite to sign in.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,14 +51,12 @@ from backend.access.policy import (
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.document_types import DocumentType
-from backend.i18n import DEFAULT_LOCALE, N_, gettext
-from backend.identity import matching
-from backend.identity.models import Account, AccountStatus, CodeChannel, Person, Professional
+from backend.i18n import N_
+from backend.identity import matching, notices
+from backend.identity.models import Account, Person, Professional
 from backend.keys import services as keys
 from backend.runtime import Runtime
 from backend.text import clean_text
-
-log = logging.getLogger(__name__)
 
 MAX_REASON = 1000
 MAX_LIST = 200
@@ -128,30 +126,30 @@ async def matrix() -> list[AccessRule]:
 # --- notifications -------------------------------------------------------------------------
 
 
-async def _tell_patient(rt: Runtime, person_id: int, subject: str, text: str) -> None:
-    """Tell the patient through their preferred channel; never fail the action for it.
-    `subject` and `text` are msgids: sent for a professional's request, in the patient's
-    language, not the request's (accounts have no language yet: French)."""
-    account = await Account.filter(person_id=person_id, status=AccountStatus.ACTIVE).first()
-    if account is None:
-        return
-    subject, text = gettext(subject, DEFAULT_LOCALE), gettext(text, DEFAULT_LOCALE)
-    try:
-        if account.preferred_channel is CodeChannel.SMS and account.phone:
-            await rt.notifier.send_sms(account.phone, text)
-        elif account.email:
-            await rt.notifier.send_email(account.email, subject, text)
-    except Exception as exc:
-        log.warning("access notification failed (%s)", type(exc).__name__)
+# Safety notices: sent WHATEVER the patient's "which events" switches say (those choose the
+# news they want; nobody may read their record without them learning it), through
+# notices.warn_patient: their chosen channel, else their other verified contact (never an
+# unverified phone or address), in their account's language (English:
+# backend/locales/en/LC_MESSAGES/access_notices.po), in the background once the change has
+# committed, and never failing the action (a failed delivery is logged with its type only).
+DECLARED = notices.Text(
+    N_("Carnet : un professionnel suit votre dossier"),
+    N_("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
+       "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
+       "équipe de soins et, si vous le souhaitez, mettre fin à cet accès."),
+)
+EMERGENCY = notices.Text(
+    N_("Carnet : accès en urgence à votre dossier"),
+    N_("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
+       "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages."),
+)
+SAFETY_NOTICES = (DECLARED, EMERGENCY)
 
 
-DECLARED_SUBJECT = N_("Carnet : un professionnel suit votre dossier")
-DECLARED_TEXT = N_("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
-                   "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
-                   "équipe de soins et, si vous le souhaitez, mettre fin à cet accès.")
-EMERGENCY_SUBJECT = N_("Carnet : accès en urgence à votre dossier")
-EMERGENCY_TEXT = N_("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
-                    "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages.")
+def _warn_patient_later(rt: Runtime, person_id: int, text: notices.Text, what: str) -> None:
+    """Schedule a safety notice; call it once the change has committed (outside any
+    transaction: notices.later refuses otherwise)."""
+    notices.later(notices.warn_patient(rt, person_id, text, what=what), what=what)
 
 
 # --- the patient's side --------------------------------------------------------------------
@@ -320,7 +318,7 @@ async def declare_care_relationship(rt: Runtime, viewer: ProfessionalViewer,
                                        RelationshipOrigin.DECLARED, datetime.now(UTC))
     await match.confirm()
     if started:
-        await _tell_patient(rt, person.id, DECLARED_SUBJECT, DECLARED_TEXT)
+        _warn_patient_later(rt, person.id, DECLARED, "care relationship declared")
     return person
 
 
@@ -385,7 +383,7 @@ async def emergency_access(rt: Runtime, viewer: ProfessionalViewer,
     except Exception:
         await EmergencyAccess.filter(id=access_id).delete()
         raise
-    await _tell_patient(rt, person.id, EMERGENCY_SUBJECT, EMERGENCY_TEXT)
+    _warn_patient_later(rt, person.id, EMERGENCY, "emergency access")
     return EmergencyOpened(person, opened)
 
 
