@@ -273,7 +273,7 @@ async def test_quiet_calls_log_failures_and_tell_an_ended_session(fake_api: Fake
 # --- writing to a patient (professionals) ------------------------------------------------------
 
 FORM = {"subject": "  Vos  résultats ", "insMatricule": "1 85 03 75 123 456 78",
-        "birthName": " Dupont ", "birthDate": "1985-03-02", "includePatient": "on",
+        "birthName": " Dupont ", "birthDate": "02/03/1985", "includePatient": "on",
         "professionalRpps": "", "body": " Bonjour,\nvos résultats sont arrivés. "}
 
 
