@@ -392,6 +392,15 @@ async def current_account(viewer: Viewer) -> Account:
     return await Account.get(id=viewer.account_id).prefetch_related("person", "professional")
 
 
+def greeting_name(first_names: str) -> str:
+    """The name to greet a patient by: their used first name once the identity holds one (it
+    does not yet: INS traits only), else the first of their birth first names ("Jean-Pierre"
+    of "Jean-Pierre Marie"). A name typed all in capitals or all in lower case is shown
+    capitalised ("JEAN" -> "Jean"); any other spelling is kept as typed."""
+    first = (first_names.split() or [""])[0]
+    return first.title() if first.isupper() or first.islower() else first
+
+
 # --- sensitive changes: current password + a fresh code -------------------------------------
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import strawberry
 
 from backend.graphql_errors import Error, translates
-from backend.identity import errors, psc
+from backend.identity import errors, psc, services
 from backend.identity.codes import MAX_RESENDS, Challenge
 from backend.identity.models import Account
 from backend.identity.sessions import SessionRecord
@@ -169,6 +169,9 @@ class PatientIdentity:
     birthplace_code: str
     identity_status: str
     mssante_address: str
+    greeting_name: str = strawberry.field(
+        description='The name to greet me by ("Bonjour Jean"): my used first name once the '
+                    "identity holds one, else the first of my birth first names.")
 
 
 @strawberry.type
@@ -206,6 +209,7 @@ class Me:
                 sex=person.sex.value, birthplace_code=person.birthplace_code,
                 identity_status=person.identity_status.value,
                 mssante_address=f"{person.matricule}@patient.mssante.fr",
+                greeting_name=services.greeting_name(person.first_names),
             ) if person else None,
             professional=ProfessionalProfile(
                 rpps=pro.rpps, national_id=f"8{pro.rpps}", profession=pro.profession,

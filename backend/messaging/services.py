@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.access import policy
@@ -426,23 +427,48 @@ async def list_conversations(viewer: Viewer, *, first: int, after: str | None
     return ConversationPage(rows[:first], len(rows) > first)
 
 
+def _unread(account_id: int) -> QuerySet[Message]:
+    """Others' messages past my read position, in the conversations I take part in (one
+    join: my participation rows give the read positions)."""
+    return (Message.filter(conversation__participants__account_id=account_id,
+                           seq__gt=F("conversation__participants__read_seq"))
+            .exclude(author_account_id=account_id))
+
+
 async def unread_counts(account_id: int, conversation_ids: Sequence[uuid.UUID]) -> list[int]:
-    """Unread messages per conversation (others' messages past my read position), batched."""
+    """Unread messages per conversation (others' messages past my read position), batched:
+    one statement."""
     ids = list(conversation_ids)
-    participations = await Participant.filter(conversation_id__in=ids,
-                                               account_id=account_id).values(
-        "conversation_id", "read_seq")
-    positions = {p["conversation_id"]: p["read_seq"] for p in participations}
-    if not positions:
-        return [0 for _ in ids]
-    condition = Q()
-    for conversation_id, read_seq in positions.items():
-        condition |= Q(conversation_id=conversation_id, seq__gt=read_seq)
-    rows = await (Message.filter(condition).exclude(author_account_id=account_id)
+    if not ids:
+        return []
+    rows = await (_unread(account_id).filter(conversation_id__in=ids)
                   .annotate(n=Count("id")).group_by("conversation_id")
                   .values("conversation_id", "n"))
     counts = {r["conversation_id"]: r["n"] for r in rows}
     return [counts.get(i, 0) for i in ids]
+
+
+@dataclass(frozen=True)
+class UnreadSummary:
+    messages: int  # unread messages, across all my conversations
+    conversations: int  # conversations holding at least one of them
+
+
+async def unread_summary(account_id: int) -> UnreadSummary:
+    """What I have not read yet, across all my conversations: one statement (one row per
+    conversation with unread messages)."""
+    rows = await (_unread(account_id).annotate(n=Count("id")).group_by("conversation_id")
+                  .values("conversation_id", "n"))
+    return UnreadSummary(messages=sum(int(r["n"]) for r in rows), conversations=len(rows))
+
+
+async def latest_cursor(viewer: Viewer) -> str | None:
+    """The cursor of the latest message in any of my conversations (None without any): the
+    `inbox` subscription resumes from it. One statement."""
+    seqs = await (Conversation.filter(participants__account_id=viewer.account_id,
+                                      last_seq__gt=0)
+                  .order_by("-last_seq").limit(1).values_list("last_seq", flat=True))
+    return encode_cursor(int(seqs[0])) if seqs else None
 
 
 async def last_messages(conversations: Sequence[Conversation]) -> list[Message | None]:
