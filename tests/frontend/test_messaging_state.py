@@ -77,18 +77,19 @@ LIST = {"conversations": {
     "edges": [
         {"node": {"id": "c1", "subject": "Résultats", "unreadCount": 2,
                   "patientParticipates": True, "createdAt": "2026-11-27T08:00:00+00:00",
-                  "lastMessage": {"cursor": cursor(30), "body": "Bonjour,\nvos résultats\tsont là.",
+                  "lastMessage": {"body": "Bonjour,\nvos résultats\tsont là.",
                                   "sentAt": "2026-11-28T17:54:00+00:00",
                                   "authorName": "Médecin (Cabinet du Parc)", "isMine": False},
                   "participants": PARTICIPANTS[:2]}},
         {"node": {"id": "c2", "subject": "<b>Ordonnance</b>", "unreadCount": 1,
                   "patientParticipates": True, "createdAt": "2026-11-20T08:00:00+00:00",
-                  "lastMessage": {"cursor": cursor(7), "body": "Merci",
+                  "lastMessage": {"body": "Merci",
                                   "sentAt": "2026-06-01T08:00:00+00:00",
                                   "authorName": "Jean Dupont", "isMine": True},
                   "participants": PARTICIPANTS}},
     ],
     "pageInfo": {"hasNextPage": True, "endCursor": "c2-cursor"},
+    "latestCursor": cursor(30),
 }}
 
 
@@ -191,9 +192,9 @@ async def test_list_shows_my_conversations_then_follows_the_inbox(fake_api: Fake
     assert second.last_activity == "1er juin 2026 à 10:00"
     assert second.with_label == "Avec Médecin (Cabinet du Parc), Infirmière (RPPS 2)"
     assert state.has_more_conversations and not state.list_loading
-    # The inbox resumes from the latest message: the first conversation's (most recent
-    # activity first), as the API gave it.
+    # The inbox resumes from the latest message of all, as the API gave it.
     assert state._inbox_after == cursor(30)
+    assert fake_api.calls[0].variables == {"first": 30, "withLatest": True}
     assert fake_api.calls[0].token == TOKEN
     assert fake_api.calls[0].headers["Accept-Language"] == "fr"
     assert TOKEN not in json.dumps(state.dict(), default=str)
@@ -224,7 +225,7 @@ async def test_more_conversations_are_added_once(fake_api: FakeApi) -> None:
     await run(state.load_more_conversations())
     assert [c.id for c in state.conversations] == ["c1", "c2", "c3"]
     assert fake_api.called("MessagingConversations")[1].variables == {
-        "first": 30, "after": "c2-cursor"}
+        "first": 30, "after": "c2-cursor", "withLatest": False}
     assert state.conversations[2].last_activity == "1er octobre 2026 à 10:00"
     assert not state.has_more_conversations and not state.loading_more_conversations
     assert state._inbox_after == cursor(30)  # still the latest of all

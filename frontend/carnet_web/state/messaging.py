@@ -89,16 +89,17 @@ fragment MessageFields on Message {
 
 CONVERSATIONS: Final = api.operation(
     """
-    query MessagingConversations($first: Int!, $after: String) {
+    query MessagingConversations($first: Int!, $after: String, $withLatest: Boolean!) {
       conversations(first: $first, after: $after) {
         edges {
           node {
             id subject unreadCount patientParticipates createdAt
-            lastMessage { cursor body sentAt authorName isMine }
+            lastMessage { body sentAt authorName isMine }
             participants { accountId displayName isPatient isMe }
           }
         }
         pageInfo { hasNextPage endCursor }
+        latestCursor @include(if: $withLatest)
       }
     }
     """
@@ -506,7 +507,7 @@ class MessagingState(SessionState):
     has_more_conversations: bool = False
     loading_more_conversations: bool = False
     _conversations_end: str = ""
-    _inbox_after: str = ""  # where the inbox subscription starts (an opaque cursor)
+    _inbox_after: str = ""  # where the inbox subscription starts (the API's latestCursor)
 
     # Writing to a patient (professionals).
     compose_open: bool = False
@@ -597,11 +598,10 @@ class MessagingState(SessionState):
         if more:
             known = {item.id for item in self.conversations}
             items = self.conversations + [item for item in items if item.id not in known]
-        elif connection["edges"]:
-            # Most recent activity first: the first one's last message is the latest of all,
-            # where the inbox subscription resumes.
-            last = connection["edges"][0]["node"].get("lastMessage") or {}
-            self._inbox_after = str(last.get("cursor") or "")
+        if "latestCursor" in connection:
+            # Where the inbox subscription resumes: the latest message of all my
+            # conversations, as the API says (asked on loading the list only).
+            self._inbox_after = str(connection["latestCursor"] or "")
         self.conversations = items
         page_info = connection.get("pageInfo") or {}
         self.has_more_conversations = bool(page_info.get("hasNextPage"))
@@ -634,7 +634,7 @@ class MessagingState(SessionState):
         return None
 
     async def _fetch_conversations(self, *, more: bool = False) -> None:
-        variables: dict[str, Any] = {"first": CONVERSATIONS_PAGE}
+        variables: dict[str, Any] = {"first": CONVERSATIONS_PAGE, "withLatest": not more}
         if more and self._conversations_end:
             variables["after"] = self._conversations_end
         data = await self._query(CONVERSATIONS, variables)
@@ -776,7 +776,8 @@ class MessagingState(SessionState):
                 if not refresh:
                     continue
                 answer = await quiet_call(
-                    CONVERSATIONS, {"first": min(MAX_REFRESH, max(CONVERSATIONS_PAGE, shown))},
+                    CONVERSATIONS, {"first": min(MAX_REFRESH, max(CONVERSATIONS_PAGE, shown)),
+                                    "withLatest": False},
                     token=token, headers=headers, what="list refresh")
                 async with self:
                     if not self._still_on_list(generation):
