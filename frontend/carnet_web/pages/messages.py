@@ -121,7 +121,7 @@ def _conversation_card(item: ConversationItem) -> rx.Component:
                     rx.cond(
                         item.preview != "",
                         rx.text(
-                            rx.text.strong(item.preview_author), " : ", item.preview,
+                            rx.text.strong(item.preview_author), t(" : "), item.preview,
                             size="2", class_name="preview",
                         ),
                     ),
@@ -465,6 +465,7 @@ def _attachment_picker() -> rx.Component:
             select_field(
                 t("Joindre un document de mon dossier"),
                 id="attach-select",
+                name="attachment",  # (not read: the documents attached are in the state)
                 options=MessagingState.attach_options,
                 value="",
                 on_change=MessagingState.attach_document,
