@@ -444,6 +444,9 @@ async def test_a_professional_writes_to_a_patient_by_keyboard_only(
     await expect(page.locator("#compose-subject-error")).to_have_text(
         "Give the conversation a subject.")
     await check_at_widths(page, "new-conversation-error-en")
+    await page.get_by_role("button", name="Cancel").click()  # closed: focus back on the button
+    await expect(page.get_by_role("button", name="Write to a patient")).to_be_focused()
+    await expect(page.locator("#compose-form")).to_have_count(0)
     await page.get_by_role("button", name="Français").click()
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
 

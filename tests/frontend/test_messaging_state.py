@@ -282,8 +282,11 @@ async def test_a_professional_starts_a_conversation(fake_api: FakeApi) -> None:
     fake_api.answer("MessagingStartConversation", {"startConversation": {
         "__typename": "ConversationStarted", "conversation": {"id": CONV}}})
     state = signed_in(MessagingState(), role=PROFESSIONAL_ROLE)
-    state.toggle_compose()
+    assert state.toggle_compose() is None  # (the form's first field has autofocus)
     assert state.compose_open
+    assert focused([state.toggle_compose()]) == ids("compose-toggle")  # "Annuler"
+    assert not state.compose_open
+    state.toggle_compose()
     events = await run(state.start_conversation(dict(FORM, professionalRpps="10000000001")))
     assert redirects(events) == [f"/messagerie/{CONV}"]
     (call,) = fake_api.called("MessagingStartConversation")

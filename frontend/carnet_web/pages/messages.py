@@ -30,6 +30,7 @@ from carnet_web.components.ui import (
 from carnet_web.i18n import N_, t, tf
 from carnet_web.state.messaging import (
     COMPOSE_PREFIX,
+    COMPOSE_TOGGLE_ID,
     CONVERSATION_ROUTE,
     MAX_BODY,
     MAX_SUBJECT,
@@ -286,7 +287,7 @@ def _list_content() -> rx.Component:
                     on_click=MessagingState.toggle_compose,
                     aria_expanded=rx.cond(MessagingState.compose_open, "true", "false"),
                     aria_controls="new-conversation",
-                    id="compose-toggle",
+                    id=COMPOSE_TOGGLE_ID,
                 ),
             ),
         ),

@@ -63,6 +63,7 @@ PREVIEW_CHARS: Final = 140
 MARK_READ_WAIT_SECONDS: Final = 2.0
 REPLY_ID: Final = "reply-body"
 COMPOSE_PREFIX: Final = "compose-"
+COMPOSE_TOGGLE_ID: Final = "compose-toggle"
 
 CONVERSATION_GONE: Final = N_("Cette conversation n'existe pas ou vous n'y participez pas.")
 EMPTY_REPLY: Final = N_("Écrivez votre message avant de l'envoyer.")
@@ -793,11 +794,13 @@ class MessagingState(SessionState):
     # --- writing to a patient (professionals, on /messagerie) ---------------------------
 
     @rx.event
-    def toggle_compose(self) -> None:
-        """"Écrire à un patient": shows (or hides) the new-conversation form."""
+    def toggle_compose(self) -> EventSpec | None:
+        """"Écrire à un patient": shows the new-conversation form (its first field takes the
+        focus); "Annuler" hides it, and the focus goes back to the button that opens it."""
         self.compose_open = not self.compose_open
         self.compose_error = ""
         self.compose_field = ""
+        return None if self.compose_open else rx.set_focus(COMPOSE_TOGGLE_ID)
 
     def _start_input(self, form: Mapping[str, Any]) -> dict[str, Any] | tuple[str, str]:
         """The `StartConversationInput` from the form, or (field, message) to fix first."""
