@@ -71,6 +71,18 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
             "WS_SESSION_CHECK_SECONDS": "0.5"}
 
 
+@pytest.fixture(autouse=True)
+async def warm(browser_context: BrowserContext, web: WebApp) -> None:
+    """The login page loaded once beforehand, with time to spare: the first load of a page
+    compiles it (Vite dev mode), which on a busy machine takes longer than `page.goto` waits
+    in the sign-in helper. Later loads are quick."""
+    tab = await browser_context.new_page()
+    try:
+        await tab.goto(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    finally:
+        await tab.close()
+
+
 @pytest.fixture
 async def french_again(browser_context: BrowserContext) -> AsyncIterator[None]:
     """A test that switches to English leaves the browser in French for the next ones (the
