@@ -53,6 +53,8 @@ GLOBAL_STYLE: Final = {
         "color": "var(--accent-12)",
     },
     _SOLID_DARKER: {"background_color": "var(--accent-11)", "color": "white"},
+    # A hovered link keeps AA contrast (Radix lightens it to step 8: 2.4:1 on white).
+    ".rt-Link:hover": {"color": "var(--accent-12)"},
     "*:focus-visible": {
         "outline": "3px solid var(--accent-9)",
         "outline_offset": "2px",
