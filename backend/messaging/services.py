@@ -10,6 +10,9 @@
 - A non-participant gets exactly what a missing conversation gives.
 - A message is committed first, then announced through the broker (payload: its sequence
   number only, never content). Subscribers catch up from the database from their cursor.
+- The patient is told at once of a message someone else wrote to them (if they want to know,
+  on their channel, in their language, with no content: backend/identity/notices.py), once per
+  unread streak; professionals get a reminder for a message left unread a while.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from tortoise.transactions import in_transaction
 
 from backend.access import policy
 from backend.errors import DomainError
-from backend.identity import matching
+from backend.identity import matching, notices
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import Viewer
 from backend.keys import services as keys
@@ -308,6 +311,8 @@ async def start_conversation(
     message = await _insert_message(conversation, viewer.account_id, body, attachments,
                                     data_key)
     await _announce(rt, conversation, message.seq)
+    if include_patient:
+        _notify_patient_later(rt, conversation, message)
     return conversation, message
 
 
@@ -351,6 +356,8 @@ async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, bod
             raise
         return conversation, existing
     await _announce(rt, conversation, message.seq)
+    if conversation.patient_participates and not viewer.is_patient:
+        _notify_patient_later(rt, conversation, message)
     return conversation, message
 
 
@@ -547,12 +554,42 @@ async def accounts_by_ids(ids: Sequence[int]) -> list[Account | None]:
 # --- notifications -------------------------------------------------------------------------
 
 
+def _notify_patient_later(rt: Runtime, conversation: Conversation, message: Message) -> None:
+    # The message is committed (_insert_message's transaction): in the background, the
+    # notice can neither slow nor fail the sending.
+    notices.later(notify_patient_of_message(rt, conversation.id, conversation.patient_id,
+                                            message.seq, message.author_account_id),
+                  what="new message")
+
+
+async def notify_patient_of_message(rt: Runtime, conversation_id: uuid.UUID, patient_id: int,
+                                    seq: int, author_account_id: int) -> bool:
+    """Tell the patient a message is waiting for them in a conversation (no subject, no body,
+    no sender). Once per unread streak: not again while they have not read up to the message
+    they were last told about. Claimed atomically (`notified_seq`). True if a notice went."""
+    participant = await Participant.filter(
+        conversation_id=conversation_id, account__person_id=patient_id,
+    ).prefetch_related("account").first()
+    if participant is None or participant.account_id == author_account_id:
+        return False
+    if participant.read_seq >= seq or participant.notified_seq > participant.read_seq:
+        return False  # read already, or told of an earlier message still unread
+    claimed = await Participant.filter(
+        id=participant.id, notified_seq=participant.notified_seq).update(notified_seq=seq)
+    if not claimed:
+        return False
+    return await notices.tell(rt, participant.account, notices.Event.NEW_MESSAGE)
+
+
 async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
-    """One "a message is waiting" email/SMS per participant who has not read a message for
-    `delay_seconds`; at most once per message, even with several workers running this."""
+    """One "a message is waiting" email/SMS per professional who has not read a message for
+    `delay_seconds` (and has not switched message notices off); at most once per message,
+    even with several workers running this. Patients are told at once instead
+    (`notify_patient_of_message`)."""
     cutoff = datetime.now(UTC) - timedelta(seconds=delay_seconds)
     candidates = await Participant.filter(
-        conversation__last_seq__gt=0).prefetch_related("conversation", "account")
+        conversation__last_seq__gt=0, account__role=Role.PROFESSIONAL,
+    ).prefetch_related("conversation", "account")
     sent = 0
     for participant in candidates:
         conversation = participant.conversation
@@ -569,19 +606,10 @@ async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
         if not claimed:
             continue
         account = participant.account
-        if account.status is not AccountStatus.ACTIVE:
+        if account.status is not AccountStatus.ACTIVE or not account.notify_new_message:
             continue
-        text = ("Un message vous attend dans votre messagerie Carnet. "
-                "Connectez-vous pour le lire.")
-        try:
-            if account.preferred_channel == "sms" and account.phone:
-                await rt.notifier.send_sms(account.phone, text)
-            elif account.email:
-                await rt.notifier.send_email(account.email, "Carnet : un message vous attend",
-                                             text)
+        if await notices.send(rt, account, notices.WAITING_MESSAGE, what="waiting message"):
             sent += 1
-        except Exception as exc:
-            log.warning("waiting-message notification failed (%s)", type(exc).__name__)
     return sent
 
 

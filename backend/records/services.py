@@ -28,7 +28,7 @@ from backend import errors
 from backend.access import policy
 from backend.access.policy import Access
 from backend.document_types import DocumentType
-from backend.identity import matching
+from backend.identity import matching, notices
 from backend.identity.models import Professional
 from backend.keys import services as keys
 from backend.records.models import Document, DocumentSource, Visibility
@@ -269,34 +269,24 @@ async def deposit_document(
         await match.confirm()  # this answer tells the match too
         raise
     await match.confirm()
-    await notify_new_document(rt, match.person.id, document)
+    # The document is committed (no transaction here): the notice runs in the background, so
+    # it can neither slow nor fail the deposit (backend/identity/notices.py).
+    notices.later(notify_new_document(rt, match.person.id, document), what="new document")
     return document
 
 
-async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> None:
-    """Tell the patient a document arrived; no health detail, and never fail the deposit."""
-    from backend.identity.models import Account, CodeChannel
-
+async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> bool:
+    """Tell the patient a document someone else deposited is there, if they want to know: no
+    title, no type, no author (backend/identity/notices.py). True if a notice was sent."""
     if (document.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT
             and document.release_at and document.release_at > datetime.now(UTC)):
-        return  # announced at its release (notify_released_documents), not before
+        return False  # announced at its release (notify_released_documents), not before
     # Claimed atomically: one notification per document, whichever process gets here first.
     claimed = await Document.filter(id=document.id, patient_notified_at__isnull=True).update(
         patient_notified_at=datetime.now(UTC))
     if not claimed:
-        return
-    account = await Account.filter(person_id=person_id, status="active").first()
-    if account is None:
-        return
-    text = ("Un nouveau document est disponible dans votre espace Carnet. "
-            "Connectez-vous pour le consulter.")
-    try:
-        if account.preferred_channel is CodeChannel.SMS and account.phone:
-            await rt.notifier.send_sms(account.phone, text)
-        elif account.email:
-            await rt.notifier.send_email(account.email, "Carnet : nouveau document", text)
-    except Exception as exc:
-        log.warning("new-document notification failed (%s)", type(exc).__name__)
+        return False
+    return await notices.tell_patient(rt, person_id, notices.Event.NEW_DOCUMENT)
 
 
 async def notify_released_documents(rt: Runtime) -> int:
