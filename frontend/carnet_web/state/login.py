@@ -259,9 +259,10 @@ def return_target(target: str, role: str) -> str:
     """Where to go after signing in: `target` (the page asked for) if this account may use it,
     else its home (professionals: their area; patients: the home page)."""
     home = home_route_for(role)
-    path = urlsplit(target or "").path
-    if not path.startswith("/") or path.startswith("//"):
-        return home
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return home  # only a path of this site
+    path = urlsplit(target).path
     if any(_under(path, page) for page in SIGN_IN_PAGES):
         return home
     if role == PROFESSIONAL_ROLE:
