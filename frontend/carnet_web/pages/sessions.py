@@ -17,11 +17,11 @@ from carnet_web.components.ui import (
     loading_state,
     page_body,
     page_header,
-    success_callout,
 )
 from carnet_web.i18n import N_, t, tf
+from carnet_web.pages.login import done_callout
 from carnet_web.state.session import SESSIONS_ROUTE
-from carnet_web.state.sessions import SessionItem, SessionsState
+from carnet_web.state.sessions import LOGOUT_EVERYWHERE_BUTTON, SessionItem, SessionsState
 
 TITLE: Final = N_("Mes sessions")
 
@@ -41,7 +41,8 @@ def _session(item: SessionItem) -> rx.Component:
                     rx.heading(item.browser, as_="h2", size="4", class_name="browser"),
                     rx.cond(
                         item.current,
-                        rx.badge(t("cette session"), color_scheme="green", class_name="current"),
+                        rx.badge(t("cette session"), color_scheme="green", high_contrast=True,
+                                 class_name="current"),
                     ),
                     spacing="2",
                     align="center",
@@ -98,7 +99,7 @@ def _logout_everywhere() -> rx.Component:
             disabled=SessionsState.busy | SessionsState.loading,
             color_scheme="red",
             variant="outline",
-            id="logout-everywhere",
+            id=LOGOUT_EVERYWHERE_BUTTON,
         ),
         confirm_dialog(
             open=SessionsState.confirm_open,
@@ -109,6 +110,8 @@ def _logout_everywhere() -> rx.Component:
             confirm_label=t("Se déconnecter partout"),
             on_confirm=SessionsState.logout_everywhere,
             busy=SessionsState.busy,
+            # Not the red solid button: white on red-9 is at 3.9:1, under WCAG AA's 4.5:1.
+            danger=False,
             id="logout-everywhere-dialog",
         ),
     )
@@ -122,7 +125,7 @@ def _content() -> rx.Component:
               "pas un, révoquez-le et changez votre mot de passe."),
         ),
         error_callout(SessionsState.error, retry=SessionsState.load, id="sessions-error"),
-        success_callout(SessionsState.info, id="sessions-info"),
+        done_callout(SessionsState.info, id="sessions-info"),
         rx.cond(
             SessionsState.loading,
             rx.box(loading_state(), id="sessions-loading"),

@@ -13,6 +13,7 @@ from reflex.event import EventSpec
 
 from carnet_web import api
 from carnet_web.i18n import N_, gettext
+from carnet_web.state.account import focus_script
 from carnet_web.state.formatting import browser_text, datetime_text
 from carnet_web.state.session import SessionState, api_errors
 
@@ -43,6 +44,8 @@ LOGOUT_EVERYWHERE: Final = api.operation(
     }
     """
 )
+
+LOGOUT_EVERYWHERE_BUTTON: Final = "logout-everywhere"
 
 SESSION_REVOKED: Final = N_("La session a été fermée.")
 SESSION_ALREADY_CLOSED: Final = N_("Cette session était déjà fermée.")
@@ -130,8 +133,13 @@ class SessionsState(SessionState):
         await self._fetch()
 
     @rx.event
-    def set_confirm_open(self, value: bool) -> None:
-        self.confirm_open = bool(value)
+    def set_confirm_open(self, value: bool) -> EventSpec | None:
+        """Open or close "Se déconnecter partout ?". Closed, focus goes back to the button (the
+        dialog has no Radix trigger to give it back to)."""
+        was_open, self.confirm_open = self.confirm_open, bool(value)
+        if was_open and not self.confirm_open:
+            return rx.call_script(focus_script(LOGOUT_EVERYWHERE_BUTTON))
+        return None
 
     @rx.event
     @api_errors(error="error", busy="busy")
