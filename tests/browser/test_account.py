@@ -166,7 +166,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#identity-traits")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(done).to_have_count(0)
     await page.get_by_role("banner").get_by_role("link", name="Mes sessions").click()
-    await expect(page).to_have_url(web.url + "/sessions")
+    await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
     await open_account(page)
     await expect(done).to_have_count(0)
     await expect(page.locator("#account-contact-info")).to_have_count(0)
@@ -176,14 +176,14 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     try:
         await page.get_by_role("radio", name="SMS").click()
         await page.get_by_role("checkbox", name="un document est ajouté à mon dossier").click()
-        await page.get_by_label("Langue").select_option("en")
+        await page.get_by_label("Langue", exact=True).select_option("en")
         await page.get_by_role("button", name="Enregistrer les préférences").click()
         await expect(page.get_by_role("heading", name="My account", level=1)).to_be_visible(
             timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.locator("html")).to_have_attribute("lang", "en")
         await expect(page.locator("#preferences-info")).to_have_text(
             "Your preferences have been saved.", timeout=FIRST_LOAD_TIMEOUT)
-        await expect(page.get_by_label("Language")).to_have_value("en")
+        await expect(page.get_by_label("Language", exact=True)).to_have_value("en")
         await expect(page.get_by_role("radio", name="Text message")).to_be_checked()
         await expect(page.get_by_role("checkbox", name="a document is added to my record")
                      ).not_to_be_checked()
@@ -356,14 +356,19 @@ async def test_forgotten_password_ends_every_session(
     await page.reload()
     await expect(page.get_by_role("heading", name="Mot de passe oublié", level=1)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
-    # The old password no longer works; the new one does.
-    await open_login_page(page, web)
+    # The old password no longer works; the new one does (and leads back to the page asked
+    # for).
+    await page.goto(web.url + "/mon-compte")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("button", name="Continuer")).to_be_enabled(
+        timeout=FIRST_LOAD_TIMEOUT)
     await page.get_by_label("Identifiant").fill(address)
     await page.get_by_label("Mot de passe", exact=True).fill(PASSWORD)
     await page.get_by_role("button", name="Continuer").click()
     await expect(page.locator("#login-error")).to_have_text(
         "Identifiant ou mot de passe incorrect.")
-    await sign_in(page, web, mailbox, address, password=NEW_PASSWORD)
+    await sign_in(page, web, mailbox, address, password=NEW_PASSWORD, home="/mon-compte")
+    await expect(page.locator("#identity-traits")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
 
 
 async def test_an_unknown_identifier_gets_the_same_screens_and_rate_limits_say_the_wait(
@@ -450,5 +455,5 @@ async def test_forgotten_password_with_the_keyboard_in_english(
         await check_both_widths(page, "reset-en-done")
         await tab_to(page, "reset-sign-in")
         await page.keyboard.press("Enter")
-        await expect(page).to_have_url(web.url + "/connexion")
+        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()

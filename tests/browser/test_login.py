@@ -113,7 +113,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await page.get_by_role("button", name="Valider").click()
 
     # Signed in: the home page, with who I am in the header.
-    await expect(page).to_have_url(web.url + "/")
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_have_text(f"Connecté : {address}")
     await expect(header.get_by_role("link", name="Se connecter")).to_have_count(0)
 
@@ -121,7 +121,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     # server), and one opened elsewhere, which I revoke.
     await sign_in_elsewhere(api_server, mailbox, address)
     await header.get_by_role("link", name="Mes sessions").click()
-    await expect(page).to_have_url(web.url + "/sessions")
+    await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
     rows = page.locator("#sessions-list > li")
     await expect(rows).to_have_count(2, timeout=FIRST_LOAD_TIMEOUT)
     here, elsewhere = rows.nth(0), rows.nth(1)
@@ -156,14 +156,14 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
 
     # Log out: back to the login page, the login link again, and /sessions is closed.
     await header.get_by_role("button", name="Se déconnecter").click()
-    await expect(page).to_have_url(web.url + "/connexion")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(header.get_by_text(address)).to_have_count(0)
     await expect(page.locator("#login-notice")).to_have_text("Vous êtes déconnecté.")
     await check_both_widths(page, "login-signed-out")
 
     await page.goto(web.url + "/sessions")
-    await expect(page).to_have_url(web.url + "/connexion")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#login-notice")).to_have_text(
         "Connectez-vous pour accéder à cette page."
     )
@@ -180,7 +180,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await open_login_page(page, web)
     await submit_password(page, address, "pas le bon mot de passe")
     await expect(alert).to_have_text("Identifiant ou mot de passe incorrect.")
-    await expect(page).to_have_url(web.url + "/connexion")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     password = page.get_by_label("Mot de passe", exact=True)
     await expect(password).to_have_value("")  # emptied after a failure
     assert mailbox.messages_to(address) == []
@@ -196,7 +196,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await code_field.fill(wrong)
     await page.get_by_role("button", name="Valider").click()
     await expect(alert).to_have_text("Code incorrect. Il vous reste 4 essais.")
-    await expect(page).to_have_url(web.url + "/connexion/code")
+    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(code_field).to_be_focused()  # emptied, and ready for the next try
     await expect(code_field).to_have_value("")
@@ -216,7 +216,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
 
     await code_field.fill(new_code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + "/")
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_contain_text(address)
 
 
@@ -341,7 +341,7 @@ async def test_a_professional_lands_in_their_own_area(
     await expect(page.get_by_role("heading", name="Mes patients", level=1)).to_be_visible()
     await expect(page.get_by_role("alert")).to_have_count(0)
     await page.get_by_role("banner").get_by_role("button", name="Se déconnecter").click()
-    await expect(page).to_have_url(web.url + "/connexion")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
 
     await page.goto(web.url + "/mon-compte")  # one of theirs
     await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
