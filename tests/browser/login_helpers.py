@@ -77,12 +77,13 @@ class SmsInbox:
 @contextlib.asynccontextmanager
 async def language(context: BrowserContext, url: str, code: str) -> AsyncIterator[None]:
     """The browser's language cookie set to `code` (as the header's switch leaves it), then
-    removed: the browser context is shared by every test."""
+    back to French, the default: the browser context is shared by every test (and a tab
+    keeps the language it last read from the cookie, so removing it would not do)."""
     await context.add_cookies([{"name": LANGUAGE_COOKIE, "value": code, "url": url}])
     try:
         yield
     finally:
-        await context.clear_cookies(name=LANGUAGE_COOKIE)
+        await context.add_cookies([{"name": LANGUAGE_COOKIE, "value": "fr", "url": url}])
 
 
 async def focused_id(page: Page) -> str:

@@ -200,7 +200,8 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
         await expect(page.locator("#identity-traits")).to_be_visible()
         await expect(page.locator("#preferences-info")).to_have_count(0)
     finally:
-        await page.context.clear_cookies(name="carnet_lang")
+        await page.context.add_cookies([{"name": "carnet_lang", "value": "fr",
+                                         "url": web.url}])
 
 
 async def test_mon_compte_in_english(
