@@ -68,7 +68,9 @@ ROUTES: dict[str, Stop] = {
     "/connexion": Stop("/connexion", (VISITOR,)),
     "/connexion/code": Stop("/connexion/code", (VISITOR,)),  # also checked while signing in
     "/connexion/psc": Stop("/connexion/psc", (VISITOR,)),
+    "/mot-de-passe-oublie": Stop("/mot-de-passe-oublie", (VISITOR,)),
     "/sessions": Stop("/sessions", (PATIENT, PROFESSIONAL)),
+    "/mon-compte": Stop("/mon-compte", (VISITOR, PATIENT, PROFESSIONAL)),
     "/documents": Stop("/documents", (VISITOR, PATIENT)),
     "/profil": Stop("/profil", (PATIENT,)),
     "/messagerie": Stop("/messagerie", (PATIENT, PROFESSIONAL)),

@@ -1,6 +1,8 @@
 """Login in a real browser: password, then the 6-digit code read from a real SMTP server, the
-header, "Mes sessions" (revoking another session), logging out; and a wrong password, a wrong
-code and a resend.
+header, "Mes sessions" (revoking another session, signing out everywhere), logging out; a wrong
+password, a wrong code and a resend; signing in with the keyboard only; back to the page asked
+for (a professional to their own area); all of it in English too, checked with axe at 390 and
+1280 px.
 
 The API (`carnet serve`) sends its codes to an aiosmtpd server started here (see `api_env`).
 """
@@ -8,23 +10,32 @@ The API (`carnet serve`) sends its codes to an aiosmtpd server started here (see
 from __future__ import annotations
 
 import re
+import secrets
 
 import httpx
 import pytest
 from playwright.async_api import Page, expect
 
 from backend.notifications.masking import mask_email
+from tests.browser.login_helpers import check_both_widths, language, tab_to
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import (
     FIRST_LOAD_TIMEOUT,
     Mailbox,
     new_patient,
     open_login_page,
+    sign_in,
     submit_password,
 )
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, create_professional
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def first_loads(page: Page) -> None:
+    """The first visit of a page compiles it (Vite dev mode): give navigations time."""
+    page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
 LOGIN = """mutation ($identifier: String!, $password: String!) {
@@ -68,19 +79,23 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     header = page.get_by_role("banner")
 
     await open_login_page(page, web)
+    await check_both_widths(page, "login")
     # The form is what password managers and phones expect.
-    password_field = page.get_by_label("Mot de passe")
+    password_field = page.get_by_label("Mot de passe", exact=True)
     await expect(page.get_by_label("Identifiant")).to_have_attribute("autocomplete", "username")
     await expect(password_field).to_have_attribute("type", "password")
     await expect(password_field).to_have_attribute("autocomplete", "current-password")
     await expect(page.get_by_role("radio", name="E-mail")).to_be_checked()
+    await expect(page.get_by_role("link", name="Mot de passe oublié ?")).to_have_attribute(
+        "href", "/mot-de-passe-oublie")
     await submit_password(page, address, PASSWORD)
 
-    # The code page says where the code went and counts down.
+    # The code page says where the code went, counts down, and has the focus in the field.
     await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#code-destination")).to_have_text(mask_email(address),
                                                                  timeout=FIRST_LOAD_TIMEOUT)
     code_field = page.get_by_label("Code à 6 chiffres")
+    await expect(code_field).to_be_focused()
     await expect(code_field).to_have_attribute("autocomplete", "one-time-code")
     await expect(code_field).to_have_attribute("inputmode", "numeric")
     timer = page.get_by_role("timer")
@@ -89,6 +104,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await expect(timer).not_to_have_text(await timer.inner_text(), timeout=5_000)
     assert seconds(await timer.inner_text()) < first  # it really counts down
     await expect(page.locator("#code-resends-left")).to_have_text("Encore 3 renvois possibles.")
+    await check_both_widths(page, "login-code")
 
     code = await mailbox.next_code(address)
     message = mailbox.messages_to(address)[0]
@@ -97,17 +113,16 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await page.get_by_role("button", name="Valider").click()
 
     # Signed in: the home page, with who I am in the header.
-    await expect(page).to_have_url(web.url + "/")
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_have_text(f"Connecté : {address}")
     await expect(header.get_by_role("link", name="Se connecter")).to_have_count(0)
-    await expect(page.get_by_role("heading", name="Bienvenue sur Carnet")).to_be_visible()
 
     # Mes sessions: this one, marked as such, seen from this browser (not from the web
     # server), and one opened elsewhere, which I revoke.
     await sign_in_elsewhere(api_server, mailbox, address)
     await header.get_by_role("link", name="Mes sessions").click()
-    await expect(page).to_have_url(web.url + "/sessions")
-    rows = page.locator("#sessions-table tbody tr")
+    await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
+    rows = page.locator("#sessions-list > li")
     await expect(rows).to_have_count(2, timeout=FIRST_LOAD_TIMEOUT)
     here, elsewhere = rows.nth(0), rows.nth(1)
     await expect(here).to_contain_text("cette session")
@@ -115,25 +130,41 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     user_agent = await page.evaluate("navigator.userAgent")
     await expect(here.locator(".user-agent")).to_have_text(user_agent)
     await expect(here).to_contain_text("127.0.0.1")
-    await expect(here.get_by_role("button", name="Révoquer")).to_have_count(0)
+    await expect(here.get_by_role("button", name=re.compile("^Révoquer"))).to_have_count(0)
     await expect(elsewhere).to_contain_text("Firefox sur Windows")
     await expect(elsewhere).not_to_contain_text("cette session")
-    await elsewhere.get_by_role("button", name="Révoquer").click()
-    await expect(page.get_by_role("status")).to_have_text("La session a été fermée.")
+    await check_both_widths(page, "sessions")
+    await elsewhere.get_by_role("button", name="Révoquer la session Firefox sur Windows").click()
+    await expect(page.locator("#sessions-info")).to_have_text("La session a été fermée.")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("cette session")
-    await expect(page.get_by_role("button", name="Se déconnecter partout")).to_be_enabled()
+    await check_both_widths(page, "sessions-revoked")
+    # What the revoke said does not come back with the page.
+    await page.reload()
+    await expect(rows).to_have_count(1, timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#sessions-info")).to_have_count(0)
+
+    # "Se déconnecter partout" asks first; cancelling keeps everything.
+    everywhere = page.get_by_role("button", name="Se déconnecter partout")
+    await everywhere.click()
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog).to_contain_text("Toutes vos sessions seront fermées")
+    await check_both_widths(page, "sessions-logout-everywhere-dialog")
+    await dialog.get_by_role("button", name="Annuler").click()
+    await expect(dialog).to_have_count(0)
+    await expect(everywhere).to_be_focused()  # focus back where it was
 
     # Log out: back to the login page, the login link again, and /sessions is closed.
     await header.get_by_role("button", name="Se déconnecter").click()
-    await expect(page).to_have_url(web.url + "/connexion")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(header.get_by_text(address)).to_have_count(0)
-    await expect(page.get_by_role("status")).to_have_text("Vous êtes déconnecté.")
+    await expect(page.locator("#login-notice")).to_have_text("Vous êtes déconnecté.")
+    await check_both_widths(page, "login-signed-out")
 
     await page.goto(web.url + "/sessions")
-    await expect(page).to_have_url(web.url + "/connexion")
-    await expect(page.get_by_role("status")).to_have_text(
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#login-notice")).to_have_text(
         "Connectez-vous pour accéder à cette page."
     )
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
@@ -149,46 +180,53 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await open_login_page(page, web)
     await submit_password(page, address, "pas le bon mot de passe")
     await expect(alert).to_have_text("Identifiant ou mot de passe incorrect.")
-    await expect(page).to_have_url(web.url + "/connexion")
-    await expect(page.get_by_label("Mot de passe")).to_have_value("")  # emptied after a failure
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    password = page.get_by_label("Mot de passe", exact=True)
+    await expect(password).to_have_value("")  # emptied after a failure
     assert mailbox.messages_to(address) == []
+    await check_both_widths(page, "login-wrong-password")
 
-    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await password.fill(PASSWORD)
     await page.get_by_role("button", name="Continuer").click()
     await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address)
 
     wrong = "000000" if code != "000000" else "111111"
-    await page.get_by_label("Code à 6 chiffres").fill(wrong)
+    code_field = page.get_by_label("Code à 6 chiffres")
+    await code_field.fill(wrong)
     await page.get_by_role("button", name="Valider").click()
     await expect(alert).to_have_text("Code incorrect. Il vous reste 4 essais.")
-    await expect(page).to_have_url(web.url + "/connexion/code")
+    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
+    await expect(code_field).to_be_focused()  # emptied, and ready for the next try
+    await expect(code_field).to_have_value("")
+    await check_both_widths(page, "login-wrong-code")
 
     # A new code: the old one stops working (tries count afresh), one resend fewer.
     await page.get_by_role("button", name="Renvoyer le code").click()
-    await expect(page.get_by_role("status")).to_contain_text("Un nouveau code vous a été envoyé")
+    await expect(page.locator("#login-info")).to_contain_text("Un nouveau code vous a été envoyé")
     await expect(alert).to_have_count(0)
     await expect(page.locator("#code-resends-left")).to_have_text("Encore 2 renvois possibles.")
+    await check_both_widths(page, "login-code-resent")
     new_code = await mailbox.next_code(address, seen=1)
     if new_code != code:
-        await page.get_by_label("Code à 6 chiffres").fill(code)
+        await code_field.fill(code)
         await page.get_by_role("button", name="Valider").click()
         await expect(alert).to_have_text("Code incorrect. Il vous reste 4 essais.")
 
-    await page.get_by_label("Code à 6 chiffres").fill(new_code)
+    await code_field.fill(new_code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + "/")
+    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_contain_text(address)
 
 
 async def test_signing_in_with_the_keyboard_only(
     app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox
 ) -> None:
-    """Tab through the fields and press Enter: no mouse needed to sign in."""
+    """Tab through the page and press Enter: no mouse, no click, to sign in."""
     address = await new_patient()
     await open_login_page(page, web)
-    await page.get_by_label("Identifiant").focus()
+    await tab_to(page, "login-identifier")  # from the top of the page, past the header
     await page.keyboard.type(address)
     await page.keyboard.press("Tab")
     focused = await page.evaluate("document.activeElement.getAttribute('type')")
@@ -197,8 +235,116 @@ async def test_signing_in_with_the_keyboard_only(
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address)
-    await page.get_by_label("Code à 6 chiffres").focus()
+    # On arrival the code field has the focus: type, then Enter.
+    await expect(page.get_by_label("Code à 6 chiffres")).to_be_focused(
+        timeout=FIRST_LOAD_TIMEOUT)
     await page.keyboard.type(code)
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
+
+
+async def test_signing_in_in_english(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox
+) -> None:
+    """Every page and state of signing in, in English (the language cookie the header's
+    switch sets), checked with axe at both widths."""
+    address = await new_patient()
+    alert = page.get_by_role("alert")
+    async with language(page.context, web.url, "en"):
+        await page.goto(web.url + "/sessions")  # needs a session: the sign-in page says so
+        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible(
+            timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.locator("#login-notice")).to_have_text(
+            "Sign in to see this page.")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        submit = page.get_by_role("button", name="Continue")
+        await expect(submit).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.get_by_role("radio", name="Email")).to_be_checked()
+        await expect(page.get_by_role("link", name="Forgotten your password?")).to_be_visible()
+        await check_both_widths(page, "login-en")
+        await page.get_by_label("Username").fill(address)
+        await page.get_by_label("Password", exact=True).fill("not the right one")
+        await submit.click()
+        await expect(alert).to_have_text("Incorrect username or password.")
+        await check_both_widths(page, "login-en-wrong-password")
+
+        await page.get_by_label("Password", exact=True).fill(PASSWORD)
+        await submit.click()
+        await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.get_by_role("heading", name="Enter your code", level=1)
+                     ).to_be_visible()
+        await expect(page.get_by_text("A 6-digit code has been sent by email to")).to_be_visible()
+        await expect(page.locator("#code-resends-left")).to_have_text(
+            "It can be sent again 3 more times.")
+        code = await mailbox.next_code(address)
+        wrong = "000000" if code != "000000" else "111111"
+        await page.get_by_label("6-digit code").fill(wrong)
+        await page.get_by_role("button", name="Confirm").click()
+        await expect(alert).to_have_text("Incorrect code. You have 4 tries left.")
+        await check_both_widths(page, "login-code-en")
+        await page.get_by_label("6-digit code").fill(code)
+        await page.get_by_role("button", name="Confirm").click()
+
+        # Back to the page asked for: my sessions, in English.
+        await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.get_by_role("heading", name="My sessions", level=1)).to_be_visible()
+        rows = page.locator("#sessions-list > li")
+        await expect(rows).to_have_count(1, timeout=FIRST_LOAD_TIMEOUT)
+        await expect(rows.first).to_contain_text("this session")
+        await expect(rows.first).to_contain_text("Chrome on Linux")
+        await expect(rows.first).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]+ \d{4} at "
+                                                            r"\d\d:\d\d"))
+        await check_both_widths(page, "sessions-en")
+        await page.get_by_role("button", name="Sign out everywhere").click()
+        await check_both_widths(page, "sessions-en-dialog")
+        await page.get_by_role("alertdialog").get_by_role(
+            "button", name="Sign out everywhere").click()
+        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.locator("#login-notice")).to_have_text(
+            "You have been signed out of all your sessions.")
+        await check_both_widths(page, "login-en-signed-out")
+
+
+async def test_signing_out_everywhere_with_the_keyboard(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox
+) -> None:
+    """Mes sessions' main action with Tab and Enter only: the dialog opens on "Annuler"."""
+    address = await new_patient()
+    await sign_in(page, web, mailbox, address)
+    await page.goto(web.url + "/sessions")
+    await expect(page.locator("#sessions-list > li")).to_have_count(1,
+                                                                   timeout=FIRST_LOAD_TIMEOUT)
+    await tab_to(page, "logout-everywhere")
+    await page.keyboard.press("Enter")
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog.get_by_role("button", name="Annuler")).to_be_focused()
+    await page.keyboard.press("Tab")
+    await expect(dialog.get_by_role("button", name="Se déconnecter partout")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#login-notice")).to_have_text(
+        "Vous avez été déconnecté de toutes vos sessions.")
+
+
+async def test_a_professional_lands_in_their_own_area(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox
+) -> None:
+    """Asked for a patient's page before signing in, a professional lands on "Mes patients"
+    (no error), and on a page of theirs when they asked for one."""
+    address = f"dr-{secrets.token_hex(4)}@example.fr"
+    await create_professional(email=address)
+    await page.goto(web.url + "/documents")  # a patient's page
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await sign_in(page, web, mailbox, address, home="/pro")
+    await expect(page.get_by_role("heading", name="Mes patients", level=1)).to_be_visible()
+    await expect(page.get_by_role("alert")).to_have_count(0)
+    await page.get_by_role("banner").get_by_role("button", name="Se déconnecter").click()
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+
+    await page.goto(web.url + "/mon-compte")  # one of theirs
+    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await sign_in(page, web, mailbox, address, home="/mon-compte")
+    await expect(page.locator("#identity-rpps")).not_to_be_empty(timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("alert")).to_have_count(0)

@@ -378,3 +378,134 @@ async def test_login_against_the_real_api(
     # The session was opened for the browser, not for the web server's HTTP client.
     (row,) = (await state._query(MY_SESSIONS))["mySessions"]
     assert row["current"] and row["userAgent"] == browser
+
+
+# --- in English ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "message"),
+    [
+        (error("InvalidCredentials"), "Incorrect username or password."),
+        (error("RateLimited", retryAfterSeconds=45), "Too many attempts. Please try again in "
+                                                     "45 seconds."),
+        (error("TemporarilyLocked", retryAfterSeconds=900),
+         "Too many failed attempts in a row: signing in to this account is blocked for a "
+         "while. Please try again in 15 minutes."),
+        (error("ChannelUnavailable"), "There is no verified phone number for this account: "
+                                      "choose to get the code by email."),
+    ],
+)
+def test_login_error_messages_in_english(result: dict[str, Any], message: str) -> None:
+    assert login_error_message(result, channel="SMS", language="en") == message
+
+
+def test_code_and_resend_messages_in_english() -> None:
+    assert code_error_message(error("InvalidCode", attemptsLeft=4), "en") == (
+        "Incorrect code. You have 4 tries left.")
+    assert code_error_message(error("InvalidCode", attemptsLeft=1), "en") == (
+        "Incorrect code. You have 1 try left.")
+    assert resend_error_message(error("TooManyAttempts"), "en") == (
+        "The code cannot be sent again for this sign-in. Start signing in again.")
+
+
+async def test_an_english_tab_gets_english_messages(fake_api: FakeApi) -> None:
+    fake_api.answer("Login", {"login": error("InvalidCredentials")})
+    state = LoginState()
+    state.lang = "en"
+    await run(state.login({"identifier": "jean@example.fr", "password": "faux"}))
+    assert state.error == "Incorrect username or password."
+    await run(state.login({"identifier": "", "password": ""}))
+    assert state.error == "Enter your username and your password."
+
+
+async def test_resend_says_where_the_new_code_went_in_english(fake_api: FakeApi) -> None:
+    state = await challenged_state(fake_api)
+    state.lang = "en"
+    fake_api.answer("ResendLoginCode", {"resendLoginCode": challenge(
+        channel="SMS", maskedDestination="06 ** ** ** 78", resendsLeft=2)})
+    await run(state.resend())
+    assert state.info == ("A new code has been sent by text message to 06 ** ** ** 78. The old "
+                          "code no longer works.")
+
+
+async def test_what_a_resend_said_does_not_outlive_the_code_page(fake_api: FakeApi) -> None:
+    state = await challenged_state(fake_api)
+    fake_api.answer("ResendLoginCode", {"resendLoginCode": challenge(resendsLeft=2)})
+    await run(state.resend())
+    assert state.info
+    await run(state.open_code_page())  # coming back, or a reload
+    assert state.info == "" and state.error == ""
+
+
+# --- where the tab goes once signed in -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "role", "goes_to"),
+    [
+        ("", "PATIENT", HOME_ROUTE),
+        ("/documents", "PATIENT", "/documents"),
+        ("/documents?filtre=bilan", "PATIENT", "/documents?filtre=bilan"),
+        ("/messagerie/abc", "PATIENT", "/messagerie/abc"),
+        ("/pro/patients/abc", "PATIENT", HOME_ROUTE),  # not a patient's page
+        ("/mon-compte", "PATIENT", "/mon-compte"),
+        ("", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),
+        ("/pro/patients/abc", PROFESSIONAL_ROLE, "/pro/patients/abc"),
+        ("/pro", PROFESSIONAL_ROLE, "/pro"),
+        ("/messagerie/abc", PROFESSIONAL_ROLE, "/messagerie/abc"),
+        ("/sessions", PROFESSIONAL_ROLE, "/sessions"),
+        ("/mon-compte", PROFESSIONAL_ROLE, "/mon-compte"),
+        ("/", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),  # the patient's home: errors for a pro
+        ("/documents", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),
+        ("/profil", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),
+        ("/professionnel", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),  # only /pro and under it
+        ("/connexion/code", "PATIENT", HOME_ROUTE),  # sign-in pages: never back there
+        ("/mot-de-passe-oublie", PROFESSIONAL_ROLE, PRO_HOME_ROUTE),
+        ("//evil.example/documents", "PATIENT", HOME_ROUTE),
+        ("https://evil.example/", "PATIENT", HOME_ROUTE),
+        ("/\\evil.example/", "PATIENT", HOME_ROUTE),
+    ],
+)
+def test_return_target(target: str, role: str, goes_to: str) -> None:
+    assert login.return_target(target, role) == goes_to
+
+
+def session_answer() -> dict[str, Any]:
+    return {"verifyLoginCode": {
+        "__typename": "Session", "token": TOKEN, "expiresAt": "2030-01-01T00:00:00+00:00",
+        "idleTimeoutSeconds": 1800,
+    }}
+
+
+@pytest.mark.parametrize(
+    ("role", "asked", "goes_to"),
+    [
+        ("PATIENT", "/documents", "/documents"),
+        (PROFESSIONAL_ROLE, "/documents", PRO_HOME_ROUTE),
+        (PROFESSIONAL_ROLE, "/pro/urgence", "/pro/urgence"),
+        (PROFESSIONAL_ROLE, "", PRO_HOME_ROUTE),
+    ],
+)
+async def test_signing_in_goes_back_to_the_page_asked_for(
+    fake_api: FakeApi, role: str, asked: str, goes_to: str
+) -> None:
+    state = await challenged_state(fake_api)
+    state._return_to = asked  # what `_require_session` kept
+    fake_api.answer("VerifyLoginCode", session_answer())
+    fake_api.answer("Me", {"me": {"identifier": "x@example.fr", "role": role}})
+    assert redirects(await run(state.verify({"code": "123456"}))) == [goes_to]
+    assert state._return_to == ""  # once only
+    assert state.account_role == role
+
+
+async def test_a_page_that_needs_a_session_is_where_signing_in_leads(fake_api: FakeApi) -> None:
+    from carnet_web.state.sessions import SessionsState
+
+    sessions = SessionsState()
+    sessions.router = RouterData.from_router_data({
+        constants.RouteVar.PATH: "/sessions", constants.RouteVar.ORIGIN: "/sessions",
+        constants.RouteVar.HEADERS: {"origin": "http://localhost:3000"},
+    })
+    assert redirects(await run(sessions.load())) == [LOGIN_ROUTE]
+    assert sessions._return_to == "/sessions"

@@ -169,3 +169,60 @@ async def test_signing_out_forgets_every_page_of_the_previous_person(fake_api: F
     await run(session.logout())
     assert documents.filter_text == "" and documents.error == ""
     assert not session.signed_in
+
+
+def test_session_items_in_english() -> None:
+    here, other = session_items(ROWS, "en")
+    assert here.browser == "Unknown browser"
+    assert other.browser == "Firefox on Windows"
+    assert other.created == "27 November 2026 at 09:00"
+    rows = [{**ROWS[0], "address": None}]
+    assert session_items(rows, "en")[0].address == "unknown"
+
+
+async def test_what_a_revoke_said_does_not_outlive_the_page(fake_api: FakeApi) -> None:
+    fake_api.answer("RevokeSession", {"revokeSession": {"__typename": "SessionRevoked",
+                                                        "id": "s-autre"}})
+    fake_api.answer("MySessions", {"mySessions": ROWS[1:]})
+    state = signed_in(SessionsState())
+    await run(state.revoke("s-autre"))
+    assert state.info == sessions_module.SESSION_REVOKED
+    await run(state.load())  # coming back, or a reload
+    assert state.info == ""
+
+
+async def test_revoke_in_english(fake_api: FakeApi) -> None:
+    fake_api.answer("RevokeSession", {"revokeSession": {"__typename": "SessionNotFound",
+                                                        "message": "x"}})
+    fake_api.answer("MySessions", {"mySessions": ROWS[1:]})
+    state = signed_in(SessionsState())
+    state.lang = "en"
+    await run(state.revoke("s-autre"))
+    assert state.info == "This session was already closed."
+
+
+async def test_revoke_with_an_expired_session_goes_to_login(fake_api: FakeApi) -> None:
+    fake_api.answer("RevokeSession", api.ApiUnauthenticated())
+    state = signed_in(SessionsState())
+    assert redirects(await run(state.revoke("s-autre"))) == [LOGIN_ROUTE]
+    assert not state.signed_in and not state.busy
+    assert state.notice == api.UNAUTHENTICATED_MESSAGE
+
+
+async def test_logout_everywhere_asks_first_and_says_it_in_english(fake_api: FakeApi) -> None:
+    fake_api.answer("LogoutEverywhere", {"logoutEverywhere": {"sessionsClosed": 2}})
+    state = signed_in(SessionsState())
+    state.lang = "en"
+    state.set_confirm_open(True)
+    assert state.confirm_open and fake_api.calls == []  # the dialog alone calls nothing
+    assert redirects(await run(state.logout_everywhere())) == [LOGIN_ROUTE]
+    assert not state.confirm_open
+    assert state.notice == "You have been signed out of all your sessions (2 sessions closed)."
+
+
+async def test_logout_everywhere_with_the_api_down_stays(fake_api: FakeApi) -> None:
+    fake_api.answer("LogoutEverywhere", api.ApiUnavailable())
+    state = signed_in(SessionsState())
+    assert redirects(await run(state.logout_everywhere())) == []
+    assert state.error == api.UNAVAILABLE_MESSAGE
+    assert state.signed_in and not state.busy

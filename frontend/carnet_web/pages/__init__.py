@@ -2,9 +2,11 @@
 
 from carnet_web.pages import (
     access_history,
+    account,
     agenda,
     care_team,
     documents,
+    forgot_password,
     home,
     login,
     messages,
@@ -19,9 +21,11 @@ from carnet_web.pages import (
 
 __all__ = [
     "access_history",
+    "account",
     "agenda",
     "care_team",
     "documents",
+    "forgot_password",
     "home",
     "login",
     "messages",

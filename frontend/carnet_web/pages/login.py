@@ -1,64 +1,82 @@
 """Connexion: identifier + password (/connexion), then the one-time code (/connexion/code).
 
 Both forms are uncontrolled inputs read on submit: the password never sits in the page state.
+The code field takes the focus on arrival (and again, emptied, after a wrong code).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
+from carnet_web.components.ui import error_callout, form_field, page_header
+from carnet_web.i18n import N_, t, tf
+from carnet_web.routes import FORGOT_PASSWORD_ROUTE
 from carnet_web.state.login import LoginState
 from carnet_web.state.session import CODE_ROUTE, LOGIN_ROUTE
 
+LOGIN_TITLE: Final = N_("Connexion")
+CODE_TITLE: Final = N_("Code de connexion")
+FORM_WIDTH: Final = "28em"
 
-def _field(label: str, control: rx.Component, field_id: str) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=field_id),
-        control,
-        spacing="1",
-        width="100%",
+
+def _notice() -> rx.Component:
+    """Why the tab is here (expired session, signed out...): information, not an error."""
+    return rx.cond(
+        LoginState.notice != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info", aria_hidden="true")),
+            rx.callout.text(LoginState.notice),
+            role="status",
+            id="login-notice",
+            width="100%",
+        ),
+    )
+
+
+def done_callout(message: rx.Var, *, id: str) -> rx.Component:
+    """`ui.success_callout` in high contrast: the soft green text of the shared one is at
+    4.3:1 on its background, under WCAG AA's 4.5:1 (axe's color-contrast). Shared by the
+    sign-in, sessions, account and forgotten password pages."""
+    return rx.cond(
+        message != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("circle-check", aria_hidden="true")),
+            rx.callout.text(message),
+            color_scheme="green",
+            high_contrast=True,
+            role="status",
+            width="100%",
+            id=id,
+        ),
     )
 
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(
-            LoginState.notice != "",
-            rx.callout(LoginState.notice, icon="info", role="status", id="login-notice"),
-        ),
-        rx.cond(
-            LoginState.error != "",
-            rx.callout(
-                LoginState.error,
-                icon="triangle_alert",
-                color_scheme="red",
-                role="alert",
-                id="login-error",
-            ),
-        ),
-        rx.cond(
-            LoginState.info != "",
-            rx.callout(
-                LoginState.info, icon="mail_check", color_scheme="green", role="status",
-                id="login-info",
-            ),
-        ),
+        _notice(),
+        error_callout(LoginState.error, id="login-error"),
+        done_callout(LoginState.info, id="login-info"),
     )
 
 
-def _channel_choice() -> rx.Component:
+def channel_choice(value: rx.Var, on_change: rx.EventHandler, *, name: str = "channel"
+                   ) -> rx.Component:
+    """"Recevoir le code par": e-mail or SMS (a fieldset, so the question is read with each
+    choice). Shared with the forgotten password page."""
     return rx.el.fieldset(
-        rx.el.legend(rx.text("Recevoir le code par", as_="span", size="2", weight="medium")),
+        rx.el.legend(rx.text(t("Recevoir le code par"), as_="span", size="2", weight="medium")),
         rx.radio_group.root(
             rx.flex(
-                rx.radio_group.item("E-mail", value="EMAIL"),
-                rx.radio_group.item("SMS", value="SMS"),
+                rx.radio_group.item(t("E-mail"), value="EMAIL"),
+                rx.radio_group.item(t("SMS"), value="SMS"),
                 spacing="4",
             ),
-            value=LoginState.channel,
-            on_change=LoginState.set_channel,
-            name="channel",
+            value=value,
+            on_change=on_change,
+            name=name,
             margin_top="0.25em",
         ),
         border="none",
@@ -70,8 +88,8 @@ def _channel_choice() -> rx.Component:
 def _login_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field(
-                "Identifiant",
+            form_field(
+                t("Identifiant"),
                 rx.input(
                     id="login-identifier",
                     name="identifier",
@@ -83,27 +101,33 @@ def _login_form() -> rx.Component:
                     width="100%",
                     custom_attrs={"autoCapitalize": "none", "spellCheck": "false"},
                 ),
-                "login-identifier",
+                id="login-identifier",
             ),
-            _field(
-                "Mot de passe",
-                rx.input(
+            rx.vstack(
+                form_field(
+                    t("Mot de passe"),
+                    rx.input(
+                        id="login-password",
+                        name="password",
+                        type="password",
+                        auto_complete="current-password",
+                        required=True,
+                        max_length=256,
+                        size="3",
+                        width="100%",
+                        # A new key after a failed try: React remounts the field, emptied.
+                        key=LoginState.password_field_key.to_string(),
+                    ),
                     id="login-password",
-                    name="password",
-                    type="password",
-                    auto_complete="current-password",
-                    required=True,
-                    max_length=256,
-                    size="3",
-                    width="100%",
-                    # A new key after a failed try: React remounts the field, emptied.
-                    key=LoginState.password_field_key.to_string(),
                 ),
-                "login-password",
+                rx.link(t("Mot de passe oublié ?"), href=FORGOT_PASSWORD_ROUTE, size="2",
+                        id="login-forgot"),
+                spacing="2",
+                width="100%",
             ),
-            _channel_choice(),
+            channel_choice(LoginState.channel, LoginState.set_channel),
             rx.button(
-                "Continuer",
+                t("Continuer"),
                 type="submit",
                 size="3",
                 loading=LoginState.busy,
@@ -116,7 +140,8 @@ def _login_form() -> rx.Component:
         ),
         on_submit=LoginState.login,
         reset_on_submit=False,
-        aria_label="Connexion",
+        aria_label=t("Connexion"),
+        width="100%",
     )
 
 
@@ -128,9 +153,9 @@ def _psc_login() -> rx.Component:
         LoginState.psc_login_url != "",
         rx.vstack(
             rx.separator(),
-            rx.heading("Vous êtes professionnel de santé ?", as_="h2", size="4"),
+            rx.heading(t("Vous êtes professionnel de santé ?"), as_="h2", size="4"),
             rx.button(
-                "Se connecter avec Pro Santé Connect",
+                t("Se connecter avec Pro Santé Connect"),
                 on_click=LoginState.start_psc_login,
                 disabled=~LoginState.is_hydrated,
                 size="3",
@@ -138,7 +163,7 @@ def _psc_login() -> rx.Component:
                 id="login-psc",
             ),
             rx.text(
-                "Avec votre carte CPS ou l'application e-CPS, sans mot de passe ni code.",
+                t("Avec votre carte CPS ou l'application e-CPS, sans mot de passe ni code."),
                 size="2",
                 color_scheme="gray",
             ),
@@ -150,38 +175,38 @@ def _psc_login() -> rx.Component:
 
 def _login_content() -> rx.Component:
     return rx.vstack(
-        rx.heading("Connexion", as_="h1", size="7"),
-        rx.text(
-            "Saisissez votre identifiant (souvent votre adresse e-mail) et votre mot de passe. "
-            "Nous vous enverrons ensuite un code à usage unique.",
-            color_scheme="gray",
+        page_header(
+            t("Connexion"),
+            t("Saisissez votre identifiant (souvent votre adresse e-mail) et votre mot de "
+              "passe. Nous vous enverrons ensuite un code à usage unique."),
         ),
         _messages(),
         _login_form(),
         _psc_login(),
-        spacing="4",
-        max_width="28em",
+        spacing="5",
+        max_width=FORM_WIDTH,
         width="100%",
     )
 
 
-@rx.page(route=LOGIN_ROUTE, title=page_title("Connexion"),
+@rx.page(route=LOGIN_ROUTE, title=page_title(LOGIN_TITLE),
          on_load=[LoginState.open_login_page, LoginState.load_login_options])
 def login() -> rx.Component:
-    return layout(_login_content(), current_route=LOGIN_ROUTE)
+    return layout(_login_content(), current_route=LOGIN_ROUTE, title=LOGIN_TITLE)
 
 
 def _countdown() -> rx.Component:
     return rx.cond(
         LoginState.seconds_left > 0,
         rx.text(
-            "Ce code expire dans ",
+            t("Ce code expire dans"),
+            " ",
             rx.el.span(LoginState.countdown, id="code-countdown", role="timer",
                        font_variant_numeric="tabular-nums", font_weight="bold"),
             ".",
             size="2",
         ),
-        rx.text("Ce code a expiré. Demandez un nouveau code.", size="2", color_scheme="red",
+        rx.text(t("Ce code a expiré. Demandez un nouveau code."), size="2", color_scheme="red",
                 id="code-expired"),
     )
 
@@ -189,8 +214,8 @@ def _countdown() -> rx.Component:
 def _code_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field(
-                "Code à 6 chiffres",
+            form_field(
+                t("Code à 6 chiffres"),
                 rx.input(
                     id="login-code",
                     name="code",
@@ -199,14 +224,16 @@ def _code_form() -> rx.Component:
                     required=True,
                     size="3",
                     width="10em",
-                    placeholder="123456",
+                    max_length=12,
+                    # On arrival, and again (emptied: a new key) after a wrong code.
+                    auto_focus=True,
                     key=LoginState.code_field_key.to_string(),
                     custom_attrs={"inputMode": "numeric", "enterKeyHint": "done"},
                 ),
-                "login-code",
+                id="login-code",
             ),
             rx.button(
-                "Valider",
+                t("Valider"),
                 type="submit",
                 size="3",
                 loading=LoginState.busy,
@@ -217,15 +244,15 @@ def _code_form() -> rx.Component:
         ),
         on_submit=LoginState.verify,
         reset_on_submit=False,
-        aria_label="Code de connexion",
+        aria_label=t("Code de connexion"),
     )
 
 
 def _resend() -> rx.Component:
     return rx.vstack(
-        rx.hstack(
+        rx.flex(
             rx.button(
-                "Renvoyer le code",
+                t("Renvoyer le code"),
                 on_click=LoginState.resend,
                 variant="soft",
                 size="2",
@@ -235,9 +262,9 @@ def _resend() -> rx.Component:
             rx.text(
                 rx.match(
                     LoginState.resends_left,
-                    (0, "Plus aucun renvoi possible."),
-                    (1, "Encore 1 renvoi possible."),
-                    "Encore " + LoginState.resends_left.to_string() + " renvois possibles.",
+                    (0, t("Plus aucun renvoi possible.")),
+                    (1, t("Encore 1 renvoi possible.")),
+                    tf("Encore {n} renvois possibles.", n=LoginState.resends_left.to_string()),
                 ),
                 size="2",
                 color_scheme="gray",
@@ -247,32 +274,35 @@ def _resend() -> rx.Component:
             spacing="3",
             wrap="wrap",
         ),
-        rx.link("Recommencer la connexion", href=LOGIN_ROUTE, size="2"),
+        rx.link(t("Recommencer la connexion"), href=LOGIN_ROUTE, size="2"),
         spacing="2",
     )
 
 
 def _code_content() -> rx.Component:
     return rx.vstack(
-        rx.heading("Saisissez votre code", as_="h1", size="7"),
+        page_header(t("Saisissez votre code")),
         rx.text(
-            "Un code à 6 chiffres vous a été envoyé ",
-            LoginState.sent_by,
-            " à ",
+            rx.cond(
+                LoginState.code_channel == "SMS",
+                t("Un code à 6 chiffres vous a été envoyé par SMS au"),
+                t("Un code à 6 chiffres vous a été envoyé par e-mail à"),
+            ),
+            " ",
             rx.text.strong(LoginState.masked_destination, id="code-destination"),
             ".",
+            overflow_wrap="anywhere",
         ),
         _countdown(),
         _messages(),
         _code_form(),
         _resend(),
         spacing="4",
-        max_width="28em",
+        max_width=FORM_WIDTH,
         width="100%",
     )
 
 
-@rx.page(route=CODE_ROUTE, title=page_title("Code de connexion"),
-         on_load=LoginState.open_code_page)
+@rx.page(route=CODE_ROUTE, title=page_title(CODE_TITLE), on_load=LoginState.open_code_page)
 def login_code() -> rx.Component:
-    return layout(_code_content(), current_route=CODE_ROUTE)
+    return layout(_code_content(), current_route=CODE_ROUTE, title=CODE_TITLE)

@@ -3,8 +3,10 @@
 
 The password travels once, in the submitted form, and is never kept in state. The challenge
 id (which, with the code, opens a session) stays in a backend-only var. The API's answers are
-typed unions; each error type gets its own French message here (`login_error_message`,
-`code_error_message`, `resend_error_message`).
+typed unions; each error type gets its own message here, in the tab's language
+(`login_error_message`, `code_error_message`, `resend_error_message`). Once signed in, the tab
+goes back to the page it asked for (`SessionState._take_return_to`), if the account may use
+it (`return_target`): a professional never lands on a patient's page.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.state.formatting import countdown, french_wait, seconds_until
+from carnet_web.i18n import N_, gettext
+from carnet_web.routes import ACCOUNT_ROUTE, FORGOT_PASSWORD_ROUTE, MESSAGING_ROUTE
+from carnet_web.state.formatting import countdown, seconds_until, wait_text
 from carnet_web.state.session import (
     CODE_ROUTE,
     HOME_ROUTE,
     LOGIN_ROUTE,
     PRO_HOME_ROUTE,
     PROFESSIONAL_ROLE,
+    SESSIONS_ROUTE,
     SessionState,
+    api_errors,
 )
 
 CHANNELS: Final = ("EMAIL", "SMS")
@@ -125,105 +131,145 @@ def psc_start_url(login_url: str, secret: str) -> str:
         query=query + urlencode({"binding": psc_binding_of(secret)})))
 
 
-# --- French messages ----------------------------------------------------------------------
+# --- messages (French msgids; shown in the tab's language) ------------------------------
 
-MISSING_CREDENTIALS: Final = "Saisissez votre identifiant et votre mot de passe."
-MALFORMED_CODE: Final = "Saisissez les 6 chiffres du code reçu."
-INVALID_CREDENTIALS: Final = "Identifiant ou mot de passe incorrect."
-CODE_DELIVERY_FAILED: Final = (
+MISSING_CREDENTIALS: Final = N_("Saisissez votre identifiant et votre mot de passe.")
+MALFORMED_CODE: Final = N_("Saisissez les 6 chiffres du code reçu.")
+INVALID_CREDENTIALS: Final = N_("Identifiant ou mot de passe incorrect.")
+CODE_DELIVERY_FAILED: Final = N_(
     "Le code n'a pas pu être envoyé. Réessayez dans quelques minutes ou choisissez un autre "
     "moyen de réception."
 )
-CODE_EXPIRED: Final = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."
-TOO_MANY_ATTEMPTS: Final = "Trop d'essais pour ce code. Demandez un nouveau code."
-CHALLENGE_EXPIRED: Final = "Cette demande de connexion a expiré. Recommencez la connexion."
-NO_MORE_RESENDS: Final = (
+CODE_EXPIRED: Final = N_("Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.")
+TOO_MANY_ATTEMPTS: Final = N_("Trop d'essais pour ce code. Demandez un nouveau code.")
+CHALLENGE_EXPIRED: Final = N_("Cette demande de connexion a expiré. Recommencez la connexion.")
+NO_MORE_RESENDS: Final = N_(
     "Le nombre maximal de renvois est atteint pour cette connexion. Recommencez la connexion."
+)
+NO_PHONE: Final = N_(
+    "Aucun numéro de téléphone vérifié n'est associé à ce compte : "
+    "choisissez de recevoir le code par e-mail."
+)
+NO_EMAIL: Final = N_(
+    "Aucune adresse e-mail vérifiée n'est associée à ce compte : "
+    "choisissez de recevoir le code par SMS."
+)
+NEW_CODE_BY_EMAIL: Final = N_(
+    "Un nouveau code vous a été envoyé par e-mail à {destination}. L'ancien code ne "
+    "fonctionne plus."
+)
+NEW_CODE_BY_SMS: Final = N_(
+    "Un nouveau code vous a été envoyé par SMS au {destination}. L'ancien code ne "
+    "fonctionne plus."
 )
 
 
-def _sent_by(channel: str) -> str:
-    return "par SMS" if channel == "SMS" else "par e-mail"
+def rate_limited_message(seconds: int, language: str = "fr") -> str:
+    return gettext(language, "Trop de tentatives. Veuillez réessayer dans {wait}.",
+                   wait=wait_text(seconds, language))
 
 
-def rate_limited_message(seconds: int) -> str:
-    return f"Trop de tentatives. Veuillez réessayer dans {french_wait(seconds)}."
-
-
-def locked_message(seconds: int) -> str:
-    return (
+def locked_message(seconds: int, language: str = "fr") -> str:
+    return gettext(
+        language,
         "Trop d'échecs consécutifs : la connexion à ce compte est bloquée temporairement. "
-        f"Veuillez réessayer dans {french_wait(seconds)}."
-    )
+        "Veuillez réessayer dans {wait}.", wait=wait_text(seconds, language))
 
 
-def channel_unavailable_message(channel: str) -> str:
-    if channel == "SMS":
-        return (
-            "Aucun numéro de téléphone vérifié n'est associé à ce compte : "
-            "choisissez de recevoir le code par e-mail."
-        )
-    return (
-        "Aucune adresse e-mail vérifiée n'est associée à ce compte : "
-        "choisissez de recevoir le code par SMS."
-    )
+def channel_unavailable_message(channel: str, language: str = "fr") -> str:
+    return gettext(language, NO_PHONE if channel == "SMS" else NO_EMAIL)
 
 
-def invalid_code_message(attempts_left: int) -> str:
+def invalid_code_message(attempts_left: int, language: str = "fr") -> str:
     if attempts_left <= 0:
-        return "Code incorrect. Ce code n'est plus utilisable : demandez un nouveau code."
+        return gettext(language, "Code incorrect. Ce code n'est plus utilisable : demandez un "
+                       "nouveau code.")
     if attempts_left == 1:
-        return "Code incorrect. Il vous reste 1 essai."
-    return f"Code incorrect. Il vous reste {attempts_left} essais."
+        return gettext(language, "Code incorrect. Il vous reste 1 essai.")
+    return gettext(language, "Code incorrect. Il vous reste {n} essais.", n=attempts_left)
 
 
-def _common_message(result: Mapping[str, Any]) -> str | None:
+def common_message(result: Mapping[str, Any], language: str = "fr") -> str | None:
+    """The message of the error types every code step shares (rate limits, lock, delivery)."""
     kind = result.get("__typename")
     if kind == "RateLimited":
-        return rate_limited_message(int(result.get("retryAfterSeconds") or 60))
+        return rate_limited_message(int(result.get("retryAfterSeconds") or 60), language)
     if kind == "TemporarilyLocked":
-        return locked_message(int(result.get("retryAfterSeconds") or 60))
+        return locked_message(int(result.get("retryAfterSeconds") or 60), language)
     if kind == "CodeDeliveryFailed":
-        return CODE_DELIVERY_FAILED
+        return gettext(language, CODE_DELIVERY_FAILED)
     return None
 
 
-def _fallback(result: Mapping[str, Any]) -> str:
-    # An error type this page does not know yet: the API's own (French) message.
+def fallback_message(result: Mapping[str, Any], language: str = "fr") -> str:
+    """An error type this page does not know yet: the API's own message (the API answers in
+    the tab's language: Accept-Language)."""
     message = result.get("message")
-    return message if isinstance(message, str) and message else api.UNEXPECTED_MESSAGE
+    if isinstance(message, str) and message:
+        return gettext(language, message)
+    return gettext(language, api.UNEXPECTED_MESSAGE)
 
 
-def login_error_message(result: Mapping[str, Any], *, channel: str = "EMAIL") -> str:
-    """French message for an error member of `LoginResult`."""
+def login_error_message(result: Mapping[str, Any], *, channel: str = "EMAIL",
+                        language: str = "fr") -> str:
+    """The message for an error member of `LoginResult`."""
     kind = result.get("__typename")
     if kind == "InvalidCredentials":
-        return INVALID_CREDENTIALS
+        return gettext(language, INVALID_CREDENTIALS)
     if kind == "ChannelUnavailable":
-        return channel_unavailable_message(channel)
-    return _common_message(result) or _fallback(result)
+        return channel_unavailable_message(channel, language)
+    return common_message(result, language) or fallback_message(result, language)
 
 
-def code_error_message(result: Mapping[str, Any]) -> str:
-    """French message for an error member of `VerifyLoginCodeResult`."""
+def code_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
+    """The message for an error member of `VerifyLoginCodeResult` (and of the other code
+    steps: they share these types)."""
     kind = result.get("__typename")
     if kind == "InvalidCode":
-        return invalid_code_message(int(result.get("attemptsLeft") or 0))
+        return invalid_code_message(int(result.get("attemptsLeft") or 0), language)
     if kind == "CodeExpired":
-        return CODE_EXPIRED
+        return gettext(language, CODE_EXPIRED)
     if kind == "TooManyAttempts":
-        return TOO_MANY_ATTEMPTS
-    return _common_message(result) or _fallback(result)
+        return gettext(language, TOO_MANY_ATTEMPTS)
+    return common_message(result, language) or fallback_message(result, language)
 
 
-def resend_error_message(result: Mapping[str, Any]) -> str:
-    """French message for an error member of `ResendLoginCodeResult`."""
+def resend_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
+    """The message for an error member of `ResendLoginCodeResult`."""
     kind = result.get("__typename")
     if kind == "CodeExpired":
-        return CHALLENGE_EXPIRED
+        return gettext(language, CHALLENGE_EXPIRED)
     if kind == "TooManyAttempts":
-        return NO_MORE_RESENDS
-    return _common_message(result) or _fallback(result)
+        return gettext(language, NO_MORE_RESENDS)
+    return common_message(result, language) or fallback_message(result, language)
+
+
+def _under(path: str, route: str) -> bool:
+    return path == route or path.startswith(route + "/")
+
+
+#: Pages a professional's account can use (the rest is the patient's: they would only show
+#: errors).
+PROFESSIONAL_PAGES: Final = (PRO_HOME_ROUTE, MESSAGING_ROUTE, SESSIONS_ROUTE, ACCOUNT_ROUTE)
+#: Pages that make no sense to come back to once signed in.
+SIGN_IN_PAGES: Final = (LOGIN_ROUTE, FORGOT_PASSWORD_ROUTE)
+
+
+def return_target(target: str, role: str) -> str:
+    """Where to go after signing in: `target` (the page asked for) if this account may use it,
+    else its home (professionals: their area; patients: the home page)."""
+    home = home_route_for(role)
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return home  # only a path of this site
+    path = urlsplit(target).path
+    if any(_under(path, page) for page in SIGN_IN_PAGES):
+        return home
+    if role == PROFESSIONAL_ROLE:
+        allowed = any(_under(path, page) for page in PROFESSIONAL_PAGES)
+    else:
+        allowed = not _under(path, PRO_HOME_ROUTE)
+    return target if allowed else home
 
 
 def normalise_code(raw: object) -> str | None:
@@ -260,10 +306,6 @@ class LoginState(SessionState):
         """Time left before the code expires, as mm:ss."""
         return countdown(self.seconds_left)
 
-    @rx.var
-    def sent_by(self) -> str:
-        return _sent_by(self.code_channel)
-
     @rx.event
     def set_channel(self, value: str) -> None:
         if value in CHANNELS:
@@ -282,6 +324,7 @@ class LoginState(SessionState):
         return None
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def login(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
         """Submit identifier + password; on a challenge, go to the code page."""
         if self.busy:
@@ -289,24 +332,19 @@ class LoginState(SessionState):
         identifier = str(form_data.get("identifier") or "").strip()
         password = str(form_data.get("password") or "")
         if not identifier or not password:
-            self.error = MISSING_CREDENTIALS
+            self.error = self._t(MISSING_CREDENTIALS)
             return
         self.busy = True
         self.error = ""
         self.notice = ""
         yield  # show the button as busy now
-        try:
-            data = await self._query(
-                LOGIN, {"identifier": identifier, "password": password, "channel": self.channel}
-            )
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(
+            LOGIN, {"identifier": identifier, "password": password, "channel": self.channel}
+        )
+        self.busy = False
         result = data["login"]
         if result.get("__typename") != "LoginChallenge":
-            self.error = login_error_message(result, channel=self.channel)
+            self.error = login_error_message(result, channel=self.channel, language=self.lang)
             self.password_field_key += 1
             return
         self._take_challenge(result)
@@ -359,8 +397,10 @@ class LoginState(SessionState):
 
     @rx.event
     def open_code_page(self) -> EventSpec | Any | None:
-        """on_load of /connexion/code: needs a pending challenge; starts the countdown."""
+        """on_load of /connexion/code: needs a pending challenge; starts the countdown. What
+        the last resend said does not outlive the page."""
         self.error = ""
+        self.info = ""
         self.busy = False
         if self.signed_in:
             return rx.redirect(home_route_for(self.account_role))
@@ -392,8 +432,10 @@ class LoginState(SessionState):
                     return
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def verify(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
-        """Submit the code; on a session, keep its token (server side only) and go home."""
+        """Submit the code; on a session, keep its token (server side only) and go back to
+        the page asked for (else the account's home)."""
         if self.busy:
             return
         if not self._challenge_id:
@@ -401,25 +443,20 @@ class LoginState(SessionState):
             return
         code = normalise_code(form_data.get("code"))
         if code is None:
-            self.error = MALFORMED_CODE
+            self.error = self._t(MALFORMED_CODE)
             self.info = ""
             return
         self.busy = True
         self.error = ""
         self.info = ""
         yield
-        try:
-            data = await self._query(
-                VERIFY_LOGIN_CODE, {"challengeId": self._challenge_id, "code": code}
-            )
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(
+            VERIFY_LOGIN_CODE, {"challengeId": self._challenge_id, "code": code}
+        )
+        self.busy = False
         result = data["verifyLoginCode"]
         if result.get("__typename") != "Session":
-            self.error = code_error_message(result)
+            self.error = code_error_message(result, self.lang)
             self.code_field_key += 1
             return
         token = str(result["token"])
@@ -427,7 +464,12 @@ class LoginState(SessionState):
         identifier, role = await self._whoami()
         self._sign_in(token, identifier, role)
         self._drop_challenge()
-        yield rx.redirect(home_route_for(role))
+        yield rx.redirect(self._after_sign_in(role))
+
+    def _after_sign_in(self, role: str) -> str:
+        """The page asked for before signing in (once), if this account may use it; else
+        its home."""
+        return return_target(self._take_return_to(""), role)
 
     async def _whoami(self) -> tuple[str, str]:
         """(identifier, role) of the session just opened; blanks if the API cannot say (signed
@@ -438,6 +480,7 @@ class LoginState(SessionState):
         return "", ""
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def resend(self) -> AsyncIterator[Any]:
         """"Renvoyer le code": a new code (the old one stops working), a new countdown."""
         if self.busy or not self._challenge_id:
@@ -446,23 +489,16 @@ class LoginState(SessionState):
         self.error = ""
         self.info = ""
         yield
-        try:
-            data = await self._query(RESEND_LOGIN_CODE, {"challengeId": self._challenge_id})
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(RESEND_LOGIN_CODE, {"challengeId": self._challenge_id})
+        self.busy = False
         result = data["resendLoginCode"]
         if result.get("__typename") != "LoginChallenge":
-            self.error = resend_error_message(result)
+            self.error = resend_error_message(result, self.lang)
             if result.get("__typename") in ("CodeExpired", "TooManyAttempts"):
                 self.resends_left = 0
             return
         self._take_challenge(result)
         self.code_field_key += 1
-        self.info = (
-            f"Un nouveau code vous a été envoyé {_sent_by(self.code_channel)} à "
-            f"{self.masked_destination}. L'ancien code ne fonctionne plus."
-        )
+        self.info = self._t(NEW_CODE_BY_SMS if self.code_channel == "SMS" else NEW_CODE_BY_EMAIL,
+                            destination=self.masked_destination)
         yield LoginState.run_countdown

@@ -16,8 +16,9 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.i18n import N_, gettext
 from carnet_web.routes import PSC_LANDING_ROUTE  # noqa: E402,F401  (re-exported)
-from carnet_web.state.login import ME, home_route_for, rate_limited_message
+from carnet_web.state.login import ME, home_route_for, rate_limited_message, return_target
 from carnet_web.state.session import LOGOUT, SessionState
 
 EXCHANGE_LOGIN_TICKET: Final = api.operation(
@@ -38,10 +39,10 @@ DROP_TICKET_SCRIPT: Final = (
     "window.history.replaceState(window.history.state, '', window.location.pathname)"
 )
 
-TICKET_INVALID: Final = (
+TICKET_INVALID: Final = N_(
     "Ce lien de connexion a expiré ou a déjà servi. Reconnectez-vous avec Pro Santé Connect."
 )
-NO_TICKET: Final = (
+NO_TICKET: Final = N_(
     "Aucune connexion Pro Santé Connect en cours. Connectez-vous depuis la page de connexion."
 )
 
@@ -52,11 +53,11 @@ def plausible_ticket(value: object) -> str:
     return text if re.fullmatch(r"[A-Za-z0-9_-]{16,200}", text) else ""
 
 
-def exchange_error_message(result: Mapping[str, Any]) -> str:
+def exchange_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
     kind = result.get("__typename")
     if kind == "RateLimited":
-        return rate_limited_message(int(result.get("retryAfterSeconds") or 60))
-    return TICKET_INVALID
+        return rate_limited_message(int(result.get("retryAfterSeconds") or 60), language)
+    return gettext(language, TICKET_INVALID)
 
 
 class PscLandingState(SessionState):
@@ -77,7 +78,7 @@ class PscLandingState(SessionState):
             if self.signed_in:
                 yield rx.redirect(home_route_for(self.account_role), replace=True)
                 return
-            self.error = TICKET_INVALID if raw_present else NO_TICKET
+            self.error = self._t(TICKET_INVALID if raw_present else NO_TICKET)
             return
         # The exchange runs anonymously, and a session already open in this tab stays open
         # until it succeeds: a stale or replayed link refuses, it never signs anyone out.
@@ -91,13 +92,13 @@ class PscLandingState(SessionState):
         except api.ApiError as exc:
             self._api_token = previous
             self.busy = False
-            self.error = exc.message
+            self.error = self._api_failed(exc)
             return
         result = data["exchangeLoginTicket"]
         if result.get("__typename") != "Session":
             self._api_token = previous
             self.busy = False
-            self.error = exchange_error_message(result)
+            self.error = exchange_error_message(result, self.lang)
             return
         if previous:
             # Someone else was signed in in this tab: close that session, as a logout would.
@@ -115,4 +116,5 @@ class PscLandingState(SessionState):
             pass  # signed in all the same; the header says less
         self._sign_in(token, identifier, role)
         self.busy = False
-        yield rx.redirect(home_route_for(role), replace=True)
+        # Back to the page asked for before signing in, if a professional may use it.
+        yield rx.redirect(return_target(self._take_return_to(""), role), replace=True)

@@ -12,8 +12,10 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.state.formatting import browser_label, french_datetime
-from carnet_web.state.session import SessionState
+from carnet_web.i18n import N_, gettext
+from carnet_web.state.account import focus_script
+from carnet_web.state.formatting import browser_text, datetime_text
+from carnet_web.state.session import SessionState, api_errors
 
 MY_SESSIONS: Final = api.operation(
     """
@@ -43,14 +45,17 @@ LOGOUT_EVERYWHERE: Final = api.operation(
     """
 )
 
-SESSION_REVOKED: Final = "La session a été fermée."
-SESSION_ALREADY_CLOSED: Final = "Cette session était déjà fermée."
+LOGOUT_EVERYWHERE_BUTTON: Final = "logout-everywhere"
+
+SESSION_REVOKED: Final = N_("La session a été fermée.")
+SESSION_ALREADY_CLOSED: Final = N_("Cette session était déjà fermée.")
 
 
-def signed_out_everywhere(count: int) -> str:
+def signed_out_everywhere(count: int, language: str = "fr") -> str:
     if count <= 1:
-        return "Vous avez été déconnecté de toutes vos sessions."
-    return f"Vous avez été déconnecté de toutes vos sessions ({count} sessions fermées)."
+        return gettext(language, "Vous avez été déconnecté de toutes vos sessions.")
+    return gettext(language, "Vous avez été déconnecté de toutes vos sessions ({n} sessions "
+                   "fermées).", n=count)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,15 +69,15 @@ class SessionItem:
     current: bool
 
 
-def session_items(rows: list[Mapping[str, Any]]) -> list[SessionItem]:
+def session_items(rows: list[Mapping[str, Any]], language: str = "fr") -> list[SessionItem]:
     """The current session first, then the others as the API listed them (newest first)."""
     items = [
         SessionItem(
             id=str(row["id"]),
-            created=french_datetime(row["createdAt"]),
-            last_seen=french_datetime(row["lastSeenAt"]),
-            address=row["address"] or "inconnue",
-            browser=browser_label(row["userAgent"] or ""),
+            created=datetime_text(row["createdAt"], language),
+            last_seen=datetime_text(row["lastSeenAt"], language),
+            address=row["address"] or gettext(language, "inconnue"),
+            browser=browser_text(row["userAgent"] or "", language),
             user_agent=row["userAgent"] or "",
             current=bool(row["current"]),
         )
@@ -87,38 +92,33 @@ class SessionsState(SessionState):
     error: str = ""
     info: str = ""
     sessions: list[SessionItem] = []
+    # "Se déconnecter partout" asks first (it signs this tab out too).
+    confirm_open: bool = False
 
     async def _fetch(self) -> None:
         """Read my sessions into `sessions`. Raises `api.ApiError`."""
         data = await self._query(MY_SESSIONS)
-        self.sessions = session_items(data["mySessions"])
+        self.sessions = session_items(data["mySessions"], self.lang)
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
-        """On page load and on "Réessayer"."""
+        """On page load and on "Réessayer". What the last action said does not outlive the
+        page."""
+        self.confirm_open = False
+        self.info = ""
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
         self.loading = True
         self.error = ""
-        self.info = ""
         yield
-        try:
-            await self._fetch()
-        except api.ApiUnauthenticated:
-            self.sessions = []
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
+        await self._fetch()
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def revoke(self, session_id: str) -> AsyncIterator[EventSpec | None]:
         """"Révoquer": close one of my other sessions."""
-        if self.busy:
-            return
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
@@ -126,26 +126,26 @@ class SessionsState(SessionState):
         self.error = ""
         self.info = ""
         yield
-        try:
-            data = await self._query(REVOKE_SESSION, {"id": session_id})
-            result = data["revokeSession"]
-            revoked = result.get("__typename") == "SessionRevoked"
-            self.info = SESSION_REVOKED if revoked else SESSION_ALREADY_CLOSED
-            await self._fetch()
-        except api.ApiUnauthenticated:
-            self.sessions = []
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.busy = False
+        data = await self._query(REVOKE_SESSION, {"id": session_id})
+        result = data["revokeSession"]
+        revoked = result.get("__typename") == "SessionRevoked"
+        self.info = self._t(SESSION_REVOKED if revoked else SESSION_ALREADY_CLOSED)
+        await self._fetch()
 
     @rx.event
+    def set_confirm_open(self, value: bool) -> EventSpec | None:
+        """Open or close "Se déconnecter partout ?". Closed, focus goes back to the button (the
+        dialog has no Radix trigger to give it back to)."""
+        was_open, self.confirm_open = self.confirm_open, bool(value)
+        if was_open and not self.confirm_open:
+            return rx.call_script(focus_script(LOGOUT_EVERYWHERE_BUTTON))
+        return None
+
+    @rx.event
+    @api_errors(error="error", busy="busy")
     async def logout_everywhere(self) -> AsyncIterator[EventSpec | None]:
         """"Se déconnecter partout": close all my sessions, this one included."""
-        if self.busy:
-            return
+        self.confirm_open = False
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
@@ -153,16 +153,7 @@ class SessionsState(SessionState):
         self.error = ""
         self.info = ""
         yield
-        try:
-            data = await self._query(LOGOUT_EVERYWHERE)
-        except api.ApiUnauthenticated:
-            self.sessions = []
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(LOGOUT_EVERYWHERE)
         self.sessions = []
-        yield self._to_login(signed_out_everywhere(int(data["logoutEverywhere"]["sessionsClosed"])))
+        count = int(data["logoutEverywhere"]["sessionsClosed"])
+        yield self._to_login(signed_out_everywhere(count, self.lang))
