@@ -67,6 +67,13 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
     return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
 
 
+@pytest.fixture(autouse=True)
+def _slow_first_loads(page: Page) -> None:
+    """A page's first load compiles its modules in Vite dev mode (slower still when the
+    machine is busy): navigations get the time a first load needs."""
+    page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
+
+
 async def set_language(page: Page, web: WebApp, lang: str) -> None:
     """The cookie the header's language button stores (cleared after each test)."""
     await page.context.add_cookies([{"name": "carnet_lang", "value": lang, "url": web.url}])
