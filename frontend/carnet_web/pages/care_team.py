@@ -10,8 +10,8 @@ from carnet_web.components.ui import confirm_dialog, error_callout, page_body
 from carnet_web.i18n import N_, t, tf
 from carnet_web.routes import ACCESS_HISTORY_ROUTE as HISTORY_ROUTE
 from carnet_web.state.care_team import (
-    ROUTE,
     REMOVE_BUTTON_PREFIX,
+    ROUTE,
     RPPS_FIELD_ID,
     TEAM_HEADING_ID,
     BlockedItem,
@@ -122,7 +122,8 @@ def _member(item: MemberItem) -> rx.Component:
                             disabled=CareTeamState.busy,
                             variant="soft",
                             size="2",
-                            aria_label=tf("Désigner comme médecin traitant : {name}", name=item.name),
+                            aria_label=tf("Désigner comme médecin traitant : {name}",
+                                          name=item.name),
                         ),
                     ),
                     rx.cond(
