@@ -23,6 +23,7 @@ from backend.audit.models import AccessGround, AccessKind, AccessLogEntry
 from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Person, Professional
 from tests.access_helpers import seed_matrix
+from tests.browser.a11y import check_at_widths
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
 from tests.factories import create_professional
@@ -169,6 +170,13 @@ async def test_care_team_then_the_access_shows_in_the_history(
     # Removing the professional ends their access at once.
     await open_from_nav(page, web, "Mon équipe de soins", "/equipe-de-soins")
     await page.get_by_role("button", name=f"Retirer de mon équipe : {NAME}").click()
+    dialog = page.get_by_role("alertdialog", name="Retirer ce professionnel de votre équipe "
+                                                  "de soins ?")
+    await expect(dialog).to_contain_text(f"{NAME} ne pourra plus lire votre dossier")
+    await check_at_widths(page, "care-team-remove-dialog")
+    await page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+    await dialog.get_by_role("button", name="Retirer", exact=True).click()
+    await expect(dialog).to_be_hidden()
     await expect(page.locator("#care-team-empty")).to_be_visible()
     await expect(page.locator("#care-team-info")).to_contain_text(
         f"{NAME} ne fait plus partie de votre équipe de soins")

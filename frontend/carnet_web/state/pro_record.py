@@ -145,16 +145,28 @@ def _entry_meta(raw: Mapping[str, Any], language: str = "fr") -> str:
     return gettext(language, "{by} le {date}", by=by, date=day) if day else by
 
 
-def pro_entry(spec: KindSpec, raw: Mapping[str, Any]) -> EntryItem:
+ADVANCE_DIRECTIVE_TITLE: Final = N_("Directives anticipées")
+ATTACHED_DOCUMENT: Final = N_("Un document du dossier est joint.")
+#: The profile page's empty texts speak to the patient ("Vous n'avez…"): to a professional.
+PRO_EMPTY_TEXTS: Final = {
+    "advance_directive": N_("Le patient n'a pas rédigé de directives anticipées."),
+    "organ_donation": N_("Le patient n'a pas indiqué de position."),
+}
+
+
+def pro_entry(spec: KindSpec, raw: Mapping[str, Any], language: str = "fr") -> EntryItem:
     """An entry as the profile page shows it, worded for a professional (not 'vous')."""
     item = entry_item(spec.key, raw)
-    title = "Directives anticipées" if spec.key == "advance_directive" else item.title
-    details = ["Un document du dossier est joint." if d.startswith("Un document") else d
-               for d in item.details]
-    return dataclasses.replace(item, title=title, details=details, meta=_entry_meta(raw))
+    title = (gettext(language, ADVANCE_DIRECTIVE_TITLE) if spec.key == "advance_directive"
+             else item.title)
+    details = [gettext(language, ATTACHED_DOCUMENT) if d.startswith("Un document")
+               else gettext(language, d) for d in item.details]
+    return dataclasses.replace(item, title=title, details=details,
+                               meta=_entry_meta(raw, language))
 
 
-def section_views(sections: list[str], profile: Mapping[str, Any] | None) -> list[SectionView]:
+def section_views(sections: list[str], profile: Mapping[str, Any] | None,
+                  language: str = "fr") -> list[SectionView]:
     """The sections I may read, in the profile page's order, with their entries."""
     allowed = {SECTION_KINDS[s] for s in sections if s in SECTION_KINDS}
     views = []
@@ -164,14 +176,17 @@ def section_views(sections: list[str], profile: Mapping[str, Any] | None) -> lis
         raw = (profile or {}).get(spec.profile_field)
         rows = ([raw] if raw else []) if spec.single else list(raw or [])
         views.append(SectionView(
-            key=spec.key, anchor="dossier-" + spec.anchor, title=spec.title,
-            empty=_empty_text(spec), rows=[pro_entry(spec, row) for row in rows],
+            key=spec.key, anchor="dossier-" + spec.anchor,
+            # The profile's own words (its catalogue), in the tab's language.
+            title=gettext(language, spec.title),
+            empty=_empty_text(spec, language),
+            rows=[pro_entry(spec, row, language) for row in rows],
         ))
     return views
 
 
-def _empty_text(spec: KindSpec) -> str:
-    return spec.empty.replace("Vous n'avez", "Le patient n'a").replace("vous", "le patient")
+def _empty_text(spec: KindSpec, language: str = "fr") -> str:
+    return gettext(language, PRO_EMPTY_TEXTS.get(spec.key, spec.empty))
 
 
 class ProRecordState(SessionState):
@@ -234,7 +249,7 @@ class ProRecordState(SessionState):
         self.expiry = expiry_label(record.get("ground"), record.get("expiresAt"), self.lang)
         self._take_documents(record.get("documents") or {}, more=False)
         self.sections = section_views(list(record.get("sections") or []),
-                                      record.get("profile"))
+                                      record.get("profile"), self.lang)
 
     def _expired(self) -> EventSpec:
         self._clear()
