@@ -12,6 +12,7 @@ holds, never a guess.
 from __future__ import annotations
 
 import dataclasses
+import json
 import unicodedata
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -349,7 +350,11 @@ class CareTeamState(SessionState):
         button = REMOVE_BUTTON_PREFIX + self.removing_id
         self.removing_id = ""
         self.removing_name = ""
-        return rx.set_focus(button)
+        # By id, once the dialog has finished closing (Radix restores focus to what was focused
+        # when it opened, which a re-rendered list may have replaced; a ref cannot reach a
+        # button inside rx.foreach).
+        return rx.call_script(
+            f"setTimeout(() => document.getElementById({json.dumps(button)})?.focus(), 50)")
 
     @rx.event
     async def confirm_remove(self) -> AsyncIterator[EventSpec | None]:
