@@ -51,6 +51,7 @@ from backend.access.policy import (
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.document_types import DocumentType
+from backend.i18n import DEFAULT_LOCALE, N_, gettext
 from backend.identity import matching
 from backend.identity.models import Account, AccountStatus, CodeChannel, Person, Professional
 from backend.keys import services as keys
@@ -78,7 +79,8 @@ def checked_document_types(values: Iterable[str]) -> list[str]:
         if known is None and value.upper() in DocumentType.__members__:
             known = DocumentType[value.upper()]
         if known is None:
-            raise InvalidAccessInput("documents", f"Type de document inconnu : {value[:40]}")
+            raise InvalidAccessInput("documents", N_("Type de document inconnu : {value}"),
+                                     value=value[:40])
         found.add(known.value)
     return [t.value for t in DocumentType if t.value in found]
 
@@ -90,7 +92,8 @@ def checked_sections(values: Iterable[str]) -> list[str]:
         if not value:
             continue
         if value not in {s.value for s in Section}:
-            raise InvalidAccessInput("sections", f"Section de profil inconnue : {value[:40]}")
+            raise InvalidAccessInput("sections", N_("Section de profil inconnue : {value}"),
+                                     value=value[:40])
         found.add(value)
     return [s.value for s in Section if s.value in found]
 
@@ -101,9 +104,9 @@ async def set_rule(*, profession: str, specialty: str | None, document_types: Se
     profession = " ".join((profession or "").split())
     specialty = " ".join((specialty or "").split())
     if not profession or len(profession) > 100:
-        raise InvalidAccessInput("profession", "Profession invalide.")
+        raise InvalidAccessInput("profession", N_("Profession invalide."))
     if len(specialty) > 100:
-        raise InvalidAccessInput("specialty", "Spécialité invalide.")
+        raise InvalidAccessInput("specialty", N_("Spécialité invalide."))
     types = checked_document_types(document_types)
     chosen = checked_sections(sections)
     values = {"profession": profession, "specialty": specialty, "document_types": types,
@@ -126,10 +129,13 @@ async def matrix() -> list[AccessRule]:
 
 
 async def _tell_patient(rt: Runtime, person_id: int, subject: str, text: str) -> None:
-    """Tell the patient through their preferred channel; never fail the action for it."""
+    """Tell the patient through their preferred channel; never fail the action for it.
+    `subject` and `text` are msgids: sent for a professional's request, in the patient's
+    language, not the request's (accounts have no language yet: French)."""
     account = await Account.filter(person_id=person_id, status=AccountStatus.ACTIVE).first()
     if account is None:
         return
+    subject, text = gettext(subject, DEFAULT_LOCALE), gettext(text, DEFAULT_LOCALE)
     try:
         if account.preferred_channel is CodeChannel.SMS and account.phone:
             await rt.notifier.send_sms(account.phone, text)
@@ -139,11 +145,13 @@ async def _tell_patient(rt: Runtime, person_id: int, subject: str, text: str) ->
         log.warning("access notification failed (%s)", type(exc).__name__)
 
 
-DECLARED_TEXT = ("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
-                 "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
-                 "équipe de soins et, si vous le souhaitez, mettre fin à cet accès.")
-EMERGENCY_TEXT = ("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
-                  "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages.")
+DECLARED_SUBJECT = N_("Carnet : un professionnel suit votre dossier")
+DECLARED_TEXT = N_("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
+                   "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
+                   "équipe de soins et, si vous le souhaitez, mettre fin à cet accès.")
+EMERGENCY_SUBJECT = N_("Carnet : accès en urgence à votre dossier")
+EMERGENCY_TEXT = N_("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
+                    "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages.")
 
 
 # --- the patient's side --------------------------------------------------------------------
@@ -152,7 +160,7 @@ EMERGENCY_TEXT = ("Votre dossier Carnet vient d'être ouvert en urgence par un p
 async def _professional_by_rpps(rpps: str) -> Professional:
     digits = "".join((rpps or "").split())
     if not digits.isdigit() or len(digits) != 11:
-        raise InvalidAccessInput("rpps", "Le numéro RPPS compte 11 chiffres.")
+        raise InvalidAccessInput("rpps", N_("Le numéro RPPS compte 11 chiffres."))
     professional = await Professional.get_or_none(rpps=digits)
     if professional is None:
         raise UnknownProfessional()
@@ -312,17 +320,17 @@ async def declare_care_relationship(rt: Runtime, viewer: ProfessionalViewer,
                                        RelationshipOrigin.DECLARED, datetime.now(UTC))
     await match.confirm()
     if started:
-        await _tell_patient(rt, person.id, "Carnet : un professionnel suit votre dossier",
-                            DECLARED_TEXT)
+        await _tell_patient(rt, person.id, DECLARED_SUBJECT, DECLARED_TEXT)
     return person
 
 
 def _clean_reason(reason: str) -> str:
     text = clean_text(reason or "").strip()
     if not text:
-        raise InvalidAccessInput("reason", "Indiquez le motif de l'accès en urgence.")
+        raise InvalidAccessInput("reason", N_("Indiquez le motif de l'accès en urgence."))
     if len(text) > MAX_REASON:
-        raise InvalidAccessInput("reason", f"Le motif dépasse {MAX_REASON} caractères.")
+        raise InvalidAccessInput("reason", N_("Le motif dépasse {limit} caractères."),
+                                 limit=MAX_REASON)
     return text
 
 
@@ -377,8 +385,7 @@ async def emergency_access(rt: Runtime, viewer: ProfessionalViewer,
     except Exception:
         await EmergencyAccess.filter(id=access_id).delete()
         raise
-    await _tell_patient(rt, person.id, "Carnet : accès en urgence à votre dossier",
-                        EMERGENCY_TEXT)
+    await _tell_patient(rt, person.id, EMERGENCY_SUBJECT, EMERGENCY_TEXT)
     return EmergencyOpened(person, opened)
 
 

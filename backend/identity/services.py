@@ -23,6 +23,7 @@ from backend import live_sockets
 from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
+from backend.i18n import N_, gettext
 from backend.identity import passwords
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
@@ -203,18 +204,32 @@ def masked(channel: str, destination: str) -> str:
     return mask_email(destination) if channel == CodeChannel.EMAIL else mask_phone(destination)
 
 
+# Whole sentences per purpose (a translation may need to place the words differently).
+CODE_MESSAGES = {
+    "login": (
+        N_("Carnet : votre code de connexion"),
+        N_("Votre code de connexion Carnet est {code}. Il est valable {minutes} minutes.\n"
+           "Ne le communiquez à personne : Carnet ne vous le demandera jamais."),
+    ),
+    "password": (
+        N_("Carnet : votre code de changement de mot de passe"),
+        N_("Votre code de changement de mot de passe Carnet est {code}. Il est valable "
+           "{minutes} minutes.\nNe le communiquez à personne : Carnet ne vous le demandera "
+           "jamais."),
+    ),
+    "contact": (
+        N_("Carnet : votre code de vérification"),
+        N_("Votre code de vérification Carnet est {code}. Il est valable {minutes} minutes.\n"
+           "Ne le communiquez à personne : Carnet ne vous le demandera jamais."),
+    ),
+}
+
+
 def _code_text(code: str, minutes: int, purpose: str) -> tuple[str, str]:
-    what = {
-        "login": "de connexion",
-        "password": "de changement de mot de passe",
-        "contact": "de vérification",
-    }[purpose]
-    subject = f"Carnet : votre code {what}"
-    text = (
-        f"Votre code {what} Carnet est {code}. Il est valable {minutes} minutes.\n"
-        "Ne le communiquez à personne : Carnet ne vous le demandera jamais."
-    )
-    return subject, text
+    """Subject and text of a code, in the request's language (codes are sent while the person
+    who asked for them waits: login, password or contact change)."""
+    subject, text = CODE_MESSAGES[purpose]
+    return gettext(subject), gettext(text).format(code=code, minutes=minutes)
 
 
 async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller) -> None:
@@ -400,7 +415,7 @@ async def _confirm_password(rt: Runtime, account: Account, password: str, caller
     tag = _identifier_tag(rt, account.identifier)
     address_key = await _guard_password_check(rt, tag, caller, account.id)
     if not await passwords.verify_password(account.password_hash, password):
-        raise InvalidCredentials("Mot de passe actuel incorrect.")
+        raise InvalidCredentials(N_("Mot de passe actuel incorrect."))
     await _succeeded(rt, address_key)
 
 
@@ -429,7 +444,7 @@ async def confirm_password_change(
     try:
         passwords.check_policy(new_password, identifier=account.identifier)
     except passwords.WeakPassword as exc:
-        raise WeakPassword(str(exc)) from None
+        raise WeakPassword(exc.text) from None
     await _check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
                       caller=caller, owner_id=viewer.account_id)
     account.password_hash = await passwords.hash_password(new_password)
@@ -448,14 +463,15 @@ async def request_contact_change(
 ) -> Challenge:
     """The code goes to the NEW address, proving the person controls it."""
     if bool(email) == bool(phone):
-        raise InvalidInput("email", "Indiquez une nouvelle adresse e-mail ou un nouveau numéro.")
+        raise InvalidInput("email",
+                           N_("Indiquez une nouvelle adresse e-mail ou un nouveau numéro."))
     try:
         if email:
             channel, destination = CodeChannel.EMAIL, normalise_email(email)
         else:
             channel, destination = CodeChannel.SMS, normalise_phone(phone or "")
     except InvalidContact as exc:
-        raise InvalidInput(exc.field, str(exc)) from None
+        raise InvalidInput(exc.field, exc.text) from None
     account = await Account.get(id=viewer.account_id)
     await _confirm_password(rt, account, current_password, caller)
     await _throttle_contact_codes(rt, account.id, destination)

@@ -27,6 +27,7 @@ from backend import errors
 from backend.access import policy
 from backend.access.policy import Access
 from backend.document_types import DocumentType
+from backend.i18n import DEFAULT_LOCALE, N_, gettext
 from backend.identity import matching
 from backend.identity.models import Professional
 from backend.keys import services as keys
@@ -51,18 +52,20 @@ class RecordsError(errors.DomainError):
 
 
 class UnsupportedContent(RecordsError):
-    message = ("Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un "
-               "document CDA (XML).")
+    message = N_("Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un "
+                 "document CDA (XML).")
 
 
 class FileTooLarge(RecordsError):
+    message = N_("Fichier trop volumineux (maximum {megabytes} Mo).")
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Fichier trop volumineux (maximum {limit // (1024 * 1024)} Mo).")
+        super().__init__(megabytes=limit // (1024 * 1024))
         self.limit = limit
 
 
 class DuplicateDocument(RecordsError):
-    message = "Ce document est déjà dans votre dossier."
+    message = N_("Ce document est déjà dans votre dossier.")
 
     def __init__(self, existing_id: uuid.UUID) -> None:
         super().__init__()
@@ -70,13 +73,13 @@ class DuplicateDocument(RecordsError):
 
 
 class InvalidDocumentInput(RecordsError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class DocumentNotFound(RecordsError):
-    message = "Document introuvable."
+    message = N_("Document introuvable.")
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -94,18 +97,21 @@ class DocumentInput:
         # Controls and format characters (NUL, bidirectional overrides...) are stripped.
         title = clean_label(self.title)
         if not title:
-            raise InvalidDocumentInput("title", "Le titre est obligatoire.")
+            raise InvalidDocumentInput("title", N_("Le titre est obligatoire."))
         if len(title) > MAX_TITLE:
-            raise InvalidDocumentInput("title", f"Le titre dépasse {MAX_TITLE} caractères.")
+            raise InvalidDocumentInput("title", N_("Le titre dépasse {limit} caractères."),
+                                       limit=MAX_TITLE)
         if DocumentType.from_loinc(self.type_code) is None:
-            raise InvalidDocumentInput("type", "Type de document inconnu (liste DMP, LOINC).")
+            raise InvalidDocumentInput("type", N_("Type de document inconnu (liste DMP, LOINC)."))
         if self.clinical_date > date.today() + timedelta(days=1):
-            raise InvalidDocumentInput("clinicalDate", "La date du document est dans le futur.")
+            raise InvalidDocumentInput("clinicalDate",
+                                       N_("La date du document est dans le futur."))
         if self.clinical_date.year < 1900:
-            raise InvalidDocumentInput("clinicalDate", "Date du document invalide.")
+            raise InvalidDocumentInput("clinicalDate", N_("Date du document invalide."))
         release_at = self.release_at
         if self.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT and release_at is None:
-            raise InvalidDocumentInput("releaseAt", "Indiquez la date de mise à disposition.")
+            raise InvalidDocumentInput("releaseAt",
+                                       N_("Indiquez la date de mise à disposition."))
         return DocumentInput(title, self.type_code, self.clinical_date, self.visibility,
                              release_at)
 
@@ -272,6 +278,11 @@ async def deposit_document(
     return document
 
 
+NEW_DOCUMENT_SUBJECT = N_("Carnet : nouveau document")
+NEW_DOCUMENT_TEXT = N_("Un nouveau document est disponible dans votre espace Carnet. "
+                       "Connectez-vous pour le consulter.")
+
+
 async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> None:
     """Tell the patient a document arrived; no health detail, and never fail the deposit."""
     from backend.identity.models import Account, CodeChannel
@@ -287,13 +298,16 @@ async def notify_new_document(rt: Runtime, person_id: int, document: Document) -
     account = await Account.filter(person_id=person_id, status="active").first()
     if account is None:
         return
-    text = ("Un nouveau document est disponible dans votre espace Carnet. "
-            "Connectez-vous pour le consulter.")
+    # Sent for someone else's request (a deposit) or by the background loop: in the patient's
+    # language, not the request's (accounts have no language yet: French).
+    locale = DEFAULT_LOCALE
+    text = gettext(NEW_DOCUMENT_TEXT, locale)
     try:
         if account.preferred_channel is CodeChannel.SMS and account.phone:
             await rt.notifier.send_sms(account.phone, text)
         elif account.email:
-            await rt.notifier.send_email(account.email, "Carnet : nouveau document", text)
+            await rt.notifier.send_email(account.email, gettext(NEW_DOCUMENT_SUBJECT, locale),
+                                         text)
     except Exception as exc:
         log.warning("new-document notification failed (%s)", type(exc).__name__)
 
