@@ -252,9 +252,9 @@ def _language(request: Request, ticket: Ticket | None) -> str:
 def _failure(message: str, status: int, lang: str) -> Response:
     # Fixed texts only (from the catalogue): nothing from the request is echoed.
     page = _FAILURE_PAGE.format(
-        lang=normalise(lang), title=html.escape(gettext(lang, DOWNLOAD_FAILED)),
-        message=html.escape(gettext(lang, message)),
-        hint=html.escape(gettext(lang, DOWNLOAD_HINT)))
+        lang=normalise(lang), title=html.escape(gettext(lang, DOWNLOAD_FAILED), quote=False),
+        message=html.escape(gettext(lang, message), quote=False),
+        hint=html.escape(gettext(lang, DOWNLOAD_HINT), quote=False))
     headers = {**CONTENT_HEADERS, "Content-Security-Policy": "default-src 'none'"}
     return HTMLResponse(page, status_code=status, headers=headers)
 
