@@ -98,8 +98,8 @@ def test_the_download_happens_in_a_hidden_frame() -> None:
 
 
 def test_only_pdfs_and_raster_images_are_shown_inline() -> None:
-    assert INLINE_TYPES == {"application/pdf", "image/png", "image/jpeg", "image/gif",
-                            "image/webp"}
+    allowed = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"}
+    assert allowed == INLINE_TYPES
     assert is_inline("application/pdf") and is_inline("IMAGE/PNG ")
     for content_type in ("image/svg+xml", "text/html", "text/plain; charset=utf-8",
                          "application/hl7-cda+xml", "application/xml", "application/pdf; x=1",

@@ -746,8 +746,9 @@ async def test_a_missing_document_and_the_download_from_its_page(fake_api: FakeA
     fake_api.answer("DocumentView", view_answer())
     state = viewing()
     await run(state.load())
-    fake_api.answer("Document", {"document": {"id": "d1", "title": "Bilan", "clinicalDate":
-                                              "2025-03-02", "downloadUrl": "/documents/d1/content"}})
+    fake_api.answer("Document", {"document": {"id": "d1", "title": "Bilan",
+                                              "clinicalDate": "2025-03-02",
+                                              "downloadUrl": "/documents/d1/content"}})
     ((name, script),) = client_calls(await run(state.download()))
     url = json.loads(script.split("frame.src = ")[1].split(";")[0])
     ticket = TICKETS.redeem(url.rpartition("/")[2])  # a download ticket
