@@ -13,7 +13,7 @@ from playwright.async_api import Frame, Locator, Page, expect
 
 from tests.browser import a11y, axe
 from tests.browser.reflex_app import WebApp
-from tests.browser.signin import FIRST_LOAD_TIMEOUT
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, sign_in
 
 VIEWER_FRAME = "#document-viewer-frame"
 
@@ -97,6 +97,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "dialog": "Delete this document?",
     },
 }
+
+
+async def signed_in(page: Page, web: WebApp, mailbox: Mailbox, address: str,
+                    lang: str = "fr") -> None:
+    """Sign in (in French: the login helpers read French), then switch to `lang`. The login
+    page is first opened with the long first-load timeout: on a busy machine Vite may take
+    longer than a navigation's default to compile it."""
+    await page.goto(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await sign_in(page, web, mailbox, address)
+    await use_language(page, lang)
 
 
 async def use_language(page: Page, lang: str) -> None:

@@ -32,13 +32,13 @@ from tests.browser.documents_helpers import (
     pdf,
     png,
     row,
+    signed_in,
     tab_to,
     upload,
-    use_language,
     wait_for_pages,
 )
 from tests.browser.reflex_app import WebApp
-from tests.browser.signin import Mailbox, new_patient, sign_in
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -75,10 +75,12 @@ async def test_a_pdf_and_an_image_open_inside_carnet(
     mailbox: Mailbox, tmp_path: Path,
 ) -> None:
     words = TEXTS[lang]
+    shown: list[str] = []  # the one-time inline links the browser fetched
+    page.on("request", lambda request: shown.append(request.url)
+            if "/_carnet/affichage/" in request.url else None)
     address = await new_patient()
     await deposit_text(app, address, "Consultation en texte")
-    await sign_in(page, web, mailbox, address)
-    await use_language(page, lang)
+    await signed_in(page, web, mailbox, address, lang)
     try:
         await open_documents(page, web, lang)
         document = pdf(pages=2)
@@ -97,9 +99,11 @@ async def test_a_pdf_and_an_image_open_inside_carnet(
         view = page.get_by_role("link", name=words["view"].format(title="Compte rendu PDF"))
         await tab_to(page, view)
         await page.keyboard.press("Enter")
-        await expect(page).to_have_url(
-            re.compile(re.escape(web.url) + r"/documents/[0-9a-f-]{36}$"))
-        await expect(page.get_by_role("heading", level=1)).to_have_text("Compte rendu PDF")
+        await expect(page).to_have_url(  # a first visit compiles the page in Vite: wait
+            re.compile(re.escape(web.url) + r"/documents/[0-9a-f-]{36}$"),
+            timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page.get_by_role("heading", level=1)).to_have_text(
+            "Compte rendu PDF", timeout=FIRST_LOAD_TIMEOUT)
         frame_element = page.locator(VIEWER_FRAME)
         await expect(frame_element).to_have_attribute("sandbox", "allow-scripts")
         await expect(frame_element).to_have_attribute(
@@ -164,6 +168,8 @@ async def test_a_pdf_and_an_image_open_inside_carnet(
                                                                            timeout=30_000)
         await expect(page.get_by_role("button", name=words["download"])).to_be_visible()
         await expect(page.locator(VIEWER_FRAME)).to_have_count(0)
+        # Each link fetched once (the PDF, the image); none by a page left behind.
+        assert len(shown) == len(set(shown)) == 2, shown
     finally:
         await back_to_french(page, web)
 
@@ -172,7 +178,7 @@ async def test_someone_elses_document_is_not_found_like_a_missing_one(
     clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
 ) -> None:
     owner, me = await new_patient(), await new_patient()
-    await sign_in(page, web, mailbox, owner)
+    await signed_in(page, web, mailbox, owner)
     await open_documents(page, web)
     await upload(page, pdf(1), filename="a-moi.pdf", title="Le mien")
     await expect(page.locator("#upload-info")).to_be_visible(timeout=30_000)
@@ -180,7 +186,7 @@ async def test_someone_elses_document_is_not_found_like_a_missing_one(
 
     other = await page.context.new_page()
     try:
-        await sign_in(other, web, mailbox, me)
+        await signed_in(other, web, mailbox, me)
         for document_id in (str(theirs.id), "00000000-0000-0000-0000-000000000000"):
             await other.goto(f"{web.url}/documents/{document_id}")
             await expect(other.get_by_role("heading", level=1)).to_have_text(

@@ -31,12 +31,12 @@ from tests.browser.documents_helpers import (
     back_to_french,
     open_documents,
     row,
+    signed_in,
     tab_to,
     upload,
-    use_language,
 )
 from tests.browser.reflex_app import WebApp
-from tests.browser.signin import Mailbox, new_patient, sign_in
+from tests.browser.signin import Mailbox, new_patient
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -82,7 +82,7 @@ async def test_upload_list_download_rename_hide_delete(
 ) -> None:
     address = await new_patient()
     await deposit_from_a_doctor(app, address, "Consultation du 20 janvier")
-    await sign_in(page, web, mailbox, address)
+    await signed_in(page, web, mailbox, address)
     await open_documents(page, web)
     rows = page.locator("#documents-list li")
     await expect(rows).to_have_count(1)
@@ -195,7 +195,7 @@ async def test_unsupported_and_duplicate_files_say_so_in_french(
     app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
 ) -> None:
     address = await new_patient()
-    await sign_in(page, web, mailbox, address)
+    await signed_in(page, web, mailbox, address)
     await open_documents(page, web)
     error = page.locator("#upload-error")
 
@@ -252,8 +252,7 @@ async def test_upload_and_delete_with_the_keyboard_only(
     visit (another page and back, or a reload)."""
     words = TEXTS[lang]
     address = await new_patient()
-    await sign_in(page, web, mailbox, address)
-    await use_language(page, lang)
+    await signed_in(page, web, mailbox, address, lang)
     try:
         await open_documents(page, web, lang)
         sent: list[str] = []

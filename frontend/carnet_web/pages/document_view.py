@@ -9,6 +9,8 @@ The title comes from people: plain text, never HTML.
 from __future__ import annotations
 
 import reflex as rx
+from reflex.event import EventHandler, no_args_event_spec
+from reflex_components_core.el.elements.media import Img
 
 from carnet_web.components.layout import layout, page_title
 from carnet_web.components.ui import (
@@ -24,6 +26,12 @@ from carnet_web.routes import DOCUMENT_VIEW_ROUTE, DOCUMENTS_ROUTE
 from carnet_web.state.document_view import DOWNLOAD_ONLY, IMAGE, PDF, DocumentViewState
 
 PAGE_TITLE = N_("Document")
+
+
+class DocumentImage(Img):
+    """<img> that tells when the browser could not show it (Reflex's Img has no on_error)."""
+
+    on_error: EventHandler[no_args_event_spec]
 
 
 def _back() -> rx.Component:
@@ -58,7 +66,7 @@ def _pdf() -> rx.Component:
         sandbox="allow-scripts",
         title=tf("Visionneuse PDF : {title}", title=DocumentViewState.title),
         id=VIEWER_FRAME_ID,
-        key=DocumentViewState.document_id,
+        key=DocumentViewState.shown_id,
         referrer_policy="no-referrer",
         style={"width": "100%", "height": "min(80vh, 70rem)", "min_height": "28rem",
                "border": "1px solid var(--gray-a6)", "border_radius": "var(--radius-3)",
@@ -72,10 +80,15 @@ def _image() -> rx.Component:
         _cannot_display(t("Cette image ne peut pas être affichée ici. Utilisez « Télécharger » "
                           "pour l'ouvrir sur votre appareil.")),
         rx.box(
-            rx.el.img(
+            DocumentImage.create(
                 src=DocumentViewState.image_src,
                 alt=tf("Image du document « {title} »", title=DocumentViewState.title),
                 id="document-image",
+                # A CORS request (this server answers it): in development the page and the
+                # backend differ by their port, and the image's Cross-Origin-Resource-Policy
+                # would refuse a plain cross-origin <img>.
+                cross_origin="anonymous",
+                referrer_policy="no-referrer",
                 on_error=DocumentViewState.image_error,
                 style={"max_width": "100%", "height": "auto", "display": "block",
                        "margin": "0 auto"},
@@ -116,23 +129,33 @@ def _details() -> rx.Component:
     )
 
 
+#: Whether the state describes the document of the address: the state of a previous visit is
+#: never shown (nor its image requested) while this one loads.
+_CURRENT = DocumentViewState.router.url.path == DOCUMENTS_ROUTE + "/" + DocumentViewState.shown_id
+
+
 def _content() -> rx.Component:
     return page_body(
         _back(),
-        error_callout(DocumentViewState.error, retry=DocumentViewState.load,
-                      id="document-error"),
         rx.cond(
-            DocumentViewState.loading,
+            DocumentViewState.loading | ~_CURRENT,
             loading_state(),
-            rx.cond(
-                DocumentViewState.missing,
-                rx.fragment(
-                    page_header(t("Document introuvable")),
-                    empty_state(t("Ce document n'existe pas ou n'est plus dans votre dossier."),
-                                t("Il a peut-être été supprimé. Retrouvez vos documents dans "
-                                  "« Mes documents ».")),
+            rx.fragment(
+                error_callout(DocumentViewState.error, retry=DocumentViewState.load,
+                              id="document-error"),
+                rx.cond(
+                    DocumentViewState.missing,
+                    rx.fragment(
+                        page_header(t("Document introuvable")),
+                        empty_state(
+                            t("Ce document n'existe pas ou n'est plus dans votre dossier."),
+                            t("Il a peut-être été supprimé. Retrouvez vos documents dans "
+                              "« Mes documents »."),
+                        ),
+                    ),
+                    rx.cond(DocumentViewState.title != "", _details(),
+                            page_header(t(PAGE_TITLE))),
                 ),
-                rx.cond(DocumentViewState.title != "", _details(), page_header(t(PAGE_TITLE))),
             ),
         ),
     )

@@ -66,7 +66,7 @@ class DocumentViewState(SessionState):
     loading: bool = True
     error: str = ""
     missing: bool = False  # no such document (or not mine: the API answers alike)
-    document_id: str = ""
+    shown_id: str = ""  # the document this state describes (the route's `document_id`)
     title: str = ""
     document_line: str = ""  # 'Compte rendu de biologie · document du 2 mars 2025'
     added_line: str = ""
@@ -106,9 +106,9 @@ class DocumentViewState(SessionState):
             return
         self._reset_document()
         self.loading = True
-        self.document_id = str(self.router.page.params.get("document_id") or "")
+        self.shown_id = str(self.router.page.params.get("document_id") or "")
         yield
-        data = await self._query(DOCUMENT_VIEW, {"id": self.document_id})
+        data = await self._query(DOCUMENT_VIEW, {"id": self.shown_id})
         document = data["document"]
         if not document:
             self.missing = True
@@ -144,10 +144,10 @@ class DocumentViewState(SessionState):
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
-        if not self.document_id:
+        if not self.shown_id:
             return
         self.error = ""
-        found = (await self._query(DOCUMENT, {"id": self.document_id}))["document"]
+        found = (await self._query(DOCUMENT, {"id": self.shown_id}))["document"]
         if not found:
             self._reset_document()
             self.missing = True

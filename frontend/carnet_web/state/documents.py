@@ -37,7 +37,7 @@ from carnet_web.documents_http import (
     download_url,
     is_inline,
 )
-from carnet_web.i18n import N_, gettext
+from carnet_web.i18n import DEFAULT_LANGUAGE, N_, gettext
 from carnet_web.routes import document_view_path
 from carnet_web.state.formatting import date_text, day_text, size_text, today_here
 from carnet_web.state.session import SessionState, api_errors
@@ -313,7 +313,8 @@ def author_label(author: Mapping[str, Any] | None, lang: str) -> str:
     return " · ".join(part for part in parts if part) or gettext(lang, A_PROFESSIONAL)
 
 
-def count_label(total: int, lang: str) -> str:
+def count_label(total: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """'Aucun document', '1 document', '25 documents' (also used by state/pro_record.py)."""
     if total <= 0:
         return gettext(lang, NO_DOCUMENT)
     return gettext(lang, ONE_DOCUMENT if total == 1 else SEVERAL_DOCUMENTS, n=total)
