@@ -34,6 +34,7 @@ from backend.identity.models import Account, Person
 from backend.messaging.models import Conversation
 from backend.profile import services as profile
 from backend.profile.models import MeasurementKind
+from backend.records.models import Document
 from backend.settings import Settings
 from tests.access_helpers import add_allergy, seed_matrix
 from tests.browser import a11y
@@ -57,7 +58,7 @@ RECORD_READ = """query Rec($id: ID!) { patientRecord(patientId: $id) {
 
 @dataclass(frozen=True)
 class Stop:
-    path: str  # `{conversation}` and `{patient}` are filled in from the demo data
+    path: str  # `{conversation}`, `{patient}`, `{document}` are filled in from the demo data
     who: tuple[str, ...]  # visited signed out, as the patient, as the professional
 
 
@@ -72,6 +73,7 @@ ROUTES: dict[str, Stop] = {
     "/sessions": Stop("/sessions", (PATIENT, PROFESSIONAL)),
     "/mon-compte": Stop("/mon-compte", (VISITOR, PATIENT, PROFESSIONAL)),
     "/documents": Stop("/documents", (VISITOR, PATIENT)),
+    "/documents/[document_id]": Stop("/documents/{document}", (PATIENT,)),
     "/profil": Stop("/profil", (PATIENT,)),
     "/messagerie": Stop("/messagerie", (PATIENT, PROFESSIONAL)),
     "/messagerie/[conversation_id]": Stop("/messagerie/{conversation}", (PATIENT, PROFESSIONAL)),
@@ -123,6 +125,7 @@ async def set_language(page: Page, web: WebApp, lang: str) -> None:
 class Demo:
     conversation: str
     patient: str  # the record's public id
+    document: str  # the document Dr Durand deposited
     doctor: Account
     traits: dict[str, str]  # the patient's INS traits, by form field
 
@@ -155,7 +158,10 @@ async def demo(app: object, clean: None, migrated: Settings) -> AsyncIterator[De
     person = await Person.get(id=patient.person_id)
     conversation = await Conversation.filter(patient_id=person.id).first()
     assert conversation is not None
+    document = await Document.filter(person_id=person.id).first()
+    assert document is not None
     yield Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
+               document=str(document.id),
                traits={"insMatricule": person.matricule, "birthName": person.birth_name,
                        "birthDate": person.birth_date.isoformat()})
     await truncate_all()
@@ -219,7 +225,8 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
         name = f"tour-{lang}-{who}-{route.strip('/') or 'home'}"
         await page.set_viewport_size(a11y.WIDTHS[390])
         await page.goto(web.url + stop.path.format(conversation=demo.conversation,
-                                                   patient=demo.patient))
+                                                   patient=demo.patient,
+                                                   document=demo.document))
         await a11y.check_at_widths(page, name)
         for state in STATES.get((who, route), []):
             await state.reach(page, demo)
