@@ -7,7 +7,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_HTTP_CLIENT_BIND_ADDRESS := 0.0.0.0
 
-.PHONY: run test install install-dev bun graphiql lint schema bench clean
+.PHONY: run test install install-dev bun graphiql axe lint schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,18 @@ $(GRAPHIQL)/static/.installed: $(GRAPHIQL)/package.json $(GRAPHIQL)/package-lock
 	$(PYTHON) -m backend.graphiql collect --clean
 	touch $@
 
+# axe-core, which the browser tests inject into every page they check (tests/browser/a11y.py):
+# `npm ci` checks the tarball against tests/browser/axe/package-lock.json, `check` checks
+# axe.min.js against the hash pinned in tests/browser/axe/__init__.py.
+AXE := tests/browser/axe
+axe: $(AXE)/node_modules/.installed
+
+$(AXE)/node_modules/.installed: $(AXE)/package.json $(AXE)/package-lock.json $(AXE)/__init__.py
+	@command -v npm >/dev/null || { echo "npm is required (Debian: apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix $(AXE) --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(PYTHON) -m tests.browser.axe check
+	touch $@
+
 # Migrate the embedded SQLite database, seed demo data, start API + web app.
 run: install bun graphiql
 	$(BIN)/carnet dev
@@ -44,7 +56,7 @@ lint: install-dev
 
 # Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see README); CI=true makes a
 # missing service a failure instead of a skip.
-test: install-dev bun graphiql
+test: install-dev bun graphiql axe
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/carnet export-schema --check
@@ -58,4 +70,5 @@ bench: install-dev
 	$(BIN)/python bench/graphql_overhead.py
 
 clean:
-	rm -rf var .pytest_cache .ruff_cache $(GRAPHIQL)/static $(GRAPHIQL)/node_modules
+	rm -rf var .pytest_cache .ruff_cache $(GRAPHIQL)/static $(GRAPHIQL)/node_modules \
+		$(AXE)/node_modules

@@ -1,8 +1,26 @@
 """Browser tests: a real API (`carnet serve` on the test database), the Reflex web app
 (`reflex run --env dev`) pointed at it, and headless Debian Chromium driven by Playwright.
 
-Needs /usr/bin/chromium (`apt-get install -y chromium`; never `playwright install`) and bun
-(`scripts/ensure-bun.sh`). Without them these tests skip locally and fail with CI=true.
+Needs /usr/bin/chromium (`apt-get install -y chromium`; never `playwright install`), bun
+(`scripts/ensure-bun.sh`) and axe-core (`make axe`). Without them these tests skip locally and
+fail with CI=true.
+
+Accessibility is checked automatically (tests/browser/a11y.py), so no test can forget it. The
+`page` fixture's tab:
+
+- runs `check_page` (axe-core with every WCAG 2.0/2.1 A and AA rule and every best practice;
+  no sideways scrolling; a screenshot in var/screenshots/) after each `page.goto(...)` that
+  lands on the web app, once the page has rendered and is still (`a11y.settle`);
+- runs it again on the tab's last state when the test passes (a dialog left open, a form's
+  error: whatever the test ended on), unless the tab is no longer on the web app;
+- gathers what every check found (those two, and each explicit `await check_page(page, name)`
+  or `await check_at_widths(page, name)` a test makes at the states it reaches by clicking) and
+  fails the test at its end with all of it: one run tells every problem. A test may fail
+  earlier with `a11y.fail_on_findings(page)`.
+
+Only the web app's pages are checked: not GraphiQL (a third party's page, served by the API)
+and not the API's own pages. Tabs a test opens itself (`browser_context.new_page()`) are
+checked only where it calls `check_page` on them.
 """
 
 from __future__ import annotations
@@ -14,9 +32,10 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import BrowserContext, Page, Response, async_playwright
 
 from backend.settings import Settings
+from tests.browser import a11y, axe
 from tests.browser.reflex_app import WebApp, bun_path, reflex_dev, web_env
 from tests.browser.signin import Mailbox
 from tests.conftest import service_missing
@@ -92,10 +111,77 @@ async def browser_context(
         await context.close()
 
 
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core's source, checked against its pinned hash (tests/browser/axe)."""
+    try:
+        return axe.script()
+    except axe.AxeMissing as exc:
+        service_missing("axe-core (`make axe`)", exc)
+        raise
+
+
+CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[pytest.TestReport]:
+    """Remember whether the test's body passed: only then is the tab's last state checked."""
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_PASSED] = report.passed
+    return report
+
+
+class _CheckedTab:
+    """`page.goto` that checks the web app's page it lands on (see the module docstring)."""
+
+    def __init__(self, tab: Page, app_url: str | None, test_name: str) -> None:
+        self.tab = tab
+        self.app_url = app_url
+        self.test_name = test_name
+        self.count = 0
+        self._goto = tab.goto
+
+    def on_app(self) -> bool:
+        url = self.tab.url
+        return self.app_url is not None and (url == self.app_url
+                                             or url.startswith(self.app_url + "/"))
+
+    async def check(self, label: str) -> None:
+        self.count += 1
+        path = self.tab.url.removeprefix(self.app_url or "").split("?")[0] or "/"
+        await a11y.check_page(self.tab, f"{self.test_name}-{self.count:02d}-{label}-{path}")
+
+    async def goto(self, url: str, **kwargs: object) -> Response | None:
+        response = await self._goto(url, **kwargs)  # type: ignore[arg-type]
+        if self.on_app():
+            await self.check("goto")
+        return response
+
+
 @pytest.fixture
-async def page(browser_context: BrowserContext) -> AsyncIterator[Page]:
-    """A new tab (so a new Reflex session)."""
+async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
+               ) -> AsyncIterator[Page]:
+    """A new tab (so a new Reflex session), whose pages are checked (see the module docstring).
+    """
     tab = await browser_context.new_page()
     tab.set_default_timeout(15_000)
-    yield tab
-    await tab.close()
+    app_url = None
+    if "web" in request.fixturenames:  # a test of the web app: axe-core is needed
+        request.getfixturevalue("axe_script")
+        app_url = request.getfixturevalue("web").url
+    checked = _CheckedTab(tab, app_url, f"{request.node.module.__name__.rsplit('.', 1)[-1]}-"
+                                        f"{request.node.name}")
+    tab.goto = checked.goto  # type: ignore[method-assign]
+    findings = a11y.collect_on(tab)
+    try:
+        yield tab
+        if request.node.stash.get(CALL_PASSED, False) and not tab.is_closed() \
+                and checked.on_app():
+            await checked.check("end")
+    finally:
+        await tab.close()
+    if findings.problems:
+        pytest.fail(findings.report(), pytrace=False)

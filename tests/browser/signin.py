@@ -10,6 +10,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Awaitable, Callable
 
 from aiosmtpd.smtp import Envelope
 from playwright.async_api import Page, expect
@@ -78,14 +79,20 @@ async def submit_password(page: Page, identifier: str, password: str) -> None:
     await page.get_by_role("button", name="Continuer").click()
 
 
-async def sign_in(page: Page, web: WebApp, mailbox: Mailbox, address: str) -> None:
-    """Password, then the emailed code: this tab is signed in, on the home page."""
+async def sign_in(page: Page, web: WebApp, mailbox: Mailbox, address: str, *,
+                  password: str = PASSWORD, home: str = "/",
+                  on_code_page: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Password, then the emailed code: this tab is signed in, on its home page (`/` for a
+    patient, `/pro` for a professional). `on_code_page` runs on the code page, before the
+    code is typed (e.g. to check it)."""
     seen = len(mailbox.messages_to(address))
     await open_login_page(page, web)
-    await submit_password(page, address, PASSWORD)
+    await submit_password(page, address, password)
     await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address, seen=seen)
+    if on_code_page is not None:
+        await on_code_page()
     await page.get_by_label("Code à 6 chiffres").fill(code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.url + home, timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
