@@ -23,6 +23,7 @@ from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
 from backend.graphiql import serve_asset as graphiql_asset
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
+from backend.identity import notices
 from backend.identity.psc_http import psc_callback, psc_login
 from backend.identity.services import session_store
 from backend.kv import KV_UNAVAILABLE_ERRORS
@@ -39,6 +40,8 @@ from backend.schema import build_schema
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+NOTICES_DRAIN_SECONDS = 5.0
 
 
 def _runtime(conn: HTTPConnection) -> Runtime:
@@ -83,6 +86,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                # Notices still being sent get a moment (they are lost after: see notices.py).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(notices.drain(), NOTICES_DRAIN_SECONDS)
                 await runtime.aclose()
 
     async def unavailable(request: HTTPConnection, exc: Exception) -> JSONResponse:

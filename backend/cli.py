@@ -8,13 +8,15 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from backend.settings import DEV_TRUSTED_PROXIES, SettingsError, get_settings, load_settings
 
@@ -268,25 +270,35 @@ def _run_dev(args: argparse.Namespace, state: _DevSignals) -> int:
     carnet = [sys.executable, "-m", "backend.cli"]
     state.start([*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)],
                 env=env)
-    if not args.no_frontend:
+    from backend.demo import DEMO_LOGINS
+
+    banner = (
+        "\nCarnet is running:\n"
+        + (f"  Web app          http://127.0.0.1:{args.web_port}/\n"
+           f"  Web app backend  http://127.0.0.1:{args.web_backend_port} (Reflex: state, "
+           "uploads, downloads)\n" if not args.no_frontend else "")
+        + f"  GraphQL API      http://127.0.0.1:{args.api_port}/graphql"
+        f"{' (GraphiQL in a browser)' if settings.graphiql else ''}\n"
+        f"  Database         "
+        f"{settings.database_url if 'sqlite' in settings.database_url else '(set)'}\n"
+        + "".join(f"  Demo login       {login} / {password}\n"
+                  for login, password in DEMO_LOGINS.items()) +
+        "  Login codes are printed here when no SMTP is configured. Ctrl-C stops everything.\n"
+    )
+    if args.no_frontend:
+        print(banner, file=sys.stderr)
+    else:
+        print("Building the web app (the first build takes a minute)...", file=sys.stderr)
         state.start([
             sys.executable, "-m", "reflex", "run", "--env", "dev",
             "--frontend-port", str(args.web_port),
             "--backend-port", str(args.web_backend_port),
             "--backend-host", "127.0.0.1",
-        ], env=env, cwd=FRONTEND_DIR)
-    from backend.demo import DEMO_LOGINS
-
-    print(
-        "\nCarnet is starting (first frontend build takes a minute):\n"
-        f"  Web app   http://127.0.0.1:{args.web_port}/\n"
-        f"  GraphQL   http://127.0.0.1:{args.api_port}/graphql"
-        f"{' (GraphiQL)' if settings.graphiql else ''}\n"
-        f"  Database  {settings.database_url if 'sqlite' in settings.database_url else '(set)'}\n"
-        f"  Demo logins: {DEMO_LOGINS or 'none yet'}\n"
-        "  Login codes are printed here when no SMTP is configured. Ctrl-C stops everything.\n",
-        file=sys.stderr,
-    )
+        ], env=env, cwd=FRONTEND_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        web = state.procs[-1]
+        assert web.stdout is not None
+        threading.Thread(target=_relay_reflex_output, args=(web.stdout, banner),
+                         name="reflex-output", daemon=True).start()
     while True:
         for proc in state.procs:
             if proc.poll() is not None:
@@ -295,6 +307,25 @@ def _run_dev(args: argparse.Namespace, state: _DevSignals) -> int:
                       file=sys.stderr)
                 return proc.returncode or 1
         time.sleep(0.2)
+
+
+#: Reflex's own "where it runs" lines: replaced by Carnet's banner (every URL and port, once).
+_REFLEX_ADDRESS_LINE = re.compile(r"^(App running at|Backend running at):")
+
+
+def _relay_reflex_output(stream: IO[bytes], banner: str) -> None:
+    """Copy Reflex's output to our stderr, except its address lines: the first one is replaced
+    by Carnet's banner (printed when the web app is actually up)."""
+    shown = False
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace")
+        if _REFLEX_ADDRESS_LINE.match(line):
+            if not shown:
+                shown = True
+                print(banner, file=sys.stderr, flush=True)
+            continue
+        sys.stderr.write(line)
+        sys.stderr.flush()
 
 
 def _kill_groups(procs: list[subprocess.Popen[bytes]], sig: int) -> None:

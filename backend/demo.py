@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from backend.announcements.models import Announcement
-from backend.identity import accounts
+from backend.identity import accounts, notices
 from backend.identity.lookup import account_by_identifier
 from backend.settings import Settings
 
@@ -107,5 +107,6 @@ async def _seed_record_and_messages(settings: Settings) -> dict[str, int]:
             )
             created["conversationsCreated"] = 1
     finally:
+        await notices.drain()  # the notices of the deposit and the message, sent or dropped
         await runtime.aclose()
     return created

@@ -6,8 +6,9 @@ are described here as ports and passed in by the composition root (backend.boots
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from backend.broker import Broker, MemoryBroker, RedisBroker
@@ -44,6 +45,10 @@ class BlobStore(Protocol):
     async def aclose(self) -> None: ...
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -51,6 +56,8 @@ class Runtime:
     broker: Broker
     notifier: Notifier
     blobs: BlobStore | None = None  # None: a runtime that stores no documents (some tests)
+    # The time rules that expire things (one-time codes) read; tests pass a clock they move.
+    clock: Callable[[], datetime] = field(default=utc_now)
 
     @property
     def uses_redis(self) -> bool:

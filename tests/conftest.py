@@ -150,11 +150,16 @@ async def delete_namespace(client: aioredis.Redis) -> None:
 
 @pytest.fixture
 async def clean(app: object, redis_url: str) -> AsyncIterator[None]:
-    """Each test starts from empty tables and an empty Redis namespace."""
+    """Each test starts from empty tables and an empty Redis namespace (and no notice of an
+    earlier test still being sent in the background)."""
+    from backend.identity import notices
+
     client = aioredis.Redis.from_url(redis_url)
+    await notices.drain()
     await delete_namespace(client)
     await truncate_all()
     yield
+    await notices.drain()
     await delete_namespace(client)
     await client.aclose()
 

@@ -56,9 +56,12 @@ FULL_PROFILE = """query F($id: ID!) { patientRecord(patientId: $id) { profile {
   organDonation { id } } } }"""
 SERIES = """query M($id: ID!) { patientRecord(patientId: $id) {
   measurements(kind: WEIGHT) { points { value } } } }"""
+LATEST = """query T($id: ID!) { patientRecord(patientId: $id) {
+  latestMeasurements(points: 3) { kind points { value } } } }"""
 RECORD = """query R($id: ID!) { patientRecord(patientId: $id) { ground
   documents(first: 10) { edges { node { id } } } profile { allergies { substance } } } }"""
-OWN = """query Own($doc: ID!) { documents(first: 10) { edges { node { id } } }
+OWN = """query Own($doc: ID!) { documents(first: 10) { newCount edges { node { id } } }
+  latestMeasurements { kind }
   document(id: $doc) { id }
   profile { allergies { substance } treatments { medication } advanceDirective { text } }
   measurements(kind: WEIGHT) { points { value } } fhirEverything }"""
@@ -210,6 +213,20 @@ async def test_measurement_series_is_logged_when_readable(gql, world):
                                       section="measurements")]
 
 
+async def test_latest_measurements_are_logged_when_readable(gql, world):
+    await _team(gql, world, "pharmacist")
+    await _team(gql, world, "gp")
+    log = _Log(gql, world)
+    body = await gql(LATEST, {"id": world["public_id"]},
+                     token=world["pros"]["pharmacist"]["token"])
+    assert body["data"]["patientRecord"]["latestMeasurements"] == []
+    assert await log.new() == []
+    latest = await gql(LATEST, {"id": world["public_id"]}, token=world["pros"]["gp"]["token"])
+    assert "errors" not in latest, latest
+    assert await log.new() == [_entry(world, "gp", "PROFILE", "CARE_TEAM",
+                                      section="measurements")]
+
+
 async def _download(client, doc_id, token):
     response = await client.get(f"/documents/{doc_id}/content",
                                 headers={"Authorization": f"Bearer {token}"})
@@ -299,7 +316,7 @@ async def test_reads_not_allowed_log_nothing(client, gql, world):
     assert blocked["data"]["blockProfessional"]["__typename"] == "BlockChanged"
     for name in ("stranger", "osteo", "gp", "urgentist"):
         token = world["pros"][name]["token"]
-        for query in (RECORD, FULL_PROFILE, SERIES):
+        for query in (RECORD, FULL_PROFILE, SERIES, LATEST):
             body = await gql(query, {"id": world["public_id"]}, token=token)
             assert body == {"data": {"patientRecord": None}}, (name, body)
         assert await _download(client, world["docs"]["prescription"].id, token) == 404

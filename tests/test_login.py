@@ -159,20 +159,24 @@ async def test_resend_replaces_the_code_and_is_bounded(gql, notifier, clean):
 
 
 async def test_code_expiry(app, notifier, clean):
+    from datetime import UTC, datetime, timedelta
+
     from backend.identity import errors, services
     from backend.runtime import Runtime
 
     base = app.state.runtime
-    short = Runtime(base.settings.model_copy(update={"otp_ttl_seconds": 1}), base.kv,
-                    base.broker, notifier)
+    now = [datetime.now(UTC)]
+    rt = Runtime(base.settings, base.kv, base.broker, notifier, clock=lambda: now[0])
     account = await create_patient(email="expiry@example.fr")
     caller = services.Caller(address="203.0.113.9")
-    challenge = await services.start_login(short, identifier=account.identifier,
+    challenge = await services.start_login(rt, identifier=account.identifier,
                                            password=PASSWORD, channel=None, caller=caller)
     code = code_from(notifier.last().text)
-    await asyncio.sleep(1.3)
+    now[0] += timedelta(seconds=rt.settings.otp_ttl_seconds)  # the clock moves, no sleeping
     with pytest.raises(errors.CodeExpired):
-        await services.verify_login(short, challenge_id=challenge.id, code=code, caller=caller)
+        await services.verify_login(rt, challenge_id=challenge.id, code=code, caller=caller)
+    now[0] -= timedelta(seconds=1)  # one second before: still valid
+    await services.verify_login(rt, challenge_id=challenge.id, code=code, caller=caller)
 
 
 def _runtime(app, notifier, **overrides):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from backend.identity.models import Account
+from backend.identity.models import Account, Professional
 from tests.messaging_helpers import CONVERSATIONS, MESSAGES, SEND, people, start
 from tests.querycount import count_queries
 
@@ -181,16 +181,22 @@ async def test_bodies_and_subjects_are_encrypted_at_rest(gql, cast):
 
 
 async def test_waiting_message_notification_is_sent_once(app, gql, notifier, cast):
+    """Professionals get a reminder for a message left unread; patients are told at once
+    instead (tests/test_account.py), so the sweep leaves them out."""
+    from backend.identity import notices
     from backend.messaging.services import notify_waiting_messages
 
     patient, p_token = cast["patient"]
     _, d_token = cast["doctor"]
-    await start(gql, d_token, patient, body="Contenu médical confidentiel")
+    conv_id = (await start(gql, d_token, patient, body="Bonjour"))["conversation"]["id"]
+    await gql(SEND, {"c": conv_id, "body": "Contenu médical confidentiel"}, token=p_token)
+    await notices.drain()
     notifier.clear()
     runtime = app.state.runtime
     assert await notify_waiting_messages(runtime, delay_seconds=3600) == 0  # not yet
     assert await notify_waiting_messages(runtime, delay_seconds=0) == 1
-    message = notifier.last(to="patient@example.fr")
+    [message] = notifier.sent
+    assert message.to == "doctor@example.fr"
     assert "message vous attend" in message.text
     assert "confidentiel" not in message.text
     assert await notify_waiting_messages(runtime, delay_seconds=0) == 0  # once per message
@@ -257,3 +263,47 @@ async def test_subjects_and_bodies_lose_control_and_bidi_characters(gql, cast):
     assert messages["data"]["messages"]["edges"][0]["node"]["body"] == "Ligne 1\nLigne 2"
     only_controls = await start(gql, d_token, patient, subject="\u202a\u202c\x07")
     assert only_controls["__typename"] == "InvalidMessage"
+
+
+LATEST = """query L($first: Int!, $after: String) {
+  conversations(first: $first, after: $after) { latestCursor edges { node { id } } }
+  messagingSummary { unreadCount unreadConversations latestCursor }
+}"""
+
+
+async def test_latest_cursor_and_unread_summary_across_conversations(gql, cast):
+    """The web app resumes `inbox` from `latestCursor` (the latest message of any of my
+    conversations, whatever the page) instead of comparing cursors itself."""
+    patient, p_token = cast["patient"]
+    _, d_token = cast["doctor"]
+    _, n_token = cast["nurse"]
+    empty = (await gql(LATEST, {"first": 1}, token=p_token))["data"]
+    assert empty["conversations"]["latestCursor"] is None
+    assert empty["messagingSummary"] == {"unreadCount": 0, "unreadConversations": 0,
+                                         "latestCursor": None}
+    first = (await start(gql, d_token, patient, subject="Un"))["conversation"]["id"]
+    second = (await start(gql, n_token, patient, subject="Deux"))["conversation"]["id"]
+    # Between the doctor and the nurse only: not the patient's, so not in her latest cursor.
+    nurse_rpps = (await Professional.get(id=cast["nurse"][0].professional_id)).rpps
+    await start(gql, d_token, patient, subject="Entre nous", include_patient=False,
+                rpps=[nurse_rpps])
+    sent = await gql(SEND, {"c": first, "body": "Autre chose"}, token=d_token)
+    cursor = sent["data"]["sendMessage"]["sentMessage"]["cursor"]
+    page_one = (await gql(LATEST, {"first": 1}, token=p_token))["data"]
+    after = page_one["conversations"]["edges"][0]["node"]["id"]
+    assert after == first
+    assert page_one["conversations"]["latestCursor"] == cursor
+    assert page_one["messagingSummary"] == {"unreadCount": 3, "unreadConversations": 2,
+                                            "latestCursor": cursor}
+    conversations_page = await gql("query C { conversations(first: 1) { pageInfo { endCursor }"
+                                   " } }", token=p_token)
+    end = conversations_page["data"]["conversations"]["pageInfo"]["endCursor"]
+    page_two = (await gql(LATEST, {"first": 1, "after": end}, token=p_token))["data"]
+    assert [e["node"]["id"] for e in page_two["conversations"]["edges"]] == [second]
+    assert page_two["conversations"]["latestCursor"] == cursor  # whatever the page
+    # Nothing after it in that conversation; the nurse's professionals-only one is hers.
+    after_latest = await gql(MESSAGES, {"c": first, "first": 10, "after": cursor}, token=p_token)
+    assert after_latest["data"]["messages"]["edges"] == []
+    nurse = (await gql(LATEST, {"first": 5}, token=n_token))["data"]
+    assert nurse["messagingSummary"]["unreadConversations"] == 1  # the doctor's "Entre nous"
+    assert nurse["conversations"]["latestCursor"] != cursor

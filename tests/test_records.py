@@ -314,7 +314,7 @@ async def test_professional_deposit_needs_all_traits_to_match(client, gql, notif
     ok = (await _deposit(client, doctor_token, PDF,
                          _deposit_input(person, birthName=person.birth_name.lower()))).json()
     assert ok["data"]["depositDocument"]["__typename"] == "DocumentDeposited"
-    message = notifier.last(to="patient@example.fr")
+    message = await notifier.wait_for(to="patient@example.fr")  # sent in the background
     assert "nouveau document" in message.text and "biologie" not in message.text.lower()
     listed = (await gql(LIST, {"first": 5}, token=patient_token))["data"]["documents"]
     node = listed["edges"][0]["node"]

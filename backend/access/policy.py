@@ -41,11 +41,11 @@ with `access.ground` and the profession the decision loaded (`access.profession`
 `patientRecord.documents` one DOCUMENT_LIST entry plus one DOCUMENT entry per document
 returned; `patientRecord.document` one DOCUMENT entry when found; each profile section field
 read (allowed, even if empty) one PROFILE entry naming the section, the measurement series
-PROFILE "measurements"; the download DOCUMENT_CONTENT; `$everything` EXPORT plus one DOCUMENT
-per document in the Bundle; an emergency opening EMERGENCY_ACCESS (access/services.py). Not
-logged: a read not granted (nothing was read), the patient's own reads, the record summary
-(identity, ground, what the access includes) and `patients` (the professional's own patient
-list: identities, no record data).
+and `latestMeasurements` PROFILE "measurements"; the download DOCUMENT_CONTENT; `$everything`
+EXPORT plus one DOCUMENT per document in the Bundle; an emergency opening EMERGENCY_ACCESS
+(access/services.py). Not logged: a read not granted (nothing was read), the patient's own
+reads, the record summary (identity, ground, what the access includes) and `patients` (the
+professional's own patient list: identities, no record data).
 
 Adding a viewer kind (an app acting for the patient, a proxy such as a parent): add a frozen
 dataclass with its `kind` below, teach `viewer_of` to build it and `access_for` to decide for

@@ -2,7 +2,13 @@
 
 Rules (shared/notes/security.md): drawn with `secrets`; valid OTP_TTL_SECONDS; accepted exactly
 once even under concurrent tries (atomic check in the store); at most MAX_TRIES wrong tries, then
-burned; a new code for the same account and purpose voids the previous one.
+burned; a new code for the same account and purpose (or the same `slot`) voids the previous one.
+Expiry is the challenge's own `expires_at`, read against the store's clock (tests inject one);
+the Redis TTL only clears what has expired.
+
+A decoy challenge (`issue(decoy=True)`) is stored exactly like a real one, but no 6-digit code
+can ever match it: it answers the password reset of an unknown identifier, so that every later
+step (wrong code, tries left, burned) looks the same as for a real account.
 
 The Redis record of a challenge holds no destination in clear: the address (and the payload,
 e.g. a new e-mail being verified) is sealed with AES-256-GCM under the master key
@@ -14,6 +20,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +35,7 @@ MAX_RESENDS = 3
 class Challenge:
     id: str
     account_id: int
-    purpose: str  # login | password | contact
+    purpose: str  # login | password | contact | reset
     channel: str  # email | sms
     destination: str
     expires_at: str  # ISO 8601
@@ -60,6 +67,10 @@ def _current_key(account_id: int, purpose: str) -> str:
     return f"otp:current:{account_id}:{purpose}"
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _dump(challenge: Challenge) -> str:
     record = asdict(challenge)
     secret = {"destination": record.pop("destination"), "payload": record.pop("payload")}
@@ -76,10 +87,12 @@ def _load(raw: str) -> Challenge:
 
 
 class CodeStore:
-    def __init__(self, kv: KeyValueStore, master_key: bytes, ttl_seconds: int) -> None:
+    def __init__(self, kv: KeyValueStore, master_key: bytes, ttl_seconds: int, *,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
         self.kv = kv
         self.master_key = master_key
         self.ttl = ttl_seconds
+        self.clock = clock
 
     def _hash(self, challenge_id: str, code: str) -> str:
         # Bound to its challenge: the same digits for another challenge hash differently.
@@ -87,34 +100,43 @@ class CodeStore:
 
     async def issue(
         self, *, account_id: int, purpose: str, channel: str, destination: str,
-        payload: dict | None = None,
+        payload: dict | None = None, slot: str | None = None, decoy: bool = False,
     ) -> tuple[Challenge, str]:
-        """A new challenge and its code; voids the account's previous one for this purpose."""
+        """A new challenge and its code; voids the previous one of the account for this
+        purpose, or of `slot` when given (e.g. one identifier's password resets, known or not).
+        `decoy`: the same work and the same record, but no code can match (the code returned
+        is not a 6-digit code and must not be sent)."""
         challenge = Challenge(
             id=secrets.token_urlsafe(24), account_id=account_id, purpose=purpose,
             channel=channel, destination=destination,
-            expires_at=(datetime.now(UTC) + timedelta(seconds=self.ttl)).isoformat(),
+            expires_at=(self.clock() + timedelta(seconds=self.ttl)).isoformat(),
             payload=payload,
         )
-        previous = await self.kv.get(_current_key(account_id, purpose))
+        current = f"otp:current:{slot}" if slot else _current_key(account_id, purpose)
+        previous = await self.kv.get(current)
         if previous:
             await self.kv.delete(_code_key(previous), _tries_key(previous), _meta_key(previous))
-        code = draw_code()
+        # A decoy's "code" is 32 url-safe characters: tries are 6 digits, it never matches.
+        code = secrets.token_urlsafe(24) if decoy else draw_code()
         await self.kv.set(_meta_key(challenge.id), _dump(challenge), ttl=self.ttl)
         await self.kv.set(_code_key(challenge.id), self._hash(challenge.id, code), ttl=self.ttl)
-        await self.kv.set(_current_key(account_id, purpose), challenge.id, ttl=self.ttl)
+        await self.kv.set(current, challenge.id, ttl=self.ttl)
         return challenge, code
 
     async def get(self, challenge_id: str) -> Challenge | None:
+        """The pending challenge; None if unknown, used or expired (by the store's clock)."""
         raw = await self.kv.get(_meta_key(challenge_id))
-        return _load(raw) if raw else None
+        if not raw:
+            return None
+        challenge = _load(raw)
+        return challenge if self.clock() < challenge.expires else None
 
     async def reissue(self, challenge: Challenge) -> tuple[Challenge, str] | None:
         """A fresh code for the same challenge (resend); None once MAX_RESENDS is reached."""
         if challenge.resends >= MAX_RESENDS:
             return None
         challenge.resends += 1
-        challenge.expires_at = (datetime.now(UTC) + timedelta(seconds=self.ttl)).isoformat()
+        challenge.expires_at = (self.clock() + timedelta(seconds=self.ttl)).isoformat()
         code = draw_code()
         await self.kv.delete(_tries_key(challenge.id))
         await self.kv.set(_meta_key(challenge.id), _dump(challenge), ttl=self.ttl)

@@ -172,6 +172,12 @@ class Account(_SealedModel):
     )
     created_at = fields.DatetimeField(auto_now_add=True)
     password_changed_at = fields.DatetimeField(null=True)
+    # "Mon compte": the language of what Carnet sends the person (backend/i18n.py LOCALES),
+    # and which event notices they want, on which channel (None: the login-code channel).
+    language = fields.CharField(max_length=5, default="fr")
+    notification_channel = fields.CharEnumField(CodeChannel, max_length=5, null=True)
+    notify_new_document = fields.BooleanField(default=True)
+    notify_new_message = fields.BooleanField(default=True)
 
     class Meta:
         table = "account"

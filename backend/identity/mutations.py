@@ -14,17 +14,22 @@ from backend.identity.types import (
     CodeChannel,
     ConfirmContactChangeResult,
     ConfirmPasswordChangeResult,
+    ConfirmPasswordResetResult,
     ExchangeLoginTicketResult,
     LoggedOut,
     LoginChallenge,
     LoginResult,
     Me,
     PasswordChanged,
+    PasswordReset,
+    PasswordResetRequested,
+    RequestPasswordResetResult,
     ResendLoginCodeResult,
     RevokeSessionResult,
     Session,
     SessionRevoked,
     StepUpResult,
+    UpdatePreferencesResult,
     VerifyLoginCodeResult,
 )
 from backend.permissions import IsAuthenticated
@@ -180,3 +185,51 @@ class IdentityMutations:
         except DomainError as exc:
             return to_graphql_error(exc)
         return Me.from_account(await services.current_account(info.context.viewer))
+
+    @strawberry.mutation(description="Forgotten password, step 1: sends a 6-digit code to the "
+                                     "account's verified contact (`channel` if verified, "
+                                     "else the usual one). The same answer whether or not "
+                                     "the identifier names an account.")
+    async def request_password_reset(
+        self, info: Info, identifier: str, channel: CodeChannel | None = None
+    ) -> RequestPasswordResetResult:
+        try:
+            challenge = await services.request_password_reset(
+                info.context.runtime, identifier=identifier[:254], channel=_channel(channel),
+                caller=caller(info),
+            )
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return PasswordResetRequested.from_challenge(challenge)
+
+    @strawberry.mutation(description="Forgotten password, step 2: the code and the new "
+                                     "password. Every session of the account is closed.")
+    async def confirm_password_reset(
+        self, info: Info, challenge_id: str, code: str, new_password: str
+    ) -> ConfirmPasswordResetResult:
+        try:
+            closed = await services.confirm_password_reset(
+                info.context.runtime, challenge_id=challenge_id[:64], code=code[:12],
+                new_password=new_password[:256], caller=caller(info),
+            )
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return PasswordReset(sessions_closed=closed)
+
+    @strawberry.mutation(description="My language and notification preferences (what is "
+                                     "left out stays as it is).",
+                         permission_classes=[IsAuthenticated])
+    async def update_preferences(
+        self, info: Info, language: str | None = None,
+        notification_channel: CodeChannel | None = None,
+        notify_new_document: bool | None = None, notify_new_message: bool | None = None,
+    ) -> UpdatePreferencesResult:
+        try:
+            account = await services.update_preferences(
+                info.context.viewer, language=language[:16] if language is not None else None,
+                notification_channel=_channel(notification_channel),
+                notify_new_document=notify_new_document, notify_new_message=notify_new_message,
+            )
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return Me.from_account(account)

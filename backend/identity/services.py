@@ -11,6 +11,12 @@ past them):
   the identifier skip within a daily budget: a stranger cannot keep the owner out, and the
   checks per identifier per day stay bounded (see `_guard_password_check`);
 - per code: 5 wrong tries, then burned; per account: a few codes sent per quarter hour.
+
+Forgotten password (`request_password_reset`, `confirm_password_reset`): limited per client
+address and per identifier (known or not), answered alike for every identifier: an unknown
+one, or an account that is closed or has no verified contact, gets a decoy challenge (stored
+like a real one, matched by no code: see codes.py), so neither the answer, nor its timing (the
+code is sent in the background), nor the later tries tell whether an account exists.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from backend import live_sockets
 from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
-from backend.identity import passwords
+from backend.i18n import LOCALES, N_, gettext
+from backend.identity import notices, passwords
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
 from backend.identity.errors import (
@@ -78,7 +85,8 @@ class Viewer:
 
 
 def code_store(rt: Runtime) -> CodeStore:
-    return CodeStore(rt.kv, rt.settings.master_key(), rt.settings.otp_ttl_seconds)
+    return CodeStore(rt.kv, rt.settings.master_key(), rt.settings.otp_ttl_seconds,
+                     clock=rt.clock)
 
 
 def session_store(rt: Runtime) -> SessionStore:
@@ -193,41 +201,49 @@ async def _throttle_contact_codes(rt: Runtime, account_id: int, destination: str
             raise RateLimited(int(await rt.kv.ttl(key) or DAY_SECONDS))
 
 
-def _destination(account: Account, channel: CodeChannel) -> str | None:
-    if channel is CodeChannel.EMAIL:
-        return account.email if account.email and account.email_verified else None
-    return account.phone if account.phone and account.phone_verified else None
-
-
 def masked(channel: str, destination: str) -> str:
     return mask_email(destination) if channel == CodeChannel.EMAIL else mask_phone(destination)
 
 
-def _code_text(code: str, minutes: int, purpose: str) -> tuple[str, str]:
-    what = {
-        "login": "de connexion",
-        "password": "de changement de mot de passe",
-        "contact": "de vérification",
-    }[purpose]
-    subject = f"Carnet : votre code {what}"
-    text = (
-        f"Votre code {what} Carnet est {code}. Il est valable {minutes} minutes.\n"
-        "Ne le communiquez à personne : Carnet ne vous le demandera jamais."
-    )
-    return subject, text
+# purpose -> (subject, text); `{code}` and `{minutes}` are filled in after translation.
+# (Literals only inside N_(): `pybabel extract` reads them.)
+CODE_TEXTS = {
+    "login": (N_("Carnet : votre code de connexion"),
+              N_("Votre code de connexion Carnet est {code}. Il est valable {minutes} minutes.\n"
+                 "Ne le communiquez à personne : Carnet ne vous le demandera jamais.")),
+    "password": (N_("Carnet : votre code de changement de mot de passe"),
+                 N_("Votre code de changement de mot de passe Carnet est {code}. Il est "
+                    "valable {minutes} minutes.\n"
+                    "Ne le communiquez à personne : Carnet ne vous le demandera jamais.")),
+    "contact": (N_("Carnet : votre code de vérification"),
+                N_("Votre code de vérification Carnet est {code}. Il est valable {minutes} "
+                   "minutes.\n"
+                   "Ne le communiquez à personne : Carnet ne vous le demandera jamais.")),
+    "reset": (N_("Carnet : votre code de réinitialisation du mot de passe"),
+              N_("Votre code de réinitialisation du mot de passe Carnet est {code}. Il est "
+                 "valable {minutes} minutes.\n"
+                 "Ne le communiquez à personne : Carnet ne vous le demandera jamais.\n"
+                 "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe reste "
+                 "inchangé.")),
+}
 
 
-async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller) -> None:
+def _code_text(code: str, minutes: int, purpose: str, language: str) -> tuple[str, str]:
+    subject, text = CODE_TEXTS[purpose]
+    return (gettext(subject, language),
+            gettext(text, language).format(code=code, minutes=minutes))
+
+
+async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller,
+                     language: str) -> None:
     # Sending codes costs money and can harass: a few per account per quarter hour.
     sent = await rt.kv.incr(f"codes-sent:{challenge.account_id}", ttl=CODES_WINDOW_SECONDS)
     if sent > rt.settings.codes_per_account_window:
         raise RateLimited(int(await rt.kv.ttl(f"codes-sent:{challenge.account_id}") or 60))
-    subject, text = _code_text(code, max(1, rt.settings.otp_ttl_seconds // 60), challenge.purpose)
+    subject, text = _code_text(code, max(1, rt.settings.otp_ttl_seconds // 60),
+                               challenge.purpose, language)
     try:
-        if challenge.channel == CodeChannel.EMAIL:
-            await rt.notifier.send_email(challenge.destination, subject, text)
-        else:
-            await rt.notifier.send_sms(challenge.destination, text)
+        await notices.deliver(rt, challenge.channel, challenge.destination, subject, text)
     except DeliveryFailed:
         raise CodeDeliveryFailed() from None
     await audit.record(AuditKind.LOGIN_CODE_SENT, account_id=challenge.account_id,
@@ -259,7 +275,7 @@ async def start_login(
         account.password_hash = await passwords.hash_password(password)
         await account.save(update_fields=["password_hash"])
     chosen = channel or account.preferred_channel
-    destination = _destination(account, chosen)
+    destination = notices.verified_destination(account, chosen)
     if destination is None:
         raise ChannelUnavailable()
     challenge, code = await code_store(rt).issue(
@@ -267,7 +283,7 @@ async def start_login(
     )
     await audit.record(AuditKind.LOGIN_PASSWORD_OK, account_id=account.id, outcome="success",
                        address=caller.address, channel=chosen.value)
-    await _send_code(rt, challenge, code, caller)
+    await _send_code(rt, challenge, code, caller, account.language)
     return challenge
 
 
@@ -282,7 +298,8 @@ async def resend_code(rt: Runtime, *, challenge_id: str, caller: Caller) -> Chal
     if reissued is None:
         raise TooManyAttempts()
     challenge, code = reissued
-    await _send_code(rt, challenge, code, caller)
+    account = await Account.get_or_none(id=challenge.account_id)
+    await _send_code(rt, challenge, code, caller, account.language if account else "fr")
     return challenge
 
 
@@ -303,22 +320,31 @@ async def _check_code(
     account = await Account.get_or_none(id=challenge.account_id)
     if account is None or account.status is not AccountStatus.ACTIVE:
         raise CodeExpired()
-    tag = _identifier_tag(rt, account.identifier)
-    address_key = await _guard_address(rt, tag, caller, account.id, count=False)
+    await _try_code(rt, store, challenge, code, tag=_identifier_tag(rt, account.identifier),
+                    account_id=account.id, caller=caller)
+    return challenge
+
+
+async def _try_code(rt: Runtime, store: CodeStore, challenge: Challenge, code: str, *,
+                    tag: str, account_id: int | None, caller: Caller) -> None:
+    """Try `code` on a pending challenge: returns if it is accepted (and consumed), raises
+    InvalidCode / TooManyAttempts / CodeExpired otherwise. `tag`: the identifier the
+    address's failures are counted on (`account_id` None: a decoy, see codes.py)."""
+    address_key = await _guard_address(rt, tag, caller, account_id, count=False)
     if not (len(code.strip()) == 6 and code.strip().isdigit()):
         # Malformed input still counts as a try: otherwise it is a free oracle.
         code = "x"
-    outcome, left = await store.check(challenge_id, code)
+    outcome, left = await store.check(challenge.id, code)
     if outcome is CodeCheck.ACCEPTED:
         await _succeeded(rt, address_key)
-        return challenge
+        return
     if outcome is CodeCheck.MISSING:
         raise CodeExpired()
     if outcome is CodeCheck.REJECTED:
         # Tries of a burned code are refused unchecked: they cost the address nothing.
         await rt.kv.incr(address_key, ttl=rt.settings.login_lock_seconds)
-    await audit.record(AuditKind.LOGIN_CODE_FAILED, account_id=account.id, outcome="failure",
-                       address=caller.address, attempts=left, reason=purpose)
+    await audit.record(AuditKind.LOGIN_CODE_FAILED, account_id=account_id, outcome="failure",
+                       address=caller.address, attempts=left, reason=challenge.purpose)
     if outcome is CodeCheck.BURNED:
         raise TooManyAttempts()
     raise InvalidCode(left)
@@ -380,9 +406,17 @@ async def logout(rt: Runtime, viewer: Viewer, caller: Caller) -> None:
                        address=caller.address, session=viewer.session_id)
 
 
-async def logout_everywhere(rt: Runtime, viewer: Viewer, caller: Caller) -> int:
-    revoked = await session_store(rt).revoke_all(viewer.account_id)
+async def _end_sessions(rt: Runtime, account_id: int, *, except_id: str | None = None
+                        ) -> list[str]:
+    """Revoke the account's sessions (but `except_id`), then announce it: every worker
+    closes those sessions' sockets. Returns the ids revoked."""
+    revoked = await session_store(rt).revoke_all(account_id, except_id=except_id)
     await live_sockets.announce_revoked(rt.broker, revoked)
+    return revoked
+
+
+async def logout_everywhere(rt: Runtime, viewer: Viewer, caller: Caller) -> int:
+    revoked = await _end_sessions(rt, viewer.account_id)
     await audit.record(AuditKind.LOGOUT_EVERYWHERE, account_id=viewer.account_id,
                        outcome="success", address=caller.address)
     return len(revoked)
@@ -390,6 +424,15 @@ async def logout_everywhere(rt: Runtime, viewer: Viewer, caller: Caller) -> int:
 
 async def current_account(viewer: Viewer) -> Account:
     return await Account.get(id=viewer.account_id).prefetch_related("person", "professional")
+
+
+def greeting_name(first_names: str) -> str:
+    """The name to greet a patient by: their used first name once the identity holds one (it
+    does not yet: INS traits only), else the first of their birth first names ("Jean-Pierre"
+    of "Jean-Pierre Marie"). A name typed all in capitals or all in lower case is shown
+    capitalised ("JEAN" -> "Jean"); any other spelling is kept as typed."""
+    first = (first_names.split() or [""])[0]
+    return first.title() if first.isupper() or first.islower() else first
 
 
 # --- sensitive changes: current password + a fresh code -------------------------------------
@@ -411,14 +454,27 @@ async def request_password_change(
     account = await Account.get(id=viewer.account_id)
     await _confirm_password(rt, account, current_password, caller)
     chosen = channel or account.preferred_channel
-    destination = _destination(account, chosen)
+    destination = notices.verified_destination(account, chosen)
     if destination is None:
         raise ChannelUnavailable()
     challenge, code = await code_store(rt).issue(
         account_id=account.id, purpose="password", channel=chosen.value, destination=destination
     )
-    await _send_code(rt, challenge, code, caller)
+    await _send_code(rt, challenge, code, caller, account.language)
     return challenge
+
+
+def _check_new_password(password: str, identifier: str) -> None:
+    try:
+        passwords.check_policy(password, identifier=identifier)
+    except passwords.WeakPassword as exc:
+        raise WeakPassword(str(exc)) from None
+
+
+async def _set_password(account: Account, password: str) -> None:
+    account.password_hash = await passwords.hash_password(password)
+    account.password_changed_at = datetime.now().astimezone()
+    await account.save(update_fields=["password_hash", "password_changed_at"])
 
 
 async def confirm_password_change(
@@ -426,20 +482,93 @@ async def confirm_password_change(
     caller: Caller,
 ) -> None:
     account = await Account.get(id=viewer.account_id)
-    try:
-        passwords.check_policy(new_password, identifier=account.identifier)
-    except passwords.WeakPassword as exc:
-        raise WeakPassword(str(exc)) from None
+    _check_new_password(new_password, account.identifier)
     await _check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
                       caller=caller, owner_id=viewer.account_id)
-    account.password_hash = await passwords.hash_password(new_password)
-    account.password_changed_at = datetime.now().astimezone()
-    await account.save(update_fields=["password_hash", "password_changed_at"])
+    await _set_password(account, new_password)
     # Other devices must sign in again with the new password.
-    revoked = await session_store(rt).revoke_all(account.id, except_id=viewer.session_id)
-    await live_sockets.announce_revoked(rt.broker, revoked)
+    await _end_sessions(rt, account.id, except_id=viewer.session_id)
     await audit.record(AuditKind.PASSWORD_CHANGED, account_id=account.id, outcome="success",
                        address=caller.address)
+
+
+# --- forgotten password: a code to a verified contact, then a new password ------------------
+
+
+async def _throttle_resets(rt: Runtime, tag: str, caller: Caller) -> None:
+    """Per identifier (known or not: the same refusal either way), a few requests per
+    quarter hour; per address, the login rate (`_throttle_address`)."""
+    await _throttle_address(rt, caller, "reset")
+    key = f"reset-requests:{tag}"
+    if await rt.kv.incr(key, ttl=CODES_WINDOW_SECONDS) > rt.settings.codes_per_account_window:
+        await audit.record(AuditKind.LOGIN_RATE_LIMITED, account_id=None, outcome="denied",
+                           address=caller.address, reason="reset")
+        raise RateLimited(int(await rt.kv.ttl(key) or CODES_WINDOW_SECONDS))
+
+
+async def request_password_reset(
+    rt: Runtime, *, identifier: str, channel: CodeChannel | None, caller: Caller
+) -> Challenge:
+    """Send a reset code to the account's verified contact (`channel` if verified, else its
+    login-code channel, else its other verified contact). Answers alike for every identifier:
+    a challenge whose id and expiry look the same; unknown identifiers, closed accounts and
+    accounts without a verified contact get a decoy that no code matches. The code is sent in
+    the background, so the answer's timing does not depend on the account either."""
+    identifier = identifier.strip()
+    tag = _identifier_tag(rt, identifier)
+    await _throttle_resets(rt, tag, caller)
+    account = await account_by_identifier(identifier)
+    route = None
+    if account is not None and account.status is AccountStatus.ACTIVE:
+        route = notices.route(account, channel or account.preferred_channel)
+    # The identifier as typed, sealed in the challenge: the password policy of the last step
+    # reads it, for real and decoy challenges alike (it equals the account's, up to case).
+    payload = {"identifier": identifier}
+    store = code_store(rt)
+    if route is None:
+        challenge, _ = await store.issue(
+            account_id=0, purpose="reset", channel=(channel or CodeChannel.EMAIL).value,
+            destination="", payload=payload, slot=f"reset:{tag}", decoy=True)
+        return challenge
+    assert account is not None
+    chosen, destination = route
+    challenge, code = await store.issue(
+        account_id=account.id, purpose="reset", channel=chosen.value, destination=destination,
+        payload=payload, slot=f"reset:{tag}")
+    notices.later(_send_code(rt, challenge, code, caller, account.language),
+                  what="password reset code")
+    return challenge
+
+
+async def confirm_password_reset(
+    rt: Runtime, *, challenge_id: str, code: str, new_password: str, caller: Caller
+) -> int:
+    """Check the reset code (5 tries, then burned), set the new password (the policy of a
+    password change), end EVERY session of the account and tell its verified contacts.
+    Returns the number of sessions ended."""
+    await _throttle_address(rt, caller, "verify")
+    store = code_store(rt)
+    challenge = await store.get(challenge_id)
+    if challenge is None or challenge.purpose != "reset" or not challenge.payload:
+        raise CodeExpired()
+    identifier = str(challenge.payload.get("identifier", ""))
+    # Before the code, so that a refused password does not use up a try.
+    _check_new_password(new_password, identifier)
+    await _try_code(rt, store, challenge, code, tag=_identifier_tag(rt, identifier),
+                    account_id=challenge.account_id or None, caller=caller)
+    account = await Account.get_or_none(id=challenge.account_id) if challenge.account_id \
+        else None
+    if account is None or account.status is not AccountStatus.ACTIVE:
+        raise CodeExpired()  # closed since the code was sent
+    await _set_password(account, new_password)
+    # Whoever held a session (the person who forgot, or someone who took it) signs in again.
+    revoked = await _end_sessions(rt, account.id)
+    await audit.record(AuditKind.PASSWORD_CHANGED, account_id=account.id, outcome="success",
+                       address=caller.address, reason="reset")
+    notices.later(notices.tell_every_contact(rt, account.id, notices.PASSWORD_CHANGED,
+                                             what="password changed"),
+                  what="password changed notice")
+    return len(revoked)
 
 
 async def request_contact_change(
@@ -463,7 +592,7 @@ async def request_contact_change(
         account_id=account.id, purpose="contact", channel=channel.value, destination=destination,
         payload={"field": channel.value, "value": destination},
     )
-    await _send_code(rt, challenge, code, caller)
+    await _send_code(rt, challenge, code, caller, account.language)
     return challenge
 
 
@@ -482,4 +611,39 @@ async def confirm_contact_change(
     await account.save()
     await audit.record(AuditKind.CONTACT_CHANGED, account_id=account.id, outcome="success",
                        address=caller.address, field=challenge.payload["field"])
+    return account
+
+
+# --- preferences -------------------------------------------------------------------------
+
+
+async def update_preferences(
+    viewer: Viewer, *, language: str | None = None,
+    notification_channel: CodeChannel | None = None,
+    notify_new_document: bool | None = None, notify_new_message: bool | None = None,
+) -> Account:
+    """Change what is given (all checked before anything is written). Notices may only go to
+    a channel whose contact was verified."""
+    account = await current_account(viewer)
+    changed: list[str] = []
+    if language is not None:
+        value = language.strip().lower()
+        if value not in LOCALES:
+            raise InvalidInput("language", N_("Langue non prise en charge : choisissez « fr » "
+                                              "(français) ou « en » (anglais)."))
+        account.language = value
+        changed.append("language")
+    if notification_channel is not None:
+        if notices.verified_destination(account, notification_channel) is None:
+            raise ChannelUnavailable()
+        account.notification_channel = notification_channel
+        changed.append("notification_channel")
+    if notify_new_document is not None:
+        account.notify_new_document = notify_new_document
+        changed.append("notify_new_document")
+    if notify_new_message is not None:
+        account.notify_new_message = notify_new_message
+        changed.append("notify_new_message")
+    if changed:
+        await account.save(update_fields=changed)
     return account

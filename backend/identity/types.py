@@ -10,8 +10,9 @@ from typing import Annotated
 import strawberry
 
 from backend.graphql_errors import Error, translates
-from backend.identity import errors, psc
+from backend.identity import errors, notices, psc, services
 from backend.identity.codes import MAX_RESENDS, Challenge
+from backend.identity.ins import OID_INS_NIA, OID_INS_NIR, OID_INS_TEST_NIR
 from backend.identity.models import Account
 from backend.identity.sessions import SessionRecord
 
@@ -129,6 +130,25 @@ class LoginChallenge:
         )
 
 
+@strawberry.type(description="A password reset was asked. If an active account with a "
+                             "verified contact has this identifier, a code was sent to that "
+                             "contact; the answer is the same otherwise (then no code will "
+                             "ever match). Answer with confirmPasswordReset before expiresAt.")
+class PasswordResetRequested:
+    challenge_id: str
+    expires_at: datetime
+
+    @classmethod
+    def from_challenge(cls, challenge: Challenge) -> PasswordResetRequested:
+        return cls(challenge_id=challenge.id, expires_at=challenge.expires)
+
+
+@strawberry.type(description="The password was reset; every session of the account was "
+                             "closed (sign in again with the new password).")
+class PasswordReset:
+    sessions_closed: int
+
+
 @strawberry.type(description="A signed-in session. Send the token as `Authorization: Bearer`.")
 class Session:
     token: str
@@ -158,17 +178,31 @@ class ActiveSession:
         )
 
 
-@strawberry.type(description="The national health identity (INS) of a patient.")
+_MATRICULE_TYPES = {OID_INS_NIR: "NIR", OID_INS_NIA: "NIA", OID_INS_TEST_NIR: "NIR_TEST"}
+
+
+@strawberry.type(description="The national health identity (INS) of a patient, as the INS "
+                             "referential holds it (traits in capitals, as registered).")
 class PatientIdentity:
     ins_matricule: str
     oid: str
+    matricule_type: str = strawberry.field(
+        description='What the matricule is, from its OID: "NIR", "NIA" (not yet registered '
+                    'with a NIR), "NIR_TEST" (or "UNKNOWN" for an OID Carnet does not know).')
     birth_name: str
-    first_names: str
+    first_names: str = strawberry.field(description="Birth first names, space-separated.")
+    first_birth_first_name: str = strawberry.field(
+        description="The first of the birth first names (premier prénom de naissance).")
     birth_date: date
     sex: str
     birthplace_code: str
-    identity_status: str
+    identity_status: str = strawberry.field(
+        description="PROV (provisional), RECUP (retrieved from the INSi service), VALI "
+                    "(validated against an ID document) or QUAL (both: qualified).")
     mssante_address: str
+    greeting_name: str = strawberry.field(
+        description='The name to greet me by ("Bonjour Jean"): my used first name once the '
+                    "identity holds one, else the first of my birth first names.")
 
 
 @strawberry.type
@@ -181,14 +215,29 @@ class ProfessionalProfile:
     practice_address: str | None
 
 
+@strawberry.type(description="Which notices Carnet sends me, and where. They never contain "
+                             "health data (no title, no message, no sender).")
+class NotificationPreferences:
+    channel: CodeChannel = strawberry.field(
+        description="Where notices go (a channel whose contact was verified).")
+    new_document: bool = strawberry.field(
+        description="Tell me when someone adds a document to my record.")
+    new_message: bool = strawberry.field(description="Tell me when I receive a message.")
+
+
 @strawberry.type(description="Who I am.")
 class Me:
     id: strawberry.ID
     identifier: str
     role: Role
     email: str | None
+    email_verified: bool
     phone: str | None
+    phone_verified: bool
     preferred_channel: CodeChannel
+    language: str = strawberry.field(description='"fr" or "en": the language of what Carnet '
+                                                 "sends me.")
+    notification_preferences: NotificationPreferences
     patient: PatientIdentity | None
     professional: ProfessionalProfile | None
 
@@ -198,14 +247,26 @@ class Me:
         pro = account.professional
         return cls(
             id=strawberry.ID(str(account.id)), identifier=account.identifier,
-            role=Role(account.role.value), email=account.email, phone=account.phone,
+            role=Role(account.role.value), email=account.email,
+            email_verified=bool(account.email and account.email_verified),
+            phone=account.phone, phone_verified=bool(account.phone and account.phone_verified),
             preferred_channel=CodeChannel(account.preferred_channel.value),
+            language=account.language,
+            notification_preferences=NotificationPreferences(
+                channel=CodeChannel(notices.notification_channel(account).value),
+                new_document=account.notify_new_document,
+                new_message=account.notify_new_message,
+            ),
             patient=PatientIdentity(
-                ins_matricule=person.matricule, oid=person.oid, birth_name=person.birth_name,
-                first_names=person.first_names, birth_date=person.birth_date,
+                ins_matricule=person.matricule, oid=person.oid,
+                matricule_type=_MATRICULE_TYPES.get(person.oid, "UNKNOWN"),
+                birth_name=person.birth_name, first_names=person.first_names,
+                first_birth_first_name=(person.first_names.split() or [""])[0],
+                birth_date=person.birth_date,
                 sex=person.sex.value, birthplace_code=person.birthplace_code,
                 identity_status=person.identity_status.value,
                 mssante_address=f"{person.matricule}@patient.mssante.fr",
+                greeting_name=services.greeting_name(person.first_names),
             ) if person else None,
             professional=ProfessionalProfile(
                 rpps=pro.rpps, national_id=f"8{pro.rpps}", profession=pro.profession,
@@ -263,4 +324,17 @@ ExchangeLoginTicketResult = Annotated[
 ConfirmContactChangeResult = Annotated[
     Me | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked,
     strawberry.union("ConfirmContactChangeResult"),
+]
+RequestPasswordResetResult = Annotated[
+    PasswordResetRequested | RateLimited,
+    strawberry.union("RequestPasswordResetResult"),
+]
+ConfirmPasswordResetResult = Annotated[
+    PasswordReset | InvalidCode | CodeExpired | TooManyAttempts | WeakPassword | RateLimited
+    | TemporarilyLocked,
+    strawberry.union("ConfirmPasswordResetResult"),
+]
+UpdatePreferencesResult = Annotated[
+    Me | ChannelUnavailable | InvalidInput,
+    strawberry.union("UpdatePreferencesResult"),
 ]

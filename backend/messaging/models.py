@@ -44,6 +44,8 @@ class Participant(Model):
     class Meta:
         table = "conversation_participant"
         unique_together = (("conversation", "account"),)
+        # "My conversations" (the list, the inbox, the unread total) start from the account.
+        indexes = (("account_id", "conversation_id"),)
 
 
 class Message(Model):

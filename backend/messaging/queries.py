@@ -14,6 +14,7 @@ from backend.messaging.types import (
     MessageConnection,
     MessageEdge,
     MessagePageInfo,
+    MessagingSummary,
 )
 from backend.permissions import IsAuthenticated, IsPatient
 
@@ -56,6 +57,13 @@ class MessagingQueries:
             edges=edges,
             page_info=ConversationPageInfo(has_next_page=page.has_next,
                                            end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="My unread messages across all my conversations (one "
+                                  "query).", permission_classes=[IsAuthenticated])
+    async def messaging_summary(self, info: Info) -> MessagingSummary:
+        summary = await services.unread_summary(info.context.viewer.account_id)
+        return MessagingSummary(unread_count=summary.messages,
+                                unread_conversations=summary.conversations)
 
     @strawberry.field(description="One of my conversations, or null.",
                       permission_classes=[IsAuthenticated])

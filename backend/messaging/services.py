@@ -10,6 +10,9 @@
 - A non-participant gets exactly what a missing conversation gives.
 - A message is committed first, then announced through the broker (payload: its sequence
   number only, never content). Subscribers catch up from the database from their cursor.
+- The patient is told at once of a message someone else wrote to them (if they want to know,
+  on their channel, in their language, with no content: backend/identity/notices.py), once per
+  unread streak; professionals get a reminder for a message left unread a while.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.functions import Count
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend.access import policy
 from backend.errors import DomainError
-from backend.identity import matching
+from backend.identity import matching, notices
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import Viewer
 from backend.keys import services as keys
@@ -307,6 +311,8 @@ async def start_conversation(
     message = await _insert_message(conversation, viewer.account_id, body, attachments,
                                     data_key)
     await _announce(rt, conversation, message.seq)
+    if include_patient:
+        _notify_patient_later(rt, conversation, message)
     return conversation, message
 
 
@@ -350,6 +356,8 @@ async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, bod
             raise
         return conversation, existing
     await _announce(rt, conversation, message.seq)
+    if conversation.patient_participates and not viewer.is_patient:
+        _notify_patient_later(rt, conversation, message)
     return conversation, message
 
 
@@ -426,23 +434,48 @@ async def list_conversations(viewer: Viewer, *, first: int, after: str | None
     return ConversationPage(rows[:first], len(rows) > first)
 
 
+def _unread(account_id: int) -> QuerySet[Message]:
+    """Others' messages past my read position, in the conversations I take part in (one
+    join: my participation rows give the read positions)."""
+    return (Message.filter(conversation__participants__account_id=account_id,
+                           seq__gt=F("conversation__participants__read_seq"))
+            .exclude(author_account_id=account_id))
+
+
 async def unread_counts(account_id: int, conversation_ids: Sequence[uuid.UUID]) -> list[int]:
-    """Unread messages per conversation (others' messages past my read position), batched."""
+    """Unread messages per conversation (others' messages past my read position), batched:
+    one statement."""
     ids = list(conversation_ids)
-    participations = await Participant.filter(conversation_id__in=ids,
-                                               account_id=account_id).values(
-        "conversation_id", "read_seq")
-    positions = {p["conversation_id"]: p["read_seq"] for p in participations}
-    if not positions:
-        return [0 for _ in ids]
-    condition = Q()
-    for conversation_id, read_seq in positions.items():
-        condition |= Q(conversation_id=conversation_id, seq__gt=read_seq)
-    rows = await (Message.filter(condition).exclude(author_account_id=account_id)
+    if not ids:
+        return []
+    rows = await (_unread(account_id).filter(conversation_id__in=ids)
                   .annotate(n=Count("id")).group_by("conversation_id")
                   .values("conversation_id", "n"))
     counts = {r["conversation_id"]: r["n"] for r in rows}
     return [counts.get(i, 0) for i in ids]
+
+
+@dataclass(frozen=True)
+class UnreadSummary:
+    messages: int  # unread messages, across all my conversations
+    conversations: int  # conversations holding at least one of them
+
+
+async def unread_summary(account_id: int) -> UnreadSummary:
+    """What I have not read yet, across all my conversations: one statement (one row per
+    conversation with unread messages)."""
+    rows = await (_unread(account_id).annotate(n=Count("id")).group_by("conversation_id")
+                  .values("conversation_id", "n"))
+    return UnreadSummary(messages=sum(int(r["n"]) for r in rows), conversations=len(rows))
+
+
+async def latest_cursor(viewer: Viewer) -> str | None:
+    """The cursor of the latest message in any of my conversations (None without any): the
+    `inbox` subscription resumes from it. One statement."""
+    seqs = await (Conversation.filter(participants__account_id=viewer.account_id,
+                                      last_seq__gt=0)
+                  .order_by("-last_seq").limit(1).values_list("last_seq", flat=True))
+    return encode_cursor(int(seqs[0])) if seqs else None
 
 
 async def last_messages(conversations: Sequence[Conversation]) -> list[Message | None]:
@@ -521,12 +554,42 @@ async def accounts_by_ids(ids: Sequence[int]) -> list[Account | None]:
 # --- notifications -------------------------------------------------------------------------
 
 
+def _notify_patient_later(rt: Runtime, conversation: Conversation, message: Message) -> None:
+    # The message is committed (_insert_message's transaction): in the background, the
+    # notice can neither slow nor fail the sending.
+    notices.later(notify_patient_of_message(rt, conversation.id, conversation.patient_id,
+                                            message.seq, message.author_account_id),
+                  what="new message")
+
+
+async def notify_patient_of_message(rt: Runtime, conversation_id: uuid.UUID, patient_id: int,
+                                    seq: int, author_account_id: int) -> bool:
+    """Tell the patient a message is waiting for them in a conversation (no subject, no body,
+    no sender). Once per unread streak: not again while they have not read up to the message
+    they were last told about. Claimed atomically (`notified_seq`). True if a notice went."""
+    participant = await Participant.filter(
+        conversation_id=conversation_id, account__person_id=patient_id,
+    ).prefetch_related("account").first()
+    if participant is None or participant.account_id == author_account_id:
+        return False
+    if participant.read_seq >= seq or participant.notified_seq > participant.read_seq:
+        return False  # read already, or told of an earlier message still unread
+    claimed = await Participant.filter(
+        id=participant.id, notified_seq=participant.notified_seq).update(notified_seq=seq)
+    if not claimed:
+        return False
+    return await notices.tell(rt, participant.account, notices.Event.NEW_MESSAGE)
+
+
 async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
-    """One "a message is waiting" email/SMS per participant who has not read a message for
-    `delay_seconds`; at most once per message, even with several workers running this."""
+    """One "a message is waiting" email/SMS per professional who has not read a message for
+    `delay_seconds` (and has not switched message notices off); at most once per message,
+    even with several workers running this. Patients are told at once instead
+    (`notify_patient_of_message`)."""
     cutoff = datetime.now(UTC) - timedelta(seconds=delay_seconds)
     candidates = await Participant.filter(
-        conversation__last_seq__gt=0).prefetch_related("conversation", "account")
+        conversation__last_seq__gt=0, account__role=Role.PROFESSIONAL,
+    ).prefetch_related("conversation", "account")
     sent = 0
     for participant in candidates:
         conversation = participant.conversation
@@ -543,19 +606,10 @@ async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
         if not claimed:
             continue
         account = participant.account
-        if account.status is not AccountStatus.ACTIVE:
+        if account.status is not AccountStatus.ACTIVE or not account.notify_new_message:
             continue
-        text = ("Un message vous attend dans votre messagerie Carnet. "
-                "Connectez-vous pour le lire.")
-        try:
-            if account.preferred_channel == "sms" and account.phone:
-                await rt.notifier.send_sms(account.phone, text)
-            elif account.email:
-                await rt.notifier.send_email(account.email, "Carnet : un message vous attend",
-                                             text)
+        if await notices.send(rt, account, notices.WAITING_MESSAGE, what="waiting message"):
             sent += 1
-        except Exception as exc:
-            log.warning("waiting-message notification failed (%s)", type(exc).__name__)
     return sent
 
 

@@ -96,8 +96,10 @@ async def _read_with_retry(conversation_ids: list[uuid.UUID] | None, account_id:
 @strawberry.type
 class MessagingSubscriptions:
     @strawberry.subscription(description="New messages of one conversation after `after` (a "
-                                          "message cursor), then live ones, without duplicates."
-                                          " Without `after`: only messages from now on.")
+                                          "message cursor), then live ones, without duplicates,"
+                                          " in the order they were stored (each strictly after "
+                                          "the one before). Without `after`: only messages "
+                                          "from now on.")
     async def message_added(self, info: Info, conversation_id: strawberry.ID,
                             after: str | None = None) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer
@@ -113,7 +115,9 @@ class MessagingSubscriptions:
             yield message
 
     @strawberry.subscription(description="Every new message in any of my conversations after "
-                                          "`after` (a message cursor), then live ones.")
+                                          "`after` (a message cursor, e.g. `conversations."
+                                          "latestCursor`), then live ones, in the order they "
+                                          "were stored. Without `after`: from now on.")
     async def inbox(self, info: Info, after: str | None = None
                     ) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer

@@ -35,7 +35,9 @@ class MessageAttachment:
     size: int
 
 
-@strawberry.type(description="A message; `cursor` resumes subscriptions and pagination.")
+@strawberry.type(description="A message; `cursor` resumes subscriptions and pagination. "
+                              "Cursors are opaque: pass them back, never decode or compare "
+                              "them (lists and subscriptions already come in order).")
 class Message:
     id: strawberry.ID
     conversation_id: strawberry.ID
@@ -120,10 +122,36 @@ class ConversationPageInfo:
     end_cursor: str | None
 
 
+async def _latest_cursor(info: Info) -> str | None:
+    return await services.latest_cursor(info.context.viewer)
+
+
+LATEST_CURSOR = ("Resume the `inbox` subscription from here: the cursor of the latest message "
+                 "in any of my conversations, whatever the page (null without any). Cursors "
+                 "are opaque: pass them back, never read or compare them. One query, only "
+                 "when asked.")
+
+
 @strawberry.type
 class ConversationConnection:
     edges: list[ConversationEdge]
     page_info: ConversationPageInfo
+
+    @strawberry.field(description=LATEST_CURSOR)
+    async def latest_cursor(self, info: Info) -> str | None:
+        return await _latest_cursor(info)
+
+
+@strawberry.type(description="My messaging at a glance (the home screen).")
+class MessagingSummary:
+    unread_count: int = strawberry.field(
+        description="Messages from others I have not read, across all my conversations.")
+    unread_conversations: int = strawberry.field(
+        description="How many of my conversations hold unread messages.")
+
+    @strawberry.field(description=LATEST_CURSOR)
+    async def latest_cursor(self, info: Info) -> str | None:
+        return await _latest_cursor(info)
 
 
 @strawberry.type

@@ -21,6 +21,7 @@ from backend.profile.types import (
     Measurement,
     MeasurementSeries,
     MeasurementSeriesKind,
+    MeasurementTrend,
     MedicalHistoryEntry,
     OrganDonation,
     Treatment,
@@ -122,6 +123,18 @@ async def measurement_series(access: policy.Access, kind: MeasurementSeriesKind,
     return MeasurementSeries.build(kind, points)
 
 
+async def latest_measurements(access: policy.Access, points: int) -> list[MeasurementTrend]:
+    trends = await services.latest_measurements(access, points=points)
+    if access.may_read_section(policy.Section.MEASUREMENTS):
+        policy.log_read(access, AccessKind.PROFILE, section=policy.Section.MEASUREMENTS)
+    return [MeasurementTrend.build(t) for t in trends]
+
+
+LATEST_DESCRIPTION = ("For each kind of measurement recorded, its latest `points` values (1 to "
+                      f"{services.MAX_TREND_POINTS}, oldest first) for a small trend line; the "
+                      "most recently measured kind first. One query for all kinds.")
+
+
 SERIES_DESCRIPTION = ("One measurement series for a chart, oldest first, within [from, to] "
                       "(both optional; empty when to < from). BMI uses the latest height "
                       "measured at or before each weight.")
@@ -140,6 +153,10 @@ class ProfileQueries:
         to: datetime | None = None,
     ) -> MeasurementSeries:
         return await measurement_series(_own_access(info), kind, from_, to)
+
+    @strawberry.field(description=LATEST_DESCRIPTION, permission_classes=[IsPatient])
+    async def latest_measurements(self, info: Info, points: int = 6) -> list[MeasurementTrend]:
+        return await latest_measurements(_own_access(info), points)
 
     @strawberry.field(description="My whole record as a FHIR R4 Bundle (the same as GET "
                                   "/fhir/r4/Patient/{fhirPatientId}/$everything).",
@@ -167,3 +184,8 @@ class PatientRecordProfile:
         to: datetime | None = None,
     ) -> MeasurementSeries:
         return await measurement_series(self._access, kind, from_, to)
+
+    @strawberry.field(description=LATEST_DESCRIPTION + " Empty if I may not read "
+                                                       "measurements.")
+    async def latest_measurements(self, points: int = 6) -> list[MeasurementTrend]:
+        return await latest_measurements(self._access, points)

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from pypika_tortoise import Order
+from pypika_tortoise.analytics import RowNumber
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
@@ -731,6 +733,59 @@ async def bmi_of(person_id: int, row: MeasurementRow) -> Decimal | None:
         person_id=person_id, kind=MeasurementKind.HEIGHT, measured_at__lte=row.measured_at,
     ).order_by("-measured_at", "-created_at").first()
     return bmi(Decimal(row.value), Decimal(height.value)) if height else None
+
+
+MAX_TREND_POINTS = 12
+
+
+@dataclass
+class Trend:
+    """The latest measurements of one kind: oldest first, the latest last."""
+
+    kind: MeasurementKind
+    rows: list[MeasurementRow]
+
+    @property
+    def latest(self) -> MeasurementRow:
+        return self.rows[-1]
+
+
+async def _latest_per_kind(person_id: int, points: int) -> list[MeasurementRow]:
+    """The `points` latest measurements of each kind of one patient, in ONE statement: a
+    window function ranks each kind's rows, latest first (index person_id, kind,
+    measured_at), and the outer query keeps the first `points` of each."""
+    meta = MeasurementRow._meta
+    db = meta.db
+    table = meta.basetable
+    columns = sorted(meta.db_fields)
+    rank = (RowNumber().over(table.kind)
+            .orderby(table.measured_at, table.created_at, order=Order.desc))
+    ranked = (db.query_class.from_(table).select(*[table[c] for c in columns],
+                                                 rank.as_("trend_rank"))
+              .where(table.person_id == person_id)).as_("ranked")
+    query = (db.query_class.from_(ranked).select(*[ranked[c] for c in columns])
+             .where(ranked.trend_rank <= points))
+    sql, values = query.get_parameterized_sql()
+    return await db.executor_class(model=MeasurementRow, db=db).execute_select(sql, values)
+
+
+async def latest_measurements(access: Access, *, points: int) -> list[Trend]:
+    """For each kind of measurement the patient has, its latest `points` values (1 to
+    MAX_TREND_POINTS): the most recently measured kind first. One statement for all kinds;
+    nothing (and no query) when the access does not include measurements."""
+    if not access.may_read_section(Section.MEASUREMENTS):
+        return []
+    points = max(1, min(points, MAX_TREND_POINTS))
+    by_kind: dict[MeasurementKind, list[MeasurementRow]] = {}
+    for row in await _latest_per_kind(access.patient_id, points):
+        by_kind.setdefault(MeasurementKind(row.kind), []).append(row)
+    order = list(MeasurementKind)
+    trends = [Trend(kind, sorted(rows, key=lambda r: (r.measured_at, r.created_at)))
+              for kind, rows in by_kind.items()]
+    # Most recently measured first; the catalogue order breaks ties.
+    trends.sort(key=lambda t: order.index(t.kind))
+    trends.sort(key=lambda t: (t.latest.measured_at, t.latest.created_at), reverse=True)
+    return trends
 
 
 @dataclass

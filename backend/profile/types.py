@@ -282,6 +282,34 @@ class MeasurementSeries:
                            for p in points])
 
 
+@strawberry.type(description="The latest measurements of one kind, for a small trend line "
+                              "(the home screen).")
+class MeasurementTrend:
+    kind: MeasurementKind
+    label: str
+    loinc: str
+    unit: str
+    unit_label: str
+    latest: MeasurementPoint
+    points: list[MeasurementPoint] = strawberry.field(
+        description="Oldest first, the latest last (at most the number asked for).")
+    change: float | None = strawberry.field(
+        description="The latest value minus the one before it (systolic for a blood "
+                    "pressure); null with a single measurement.")
+
+    @classmethod
+    def build(cls, trend: services.Trend) -> MeasurementTrend:
+        spec = SPECS[MeasurementKindModel(trend.kind)]
+        points = [MeasurementPoint(at=r.measured_at, value=float(Decimal(r.value)),
+                                   diastolic=_float(r.value2),
+                                   measurement_id=strawberry.ID(str(r.id)))
+                  for r in trend.rows]
+        change = (float(Decimal(trend.rows[-1].value) - Decimal(trend.rows[-2].value))
+                  if len(trend.rows) > 1 else None)
+        return cls(kind=trend.kind, label=spec.label, loinc=spec.loinc, unit=spec.unit,
+                   unit_label=spec.unit_label, latest=points[-1], points=points, change=change)
+
+
 # --- inputs --------------------------------------------------------------------------------
 
 

@@ -44,8 +44,9 @@ def _to_filter(value: DocumentFilter | None, access: policy.Access) -> services.
 async def document_connection(info: Info, access: policy.Access, first: int,
                               after: str | None, filter: DocumentFilter | None
                               ) -> DocumentConnection:
+    criteria = _to_filter(filter, access)
     page = await services.list_documents(info.context.settings, access, first=first,
-                                         after=after, filter=_to_filter(filter, access))
+                                         after=after, filter=criteria)
     # Access log (nothing for the patient's own reads): the listing itself (it tells how many
     # documents match, also when none does), and each document it describes (title, type,
     # date, author: the patient sees which documents were seen).
@@ -60,6 +61,7 @@ async def document_connection(info: Info, access: policy.Access, first: int,
         page_info=PageInfo(has_next_page=page.has_next,
                            end_cursor=edges[-1].cursor if edges else None),
         total_count=page.total,
+        _settings=info.context.settings, _access=access, _filter=criteria,
     )
 
 

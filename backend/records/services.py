@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from backend import errors
 from backend.access import policy
 from backend.access.policy import Access
 from backend.document_types import DocumentType
-from backend.identity import matching
+from backend.identity import matching, notices
 from backend.identity.models import Professional
 from backend.keys import services as keys
 from backend.records.models import Document, DocumentSource, Visibility
@@ -268,34 +269,24 @@ async def deposit_document(
         await match.confirm()  # this answer tells the match too
         raise
     await match.confirm()
-    await notify_new_document(rt, match.person.id, document)
+    # The document is committed (no transaction here): the notice runs in the background, so
+    # it can neither slow nor fail the deposit (backend/identity/notices.py).
+    notices.later(notify_new_document(rt, match.person.id, document), what="new document")
     return document
 
 
-async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> None:
-    """Tell the patient a document arrived; no health detail, and never fail the deposit."""
-    from backend.identity.models import Account, CodeChannel
-
+async def notify_new_document(rt: Runtime, person_id: int, document: Document) -> bool:
+    """Tell the patient a document someone else deposited is there, if they want to know: no
+    title, no type, no author (backend/identity/notices.py). True if a notice was sent."""
     if (document.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT
             and document.release_at and document.release_at > datetime.now(UTC)):
-        return  # announced at its release (notify_released_documents), not before
+        return False  # announced at its release (notify_released_documents), not before
     # Claimed atomically: one notification per document, whichever process gets here first.
     claimed = await Document.filter(id=document.id, patient_notified_at__isnull=True).update(
         patient_notified_at=datetime.now(UTC))
     if not claimed:
-        return
-    account = await Account.filter(person_id=person_id, status="active").first()
-    if account is None:
-        return
-    text = ("Un nouveau document est disponible dans votre espace Carnet. "
-            "Connectez-vous pour le consulter.")
-    try:
-        if account.preferred_channel is CodeChannel.SMS and account.phone:
-            await rt.notifier.send_sms(account.phone, text)
-        elif account.email:
-            await rt.notifier.send_email(account.email, "Carnet : nouveau document", text)
-    except Exception as exc:
-        log.warning("new-document notification failed (%s)", type(exc).__name__)
+        return False
+    return await notices.tell_patient(rt, person_id, notices.Event.NEW_DOCUMENT)
 
 
 async def notify_released_documents(rt: Runtime) -> int:
@@ -358,16 +349,24 @@ async def decrypt_titles(settings: Settings, rows: Sequence[Document]) -> dict[u
     }
 
 
-async def list_documents(
-    settings: Settings, access: Access, *, first: int, after: str | None,
-    filter: DocumentFilter,
-) -> Page:
-    """The documents `access` reads, newest first, filtered and paginated in SQL (the title
-    text filter runs after decryption, within this one patient's readable documents)."""
-    first = max(1, min(first, MAX_PAGE))
-    if not access.granted:
-        return Page([], {}, False, 0)
-    now = datetime.now(UTC)
+def is_new(document: Document) -> bool:
+    """New for the patient: added by someone else (a professional) and not opened by the
+    patient yet (`seen_by_patient_at`, set by the patient's own download only). What the
+    patient added themselves (uploads, imports of their own files) is never new."""
+    return document.seen_by_patient_at is None and document.author_professional_id is not None
+
+
+# The same rule as `is_new`, as a filter on `Document`.
+NEW_DOCUMENTS = Q(seen_by_patient_at__isnull=True) & Q(author_professional_id__isnull=False)
+
+
+def _text_of(filter: DocumentFilter) -> str:
+    return " ".join((filter.text or "").split()).casefold()
+
+
+def _filtered(access: Access, filter: DocumentFilter, now: datetime) -> QuerySet[Document]:
+    """The documents `access` reads that match `filter` (all but the title text), newest
+    first."""
     query = Document.filter(access.documents(now))
     if filter.types:
         query = query.filter(type_code__in=list(filter.types))
@@ -384,8 +383,20 @@ async def list_documents(
         query = query.filter(author_professional_id__isnull=True)
     elif filter.authored_by_patient is False:
         query = query.filter(author_professional_id__isnull=False)
-    query = query.order_by("-created_at", "-id")
-    text = " ".join((filter.text or "").split()).casefold()
+    return query.order_by("-created_at", "-id")
+
+
+async def list_documents(
+    settings: Settings, access: Access, *, first: int, after: str | None,
+    filter: DocumentFilter,
+) -> Page:
+    """The documents `access` reads, newest first, filtered and paginated in SQL (the title
+    text filter runs after decryption, within this one patient's readable documents)."""
+    first = max(1, min(first, MAX_PAGE))
+    if not access.granted:
+        return Page([], {}, False, 0)
+    query = _filtered(access, filter, datetime.now(UTC))
+    text = _text_of(filter)
     if text:
         # Titles are encrypted: match after decryption, within this one patient's record.
         candidates = await query
@@ -406,6 +417,21 @@ async def list_documents(
     rows = await query.limit(first + 1)
     page_rows = rows[:first]
     return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first, total)
+
+
+async def count_new_documents(settings: Settings, access: Access, filter: DocumentFilter
+                              ) -> int:
+    """How many of the documents `access` reads and `filter` matches are new (`is_new`):
+    one statement (plus the data keys when a title text filter applies)."""
+    if not access.granted:
+        return 0
+    query = _filtered(access, filter, datetime.now(UTC)).filter(NEW_DOCUMENTS)
+    text = _text_of(filter)
+    if not text:
+        return await query.count()
+    candidates = await query
+    titles = await decrypt_titles(settings, candidates)
+    return sum(1 for row in candidates if text in titles[row.id].casefold())
 
 
 def parse_document_id(document_id: str | uuid.UUID) -> uuid.UUID | None:

@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.access import policy
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import DocumentType, ProfessionalSummary
@@ -17,6 +18,7 @@ from backend.records.loaders import load_professionals
 from backend.records.models import Document as DocumentModel
 from backend.records.models import DocumentSource as SourceModel
 from backend.records.models import Visibility as VisibilityModel
+from backend.settings import Settings
 
 
 @strawberry.enum
@@ -54,7 +56,9 @@ class Document:
     release_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    is_new: bool = strawberry.field(description="Not opened yet by the patient.")
+    is_new: bool = strawberry.field(
+        description="Added by a professional and not opened (downloaded) by the patient yet; "
+                    "the patient's own documents are never new.")
     download_url: str = strawberry.field(
         description="GET with the bearer token; served as an attachment.")
     _author_professional_id: strawberry.Private[int | None]
@@ -80,7 +84,7 @@ class Document:
             content_type=row.content_type, size=row.size, sha256=row.sha256,
             visibility=Visibility(row.visibility.value), release_at=row.release_at,
             created_at=row.created_at, updated_at=row.updated_at,
-            is_new=row.seen_by_patient_at is None, download_url=f"/documents/{row.id}/content",
+            is_new=services.is_new(row), download_url=f"/documents/{row.id}/content",
             _author_professional_id=row.author_professional_id,
         )
 
@@ -102,6 +106,14 @@ class DocumentConnection:
     edges: list[DocumentEdge]
     page_info: PageInfo
     total_count: int
+    _settings: strawberry.Private[Settings]
+    _access: strawberry.Private[policy.Access]
+    _filter: strawberry.Private[services.DocumentFilter]
+
+    @strawberry.field(description="How many of the documents matching the filter are new "
+                                  "(`isNew`), whatever the page. One query, only when asked.")
+    async def new_count(self) -> int:
+        return await services.count_new_documents(self._settings, self._access, self._filter)
 
 
 @strawberry.input

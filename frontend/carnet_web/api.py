@@ -34,6 +34,8 @@ from gql.transport.file_upload import FileVar
 from gql.transport.httpx import HTTPXAsyncTransport
 from graphql import GraphQLError
 
+from carnet_web.i18n import N_
+
 log = logging.getLogger("carnet_web.api")
 # gql logs every request and answer, values included, at DEBUG: values are health data.
 logging.getLogger("gql").setLevel(logging.INFO)
@@ -47,13 +49,13 @@ DOWNLOAD_TIMEOUT_SECONDS: Final = 30.0  # between two chunks, not for the whole 
 # Multipart requests must carry a header no HTML form can set (the API's CSRF protection).
 PREFLIGHT_HEADERS: Final = {"GraphQL-Preflight": "1"}
 
-UNAVAILABLE_MESSAGE: Final = (
+UNAVAILABLE_MESSAGE: Final = N_(
     "Le service est momentanément indisponible. Veuillez réessayer dans quelques instants."
 )
-UNAUTHENTICATED_MESSAGE: Final = "Votre session a expiré. Veuillez vous reconnecter."
-UNEXPECTED_MESSAGE: Final = "Une erreur inattendue est survenue. Veuillez réessayer."
-PAYLOAD_TOO_LARGE_MESSAGE: Final = "Ce fichier est trop volumineux pour être envoyé."
-DOCUMENT_UNAVAILABLE_MESSAGE: Final = (
+UNAUTHENTICATED_MESSAGE: Final = N_("Votre session a expiré. Veuillez vous reconnecter.")
+UNEXPECTED_MESSAGE: Final = N_("Une erreur inattendue est survenue. Veuillez réessayer.")
+PAYLOAD_TOO_LARGE_MESSAGE: Final = N_("Ce fichier est trop volumineux pour être envoyé.")
+DOCUMENT_UNAVAILABLE_MESSAGE: Final = N_(
     "Ce document n'est plus disponible : il a peut-être été supprimé."
 )
 

@@ -7,12 +7,12 @@ from reflex import constants
 from reflex.config import get_config
 
 from carnet_web import documents_http, pages  # noqa: F401  (pages: registers every page)
-from carnet_web.components.theme import GLOBAL_STYLE, carnet_theme
+from carnet_web.components.theme import GLOBAL_STYLE
 
 app = rx.App(
     # French by default; the layout sets the tab's language (LanguageState) once mounted.
     html_lang="fr",
-    theme=carnet_theme(),
+    # The theme (components/theme.py) is given to the Radix plugin in rxconfig.py.
     style=GLOBAL_STYLE,
     # Added to Reflex's own backend: the document download route (the browser holds no API
     # token, so downloads go through this server), and a size limit on Reflex's upload

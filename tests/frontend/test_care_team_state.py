@@ -69,8 +69,8 @@ def test_member_items_in_french_treating_doctor_first() -> None:
                                        member(DOCTOR, treating=True)], blocked={"9"})
     assert (doctor.name, doctor.practice, doctor.treating_doctor) == (
         "Médecin (Médecine générale)", "Cabinet du Port", True)
-    assert doctor.origin == "Ajouté par vous" and doctor.since == "1 mars 2026"
-    assert doctor.status.startswith("Accès actif jusqu'au 1 mars 2029")
+    assert doctor.origin == "Ajouté par vous" and doctor.since == "1er mars 2026"
+    assert doctor.status.startswith("Accès actif jusqu'au 1er mars 2029")
     assert not doctor.can_be_treating_doctor  # already is
     assert pharmacist.name == "Pharmacien" and pharmacist.practice == ""
     assert pharmacist.origin == "A déclaré vous suivre"
@@ -304,3 +304,17 @@ def test_the_operations_of_both_patient_pages_are_valid_against_the_schema() -> 
                     care_team_module.REMOVE_FROM_CARE_TEAM, care_team_module.SET_TREATING_DOCTOR,
                     care_team_module.SET_EMERGENCY_ACCESS, access_history.ACCESS_LOG):
         assert validate(schema, request.document) == []
+
+
+def test_member_items_in_english() -> None:
+    from carnet_web.state.care_team import member_items
+
+    rows = [{
+        "professional": {"id": "7", "rpps": "10000000001", "profession": "Médecin",
+                         "specialty": "Médecine générale", "practiceName": "Cabinet"},
+        "active": True, "treatingDoctor": True, "origin": "CARE_TEAM",
+        "since": "2026-03-01T10:00:00+00:00", "expiresAt": "2027-03-01T10:00:00+00:00",
+    }]
+    [doctor] = member_items(rows, set(), "en")
+    assert doctor.origin == "Added by you" and doctor.since == "1 March 2026"
+    assert doctor.status == "Access active until 1 March 2027 (extended each time they look)"

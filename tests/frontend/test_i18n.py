@@ -65,37 +65,60 @@ def test_component_strings_switch_language_in_the_browser() -> None:
 
 # Components whose positional text arguments are what people read.
 TEXT_COMPONENTS = {"text", "heading", "button", "link", "badge", "strong", "em", "label",
-                   "option", "title", "description", "th", "td", "li", "p", "span", "code"}
+                   "option", "title", "description", "th", "td", "li", "p", "span", "code", "a"}
+#: Keyword arguments that people read (or hear), whatever the function.
+TEXT_KEYWORDS = {"placeholder", "aria_label", "title", "alt", "label", "hint", "description",
+                 "confirm_label", "cancel_label", "text"}
+#: Calls whose string arguments are msgids (or where a literal is not text: keys, logs...).
+CATALOGUE_CALLS = {"t", "tf", "N_", "_t", "gettext", "operation", "debug", "info", "warning",
+                   "error", "exception", "getLogger", "call_script"}
 #: Texts that are the same in every language (names, symbols).
 UNTRANSLATED = {"Carnet", "Français", "English", " : ", " · ", "·", "—", "…", "Pro Santé Connect",
                 "INS", "NIR", "RPPS", "FHIR", "GraphQL", "PDF", "*", "/", ":", "-", "(", ")"}
 WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
+FRENCH = re.compile(r"[éèêàâùûôîçœÉÈÀÇ]|\b(?:le|la|les|de|du|des|et|vous|votre|vos|une|pour|"
+                    r"sur|dans|aux|est|pas|ou|ce|cette|ces|qui|que)\b", re.IGNORECASE)
+
+
+def _call_name(node: ast.Call) -> str:
+    return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
 
 
 def literal_texts(path: Path) -> list[tuple[int, str]]:
-    """French-looking string literals given directly to text components in `path`."""
+    """French-looking string literals shown to people without the catalogue in `path`: given
+    to a text component or a text keyword, or any literal that reads as French prose."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    found = []
+    parents: dict[ast.AST, ast.AST] = {}
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    found = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
             continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
-            node.func, "id", "")
-        if name not in TEXT_COMPONENTS:
+        text = node.value
+        if not WORD.search(text) or text.strip() in UNTRANSLATED:
             continue
-        for arg in node.args:
-            if (isinstance(arg, ast.Constant) and isinstance(arg.value, str)
-                    and WORD.search(arg.value) and arg.value.strip() not in UNTRANSLATED):
-                found.append((arg.lineno, arg.value))
-        for keyword in node.keywords:
-            if keyword.arg in {"placeholder", "aria_label", "title", "alt"} and isinstance(
-                    keyword.value, ast.Constant) and isinstance(keyword.value.value, str) and \
-                    WORD.search(keyword.value.value) and keyword.value.value not in UNTRANSLATED:
-                found.append((keyword.value.lineno, keyword.value.value))
-    return found
-
-
-UI_MODULES = sorted([*(WEB_APP / "pages").glob("*.py"), *(WEB_APP / "components").glob("*.py")])
+        parent = parents.get(node)
+        if isinstance(parent, ast.Expr):
+            continue  # a docstring
+        if isinstance(parent, ast.JoinedStr):
+            parent = parents.get(parent)
+        chain, shown = parent, False
+        while chain is not None and not isinstance(chain, ast.Call):
+            chain = parents.get(chain)
+        if isinstance(chain, ast.Call) and _call_name(chain) in CATALOGUE_CALLS:
+            continue
+        if isinstance(parent, ast.Call) and _call_name(parent) in TEXT_COMPONENTS and (
+                node in parent.args):
+            shown = True
+        if isinstance(parent, ast.keyword) and parent.arg in TEXT_KEYWORDS:
+            shown = True
+        if shown or (FRENCH.search(text) and len(WORD.findall(text)) >= 2):
+            found.add((node.lineno, text))
+    return sorted(found)
+UI_MODULES = sorted([*(WEB_APP / "pages").glob("*.py"), *(WEB_APP / "components").glob("*.py"),
+                     *(WEB_APP / "state").glob("*.py")])
 
 
 @pytest.mark.parametrize("path", UI_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -6,7 +6,9 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.state.access_history import ROUTE as HISTORY_ROUTE
+from carnet_web.components.ui import error_callout, page_body
+from carnet_web.i18n import N_, t, tf
+from carnet_web.routes import ACCESS_HISTORY_ROUTE as HISTORY_ROUTE
 from carnet_web.state.care_team import (
     ROUTE,
     RPPS_FIELD_ID,
@@ -19,16 +21,7 @@ from carnet_web.state.care_team import (
 
 def _messages() -> rx.Component:
     return rx.fragment(
-        rx.cond(
-            CareTeamState.error != "",
-            rx.vstack(
-                rx.callout(CareTeamState.error, icon="triangle_alert", color_scheme="red",
-                           role="alert", id="care-team-error"),
-                rx.button("Réessayer", on_click=CareTeamState.load, variant="soft", size="1"),
-                spacing="2",
-                align="start",
-            ),
-        ),
+        error_callout(CareTeamState.error, retry=CareTeamState.load, id="care-team-error"),
         # Always in the page, so screen readers announce what each action did.
         rx.box(
             rx.cond(
@@ -48,10 +41,10 @@ def _add_form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.el.label(
-                rx.text("Numéro RPPS du professionnel", as_="span", size="2", weight="medium"),
+                rx.text(t("Numéro RPPS du professionnel"), as_="span", size="2", weight="medium"),
                 html_for=RPPS_FIELD_ID,
             ),
-            rx.text("11 chiffres, indiqués sur ses ordonnances ou dans l'annuaire santé.",
+            rx.text(t("11 chiffres, indiqués sur ses ordonnances ou dans l'annuaire santé."),
                     size="1", color_scheme="gray", id="care-team-rpps-hint"),
             rx.flex(
                 rx.input(
@@ -71,7 +64,7 @@ def _add_form() -> rx.Component:
                     key=CareTeamState.rpps_field_key.to_string(),
                 ),
                 rx.button(
-                    "Ajouter",
+                    t("Ajouter"),
                     type="submit",
                     size="3",
                     loading=CareTeamState.busy,
@@ -93,7 +86,7 @@ def _add_form() -> rx.Component:
         ),
         on_submit=CareTeamState.add,
         reset_on_submit=False,
-        aria_label="Ajouter un professionnel à mon équipe de soins",
+        aria_label=t("Ajouter un professionnel à mon équipe de soins"),
     )
 
 
@@ -104,36 +97,37 @@ def _member(item: MemberItem) -> rx.Component:
                 rx.flex(
                     rx.heading(item.name, as_="h3", size="4", class_name="member-name"),
                     rx.cond(item.treating_doctor,
-                            rx.badge("Médecin traitant", color_scheme="green",
+                            rx.badge(t("Médecin traitant"), color_scheme="green",
                                      class_name="treating-badge")),
                     rx.cond(item.blocked,
-                            rx.badge("Bloqué", color_scheme="red", class_name="blocked-badge")),
+                            rx.badge(t("Bloqué"), color_scheme="red", class_name="blocked-badge")),
                     rx.cond(~item.active,
-                            rx.badge("Expiré", color_scheme="gray", class_name="expired-badge")),
+                            rx.badge(t("Expiré"), color_scheme="gray", class_name="expired-badge")),
                     spacing="2",
                     align="center",
                     wrap="wrap",
                 ),
                 rx.cond(item.practice != "", rx.text(item.practice, size="2")),
                 rx.text("RPPS ", item.rpps, size="2", color_scheme="gray"),
-                rx.text(item.origin, " le ", item.since, size="2", color_scheme="gray"),
+                rx.text(tf("{origin} le {date}", origin=item.origin, date=item.since), size="2",
+                        color_scheme="gray"),
                 rx.text(item.status, size="2", color_scheme="gray"),
                 rx.flex(
                     rx.cond(
                         item.can_be_treating_doctor,
                         rx.button(
-                            "Désigner comme médecin traitant",
+                            t("Désigner comme médecin traitant"),
                             on_click=CareTeamState.set_treating_doctor(item.rpps),
                             disabled=CareTeamState.busy,
                             variant="soft",
                             size="2",
-                            aria_label="Désigner " + item.name + " comme médecin traitant",
+                            aria_label=tf("Désigner comme médecin traitant : {name}", name=item.name),
                         ),
                     ),
                     rx.cond(
                         item.treating_doctor,
                         rx.button(
-                            "Ne plus en faire mon médecin traitant",
+                            t("Ne plus en faire mon médecin traitant"),
                             on_click=CareTeamState.set_treating_doctor(""),
                             disabled=CareTeamState.busy,
                             variant="soft",
@@ -142,22 +136,23 @@ def _member(item: MemberItem) -> rx.Component:
                         ),
                     ),
                     rx.button(
-                        rx.cond(item.blocked, "Débloquer", "Bloquer"),
+                        rx.cond(item.blocked, t("Débloquer"), t("Bloquer")),
                         on_click=CareTeamState.set_blocked(item.id, ~item.blocked),
                         disabled=CareTeamState.busy,
                         variant="outline",
                         color_scheme="red",
                         size="2",
-                        aria_label=rx.cond(item.blocked, "Débloquer ", "Bloquer ") + item.name,
+                        aria_label=rx.cond(item.blocked, tf("Débloquer : {name}", name=item.name),
+                                           tf("Bloquer : {name}", name=item.name)),
                     ),
                     rx.button(
-                        "Retirer de mon équipe",
+                        t("Retirer de mon équipe"),
                         on_click=CareTeamState.remove(item.id),
                         disabled=CareTeamState.busy,
                         color_scheme="red",
                         variant="soft",
                         size="2",
-                        aria_label="Retirer " + item.name + " de mon équipe",
+                        aria_label=tf("Retirer de mon équipe : {name}", name=item.name),
                     ),
                     spacing="2",
                     wrap="wrap",
@@ -178,16 +173,16 @@ def _blocked(item: BlockedItem) -> rx.Component:
         rx.flex(
             rx.vstack(
                 rx.text(item.name, weight="medium"),
-                rx.text(item.practice, " · RPPS ", item.rpps, size="2", color_scheme="gray"),
+                rx.text(item.practice, t(" · RPPS "), item.rpps, size="2", color_scheme="gray"),
                 spacing="0",
             ),
             rx.button(
-                "Débloquer",
+                t("Débloquer"),
                 on_click=CareTeamState.set_blocked(item.id, False),
                 disabled=CareTeamState.busy,
                 variant="outline",
                 size="2",
-                aria_label="Débloquer " + item.name,
+                aria_label=tf("Débloquer : {name}", name=item.name),
             ),
             justify="between",
             align="center",
@@ -202,7 +197,7 @@ def _blocked(item: BlockedItem) -> rx.Component:
 
 def _team() -> rx.Component:
     return rx.vstack(
-        rx.heading("Professionnels qui peuvent lire mon dossier", as_="h2", size="5",
+        rx.heading(t("Professionnels qui peuvent lire mon dossier"), as_="h2", size="5",
                    id=TEAM_HEADING_ID, tab_index=-1),
         rx.cond(
             CareTeamState.action_error != "",
@@ -211,14 +206,14 @@ def _team() -> rx.Component:
         ),
         rx.cond(
             CareTeamState.loading,
-            rx.hstack(rx.spinner(), rx.text("Chargement…"), id="care-team-loading"),
+            rx.hstack(rx.spinner(), rx.text(t("Chargement…")), id="care-team-loading"),
             rx.cond(
                 CareTeamState.members.length() > 0,
                 rx.el.ul(rx.foreach(CareTeamState.members, _member), id="care-team",
                          padding="0", margin="0", width="100%",
                          display="flex", flex_direction="column", gap="0.75em"),
-                rx.text("Personne pour l'instant. Ajoutez les professionnels qui vous suivent "
-                        "avec leur numéro RPPS.", color_scheme="gray", id="care-team-empty"),
+                rx.text(t("Personne pour l'instant. Ajoutez les professionnels qui vous suivent "
+                        "avec leur numéro RPPS."), color_scheme="gray", id="care-team-empty"),
             ),
         ),
         spacing="3",
@@ -228,12 +223,12 @@ def _team() -> rx.Component:
 
 def _emergency() -> rx.Component:
     return rx.vstack(
-        rx.heading("Accès en urgence", as_="h2", size="5"),
+        rx.heading(t("Accès en urgence"), as_="h2", size="5"),
         rx.text(
-            "En cas d'urgence, un médecin urgentiste ou un médecin régulateur du SAMU peut "
+            t("En cas d'urgence, un médecin urgentiste ou un médecin régulateur du SAMU peut "
             "ouvrir votre dossier pour 24 heures, en indiquant la raison, même s'il ne fait pas "
             "partie de votre équipe de soins. Vous êtes prévenu aussitôt et l'accès figure dans "
-            "votre historique.",
+            "votre historique."),
             size="2",
         ),
         rx.flex(
@@ -245,7 +240,7 @@ def _emergency() -> rx.Component:
                 aria_describedby="emergency-access-error",
             ),
             rx.el.label(
-                rx.text("Autoriser l'accès en urgence à mon dossier", as_="span", size="2",
+                rx.text(t("Autoriser l'accès en urgence à mon dossier"), as_="span", size="2",
                         weight="medium"),
                 html_for="emergency-access",
             ),
@@ -266,8 +261,8 @@ def _blocked_section() -> rx.Component:
     return rx.cond(
         CareTeamState.blocked_others.length() > 0,
         rx.vstack(
-            rx.heading("Professionnels bloqués", as_="h2", size="5"),
-            rx.text("Ils ne peuvent ni lire votre dossier ni vous écrire.", size="2",
+            rx.heading(t("Professionnels bloqués"), as_="h2", size="5"),
+            rx.text(t("Ils ne peuvent ni lire votre dossier ni vous écrire."), size="2",
                     color_scheme="gray"),
             rx.el.ul(rx.foreach(CareTeamState.blocked_others, _blocked), id="blocked-others",
                      padding="0", margin="0", width="100%",
@@ -279,28 +274,29 @@ def _blocked_section() -> rx.Component:
 
 
 def _content() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Mon équipe de soins", as_="h1", size="7"),
+    return page_body(
+        rx.heading(t(TITLE), as_="h1", size="7"),
         rx.text(
-            "Les professionnels de votre équipe de soins lisent votre dossier, selon leur "
+            t("Les professionnels de votre équipe de soins lisent votre dossier, selon leur "
             "profession : un pharmacien ne voit pas ce que voit un médecin. Votre médecin "
             "traitant voit aussi les documents que vous avez masqués aux professionnels. "
-            "Chaque consultation apparaît dans votre ",
-            rx.link("historique des accès", href=HISTORY_ROUTE),
+            "Chaque consultation apparaît dans votre "),
+            rx.link(t("historique des accès"), href=HISTORY_ROUTE),
             ".",
             color_scheme="gray",
         ),
         _messages(),
-        rx.heading("Ajouter un professionnel", as_="h2", size="5"),
+        rx.heading(t("Ajouter un professionnel"), as_="h2", size="5"),
         _add_form(),
         _team(),
         _emergency(),
         _blocked_section(),
-        spacing="5",
-        width="100%",
     )
 
 
-@rx.page(route=ROUTE, title=page_title("Mon équipe de soins"), on_load=CareTeamState.load)
+TITLE = N_("Mon équipe de soins")
+
+
+@rx.page(route=ROUTE, title=page_title(TITLE), on_load=CareTeamState.load)
 def care_team() -> rx.Component:
-    return layout(_content(), current_route=ROUTE)
+    return layout(_content(), current_route=ROUTE, title=TITLE)

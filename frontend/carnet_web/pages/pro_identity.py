@@ -9,16 +9,20 @@ from typing import Any
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
+from carnet_web.i18n import N_, t
 from carnet_web.state.pro_common import PRO_DECLARE_ROUTE, PRO_EMERGENCY_ROUTE
 from carnet_web.state.pro_identity import MAX_REASON, ProDeclareState, ProEmergencyState
 
+DECLARE_TITLE = N_("Déclarer une relation de soins")
+EMERGENCY_TITLE = N_("Accès d'urgence")
 
-def _field(name: str, label: str, control: rx.Component, hint: str = "") -> rx.Component:
+
+def _field(name: str, label: Any, control: rx.Component, hint: Any = None) -> rx.Component:
     field_id = f"traits-{name}"
     return rx.vstack(
         rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=field_id),
         rx.text(hint, size="1", color_scheme="gray", id=f"{field_id}-hint")
-        if hint else rx.fragment(),
+        if hint is not None else rx.fragment(),
         control,
         spacing="1",
         width="100%",
@@ -39,18 +43,18 @@ def _input(state: Any, name: str, **props: Any) -> rx.Component:
 
 def _traits(state: Any) -> rx.Component:
     return rx.el.fieldset(
-        rx.el.legend(rx.text("Identité du patient (traits INS)", as_="span", weight="bold")),
+        rx.el.legend(rx.text(t("Identité du patient (traits INS)"), as_="span", weight="bold")),
         rx.vstack(
-            _field("insMatricule", "Matricule INS",
+            _field("insMatricule", t("Matricule INS"),
                    _input(state, "insMatricule", type="text", max_length=21,
                           auto_complete="off", aria_describedby="traits-insMatricule-hint",
                           custom_attrs={"inputMode": "text", "spellCheck": "false",
                                         "autoCapitalize": "characters"}),
-                   hint="15 caractères : numéro de sécurité sociale et clé."),
-            _field("birthName", "Nom de naissance",
+                   hint=t("15 caractères : numéro de sécurité sociale et clé.")),
+            _field("birthName", t("Nom de naissance"),
                    _input(state, "birthName", type="text", max_length=100,
                           auto_complete="off", custom_attrs={"spellCheck": "false"})),
-            _field("birthDate", "Date de naissance",
+            _field("birthDate", t("Date de naissance"),
                    _input(state, "birthDate", type="date", width="12em")),
             spacing="3",
             width="100%",
@@ -75,7 +79,7 @@ def _messages(state: Any, prefix: str) -> rx.Component:
                 rx.callout(state.info, icon="circle_check", color_scheme="green",
                            role="status", id=f"{prefix}-info"),
                 rx.cond(state.record_href != "",
-                        rx.button(rx.el.a("Ouvrir le dossier", href=state.record_href),
+                        rx.button(rx.el.a(t("Ouvrir le dossier"), href=state.record_href),
                                   as_child=True)),
                 spacing="2",
                 align="start",
@@ -89,20 +93,20 @@ def _messages(state: Any, prefix: str) -> rx.Component:
 def _declare_content() -> rx.Component:
     state = ProDeclareState
     return rx.vstack(
-        rx.text("Espace professionnel", size="2", color_scheme="gray", weight="medium"),
-        rx.heading("Déclarer une relation de soins", as_="h1", size="7"),
+        rx.text(t("Espace professionnel"), size="2", color_scheme="gray", weight="medium"),
+        rx.heading(t("Déclarer une relation de soins"), as_="h1", size="7"),
         rx.text(
-            "Vous suivez ce patient : déclarez-le pour consulter son dossier, dans la limite "
+            t("Vous suivez ce patient : déclarez-le pour consulter son dossier, dans la limite "
             "de ce que votre profession et le patient autorisent. Les trois traits d'identité "
             "doivent correspondre exactement à ceux de la carte Vitale ou de la pièce "
-            "d'identité. Le patient est informé de votre déclaration et peut y mettre fin.",
+            "d'identité. Le patient est informé de votre déclaration et peut y mettre fin."),
             color_scheme="gray",
         ),
         _messages(state, "declare"),
         rx.form(
             rx.vstack(
                 _traits(state),
-                rx.button("Déclarer la relation de soins", type="submit", size="3",
+                rx.button(t("Déclarer la relation de soins"), type="submit", size="3",
                           loading=state.busy, disabled=~state.is_hydrated,
                           id="declare-submit"),
                 spacing="4",
@@ -110,7 +114,7 @@ def _declare_content() -> rx.Component:
             ),
             on_submit=state.declare,
             reset_on_submit=False,
-            aria_label="Déclarer une relation de soins",
+            aria_label=t(DECLARE_TITLE),
             key=state.form_key.to_string(),
             width="100%",
         ),
@@ -120,31 +124,31 @@ def _declare_content() -> rx.Component:
     )
 
 
-@rx.page(route=PRO_DECLARE_ROUTE, title=page_title("Déclarer une relation de soins"),
+@rx.page(route=PRO_DECLARE_ROUTE, title=page_title(DECLARE_TITLE),
          on_load=ProDeclareState.open)
 def pro_declare() -> rx.Component:
-    return layout(_declare_content(), current_route=PRO_DECLARE_ROUTE)
+    return layout(_declare_content(), current_route=PRO_DECLARE_ROUTE, title=DECLARE_TITLE)
 
 
 def _emergency_content() -> rx.Component:
     state = ProEmergencyState
     return rx.vstack(
-        rx.text("Espace professionnel", size="2", color_scheme="gray", weight="medium"),
-        rx.heading("Accès d'urgence", as_="h1", size="7"),
+        rx.text(t("Espace professionnel"), size="2", color_scheme="gray", weight="medium"),
+        rx.heading(t("Accès d'urgence"), as_="h1", size="7"),
         rx.callout(
             rx.text(
-                rx.text.strong("Réservé aux situations d'urgence. "),
-                "Le patient est prévenu immédiatement de cet accès. Votre identité, l'heure "
+                rx.text.strong(t("Réservé aux situations d'urgence. ")),
+                t("Le patient est prévenu immédiatement de cet accès. Votre identité, l'heure "
                 "et le motif sont enregistrés et figurent dans l'historique des accès du "
-                "patient. L'accès prend fin automatiquement après un délai limité.",
+                "patient. L'accès prend fin automatiquement après un délai limité."),
             ),
             icon="shield_alert",
             color_scheme="amber",
             id="emergency-warning",
         ),
         rx.text(
-            "Accès ouvert aux médecins urgentistes et aux médecins régulateurs du SAMU, sauf "
-            "si le patient l'a refusé.",
+            t("Accès ouvert aux médecins urgentistes et aux médecins régulateurs du SAMU, sauf "
+            "si le patient l'a refusé."),
             size="2",
             color_scheme="gray",
         ),
@@ -153,9 +157,9 @@ def _emergency_content() -> rx.Component:
             rx.vstack(
                 _traits(state),
                 rx.vstack(
-                    rx.el.label(rx.text("Motif de l'accès", as_="span", size="2",
+                    rx.el.label(rx.text(t("Motif de l'accès"), as_="span", size="2",
                                         weight="medium"), html_for="emergency-reason"),
-                    rx.text("Obligatoire. Le patient pourra le lire.", size="1",
+                    rx.text(t("Obligatoire. Le patient pourra le lire."), size="1",
                             color_scheme="gray", id="emergency-reason-hint"),
                     rx.text_area(
                         id="emergency-reason",
@@ -170,7 +174,7 @@ def _emergency_content() -> rx.Component:
                     spacing="1",
                     width="100%",
                 ),
-                rx.button("Ouvrir le dossier en urgence", type="submit", size="3",
+                rx.button(t("Ouvrir le dossier en urgence"), type="submit", size="3",
                           color_scheme="red", loading=state.busy,
                           disabled=~state.is_hydrated, id="emergency-submit"),
                 spacing="4",
@@ -178,7 +182,7 @@ def _emergency_content() -> rx.Component:
             ),
             on_submit=state.request_access,
             reset_on_submit=False,
-            aria_label="Accès d'urgence",
+            aria_label=t(EMERGENCY_TITLE),
             key=state.form_key.to_string(),
             width="100%",
         ),
@@ -188,7 +192,8 @@ def _emergency_content() -> rx.Component:
     )
 
 
-@rx.page(route=PRO_EMERGENCY_ROUTE, title=page_title("Accès d'urgence"),
+@rx.page(route=PRO_EMERGENCY_ROUTE, title=page_title(EMERGENCY_TITLE),
          on_load=ProEmergencyState.open)
 def pro_emergency() -> rx.Component:
-    return layout(_emergency_content(), current_route=PRO_EMERGENCY_ROUTE)
+    return layout(_emergency_content(), current_route=PRO_EMERGENCY_ROUTE,
+                  title=EMERGENCY_TITLE)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
+from carnet_web.i18n import N_, t, tf
 from carnet_web.state.pro_common import PRO_DECLARE_ROUTE, PRO_EMERGENCY_ROUTE
 from carnet_web.state.pro_patients import PatientItem, ProPatientsState
 from carnet_web.state.session import PRO_HOME_ROUTE
@@ -25,7 +26,7 @@ def _patient(item: PatientItem) -> rx.Component:
                     align="center",
                     wrap="wrap",
                 ),
-                rx.text("Né(e) le ", item.birth_date, size="2"),
+                rx.text(tf("Né(e) le {date}", date=item.birth_date), size="2"),
                 rx.cond(item.expiry != "",
                         rx.text(item.expiry, size="2", color_scheme="gray")),
                 spacing="1",
@@ -43,10 +44,10 @@ def _list() -> rx.Component:
         rx.el.ul(rx.foreach(ProPatientsState.patients, _patient), id="patients-list",
                  padding="0", margin="0", display="grid", gap="0.75em", width="100%"),
         rx.vstack(
-            rx.text("Aucun patient pour l'instant.", weight="medium", id="patients-empty"),
+            rx.text(t("Aucun patient pour l'instant."), weight="medium", id="patients-empty"),
             rx.text(
-                "Un patient vous ajoute à son équipe de soins depuis son Carnet, ou vous "
-                "déclarez le suivre avec ses traits d'identité INS.",
+                t("Un patient vous ajoute à son équipe de soins depuis son Carnet, ou vous "
+                "déclarez le suivre avec ses traits d'identité INS."),
                 color_scheme="gray",
             ),
             spacing="1",
@@ -56,18 +57,18 @@ def _list() -> rx.Component:
 
 def _content() -> rx.Component:
     return rx.vstack(
-        rx.text("Espace professionnel", size="2", color_scheme="gray", weight="medium"),
-        rx.heading("Mes patients", as_="h1", size="7"),
+        rx.text(t("Espace professionnel"), size="2", color_scheme="gray", weight="medium"),
+        rx.heading(t("Mes patients"), as_="h1", size="7"),
         rx.text(
-            "Les patients dont vous pouvez consulter le dossier, dans la limite de ce que "
+            t("Les patients dont vous pouvez consulter le dossier, dans la limite de ce que "
             "votre profession et le patient autorisent. Chaque consultation figure dans "
-            "l'historique des accès du patient.",
+            "l'historique des accès du patient."),
             color_scheme="gray",
         ),
         rx.flex(
-            rx.button(rx.el.a("Déclarer une relation de soins", href=PRO_DECLARE_ROUTE),
+            rx.button(rx.el.a(t("Déclarer une relation de soins"), href=PRO_DECLARE_ROUTE),
                       as_child=True, variant="soft"),
-            rx.button(rx.el.a("Accès d'urgence", href=PRO_EMERGENCY_ROUTE), as_child=True,
+            rx.button(rx.el.a(t("Accès d'urgence"), href=PRO_EMERGENCY_ROUTE), as_child=True,
                       variant="soft", color_scheme="red"),
             spacing="3",
             wrap="wrap",
@@ -78,7 +79,7 @@ def _content() -> rx.Component:
                 rx.vstack(
                     rx.callout(ProPatientsState.error, icon="triangle_alert",
                                color_scheme="red", role="alert", id="patients-error"),
-                    rx.button("Réessayer", on_click=ProPatientsState.load, variant="soft",
+                    rx.button(t("Réessayer"), on_click=ProPatientsState.load, variant="soft",
                               size="1"),
                     spacing="2",
                     align="start",
@@ -89,7 +90,7 @@ def _content() -> rx.Component:
         ),
         rx.cond(
             ProPatientsState.loading,
-            rx.hstack(rx.spinner(), rx.text("Chargement…"), id="patients-loading"),
+            rx.hstack(rx.spinner(), rx.text(t("Chargement…")), id="patients-loading"),
             rx.cond(ProPatientsState.error == "", _list()),
         ),
         spacing="5",
@@ -97,6 +98,9 @@ def _content() -> rx.Component:
     )
 
 
-@rx.page(route=PRO_HOME_ROUTE, title=page_title("Mes patients"), on_load=ProPatientsState.load)
+TITLE = N_("Mes patients")
+
+
+@rx.page(route=PRO_HOME_ROUTE, title=page_title(TITLE), on_load=ProPatientsState.load)
 def pro_patients() -> rx.Component:
-    return layout(_content(), current_route=PRO_HOME_ROUTE)
+    return layout(_content(), current_route=PRO_HOME_ROUTE, title=TITLE)

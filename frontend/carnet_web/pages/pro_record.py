@@ -9,6 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
+from carnet_web.i18n import N_, t, tf
 from carnet_web.state.pro_common import PRO_RECORD_ROUTE
 from carnet_web.state.pro_record import (
     NO_DOCUMENTS,
@@ -29,15 +30,15 @@ def _document(item: RecordDocument) -> rx.Component:
                     rx.text(item.title, weight="bold", class_name="document-title"),
                     rx.text(item.type_label, " · ", item.clinical_date, size="2",
                             class_name="document-type"),
-                    rx.text("Auteur : ", item.author, size="2", color_scheme="gray",
+                    rx.text(t("Auteur : "), item.author, size="2", color_scheme="gray",
                             class_name="document-author"),
                     spacing="1",
                     min_width="0",
                     flex="1",
                 ),
-                rx.button("Télécharger", size="2", variant="soft",
+                rx.button(t("Télécharger"), size="2", variant="soft",
                           on_click=ProRecordState.download(item.id),
-                          aria_label="Télécharger « " + item.title + " »"),
+                          aria_label=tf("Télécharger « {title} »", title=item.title)),
                 spacing="3",
                 justify="between",
                 align="center",
@@ -53,7 +54,7 @@ def _document(item: RecordDocument) -> rx.Component:
 def _documents() -> rx.Component:
     return rx.el.section(
         rx.vstack(
-            rx.heading("Documents", as_="h2", size="5", id="record-documents-heading"),
+            rx.heading(t("Documents"), as_="h2", size="5", id="record-documents-heading"),
             rx.text(ProRecordState.count_label, size="2", color_scheme="gray",
                     id="record-documents-count"),
             rx.cond(
@@ -61,11 +62,11 @@ def _documents() -> rx.Component:
                 rx.el.ul(rx.foreach(ProRecordState.documents, _document),
                          id="record-documents", padding="0", margin="0", display="grid",
                          gap="0.75em", width="100%"),
-                rx.text(NO_DOCUMENTS, color_scheme="gray"),
+                rx.text(t(NO_DOCUMENTS), color_scheme="gray"),
             ),
             rx.cond(
                 ProRecordState.has_more,
-                rx.button("Afficher plus de documents", on_click=ProRecordState.load_more,
+                rx.button(t("Afficher plus de documents"), on_click=ProRecordState.load_more,
                           loading=ProRecordState.more_loading, variant="soft"),
             ),
             spacing="3",
@@ -125,12 +126,12 @@ def _section(view: SectionView) -> rx.Component:
 def _profile() -> rx.Component:
     return rx.el.section(
         rx.vstack(
-            rx.heading("Profil médical", as_="h2", size="5", id="record-profile-heading"),
+            rx.heading(t("Profil médical"), as_="h2", size="5", id="record-profile-heading"),
             rx.cond(
                 ProRecordState.sections.length() > 0,
                 rx.vstack(rx.foreach(ProRecordState.sections, _section), spacing="3",
                           width="100%"),
-                rx.text(NO_SECTIONS, color_scheme="gray"),
+                rx.text(t(NO_SECTIONS), color_scheme="gray"),
             ),
             spacing="3",
             width="100%",
@@ -143,7 +144,7 @@ def _profile() -> rx.Component:
 def _record() -> rx.Component:
     return rx.vstack(
         rx.heading(ProRecordState.patient_label, as_="h1", size="7", id="record-patient"),
-        rx.text("Né(e) le ", ProRecordState.birth_date),
+        rx.text(tf("Né(e) le {date}", date=ProRecordState.birth_date)),
         rx.flex(
             rx.badge(ProRecordState.ground, size="2", id="record-ground"),
             rx.cond(ProRecordState.expiry != "",
@@ -153,8 +154,8 @@ def _record() -> rx.Component:
             wrap="wrap",
         ),
         rx.text(
-            "Vous voyez ce que votre profession et le patient autorisent. Cette consultation "
-            "figure dans l'historique des accès du patient.",
+            t("Vous voyez ce que votre profession et le patient autorisent. Cette consultation "
+            "figure dans l'historique des accès du patient."),
             size="2",
             color_scheme="gray",
         ),
@@ -167,8 +168,8 @@ def _record() -> rx.Component:
 
 def _content() -> rx.Component:
     return rx.vstack(
-        rx.link("← Mes patients", href=PRO_HOME_ROUTE, size="2"),
-        rx.cond(~ProRecordState.found, rx.heading("Dossier patient", as_="h1", size="7")),
+        rx.link(t("← Mes patients"), href=PRO_HOME_ROUTE, size="2"),
+        rx.cond(~ProRecordState.found, rx.heading(t("Dossier patient"), as_="h1", size="7")),
         rx.box(
             rx.cond(
                 ProRecordState.error != "",
@@ -176,7 +177,7 @@ def _content() -> rx.Component:
                     rx.callout(ProRecordState.error, icon="triangle_alert", color_scheme="red",
                                role="alert", id="record-error"),
                     rx.cond(~ProRecordState.found,
-                            rx.button("Réessayer", on_click=ProRecordState.load,
+                            rx.button(t("Réessayer"), on_click=ProRecordState.load,
                                       variant="soft", size="1")),
                     spacing="2",
                     align="start",
@@ -187,7 +188,7 @@ def _content() -> rx.Component:
         ),
         rx.cond(
             ProRecordState.loading & ~ProRecordState.found,
-            rx.hstack(rx.spinner(), rx.text("Chargement du dossier…"), id="record-loading"),
+            rx.hstack(rx.spinner(), rx.text(t("Chargement du dossier…")), id="record-loading"),
             rx.cond(ProRecordState.found, _record()),
         ),
         spacing="4",
@@ -195,7 +196,10 @@ def _content() -> rx.Component:
     )
 
 
-@rx.page(route=PRO_RECORD_ROUTE, title=page_title("Dossier patient"),
+TITLE = N_("Dossier patient")
+
+
+@rx.page(route=PRO_RECORD_ROUTE, title=page_title(TITLE),
          on_load=ProRecordState.load)
 def pro_record() -> rx.Component:
-    return layout(_content(), current_route=PRO_HOME_ROUTE)
+    return layout(_content(), current_route=PRO_HOME_ROUTE, title=TITLE)

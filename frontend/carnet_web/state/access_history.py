@@ -16,10 +16,11 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.routes import ACCESS_HISTORY_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
+from carnet_web.i18n import N_, gettext
+from carnet_web.routes import ACCESS_HISTORY_ROUTE as ROUTE  # noqa: F401  (re-exported)
 from carnet_web.state.care_team import professional_name
-from carnet_web.state.formatting import french_datetime
-from carnet_web.state.session import SessionState
+from carnet_web.state.formatting import datetime_text
+from carnet_web.state.session import SessionState, api_errors
 
 PAGE_SIZE: Final = 20
 HEADING_ID: Final = "access-history-heading"
@@ -42,56 +43,60 @@ ACCESS_LOG: Final = api.operation(
 )
 
 KIND_LABELS: Final = {
-    "DOCUMENT": "La fiche d'un de vos documents",
-    "DOCUMENT_CONTENT": "Le contenu d'un de vos documents (ouverture ou téléchargement)",
-    "DOCUMENT_LIST": "La liste de vos documents",
-    "PROFILE": "Votre profil médical",
-    "EXPORT": "L'ensemble de votre dossier (export complet)",
-    "SEARCH": "La recherche de votre dossier à partir de votre identité",
-    "EMERGENCY_ACCESS": "L'ouverture de votre dossier en urgence",
+    "DOCUMENT": N_("La fiche d'un de vos documents"),
+    "DOCUMENT_CONTENT": N_("Le contenu d'un de vos documents (ouverture ou téléchargement)"),
+    "DOCUMENT_LIST": N_("La liste de vos documents"),
+    "PROFILE": N_("Votre profil médical"),
+    "EXPORT": N_("L'ensemble de votre dossier (export complet)"),
+    "SEARCH": N_("La recherche de votre dossier à partir de votre identité"),
+    "EMERGENCY_ACCESS": N_("L'ouverture de votre dossier en urgence"),
 }
 SECTION_LABELS: Final = {
-    "allergies": "allergies",
-    "vaccinations": "vaccinations",
-    "medical_history": "antécédents médicaux",
-    "family_history": "antécédents familiaux",
-    "treatments": "traitements",
-    "measurements": "mesures",
-    "emergency_contacts": "contacts d'urgence",
-    "advance_directive": "directives anticipées",
-    "organ_donation": "don d'organes",
+    "allergies": N_("allergies"),
+    "vaccinations": N_("vaccinations"),
+    "medical_history": N_("antécédents médicaux"),
+    "family_history": N_("antécédents familiaux"),
+    "treatments": N_("traitements"),
+    "measurements": N_("mesures"),
+    "emergency_contacts": N_("contacts d'urgence"),
+    "advance_directive": N_("directives anticipées"),
+    "organ_donation": N_("don d'organes"),
 }
 GROUND_LABELS: Final = {
-    "CARE_TEAM": "Membre de votre équipe de soins (ajouté par vous)",
-    "DECLARED": "Relation de soins déclarée par le professionnel",
-    "TREATING_DOCTOR": "Votre médecin traitant",
-    "EMERGENCY": "Accès d'urgence",
-    "AUTHOR": "Auteur du document",
-    "APP": "Application que vous avez autorisée",
-    "PROXY": "Personne que vous avez habilitée",
-    "SELF": "Vous-même",
+    "CARE_TEAM": N_("Membre de votre équipe de soins (ajouté par vous)"),
+    "DECLARED": N_("Relation de soins déclarée par le professionnel"),
+    "TREATING_DOCTOR": N_("Votre médecin traitant"),
+    "EMERGENCY": N_("Accès d'urgence"),
+    "AUTHOR": N_("Auteur du document"),
+    "APP": N_("Application que vous avez autorisée"),
+    "PROXY": N_("Personne que vous avez habilitée"),
+    "SELF": N_("Vous-même"),
 }
-EMPTY: Final = (
+EMPTY: Final = N_(
     "Aucun accès à votre dossier pour l'instant : personne d'autre que vous ne l'a consulté."
 )
 
 
-def what_label(kind: str, section: str | None) -> str:
-    """What was read, in plain French: 'Votre profil médical : allergies'."""
-    label = KIND_LABELS.get(kind, "Votre dossier")
+def what_label(kind: str, section: str | None, language: str = "fr") -> str:
+    """What was read, in plain words: 'Votre profil médical : allergies'."""
+    unknown = N_("Votre dossier")
+    label = gettext(language, KIND_LABELS.get(kind, unknown))
     if kind == "PROFILE" and section:
-        return f"{label} : {SECTION_LABELS.get(section, section.replace('_', ' '))}"
+        part = (gettext(language, SECTION_LABELS[section]) if section in SECTION_LABELS
+                else section.replace("_", " "))
+        return gettext(language, "{what} : {section}", what=label, section=part)
     return label
 
 
-def count_label(shown: int, total: int) -> str:
+def count_label(shown: int, total: int, language: str = "fr") -> str:
     if total == 0:
-        return EMPTY
+        return gettext(language, EMPTY)
     if total == 1:
-        return "1 accès à votre dossier."
+        return gettext(language, "1 accès à votre dossier.")
     if shown >= total:
-        return f"{total} accès à votre dossier."
-    return f"{total} accès à votre dossier, les {shown} plus récents affichés."
+        return gettext(language, "{total} accès à votre dossier.", total=total)
+    return gettext(language, "{total} accès à votre dossier, les {shown} plus récents affichés.",
+                   total=total, shown=shown)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +111,7 @@ class AccessItem:
     emergency: bool
 
 
-def access_items(edges: list[Mapping[str, Any]]) -> list[AccessItem]:
+def access_items(edges: list[Mapping[str, Any]], language: str = "fr") -> list[AccessItem]:
     items = []
     for edge in edges:
         node = edge["node"]
@@ -114,19 +119,20 @@ def access_items(edges: list[Mapping[str, Any]]) -> list[AccessItem]:
         pro = reader.get("professional") or {}
         # The profession at the time of reading; the specialty and practice as known today.
         who = professional_name({"profession": reader.get("profession") or pro.get("profession"),
-                                 "specialty": pro.get("specialty")})
+                                 "specialty": pro.get("specialty")}, language)
         if not reader.get("profession") and not pro:
-            who = "Un compte Carnet"
+            who = gettext(language, "Un compte Carnet")
         kind = str(node["kind"])
         ground = str(node["ground"])
         items.append(AccessItem(
             id=str(node["id"]),
-            when=french_datetime(node["at"]),
+            when=datetime_text(node["at"], language),
             who=who,
             practice=str(pro.get("practiceName") or ""),
             rpps=str(pro.get("rpps") or ""),
-            what=what_label(kind, node.get("section")),
-            ground=GROUND_LABELS.get(ground, ground.replace("_", " ").lower()),
+            what=what_label(kind, node.get("section"), language),
+            ground=(gettext(language, GROUND_LABELS[ground]) if ground in GROUND_LABELS
+                    else ground.replace("_", " ").lower()),
             emergency=ground == "EMERGENCY" or kind == "EMERGENCY_ACCESS",
         ))
     return items
@@ -143,13 +149,13 @@ class AccessHistoryState(SessionState):
 
     @rx.var
     def count_label(self) -> str:
-        return count_label(len(self.entries), self.total)
+        return count_label(len(self.entries), self.total, self.lang)
 
     async def _page(self, after: str | None) -> None:
         """Read one page and append it. Raises `api.ApiError`."""
         data = await self._query(ACCESS_LOG, {"first": PAGE_SIZE, "after": after})
         connection = data["accessLog"]
-        new = access_items(connection["edges"])
+        new = access_items(connection["edges"], self.lang)
         self.entries = [*self.entries, *new] if after else new
         self.total = int(connection["totalCount"])
         self.has_more = bool(connection["pageInfo"]["hasNextPage"])
@@ -160,9 +166,10 @@ class AccessHistoryState(SessionState):
         self.total = 0
         self.has_more = False
         self._end_cursor = ""
-        return self._to_login(api.UNAUTHENTICATED_MESSAGE)
+        return super()._expired()
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
         """On page load and on "Réessayer": the newest accesses."""
         if (redirect := self._require_session()) is not None:
@@ -171,17 +178,10 @@ class AccessHistoryState(SessionState):
         self.loading = True
         self.error = ""
         yield
-        try:
-            await self._page(None)
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
+        await self._page(None)
 
     @rx.event
+    @api_errors(error="error", busy="loading_more")
     async def load_more(self) -> AsyncIterator[EventSpec | None]:
         """"Voir plus": the next, older, page."""
         if self.loading_more or not self.has_more or not self._end_cursor:
@@ -192,15 +192,6 @@ class AccessHistoryState(SessionState):
         self.loading_more = True
         self.error = ""
         yield
-        try:
-            await self._page(self._end_cursor)
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.loading_more = False
+        await self._page(self._end_cursor)
         if not self.has_more:  # the button is gone: keep the keyboard user in the page
             yield rx.set_focus(HEADING_ID)

@@ -20,10 +20,11 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
+from carnet_web.i18n import N_, gettext
 from carnet_web.routes import CARE_TEAM_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
-from carnet_web.state.formatting import french_date
+from carnet_web.state.formatting import date_text
 from carnet_web.state.messaging import BLOCK, UNBLOCK
-from carnet_web.state.session import SessionState
+from carnet_web.state.session import SessionState, api_errors
 
 RPPS_FIELD_ID: Final = "care-team-rpps"
 TEAM_HEADING_ID: Final = "care-team-heading"
@@ -87,41 +88,42 @@ SET_EMERGENCY_ACCESS: Final = api.operation(
     """
 )
 
-RPPS_FORMAT: Final = "Le numéro RPPS compte 11 chiffres."
-ALREADY_IN_TEAM: Final = "Ce professionnel fait déjà partie de votre équipe de soins."
-EMERGENCY_ALLOWED: Final = (
+RPPS_FORMAT: Final = N_("Le numéro RPPS compte 11 chiffres.")
+ALREADY_IN_TEAM: Final = N_("Ce professionnel fait déjà partie de votre équipe de soins.")
+EMERGENCY_ALLOWED: Final = N_(
     "L'accès en urgence est autorisé : un médecin urgentiste ou régulateur du SAMU pourra "
     "ouvrir votre dossier en cas d'urgence. Vous en serez prévenu aussitôt."
 )
-EMERGENCY_REFUSED: Final = (
+EMERGENCY_REFUSED: Final = N_(
     "L'accès en urgence est refusé : personne ne pourra ouvrir votre dossier sans faire partie "
     "de votre équipe de soins."
 )
-TREATING_DOCTOR_CLEARED: Final = "Vous n'avez plus de médecin traitant désigné."
+TREATING_DOCTOR_CLEARED: Final = N_("Vous n'avez plus de médecin traitant désigné.")
 ORIGIN_LABELS: Final = {
-    "CARE_TEAM": "Ajouté par vous",
-    "DECLARED": "A déclaré vous suivre",
+    "CARE_TEAM": N_("Ajouté par vous"),
+    "DECLARED": N_("A déclaré vous suivre"),
 }
 
 
-def added_message(name: str) -> str:
-    return f"{name} fait maintenant partie de votre équipe de soins."
+def added_message(name: str, language: str = "fr") -> str:
+    return gettext(language, "{name} fait maintenant partie de votre équipe de soins.",
+                   name=name)
 
 
-def removed_message(name: str) -> str:
-    return (f"{name} ne fait plus partie de votre équipe de soins : ce professionnel ne peut "
-            "plus lire votre dossier.")
+def removed_message(name: str, language: str = "fr") -> str:
+    return gettext(language, "{name} ne fait plus partie de votre équipe de soins : ce "
+                   "professionnel ne peut plus lire votre dossier.", name=name)
 
 
-def treating_doctor_message(name: str) -> str:
-    return f"{name} est maintenant votre médecin traitant."
+def treating_doctor_message(name: str, language: str = "fr") -> str:
+    return gettext(language, "{name} est maintenant votre médecin traitant.", name=name)
 
 
-def blocked_message(name: str, blocked: bool) -> str:
+def blocked_message(name: str, blocked: bool, language: str = "fr") -> str:
     if blocked:
-        return (f"Vous avez bloqué {name} : ce professionnel ne peut plus lire votre dossier ni "
-                "vous écrire.")
-    return f"Vous avez débloqué {name}."
+        return gettext(language, "Vous avez bloqué {name} : ce professionnel ne peut plus lire "
+                       "votre dossier ni vous écrire.", name=name)
+    return gettext(language, "Vous avez débloqué {name}.", name=name)
 
 
 def normalized_rpps(value: str) -> str:
@@ -135,10 +137,11 @@ def _folded(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip().lower()
 
 
-def professional_name(row: Mapping[str, Any]) -> str:
+def professional_name(row: Mapping[str, Any], language: str = "fr") -> str:
     """How a professional is named here (there is no personal name in the API): 'Médecin
-    (Médecine générale)', or the profession alone."""
-    profession = str(row.get("profession") or "").strip() or "Professionnel de santé"
+    (Médecine générale)', or the profession alone (the API's words: RPPS professions)."""
+    profession = (str(row.get("profession") or "").strip()
+                  or gettext(language, "Professionnel de santé"))
     specialty = str(row.get("specialty") or "").strip()
     return f"{profession} ({specialty})" if specialty else profession
 
@@ -166,23 +169,27 @@ class BlockedItem:
     practice: str
 
 
-def member_items(rows: list[Mapping[str, Any]], blocked: set[str]) -> list[MemberItem]:
+def member_items(rows: list[Mapping[str, Any]], blocked: set[str], language: str = "fr"
+                 ) -> list[MemberItem]:
     """My care team, médecin traitant first, then in the API's order (oldest first)."""
     items = []
     for row in rows:
         pro = row["professional"]
         active = bool(row["active"])
         treating = bool(row["treatingDoctor"])
-        expires = french_date(row["expiresAt"])
+        expires = date_text(row["expiresAt"], language)
+        origin = ORIGIN_LABELS.get(str(row["origin"]))
         items.append(MemberItem(
             id=str(pro["id"]),
             rpps=str(pro["rpps"]),
-            name=professional_name(pro),
+            name=professional_name(pro, language),
             practice=str(pro.get("practiceName") or ""),
-            origin=ORIGIN_LABELS.get(str(row["origin"]), ""),
-            since=french_date(row["since"]),
-            status=(f"Accès actif jusqu'au {expires} (prolongé à chaque consultation)" if active
-                    else f"Accès expiré le {expires} faute de consultation"),
+            origin=gettext(language, origin) if origin else "",
+            since=date_text(row["since"], language),
+            status=(gettext(language, "Accès actif jusqu'au {date} (prolongé à chaque "
+                            "consultation)", date=expires) if active
+                    else gettext(language, "Accès expiré le {date} faute de consultation",
+                                 date=expires)),
             active=active,
             treating_doctor=treating,
             can_be_treating_doctor=not treating and _folded(pro["profession"]) == "medecin",
@@ -191,10 +198,12 @@ def member_items(rows: list[Mapping[str, Any]], blocked: set[str]) -> list[Membe
     return sorted(items, key=lambda item: not item.treating_doctor)
 
 
-def blocked_items(rows: list[Mapping[str, Any]], team_ids: set[str]) -> list[BlockedItem]:
+def blocked_items(rows: list[Mapping[str, Any]], team_ids: set[str], language: str = "fr"
+                  ) -> list[BlockedItem]:
     """Blocked professionals outside my care team (those inside show it on their card)."""
     return [
-        BlockedItem(id=str(row["id"]), rpps=str(row["rpps"]), name=professional_name(row),
+        BlockedItem(id=str(row["id"]), rpps=str(row["rpps"]),
+                    name=professional_name(row, language),
                     practice=str(row.get("practiceName") or ""))
         for row in rows
         if str(row["id"]) not in team_ids
@@ -231,22 +240,24 @@ class CareTeamState(SessionState):
         data = await self._query(CARE_TEAM)
         blocked_rows = data["blockedProfessionals"]
         blocked = {str(row["id"]) for row in blocked_rows}
-        self.members = member_items(data["careTeam"], blocked)
-        self.blocked_others = blocked_items(blocked_rows, {m.id for m in self.members})
+        self.members = member_items(data["careTeam"], blocked, self.lang)
+        self.blocked_others = blocked_items(blocked_rows, {m.id for m in self.members},
+                                            self.lang)
         self.emergency_allowed = bool(data["accessSettings"]["emergencyAccessAllowed"])
 
     def _name_of(self, professional_id: str) -> str:
         for item in [*self.members, *self.blocked_others]:
             if item.id == professional_id:
                 return item.name
-        return "Ce professionnel"
+        return self._t("Ce professionnel")
 
     def _expired(self) -> EventSpec:
         self.members = []
         self.blocked_others = []
-        return self._to_login(api.UNAUTHENTICATED_MESSAGE)
+        return super()._expired()
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
         """On page load and on "Réessayer"."""
         if (redirect := self._require_session()) is not None:
@@ -255,15 +266,7 @@ class CareTeamState(SessionState):
         self.loading = True
         self._clear_messages()
         yield
-        try:
-            await self._fetch()
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
+        await self._fetch()
 
     async def _change(self, document: Any, variables: dict[str, Any], field: str,
                       ok_typename: str) -> tuple[dict[str, Any] | None, str, bool]:
@@ -274,16 +277,16 @@ class CareTeamState(SessionState):
         except api.ApiUnauthenticated:
             return None, "", True
         except api.ApiError as exc:
-            return None, exc.message, False
+            return None, self._api_failed(exc), False
         result = data[field]
         if result.get("__typename") != ok_typename:
-            return None, _refusal(result), False
+            return None, self._t(_refusal(result)), False
         try:
             await self._fetch()
         except api.ApiUnauthenticated:
             return None, "", True
         except api.ApiError as exc:
-            return result, exc.message, False
+            return result, self._api_failed(exc), False
         return result, "", False
 
     @rx.event
@@ -297,11 +300,11 @@ class CareTeamState(SessionState):
         self._clear_messages()
         rpps = normalized_rpps(str(form_data.get("rpps", "")))
         if not rpps:
-            self.rpps_error = RPPS_FORMAT
+            self.rpps_error = self._t(RPPS_FORMAT)
             yield rx.set_focus(RPPS_FIELD_ID)
             return
         if any(m.rpps == rpps and m.active for m in self.members):
-            self.rpps_error = ALREADY_IN_TEAM
+            self.rpps_error = self._t(ALREADY_IN_TEAM)
             yield rx.set_focus(RPPS_FIELD_ID)
             return
         self.busy = True
@@ -319,7 +322,8 @@ class CareTeamState(SessionState):
             yield rx.set_focus(RPPS_FIELD_ID)
             return
         self.action_error = error
-        self.info = added_message(professional_name(result["professional"]))
+        self.info = added_message(professional_name(result["professional"], self.lang),
+                                  self.lang)
         self.rpps_field_key += 1
         yield rx.set_focus(RPPS_FIELD_ID)
 
@@ -346,7 +350,7 @@ class CareTeamState(SessionState):
             return
         self.action_error = error
         if result is not None:
-            self.info = removed_message(name)
+            self.info = removed_message(name, self.lang)
         yield rx.set_focus(TEAM_HEADING_ID)
 
     @rx.event
@@ -358,7 +362,7 @@ class CareTeamState(SessionState):
             yield redirect
             return
         self._clear_messages()
-        name = next((m.name for m in self.members if m.rpps == rpps), "Ce médecin")
+        name = next((m.name for m in self.members if m.rpps == rpps), self._t("Ce médecin"))
         self.busy = True
         yield
         try:
@@ -372,10 +376,12 @@ class CareTeamState(SessionState):
             return
         self.action_error = error
         if result is not None:
-            self.info = treating_doctor_message(name) if rpps else TREATING_DOCTOR_CLEARED
+            self.info = (treating_doctor_message(name, self.lang) if rpps
+                         else self._t(TREATING_DOCTOR_CLEARED))
         yield rx.set_focus(TEAM_HEADING_ID)
 
     @rx.event
+    @api_errors(error="emergency_error", busy="busy")
     async def set_emergency_access(self, allowed: bool) -> AsyncIterator[EventSpec | None]:
         """The emergency access switch."""
         if self.busy:
@@ -386,18 +392,9 @@ class CareTeamState(SessionState):
         self._clear_messages()
         self.busy = True
         yield
-        try:
-            data = await self._query(SET_EMERGENCY_ACCESS, {"allowed": bool(allowed)})
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.emergency_error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(SET_EMERGENCY_ACCESS, {"allowed": bool(allowed)})
         self.emergency_allowed = bool(data["setEmergencyAccess"]["emergencyAccessAllowed"])
-        self.info = EMERGENCY_ALLOWED if self.emergency_allowed else EMERGENCY_REFUSED
+        self.info = self._t(EMERGENCY_ALLOWED if self.emergency_allowed else EMERGENCY_REFUSED)
 
     @rx.event
     async def set_blocked(self, professional_id: str, blocked: bool
@@ -423,5 +420,5 @@ class CareTeamState(SessionState):
             return
         self.action_error = error
         if result is not None:
-            self.info = blocked_message(name, bool(result.get("blocked")))
+            self.info = blocked_message(name, bool(result.get("blocked")), self.lang)
         yield rx.set_focus(TEAM_HEADING_ID)

@@ -172,8 +172,9 @@ def datetime_text(iso: str, language: str) -> str:
     if moment is None:
         return ""
     local = moment.astimezone(display_zone())
+    clock = local.strftime("%H:%M")
     return gettext(language, "{date} à {time}", date=_day_text(local.date(), language),
-                   time=f"{local:%H:%M}")
+                   time=clock)
 
 
 def day_text(iso: str, language: str) -> str:

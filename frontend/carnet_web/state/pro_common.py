@@ -18,13 +18,14 @@ from urllib.parse import quote, unquote
 import reflex as rx
 from reflex.event import EventSpec
 
+from carnet_web.i18n import N_, gettext
 from carnet_web.routes import (  # noqa: E402,F401  (re-exported)
     PRO_DECLARE_ROUTE,
     PRO_EMERGENCY_ROUTE,
     PRO_PATIENT_PREFIX,
     PRO_RECORD_ROUTE,
 )
-from carnet_web.state.formatting import french_wait, today_here
+from carnet_web.state.formatting import today_here, wait_text
 from carnet_web.state.session import (
     HOME_ROUTE,
     PROFESSIONAL_ROLE,
@@ -32,39 +33,38 @@ from carnet_web.state.session import (
 )
 
 GROUND_LABELS: Final = {
-    "CARE_TEAM": "Équipe de soins (ajouté par le patient)",
-    "DECLARED": "Relation de soins déclarée",
-    "TREATING_DOCTOR": "Médecin traitant",
-    "EMERGENCY": "Accès d'urgence",
-    "AUTHOR": "Auteur de documents",
+    "CARE_TEAM": N_("Équipe de soins (ajouté par le patient)"),
+    "DECLARED": N_("Relation de soins déclarée"),
+    "TREATING_DOCTOR": N_("Médecin traitant"),
+    "EMERGENCY": N_("Accès d'urgence"),
+    "AUTHOR": N_("Auteur de documents"),
 }
 
 # --- identity traits ----------------------------------------------------------------------
 
 MAX_BIRTH_NAME: Final = 100
-MISSING_MATRICULE: Final = "Saisissez le matricule INS du patient."
-MALFORMED_MATRICULE: Final = (
+MISSING_MATRICULE: Final = N_("Saisissez le matricule INS du patient.")
+MALFORMED_MATRICULE: Final = N_(
     "Le matricule INS compte 15 caractères : les 13 du numéro de sécurité sociale et la clé "
     "de 2 chiffres."
 )
-MISSING_BIRTH_NAME: Final = "Saisissez le nom de naissance du patient."
-LONG_BIRTH_NAME: Final = f"Le nom de naissance dépasse {MAX_BIRTH_NAME} caractères."
-MISSING_BIRTH_DATE: Final = "Saisissez la date de naissance du patient."
-INVALID_BIRTH_DATE: Final = "La date de naissance n'est pas valide (jj/mm/aaaa)."
-FUTURE_BIRTH_DATE: Final = "La date de naissance ne peut pas être dans le futur."
+MISSING_BIRTH_NAME: Final = N_("Saisissez le nom de naissance du patient.")
+LONG_BIRTH_NAME: Final = N_("Le nom de naissance dépasse {max} caractères.")
+MISSING_BIRTH_DATE: Final = N_("Saisissez la date de naissance du patient.")
+INVALID_BIRTH_DATE: Final = N_("La date de naissance n'est pas valide (jj/mm/aaaa).")
+FUTURE_BIRTH_DATE: Final = N_("La date de naissance ne peut pas être dans le futur.")
 #: The one answer for any trait that does not match (the API does not say which either).
-IDENTITY_MISMATCH: Final = (
+IDENTITY_MISMATCH: Final = N_(
     "Aucun patient ne correspond à ces traits d'identité. Vérifiez le matricule INS, le nom "
     "de naissance et la date de naissance, tels qu'ils figurent sur la carte Vitale ou la "
     "pièce d'identité du patient."
 )
 
 
-def too_many_matches_message(seconds: int) -> str:
-    return (
-        "Trop d'identifications de patient ont échoué récemment. Vérifiez les traits "
-        f"d'identité et réessayez dans {french_wait(seconds)}."
-    )
+def too_many_matches_message(seconds: int, language: str = "fr") -> str:
+    return gettext(language, "Trop d'identifications de patient ont échoué récemment. Vérifiez "
+                   "les traits d'identité et réessayez dans {wait}.",
+                   wait=wait_text(seconds, language))
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TraitsError:
     message: str
 
 
-def parse_traits(form: Mapping[str, Any], *, today: date | None = None
+def parse_traits(form: Mapping[str, Any], *, today: date | None = None, language: str = "fr"
                  ) -> dict[str, str] | TraitsError:
     """The `PatientIdentityInput` from the form's fields, or the first thing to fix.
 
@@ -82,21 +82,24 @@ def parse_traits(form: Mapping[str, Any], *, today: date | None = None
     matricule = re.sub(r"[\s.-]", "", str(form.get("insMatricule") or "")).upper()
     birth_name = " ".join(str(form.get("birthName") or "").split())
     raw_date = str(form.get("birthDate") or "").strip()
+    def error(field: str, message: str, **values: Any) -> TraitsError:
+        return TraitsError(field, gettext(language, message, **values))
+
     if not matricule:
-        return TraitsError("insMatricule", MISSING_MATRICULE)
+        return error("insMatricule", MISSING_MATRICULE)
     if not re.fullmatch(r"[0-9][0-9AB]{12}[0-9]{2}", matricule):
-        return TraitsError("insMatricule", MALFORMED_MATRICULE)
+        return error("insMatricule", MALFORMED_MATRICULE)
     if not birth_name:
-        return TraitsError("birthName", MISSING_BIRTH_NAME)
+        return error("birthName", MISSING_BIRTH_NAME)
     if len(birth_name) > MAX_BIRTH_NAME:
-        return TraitsError("birthName", LONG_BIRTH_NAME)
+        return error("birthName", LONG_BIRTH_NAME, max=MAX_BIRTH_NAME)
     if not raw_date:
-        return TraitsError("birthDate", MISSING_BIRTH_DATE)
+        return error("birthDate", MISSING_BIRTH_DATE)
     birth_date = _parse_day(raw_date)
     if birth_date is None:
-        return TraitsError("birthDate", INVALID_BIRTH_DATE)
+        return error("birthDate", INVALID_BIRTH_DATE)
     if birth_date > (today or today_here()):
-        return TraitsError("birthDate", FUTURE_BIRTH_DATE)
+        return error("birthDate", FUTURE_BIRTH_DATE)
     return {"insMatricule": matricule, "birthName": birth_name,
             "birthDate": birth_date.isoformat()}
 
@@ -112,13 +115,13 @@ def _parse_day(value: str) -> date | None:
         return None
 
 
-def identity_error_message(result: Mapping[str, Any]) -> str | None:
-    """French message for the identity errors both mutations share; None for others."""
+def identity_error_message(result: Mapping[str, Any], language: str = "fr") -> str | None:
+    """The message for the identity errors both mutations share; None for others."""
     kind = result.get("__typename")
     if kind == "PatientNotFound":
-        return IDENTITY_MISMATCH
+        return gettext(language, IDENTITY_MISMATCH)
     if kind == "TooManyFailedIdentityMatches":
-        return too_many_matches_message(int(result.get("retryAfterSeconds") or 60))
+        return too_many_matches_message(int(result.get("retryAfterSeconds") or 60), language)
     return None
 
 

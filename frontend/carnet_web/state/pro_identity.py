@@ -17,7 +17,8 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.state.formatting import french_datetime
+from carnet_web.i18n import N_, gettext
+from carnet_web.state.formatting import datetime_text
 from carnet_web.state.pro_common import (
     TraitsError,
     identity_error_message,
@@ -25,7 +26,7 @@ from carnet_web.state.pro_common import (
     record_href,
     require_professional,
 )
-from carnet_web.state.session import SessionState
+from carnet_web.state.session import SessionState, api_errors
 
 MAX_REASON: Final = 1000  # as the API
 
@@ -56,42 +57,45 @@ EMERGENCY: Final = api.operation(
     """
 )
 
-DECLARED: Final = (
+DECLARED: Final = N_(
     "La relation de soins est enregistrée. Le patient en est informé et peut y mettre fin à "
     "tout moment."
 )
-MISSING_REASON: Final = "Indiquez le motif de l'accès en urgence."
-LONG_REASON: Final = f"Le motif dépasse {MAX_REASON} caractères."
-EMERGENCY_NOT_ALLOWED: Final = (
+MISSING_REASON: Final = N_("Indiquez le motif de l'accès en urgence.")
+LONG_REASON: Final = N_("Le motif dépasse {max} caractères.")
+EMERGENCY_NOT_ALLOWED: Final = N_(
     "L'accès en urgence est réservé aux médecins urgentistes et aux médecins régulateurs du "
     "SAMU."
 )
-EMERGENCY_REFUSED: Final = "Ce patient a refusé l'accès en urgence à son dossier."
+EMERGENCY_REFUSED: Final = N_("Ce patient a refusé l'accès en urgence à son dossier.")
 
 
-def emergency_opened_message(expires_at: str) -> str:
-    when = french_datetime(expires_at)
-    until = f" jusqu'au {when}" if when else ""
-    return (f"Accès d'urgence ouvert{until}. Le patient en est informé et cet accès figure "
-            "dans son historique des accès.")
+def emergency_opened_message(expires_at: str, language: str = "fr") -> str:
+    when = datetime_text(expires_at, language)
+    if when:
+        return gettext(language, "Accès d'urgence ouvert jusqu'au {date}. Le patient en est "
+                       "informé et cet accès figure dans son historique des accès.", date=when)
+    return gettext(language, "Accès d'urgence ouvert. Le patient en est informé et cet accès "
+                   "figure dans son historique des accès.")
 
 
-def _fallback(result: Mapping[str, Any]) -> str:
-    message = result.get("message")
-    return message if isinstance(message, str) and message else api.UNEXPECTED_MESSAGE
+def _fallback(result: Mapping[str, Any], language: str) -> str:
+    message = result.get("message")  # the API's, already in the tab's language
+    return (message if isinstance(message, str) and message
+            else gettext(language, api.UNEXPECTED_MESSAGE))
 
 
-def declare_error_message(result: Mapping[str, Any]) -> str:
-    return identity_error_message(result) or _fallback(result)
+def declare_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
+    return identity_error_message(result, language) or _fallback(result, language)
 
 
-def emergency_error_message(result: Mapping[str, Any]) -> str:
+def emergency_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
     kind = result.get("__typename")
     if kind == "EmergencyAccessNotAllowed":
-        return EMERGENCY_NOT_ALLOWED
+        return gettext(language, EMERGENCY_NOT_ALLOWED)
     if kind == "EmergencyAccessRefused":
-        return EMERGENCY_REFUSED
-    return identity_error_message(result) or _fallback(result)
+        return gettext(language, EMERGENCY_REFUSED)
+    return identity_error_message(result, language) or _fallback(result, language)
 
 
 class ProDeclareState(SessionState):
@@ -113,13 +117,14 @@ class ProDeclareState(SessionState):
         return require_professional(self)
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def declare(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
         if self.busy:
             return
         if (redirect := require_professional(self)) is not None:
             yield redirect
             return
-        traits = parse_traits(form_data)
+        traits = parse_traits(form_data, language=self.lang)
         self.info = ""
         self.record_href = ""
         if isinstance(traits, TraitsError):
@@ -129,21 +134,12 @@ class ProDeclareState(SessionState):
         self.error = ""
         self.error_field = ""
         yield
-        try:
-            data = await self._query(DECLARE, {"patient": traits})
-        except api.ApiUnauthenticated:
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(DECLARE, {"patient": traits})
         result = data["declareCareRelationship"]
         if result.get("__typename") != "CareRelationshipDeclared":
-            self.error = declare_error_message(result)
+            self.error = declare_error_message(result, self.lang)
             return
-        self.info = DECLARED
+        self.info = self._t(DECLARED)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1
 
@@ -167,6 +163,7 @@ class ProEmergencyState(SessionState):
         return require_professional(self)
 
     @rx.event
+    @api_errors(error="error", busy="busy")
     async def request_access(self, form_data: dict[str, Any]
                              ) -> AsyncIterator[EventSpec | None]:
         if self.busy:
@@ -176,37 +173,28 @@ class ProEmergencyState(SessionState):
             return
         self.info = ""
         self.record_href = ""
-        traits = parse_traits(form_data)
+        traits = parse_traits(form_data, language=self.lang)
         reason = str(form_data.get("reason") or "").strip()
         if isinstance(traits, TraitsError):
             self.error, self.error_field = traits.message, traits.field
             return
         if not reason:
-            self.error, self.error_field = MISSING_REASON, "reason"
+            self.error, self.error_field = self._t(MISSING_REASON), "reason"
             return
         if len(reason) > MAX_REASON:
-            self.error, self.error_field = LONG_REASON, "reason"
+            self.error, self.error_field = self._t(LONG_REASON, max=MAX_REASON), "reason"
             return
         self.busy = True
         self.error = ""
         self.error_field = ""
         yield
-        try:
-            data = await self._query(EMERGENCY, {"patient": traits, "reason": reason})
-        except api.ApiUnauthenticated:
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.busy = False
+        data = await self._query(EMERGENCY, {"patient": traits, "reason": reason})
         result = data["emergencyAccess"]
         if result.get("__typename") != "EmergencyAccessOpened":
-            self.error = emergency_error_message(result)
+            self.error = emergency_error_message(result, self.lang)
             if result.get("__typename") == "InvalidAccessInput":
                 self.error_field = str(result.get("field") or "")
             return
-        self.info = emergency_opened_message(str(result.get("expiresAt") or ""))
+        self.info = emergency_opened_message(str(result.get("expiresAt") or ""), self.lang)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1

@@ -12,9 +12,10 @@ import reflex as rx
 from reflex.event import EventSpec
 
 from carnet_web import api
-from carnet_web.state.formatting import french_date, french_datetime, french_day
+from carnet_web.i18n import N_, gettext
+from carnet_web.state.formatting import date_text, datetime_text, day_text
 from carnet_web.state.pro_common import GROUND_LABELS, record_href, require_professional
-from carnet_web.state.session import SessionState
+from carnet_web.state.session import SessionState, api_errors
 
 PATIENTS_SHOWN: Final = 200  # the API's maximum page
 
@@ -29,22 +30,23 @@ MY_PATIENTS: Final = api.operation(
 )
 
 
-def patient_name(birth_name: object, first_names: object) -> str:
+def patient_name(birth_name: object, first_names: object, language: str = "fr") -> str:
     """'DUPONT Jean' (the birth name in capitals, as on care documents)."""
     last = str(birth_name or "").strip().upper()
     first = " ".join(str(first_names or "").split())
-    return f"{last} {first}".strip() or "Patient"
+    return f"{last} {first}".strip() or gettext(language, "Patient")
 
 
-def ground_label(ground: object) -> str:
-    return GROUND_LABELS.get(str(ground or ""), "Accès autorisé")
+def ground_label(ground: object, language: str = "fr") -> str:
+    unknown = N_("Accès autorisé")
+    return gettext(language, GROUND_LABELS.get(str(ground or ""), unknown))
 
 
-def expiry_label(ground: object, expires_at: object) -> str:
+def expiry_label(ground: object, expires_at: object, language: str = "fr") -> str:
     """'Jusqu'au 3 mars 2029' / for an emergency access, with the time."""
     iso = str(expires_at or "")
-    when = french_datetime(iso) if ground == "EMERGENCY" else french_date(iso)
-    return f"Jusqu'au {when}" if when else ""
+    when = datetime_text(iso, language) if ground == "EMERGENCY" else date_text(iso, language)
+    return gettext(language, "Jusqu'au {date}", date=when) if when else ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,15 +60,15 @@ class PatientItem:
     href: str  # the record page
 
 
-def patient_items(rows: list[Mapping[str, Any]]) -> list[PatientItem]:
+def patient_items(rows: list[Mapping[str, Any]], language: str = "fr") -> list[PatientItem]:
     return [
         PatientItem(
             id=str(row["patientId"]),
-            name=patient_name(row.get("birthName"), row.get("firstNames")),
-            birth_date=french_day(str(row.get("birthDate") or "")),
-            ground=ground_label(row.get("ground")),
+            name=patient_name(row.get("birthName"), row.get("firstNames"), language),
+            birth_date=day_text(str(row.get("birthDate") or ""), language),
+            ground=ground_label(row.get("ground"), language),
             emergency=row.get("ground") == "EMERGENCY",
-            expiry=expiry_label(row.get("ground"), row.get("expiresAt")),
+            expiry=expiry_label(row.get("ground"), row.get("expiresAt"), language),
             href=record_href(str(row["patientId"])),
         )
         for row in rows
@@ -78,7 +80,12 @@ class ProPatientsState(SessionState):
     error: str = ""
     patients: list[PatientItem] = []
 
+    def _expired(self) -> EventSpec:
+        self.patients = []
+        return super()._expired()
+
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
         """On page load and on "Réessayer"."""
         if (redirect := require_professional(self)) is not None:
@@ -87,14 +94,5 @@ class ProPatientsState(SessionState):
         self.loading = True
         self.error = ""
         yield
-        try:
-            data = await self._query(MY_PATIENTS, {"first": PATIENTS_SHOWN})
-            self.patients = patient_items(data["patients"])
-        except api.ApiUnauthenticated:
-            self.patients = []
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.loading = False
+        data = await self._query(MY_PATIENTS, {"first": PATIENTS_SHOWN})
+        self.patients = patient_items(data["patients"], self.lang)
