@@ -214,7 +214,8 @@ async def test_cancelling_the_removal_gives_focus_back_to_the_button(fake_api: F
     await run(state.ask_remove("7"))
     assert state.remove_dialog_changed(True) is None and state.removing_id == "7"
     event = state.remove_dialog_changed(False)  # "Annuler" or Escape
-    assert focus_targets([event]) == ['"ref_care_team_remove_7"']
+    # Focus goes back by id once the dialog has closed (a script: refs do not reach foreach).
+    assert "care-team-remove-7" in str(event) and ".focus()" in str(event)
     assert state.removing_id == "" and state.removing_name == ""
     await run(state.confirm_remove())  # a late click on the closed dialog's button
     assert not fake_api.called("RemoveFromCareTeam")

@@ -6,15 +6,35 @@ from datetime import UTC, date, datetime
 
 import pytest
 from carnet_web.state.formatting import (
-    browser_label,
+    browser_text,
     countdown,
-    french_datetime,
-    french_day,
-    french_size,
-    french_wait,
+    datetime_text,
+    day_text,
     seconds_until,
+    size_text,
     today_here,
+    wait_text,
 )
+
+
+def datetime_text_fr(iso: str) -> str:
+    return datetime_text(iso, "fr")
+
+
+def wait_text_fr(seconds: int) -> str:
+    return wait_text(seconds, "fr")
+
+
+def browser_text_fr(user_agent: str) -> str:
+    return browser_text(user_agent, "fr")
+
+
+def day_text_fr(iso: str) -> str:
+    return day_text(iso, "fr")
+
+
+def size_text_fr(size: int) -> str:
+    return size_text(size, "fr")
 
 NOW = datetime(2026, 11, 28, 18, 0, 0, tzinfo=UTC)
 
@@ -24,12 +44,12 @@ NOW = datetime(2026, 11, 28, 18, 0, 0, tzinfo=UTC)
     [
         ("2026-11-28T17:54:00+00:00", "28 novembre 2026 à 18:54"),
         ("2026-07-14T22:30:00+00:00", "15 juillet 2026 à 00:30"),  # summer time
-        ("2026-03-01T08:05:00", "1 mars 2026 à 09:05"),  # naive means UTC
+        ("2026-03-01T08:05:00", "1er mars 2026 à 09:05"),  # naive means UTC
         ("n'importe quoi", ""),
     ],
 )
-def test_french_datetime(iso: str, expected: str) -> None:
-    assert french_datetime(iso) == expected
+def test_datetime_text(iso: str, expected: str) -> None:
+    assert datetime_text_fr(iso) == expected
 
 
 @pytest.mark.parametrize(
@@ -58,8 +78,8 @@ def test_countdown(seconds: int, expected: str) -> None:
     [(1, "1 seconde"), (45, "45 secondes"), (60, "1 minute"), (61, "2 minutes"),
      (900, "15 minutes"), (7200, "2 heures"), (0, "1 seconde")],
 )
-def test_french_wait(seconds: int, expected: str) -> None:
-    assert french_wait(seconds) == expected
+def test_wait_text(seconds: int, expected: str) -> None:
+    assert wait_text_fr(seconds) == expected
 
 
 @pytest.mark.parametrize(
@@ -79,8 +99,8 @@ def test_french_wait(seconds: int, expected: str) -> None:
         ("", "Navigateur inconnu"),
     ],
 )
-def test_browser_label(user_agent: str, expected: str) -> None:
-    assert browser_label(user_agent) == expected
+def test_browser_text(user_agent: str, expected: str) -> None:
+    assert browser_text_fr(user_agent) == expected
 
 
 @pytest.mark.parametrize(
@@ -88,13 +108,13 @@ def test_browser_label(user_agent: str, expected: str) -> None:
     [
         ("2025-03-07", "7 mars 2025"),
         ("2025-12-31", "31 décembre 2025"),  # a calendar date: no time zone shift
-        ("2025-08-01T23:30:00+00:00", "1 août 2025"),
+        ("2025-08-01T23:30:00+00:00", "1er août 2025"),
         ("demain", ""),
         ("", ""),
     ],
 )
-def test_french_day(iso: str, expected: str) -> None:
-    assert french_day(iso) == expected
+def test_day_text(iso: str, expected: str) -> None:
+    assert day_text_fr(iso) == expected
 
 
 @pytest.mark.parametrize(
@@ -113,8 +133,8 @@ def test_french_day(iso: str, expected: str) -> None:
         (3 * 1024**3, "3 Go"),
     ],
 )
-def test_french_size(size: int, expected: str) -> None:
-    assert french_size(size) == expected
+def test_size_text(size: int, expected: str) -> None:
+    assert size_text_fr(size) == expected
 
 
 @pytest.mark.parametrize(("now", "expected"), [

@@ -126,3 +126,23 @@ def test_pages_show_no_text_outside_the_catalogue(path: Path) -> None:
     literals = literal_texts(path)
     assert not literals, f"{path.name}: texts not from the catalogue (wrap them in t()):\n" + (
         "\n".join(f"  line {line}: {text!r}" for line, text in literals))
+
+
+def test_one_english_per_msgid_across_the_catalogues() -> None:
+    """Catalogues are merged: a msgid translated two ways would show one of them at random
+    (whichever file sorts last). Same French, different meaning: make the French differ."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for path in sorted((WEB_APP / "locales" / "en" / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            for message in read_po(handle, locale="en"):
+                if not message.id or not message.string:
+                    continue
+                msgid, english = str(message.id), str(message.string)
+                if msgid in seen and seen[msgid][1] != english:
+                    clashes.append(f"{msgid!r}: {seen[msgid][0]} {seen[msgid][1]!r} / "
+                                   f"{path.name} {english!r}")
+                seen.setdefault(msgid, (path.name, english))
+    assert not clashes, "\n".join(clashes)

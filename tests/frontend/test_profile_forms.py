@@ -369,7 +369,7 @@ async def test_the_directive_form_lists_my_documents_first(fake_api: FakeApi) ->
         {"node": {"id": "doc-1", "title": "Directives", "clinicalDate": "2024-03-01"}}]}})
     await run(state.open_form("advance_directive"))
     assert fake_api.called("ProfileDocumentChoices")[0].variables == {"first": 100}
-    assert state.document_options == [["", "No document"],
+    assert state.document_options == [["", "No document attached"],
                                       ["doc-1", "Directives (1 March 2024)"]]
     assert state.form_kind == "advance_directive" and state.form_notice == ""
     assert state.form_choices == {"documentId": ""}
@@ -396,7 +396,7 @@ async def test_the_directive_form_opens_even_without_the_document_list(
     fake_api.answer("ProfileDocumentChoices", api.ApiUnavailable())
     await run(state.open_form("advance_directive"))
     assert state.form_kind == "advance_directive"
-    assert state.document_options == [["", "Aucun document"]]
+    assert state.document_options == [["", "Aucun document joint"]]
     assert state.form_notice.startswith("La liste de vos documents n'a pas pu être chargée")
 
 

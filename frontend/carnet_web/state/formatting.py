@@ -3,7 +3,6 @@ page states (which compute display strings on the server, in the tab's language:
 
 French: "1er juin 2026", "28 novembre 2025 à 18:54", "1,5 Ko", "72,5"; English (British usage,
 the closest to French conventions): "1 June 2026", "28 November 2025 at 18:54", "1.5 KB", "72.5".
-The `french_*` functions are the French forms, kept for callers that have only French.
 """
 
 from __future__ import annotations
@@ -18,11 +17,6 @@ from babel.dates import format_date as _babel_date
 from babel.numbers import format_decimal as _babel_decimal
 
 from carnet_web.i18n import BABEL_LOCALES, N_, gettext, normalise
-
-_MONTHS: Final = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)
 
 
 def display_zone() -> tzinfo:
@@ -47,46 +41,12 @@ def parse_moment(iso: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def french_date(iso: str) -> str:
-    """'2025-11-28T17:54:00+00:00' -> '28 novembre 2025' (Paris time); '' if unreadable."""
-    moment = parse_moment(iso)
-    if moment is None:
-        return ""
-    local = moment.astimezone(display_zone())
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
-def french_datetime(iso: str) -> str:
-    """'2025-11-28T17:54:00+00:00' -> '28 novembre 2025 à 18:54' (Paris time); '' if unreadable."""
-    moment = parse_moment(iso)
-    if moment is None:
-        return ""
-    local = moment.astimezone(display_zone())
-    return f"{french_date(iso)} à {local:%H:%M}"
 
 
-def french_day(iso: str) -> str:
-    """A calendar date: '2025-03-07' -> '7 mars 2025' (no time zone involved); '' if unreadable."""
-    try:
-        day = date.fromisoformat(str(iso)[:10])
-    except (TypeError, ValueError):
-        return ""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
-def french_size(size: int) -> str:
-    """A file size as the French say it: '820 octets', '1,5 Ko', '12 Mo' (1 Ko = 1024 octets)."""
-    size = max(0, int(size))
-    if size < 1024:
-        return f"{size} octet" + ("s" if size > 1 else "")
-    value = float(size)
-    for unit in ("Ko", "Mo", "Go"):
-        value /= 1024
-        if round(value, 1) < 1024 or unit == "Go":
-            break
-    rounded = round(value, 1)
-    text = f"{rounded:.0f}" if rounded >= 100 or rounded.is_integer() else f"{rounded:.1f}"
-    return f"{text.replace('.', ',')} {unit}"
 
 
 def seconds_until(iso: str, now: datetime | None = None) -> int:
@@ -104,16 +64,6 @@ def countdown(seconds: int) -> str:
     return f"{seconds // 60:02d}:{seconds % 60:02d}"
 
 
-def french_wait(seconds: int) -> str:
-    """How long to wait, rounded up: '45 secondes', '1 minute', '15 minutes', '2 heures'."""
-    seconds = max(1, int(seconds))
-    if seconds < 60:
-        return f"{seconds} seconde" + ("s" if seconds > 1 else "")
-    minutes = math.ceil(seconds / 60)
-    if minutes < 120:
-        return f"{minutes} minute" + ("s" if minutes > 1 else "")
-    hours = math.ceil(minutes / 60)
-    return f"{hours} heures"
 
 
 _BROWSERS: Final = (  # order matters: Edge and Opera also say "Chrome", Chrome says "Safari"
@@ -134,15 +84,6 @@ _SYSTEMS: Final = (
 )
 
 
-def browser_label(user_agent: str) -> str:
-    """A short French description of a User-Agent: 'Firefox sur Windows', 'Navigateur inconnu'."""
-    browser = next((name for name, pattern in _BROWSERS if pattern.search(user_agent)), "")
-    system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), "")
-    if browser and system:
-        return f"{browser} sur {system}"
-    if browser or system:
-        return browser or f"Navigateur sur {system}"
-    return "Navigateur inconnu"
 
 
 def _locale(language: str) -> str:

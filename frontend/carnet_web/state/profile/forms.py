@@ -42,7 +42,7 @@ CONTACT_NEEDS_A_WAY: Final = N_("Indiquez un téléphone ou un courriel.")
 DIRECTIVE_EMPTY: Final = N_("Rédigez vos directives ou choisissez un document.")
 RESOLVED_BEFORE_ONSET: Final = N_("La date de guérison précède le début.")
 END_BEFORE_START: Final = N_("La date de fin précède le début.")
-NO_DOCUMENT: Final = N_("Aucun document")
+NO_DOCUMENT: Final = N_("Aucun document joint")
 DOCUMENTS_UNAVAILABLE: Final = N_(
     "La liste de vos documents n'a pas pu être chargée : vous pouvez tout de même "
     "enregistrer un texte."
