@@ -51,8 +51,10 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox, sms: SmsInbox) -> dict
 
 
 @pytest.fixture(autouse=True)
-def first_loads(page: Page) -> None:
-    """The first visit of a page compiles it (Vite dev mode): give navigations time."""
+def first_loads(api_server: str, page: Page) -> None:
+    """The first visit of a page compiles it (Vite dev mode): give navigations time.
+    (`api_server` first: the tab, set up after it, is checked for the last time before the
+    API stops.)"""
     page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
 
 

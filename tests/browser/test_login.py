@@ -33,8 +33,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
-def first_loads(page: Page) -> None:
-    """The first visit of a page compiles it (Vite dev mode): give navigations time."""
+def first_loads(api_server: str, page: Page) -> None:
+    """The first visit of a page compiles it (Vite dev mode): give navigations time.
+    (`api_server` first: the tab, set up after it, is checked for the last time before the
+    API stops.)"""
     page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
