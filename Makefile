@@ -7,7 +7,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := 0
 export REFLEX_HTTP_CLIENT_BIND_ADDRESS := 0.0.0.0
 
-.PHONY: run test install install-dev bun graphiql axe lint schema bench clean
+.PHONY: run test install install-dev bun graphiql axe pdfjs lint schema bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,21 @@ $(AXE)/node_modules/.installed: $(AXE)/package.json $(AXE)/package-lock.json $(A
 	$(PYTHON) -m tests.browser.axe check
 	touch $@
 
+# pdf.js, with which the web app shows PDF documents inside Carnet (served by the Reflex backend,
+# no CDN): `npm ci` checks the tarball against frontend/carnet_web/pdf_viewer/package-lock.json,
+# `collect` checks each file against its hash pinned in pdfjs.sha384 and copies it to static/.
+PDFJS := frontend/carnet_web/pdf_viewer
+pdfjs: $(PDFJS)/static/.installed
+
+$(PDFJS)/static/.installed: $(PDFJS)/package.json $(PDFJS)/package-lock.json \
+		$(PDFJS)/pdfjs.sha384 $(PDFJS)/__init__.py
+	@command -v npm >/dev/null || { echo "npm is required (Debian: apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix $(PDFJS) --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
+	cd frontend && $(PYTHON) -m carnet_web.pdf_viewer collect --clean
+	touch $@
+
 # Migrate the embedded SQLite database, seed demo data, start API + web app.
-run: install bun graphiql
+run: install bun graphiql pdfjs
 	$(BIN)/carnet dev
 
 lint: install-dev
@@ -56,7 +69,7 @@ lint: install-dev
 
 # Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (see README); CI=true makes a
 # missing service a failure instead of a skip.
-test: install-dev bun graphiql axe
+test: install-dev bun graphiql axe pdfjs
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/carnet export-schema --check
@@ -71,4 +84,5 @@ bench: install-dev
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache $(GRAPHIQL)/static $(GRAPHIQL)/node_modules \
+		$(PDFJS)/static $(PDFJS)/node_modules \
 		$(AXE)/node_modules

@@ -23,6 +23,7 @@ from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
 from backend.graphiql import serve_asset as graphiql_asset
 from backend.graphql_view import CarnetGraphQL
 from backend.health import healthz, readyz
+from backend.i18n import gettext
 from backend.identity import notices
 from backend.identity.psc_http import psc_callback, psc_login
 from backend.identity.services import session_store
@@ -30,7 +31,7 @@ from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
 from backend.messaging.worker import notification_loop
-from backend.middleware import RequestIdMiddleware
+from backend.middleware import LanguageMiddleware, RequestIdMiddleware
 from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
@@ -97,7 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         log.warning("%s %s: backing service unavailable (%s)", request.method
                     if hasattr(request, "method") else "WS", request.url.path,
                     type(exc).__name__)
-        return JSONResponse({"error": "service_unavailable", "message": UNAVAILABLE_MESSAGE},
+        return JSONResponse({"error": "service_unavailable",
+                             "message": gettext(UNAVAILABLE_MESSAGE)},
                             status_code=503, headers={"Retry-After": "2"})
 
     return Starlette(
@@ -136,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            # The request's language (Accept-Language), for every message it answers.
+            Middleware(LanguageMiddleware),
             # One authentication for every endpoint: request.user (access/authentication.py).
             Middleware(AuthenticationMiddleware, backend=SessionBackend(), on_error=on_auth_error),
             Middleware(BodySizeLimit, limit_for={

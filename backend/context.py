@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from backend.i18n import DEFAULT_LOCALE
 from backend.runtime import Runtime
 
 K = TypeVar("K")
@@ -53,6 +54,9 @@ class Context:
     viewer: Viewer | None = None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None
+    # The language of the answers ("fr", "en"): the request's Accept-Language; on a websocket,
+    # the handshake's or connection_init's `language` (backend/graphql_view.py).
+    locale: str = DEFAULT_LOCALE
 
     @property
     def settings(self):  # noqa: ANN201 - Settings, imported lazily to keep this module light

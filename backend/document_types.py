@@ -1,6 +1,9 @@
-"""Document types: the DMP list (JDV_J66), identified by LOINC codes, with French labels."""
+"""Document types: the DMP list (JDV_J66), identified by LOINC codes, with French labels
+(msgids: translate them where they are shown, `gettext(DocumentType.X.label)`)."""
 
 from enum import Enum
+
+from backend.i18n import N_
 
 
 class DocumentType(Enum):
@@ -41,23 +44,23 @@ class DocumentType(Enum):
 
 
 LABELS: dict[DocumentType, str] = {
-    DocumentType.CONSULTATION_REPORT: "Compte rendu de consultation",
-    DocumentType.DISCHARGE_LETTER: "Lettre de liaison de sortie",
-    DocumentType.HOSPITAL_REPORT: "Compte rendu d'hospitalisation",
-    DocumentType.LAB_REPORT: "Compte rendu de biologie",
-    DocumentType.IMAGING_REPORT: "Compte rendu d'imagerie",
-    DocumentType.PATHOLOGY_REPORT: "Compte rendu d'anatomopathologie",
-    DocumentType.OPERATIVE_REPORT: "Compte rendu opératoire",
-    DocumentType.EMERGENCY_REPORT: "Compte rendu de passage aux urgences",
-    DocumentType.DELIVERY_REPORT: "Compte rendu d'accouchement",
-    DocumentType.CARE_EPISODE_SUMMARY: "Synthèse d'épisode de soins",
-    DocumentType.MEDICAL_RECORD_SUMMARY: "Synthèse médicale",
-    DocumentType.PRESCRIPTION_HEALTH_PRODUCTS: "Prescription de produits de santé",
-    DocumentType.CARE_PRESCRIPTION: "Prescription de soins",
-    DocumentType.DISPENSING: "Dispensation",
-    DocumentType.VACCINATION_HISTORY: "Historique des vaccinations",
-    DocumentType.VITAL_SIGNS: "Signes vitaux",
-    DocumentType.MEDICATION_REVIEW: "Bilan de médication",
-    DocumentType.MULTIDISCIPLINARY_MEETING: "Compte rendu de réunion de concertation",
-    DocumentType.CARE_PLAN: "Plan personnalisé de soins",
+    DocumentType.CONSULTATION_REPORT: N_("Compte rendu de consultation"),
+    DocumentType.DISCHARGE_LETTER: N_("Lettre de liaison de sortie"),
+    DocumentType.HOSPITAL_REPORT: N_("Compte rendu d'hospitalisation"),
+    DocumentType.LAB_REPORT: N_("Compte rendu de biologie"),
+    DocumentType.IMAGING_REPORT: N_("Compte rendu d'imagerie"),
+    DocumentType.PATHOLOGY_REPORT: N_("Compte rendu d'anatomopathologie"),
+    DocumentType.OPERATIVE_REPORT: N_("Compte rendu opératoire"),
+    DocumentType.EMERGENCY_REPORT: N_("Compte rendu de passage aux urgences"),
+    DocumentType.DELIVERY_REPORT: N_("Compte rendu d'accouchement"),
+    DocumentType.CARE_EPISODE_SUMMARY: N_("Synthèse d'épisode de soins"),
+    DocumentType.MEDICAL_RECORD_SUMMARY: N_("Synthèse médicale"),
+    DocumentType.PRESCRIPTION_HEALTH_PRODUCTS: N_("Prescription de produits de santé"),
+    DocumentType.CARE_PRESCRIPTION: N_("Prescription de soins"),
+    DocumentType.DISPENSING: N_("Dispensation"),
+    DocumentType.VACCINATION_HISTORY: N_("Historique des vaccinations"),
+    DocumentType.VITAL_SIGNS: N_("Signes vitaux"),
+    DocumentType.MEDICATION_REVIEW: N_("Bilan de médication"),
+    DocumentType.MULTIDISCIPLINARY_MEETING: N_("Compte rendu de réunion de concertation"),
+    DocumentType.CARE_PLAN: N_("Plan personnalisé de soins"),
 }

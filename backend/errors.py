@@ -3,8 +3,12 @@
 Typed, fixable errors are `DomainError`s, answered as members of each mutation's result union
 (see backend.graphql_errors).
 What a client cannot fix raises: a `PublicError` keeps its message and code; anything else is
-masked as "Unexpected error." and logged with the request id, its type and traceback frames but
+masked as "Erreur inattendue." and logged with the request id, its type and traceback frames but
 never its message (which could quote health data or a secret).
+
+Messages are French msgids (backend/i18n.py), translated into the request's language where they
+leave the API: typed errors in `backend.graphql_errors.to_graphql_error`, public, permission and
+masked errors in `CarnetMaskErrors` below.
 """
 
 from __future__ import annotations
@@ -16,35 +20,52 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
+from backend.i18n import N_, Message, gettext
 from backend.kv import KV_UNAVAILABLE_ERRORS
 
 log = logging.getLogger("carnet.errors")
 
-UNAVAILABLE_MESSAGE = "Service temporarily unavailable, please retry."
+# msgids: translate them where they are shown (`gettext(UNAVAILABLE_MESSAGE)`).
+UNAVAILABLE_MESSAGE = N_("Service momentanément indisponible, veuillez réessayer.")
+UNEXPECTED_MESSAGE = N_("Erreur inattendue.")
+NOT_AUTHENTICATED_MESSAGE = N_("Connexion requise : veuillez vous identifier.")
+FORBIDDEN_MESSAGE = N_("Action non autorisée pour ce compte.")
+
+
+def _message(message: str | Message, values: dict[str, object]) -> Message:
+    return message if isinstance(message, Message) else Message(message, **values)
 
 
 class PublicError(Exception):
-    """An error whose message is safe and useful to show to the client."""
+    """An error whose message is safe and useful to show to the client.
+
+    `message` is a French msgid, with named placeholders for `values`; `str(exc)` is the French
+    text, `translated()` the text in the request's language."""
 
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Message, *, code: str | None = None,
+                 **values: object) -> None:
+        self.translatable = _message(message, values)
+        super().__init__(str(self.translatable))
         if code:
             self.code = code
+
+    def translated(self, locale: str | None = None) -> str:
+        return self.translatable.render(locale)
 
 
 class NotAuthenticated(PublicError):
     code = "NOT_AUTHENTICATED"
 
-    def __init__(self, message: str = "Connexion requise : veuillez vous identifier.") -> None:
+    def __init__(self, message: str = NOT_AUTHENTICATED_MESSAGE) -> None:
         super().__init__(message)
 
 
 class Forbidden(PublicError):
     code = "FORBIDDEN"
 
-    def __init__(self, message: str = "Action non autorisée pour ce compte.") -> None:
+    def __init__(self, message: str = FORBIDDEN_MESSAGE) -> None:
         super().__init__(message)
 
 
@@ -65,13 +86,22 @@ class DomainError(Exception):
     Services raise a subclass (each domain has a thin base, e.g. `RecordsError`); a mutation
     catches `DomainError` and answers `to_graphql_error(exc)` (backend.graphql_errors): the
     GraphQL error type registered for the exception's class, a member of its result union.
-    `message` is shown to the user as is: never put health or identity data in it."""
 
-    message = "Erreur."
+    The class's `message` is a French msgid (`N_()`); an instance may take another one, with
+    named placeholders filled from `values` AFTER translation:
+    `InvalidInput("title", N_("Le titre dépasse {limit} caractères."), limit=200)`. On the
+    instance, `message` is the French text and `translated()` the text in the request's
+    language (what clients get). Never put health or identity data in it."""
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.message = message or self.message
+    message = N_("Erreur.")
+
+    def __init__(self, message: str | Message | None = None, **values: object) -> None:
+        self.translatable = _message(message or type(self).message, values)
+        self.message = str(self.translatable)
+        super().__init__(self.message)
+
+    def translated(self, locale: str | None = None) -> str:
+        return self.translatable.render(locale)
 
 
 class PatientNotFound(DomainError):
@@ -79,15 +109,15 @@ class PatientNotFound(DomainError):
     domain that matches identities: one answer whatever trait did not match, so the answer never
     confirms part of an identity."""
 
-    message = "Aucun patient ne correspond à cette identité (matricule INS, nom, naissance)."
+    message = N_("Aucun patient ne correspond à cette identité (matricule INS, nom, naissance).")
 
 
 class TooManyFailedIdentityMatches(DomainError):
     """A professional failed too many identity matches lately: matching is refused for a while
     (shared, like PatientNotFound, by every domain that matches identities)."""
 
-    message = ("Trop d'identifications de patient ont échoué récemment : réessayez plus tard "
-               "ou vérifiez les traits d'identité (matricule INS, nom, date de naissance).")
+    message = N_("Trop d'identifications de patient ont échoué récemment : réessayez plus tard "
+                 "ou vérifiez les traits d'identité (matricule INS, nom, date de naissance).")
 
     def __init__(self, retry_after: int) -> None:
         super().__init__()
@@ -109,10 +139,11 @@ def is_client_input_error(error: GraphQLError) -> bool:
 
 
 class CarnetMaskErrors(MaskErrors):
-    """Mask unexpected errors, map outages to a retryable error, and tag with a request id."""
+    """Mask unexpected errors, map outages to a retryable error, tag with a request id, and
+    translate public errors (permission refusals included) into the request's language."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=self._should_mask)
+        super().__init__(should_mask_error=self._should_mask, error_message=UNEXPECTED_MESSAGE)
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
@@ -135,7 +166,7 @@ class CarnetMaskErrors(MaskErrors):
                 "request %s: backing service unavailable (%s) at %s",
                 request_id, type(original).__name__, error.path,
             )
-            message, code = UNAVAILABLE_MESSAGE, ServiceUnavailable.code
+            message, code = gettext(UNAVAILABLE_MESSAGE), ServiceUnavailable.code
         else:
             # The frames (file, line, function) and the type; never the message, which
             # could quote health data or a secret.
@@ -144,7 +175,7 @@ class CarnetMaskErrors(MaskErrors):
                 "request %s: unexpected %s at %s\n%s",
                 request_id, type(original).__name__, error.path, frames or "(no frames)",
             )
-            message, code = self.error_message, "INTERNAL_SERVER_ERROR"
+            message, code = gettext(self.error_message), "INTERNAL_SERVER_ERROR"
         return GraphQLError(
             message=message,
             nodes=error.nodes,
@@ -159,6 +190,8 @@ class CarnetMaskErrors(MaskErrors):
         processed = super()._process_errors(errors)
         for error in processed:
             if isinstance(error.original_error, PublicError):
+                # The one translation of public errors (permission refusals included).
+                error.message = error.original_error.translated()
                 error.extensions = {**(error.extensions or {}), "code": error.original_error.code}
             elif is_client_input_error(error):
                 error.extensions = {**(error.extensions or {}), "code": BAD_USER_INPUT}

@@ -15,10 +15,11 @@ and a mutation answers any domain error with its registered type, a member of it
 
 The type of an exception is the one registered for the nearest class of its MRO, so a subclass
 a service adds later is answered like its registered base. The type's fields are filled from the
-exception's attributes of the same name (`message`, `field`, `attempts_left`...); a type whose
-fields are named or shaped otherwise defines `from_error(cls, exc)`. A domain error no type
-translates is a programming error: `UntranslatedError` is raised, which the GraphQL layer masks
-as an internal error (and logs), never a `KeyError` or a wrong answer.
+exception's attributes of the same name (`field`, `attempts_left`...); a type whose fields are
+named or shaped otherwise defines `from_error(cls, exc)`. `message` is always the exception's
+message translated into the request's language (backend/i18n.py), here and nowhere else. A
+domain error no type translates is a programming error: `UntranslatedError` is raised, which the
+GraphQL layer masks as an internal error (and logs), never a `KeyError` or a wrong answer.
 """
 
 from __future__ import annotations
@@ -81,14 +82,21 @@ def graphql_error_type(error_class: type[DomainError]) -> type:
 
 
 def to_graphql_error(exc: DomainError) -> Any:
-    """The GraphQL error object answering `exc`."""
+    """The GraphQL error object answering `exc`, its `message` in the request's language (the
+    one translation of typed errors: whatever a `from_error` puts there is replaced)."""
     graphql_type = graphql_error_type(type(exc))
+    message = exc.translated()
     from_error = getattr(graphql_type, "from_error", None)
     if from_error is not None:
-        return from_error(exc)
+        error = from_error(exc)
+        error.message = message
+        return error
     definition = get_object_definition(graphql_type, strict=True)
-    values = {}
+    values: dict[str, Any] = {}
     for field in definition.fields:
+        if field.python_name == "message":
+            values["message"] = message
+            continue
         if not hasattr(exc, field.python_name):
             raise UntranslatedError(
                 f"{_name(graphql_type)}.{field.python_name} has no value on {_name(type(exc))}: "

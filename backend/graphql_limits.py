@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from decimal import Decimal
 from typing import Any
 
 from graphql import (
@@ -32,6 +33,7 @@ from graphql import (
 from graphql.pyutils import AbortSignal
 
 from backend.errors import PublicError
+from backend.i18n import N_
 
 
 class DocumentLimits:
@@ -134,9 +136,8 @@ class OperationTimedOut(PublicError):
     code = "TIMEOUT"
 
     def __init__(self, budget: float) -> None:
-        super().__init__(
-            f"The operation took longer than its {budget:g} s budget and was stopped."
-        )
+        super().__init__(N_("L'opération a dépassé son budget de {budget} s et a été arrêtée."),
+                         budget=Decimal(f"{budget:g}"))
         self.budget = budget
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Generic, TypeVar
 
 import strawberry
 
@@ -30,3 +31,13 @@ class PatientIdentityInput:
 DocumentType = strawberry.enum(
     DocumentTypeModel, name="DocumentType",
     description="DMP document types (JDV_J66), by LOINC code.")
+
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="A value of an enum with its label in the request's language (the "
+                              "lists of `referenceData`).")
+class Choice(Generic[T]):
+    value: T
+    label: str

@@ -1,4 +1,8 @@
-"""The Strawberry ASGI view: builds the per-request context and authenticates websockets."""
+"""The Strawberry ASGI view: builds the per-request context and authenticates websockets.
+
+Language: an HTTP request's comes from its Accept-Language (backend/middleware.py); a
+websocket's from its handshake's Accept-Language, or from `language` in the connection_init
+payload (`{"language": "en"}`, which wins), and applies to each of its operations."""
 
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from backend import jsonbody, live_sockets
 from backend.context import Context, Loaders, new_request_id
 from backend.errors import BAD_USER_INPUT, UNAVAILABLE_MESSAGE
+from backend.i18n import DEFAULT_LOCALE, N_, gettext, negotiate, use_locale
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
 
@@ -34,8 +39,11 @@ _SESSION_GONE = "session-gone"
 _AUTH_UNAVAILABLE = "auth-unavailable"
 
 
+_SESSION_INVALID = N_("Session invalide ou expirée.")
+
+
 def _unavailable_error() -> GraphQLError:
-    return GraphQLError(UNAVAILABLE_MESSAGE, extensions={"code": "SERVICE_UNAVAILABLE"})
+    return GraphQLError(gettext(UNAVAILABLE_MESSAGE), extensions={"code": "SERVICE_UNAVAILABLE"})
 
 
 class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -52,15 +60,17 @@ class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self.view.forget_ws_session(self.context)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        refusal = await self.view.ws_operation_refusal(self.context)
-        if refusal is None:
-            fresh_loaders(self.context)
-            await super().run_operation(operation)
-        elif refusal == _SESSION_GONE:
-            self.operations.pop(operation.id, None)
-            await self.view.close_ws_session(self.context)
-        else:
-            await operation.send_initial_errors([_unavailable_error()])
+        # Each operation runs in a task of its own: its language is the socket's.
+        with use_locale(self.context.locale):
+            refusal = await self.view.ws_operation_refusal(self.context)
+            if refusal is None:
+                fresh_loaders(self.context)
+                await super().run_operation(operation)
+            elif refusal == _SESSION_GONE:
+                self.operations.pop(operation.id, None)
+                await self.view.close_ws_session(self.context)
+            else:
+                await operation.send_initial_errors([_unavailable_error()])
 
 
 class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
@@ -77,6 +87,12 @@ class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
     async def handle_async_results(self, operation_id: str, query: str,
                                    operation_name: str | None,
                                    variables: dict[str, object] | None) -> None:
+        with use_locale(self.context.locale):
+            await self._handle_async_results(operation_id, query, operation_name, variables)
+
+    async def _handle_async_results(self, operation_id: str, query: str,
+                                    operation_name: str | None,
+                                    variables: dict[str, object] | None) -> None:
         refusal = await self.view.ws_operation_refusal(self.context)
         if refusal is None:
             fresh_loaders(self.context)
@@ -173,6 +189,8 @@ class CarnetGraphQL(GraphQL[Context, None]):
             request=request,
             response=response if isinstance(response, Response) else None,
             request_id=request_id,
+            # Negotiated by LanguageMiddleware (backend/middleware.py).
+            locale=getattr(request.state, "locale", None) or DEFAULT_LOCALE,
         )
         if isinstance(request, Request):
             if "auth" in request.scope:
@@ -194,7 +212,7 @@ class CarnetGraphQL(GraphQL[Context, None]):
             # Sessions live in Redis: without it nobody can be authenticated. Fail closed
             # with a clear, retryable answer (never as anonymous, never a bare 500).
             log.warning("authentication unavailable: Redis is down")
-            raise StrawberryHTTPException(503, UNAVAILABLE_MESSAGE) from None
+            raise StrawberryHTTPException(503, gettext(UNAVAILABLE_MESSAGE)) from None
 
     # --- websockets --------------------------------------------------------------------------
     # A socket authenticates once, in connection_init, but must not outlive its session: every
@@ -210,19 +228,27 @@ class CarnetGraphQL(GraphQL[Context, None]):
         No credentials: an anonymous connection (public subscriptions only). Credentials that
         do not resolve to a live session: refused (close code 4403). Refusing must RAISE:
         returning a value would still accept the connection.
+
+        `{"language": "en"}` in the payload sets the language of the socket's answers (an
+        Accept-Language value or a language tag; otherwise the handshake's Accept-Language).
         """
         # The legacy protocol accepts a second connection_init: it starts over.
         self.forget_ws_session(context)
         context.viewer = None
+        context.locale = _ws_locale(context)
+        with use_locale(context.locale):
+            return await self._connect(context)
+
+    async def _connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         header = _ws_authorization(context)
         if header is None:
             return UNSET
         try:
             viewer = await self._authenticate(context.request, header)
         except StrawberryHTTPException:
-            raise ConnectionRejectionError({"message": UNAVAILABLE_MESSAGE}) from None
+            raise ConnectionRejectionError({"message": gettext(UNAVAILABLE_MESSAGE)}) from None
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Invalid or expired session."})
+            raise ConnectionRejectionError({"message": gettext(_SESSION_INVALID)})
         context.viewer = viewer
         registry = _live_sockets(context.request)
         if registry is not None:
@@ -272,6 +298,15 @@ def fresh_loaders(context: Context) -> None:
 def _ws_authorization(context: Context) -> object:
     params = context.connection_params or {}
     return params.get("Authorization") or params.get("authorization")
+
+
+def _ws_locale(context: Context) -> str:
+    """The socket's language: connection_init's `language`, else the handshake's."""
+    params = context.connection_params or {}
+    chosen = params.get("language") if isinstance(params, dict) else None
+    if isinstance(chosen, str) and chosen.strip():
+        return negotiate(chosen[:200])
+    return getattr(context.request.state, "locale", None) or DEFAULT_LOCALE
 
 
 def _live_sockets(conn: Request | WebSocket) -> live_sockets.LiveSockets | None:

@@ -7,18 +7,31 @@ translations live in gettext catalogues, `backend/locales/en/LC_MESSAGES/*.po` (
 per area, merged at load; read with babel, no compile step).
 
 The language of the current request is a context variable (`current_locale()`), set from the
-request's `Accept-Language` by the middleware; code that runs outside a request (a notification
-sent for an event) passes the account's language explicitly.
+request's `Accept-Language` by the middleware (backend/middleware.py; websockets: per operation,
+see backend/graphql_view.py); code that runs outside a request (a notification sent for an
+event) passes the recipient's language explicitly.
+
+A message with values is translated BEFORE its values are filled in: its msgid has named
+placeholders (`N_("Le fichier dépasse {limit} Mo.")`) and travels as a `Message` (msgid +
+values) until it is shown; `Message.render(locale)` translates the msgid, then fills in the
+values (a value that is itself a `Message`, such as a field label, is translated too; decimal
+numbers are written the language's way: "37,5" / "37.5").
+
+Out of the catalogue, on purpose: diagnostics about the protocol itself, written for the
+developer of a client and produced mostly by libraries (GraphQL syntax and validation errors of
+graphql-core, document limits, malformed JSON bodies, FHIR structure errors of fhir.resources,
+unsupported FHIR search parameters). They stay in English, the language of those libraries.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from babel.messages.pofile import read_po
 
@@ -100,3 +113,58 @@ def gettext(message: str, locale: str | None = None) -> str:
     if language == DEFAULT_LOCALE:
         return message
     return catalogue(language).get(message, message)
+
+
+def translate(message: str | Message, locale: str | None = None) -> str:
+    """A msgid or a `Message`, in `locale` (by default the current request's language)."""
+    if isinstance(message, Message):
+        return message.render(locale)
+    return gettext(message, locale)
+
+
+def format_number(value: Decimal | float | int, locale: str | None = None) -> str:
+    """A number as people read it in `locale`: no exponent, no trailing zeros, French decimal
+    comma ("0,3", "37,5", "500"), English decimal point ("0.3")."""
+    language = normalise(locale) if locale is not None else current_locale()
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text.replace(".", ",") if language == "fr" else text
+
+
+class Message:
+    """A message to show: a French msgid and the values of its named placeholders, translated
+    only when shown (`render`). `str()` gives the French text (logs, exception arguments)."""
+
+    __slots__ = ("msgid", "values")
+
+    def __init__(self, msgid: str, /, **values: Any) -> None:
+        self.msgid = msgid
+        self.values: Mapping[str, Any] = values
+
+    def render(self, locale: str | None = None) -> str:
+        language = normalise(locale) if locale is not None else current_locale()
+        text = gettext(self.msgid, language)
+        if not self.values:
+            return text
+        return text.format(**{name: _shown(value, language)
+                              for name, value in self.values.items()})
+
+    def __str__(self) -> str:
+        return self.render(DEFAULT_LOCALE)
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, **{dict(self.values)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Message) and other.msgid == self.msgid
+                and dict(other.values) == dict(self.values))
+
+    def __hash__(self) -> int:
+        return hash(self.msgid)
+
+
+def _shown(value: Any, language: str) -> Any:
+    if isinstance(value, Message):
+        return value.render(language)
+    if isinstance(value, Decimal | float):
+        return format_number(value, language)
+    return value

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.i18n import N_, gettext
+
+TOO_LARGE = N_("Requête trop volumineuse (au plus {limit} octets).")
 
 
 class BodyTooLarge(Exception):
@@ -58,10 +64,11 @@ class BodySizeLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = (b'{"errors":[{"message":"Request body too large (max %d bytes).",'
-            b'"extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}' % limit)
+    body = json.dumps({"errors": [{"message": gettext(TOO_LARGE).format(limit=limit),
+                                   "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+                      ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

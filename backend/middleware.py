@@ -1,4 +1,4 @@
-"""Small pure-ASGI middlewares: request ids and baseline security headers."""
+"""Small pure-ASGI middlewares: request ids, baseline security headers, the request's language."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.context import new_request_id
+from backend.i18n import negotiate, use_locale
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -42,3 +43,46 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class LanguageMiddleware:
+    """The language of every request: its `Accept-Language` negotiated among the API's
+    languages (French when absent or unsupported), set as the current locale for everything the
+    request runs (backend/i18n.py), kept in `scope["state"]["locale"]`, and answered as
+    `Content-Language` (on HTTP responses and websocket handshakes, unless the endpoint set
+    its own), with `Vary: Accept-Language` for caches. A websocket's operations may choose
+    another language (backend/graphql_view.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"accept-language", b"")
+        locale = negotiate(header.decode("latin-1"))
+        scope.setdefault("state", {})["locale"] = locale
+        content_language = (b"content-language", locale.encode())
+
+        async def send_with_language(message: Message) -> None:
+            if message["type"] in ("http.response.start", "websocket.accept"):
+                headers = list(message.get("headers") or [])
+                if not any(name.lower() == b"content-language" for name, _ in headers):
+                    headers.append(content_language)
+                if message["type"] == "http.response.start":
+                    headers = _vary_on_language(headers)
+                message["headers"] = headers
+            await send(message)
+
+        with use_locale(locale):
+            await self.app(scope, receive, send_with_language)
+
+
+def _vary_on_language(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"vary":
+            if b"accept-language" not in value.lower() and value.strip() != b"*":
+                headers[index] = (name, value + b", Accept-Language")
+            return headers
+    return [*headers, (b"vary", b"Accept-Language")]

@@ -1,7 +1,8 @@
 """Permission classes, declared once per field; the rules themselves live in services.
 
 An anonymous caller is told to sign in (NOT_AUTHENTICATED), whatever the field; a signed-in
-caller of the wrong kind is refused (FORBIDDEN). Messages are shown to people: in French.
+caller of the wrong kind is refused (FORBIDDEN). Messages are shown to people: French msgids,
+translated into the request's language with every public error (backend.errors.CarnetMaskErrors).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from backend.errors import Forbidden, NotAuthenticated
+from backend.errors import NOT_AUTHENTICATED_MESSAGE, Forbidden, NotAuthenticated
+from backend.i18n import N_
 
 
 def _signed_in_viewer(info: Info) -> Any:
@@ -23,7 +25,7 @@ def _signed_in_viewer(info: Info) -> Any:
 
 
 class IsAuthenticated(BasePermission):
-    message = "Connexion requise : veuillez vous identifier."
+    message = NOT_AUTHENTICATED_MESSAGE
     error_class = NotAuthenticated
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
@@ -31,7 +33,7 @@ class IsAuthenticated(BasePermission):
 
 
 class IsPatient(BasePermission):
-    message = "Réservé aux patients."
+    message = N_("Réservé aux patients.")
     error_class = Forbidden
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
@@ -39,7 +41,7 @@ class IsPatient(BasePermission):
 
 
 class IsProfessional(BasePermission):
-    message = "Réservé aux professionnels de santé."
+    message = N_("Réservé aux professionnels de santé.")
     error_class = Forbidden
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:

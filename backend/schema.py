@@ -15,11 +15,12 @@ from strawberry.types import ExecutionContext
 
 from backend.access.mutations import AccessMutations
 from backend.access.queries import AccessQueries, patient_record_queries
-from backend.access.types import PatientRecordSummary
+from backend.access.types import AccessReferenceData, PatientRecordSummary
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
 from backend.audit.queries import AccessLogQueries
+from backend.audit.types import AccessLogReferenceData
 from backend.errors import CarnetMaskErrors
 from backend.graphql_documents import CarnetDocuments, DocumentService
 from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
@@ -28,10 +29,13 @@ from backend.identity.queries import IdentityQueries
 from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
+from backend.messaging.types import MessagingReferenceData
 from backend.profile.mutations import ProfileMutations
 from backend.profile.queries import PatientRecordProfile, ProfileQueries
+from backend.profile.types import ProfileReferenceData
 from backend.records.mutations import RecordMutations
 from backend.records.queries import PatientRecordDocuments, RecordQueries
+from backend.records.types import RecordsReferenceData
 from backend.settings import Settings
 from backend.system import SystemQueries
 
@@ -43,11 +47,23 @@ class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordP
     pass
 
 
+@strawberry.type(description="The lists and limits clients show and check before asking (each "
+                              "domain brings its own), labels in the request's language "
+                              "(Accept-Language). Public: no health data.")
+class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferenceData,
+                    AccessReferenceData, AccessLogReferenceData):
+    pass
+
+
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
             AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries,
             patient_record_queries(PatientRecord)):
-    pass
+    @strawberry.field(description="Labels and limits (document types, accepted files, "
+                                  "measurement kinds and bounds, profile choices...), in the "
+                                  "request's language.")
+    def reference_data(self) -> ReferenceData:
+        return ReferenceData()
 
 
 @strawberry.type

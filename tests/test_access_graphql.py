@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from backend.access.models import CareRelationship
+from backend.identity import notices
 from backend.identity.models import Person, Professional
 from backend.records.models import Document, Visibility
 from tests.access_helpers import (
@@ -154,10 +155,12 @@ async def test_declaring_needs_every_trait_and_tells_the_patient(gql, notifier, 
     wrong = {**world["identity"], "birthDate": "1901-01-01"}
     miss = await gql(DECLARE, {"p": wrong}, token=token)
     assert miss["data"]["declareCareRelationship"]["__typename"] == "PatientNotFound"
+    await notices.drain()
     assert notifier.sent == []
     body = await gql(DECLARE, {"p": world["identity"]}, token=token)
     assert body["data"]["declareCareRelationship"] == {
         "__typename": "CareRelationshipDeclared", "patientId": world["public_id"]}
+    await notices.drain()
     [told] = notifier.sent
     assert told.to == "patient@example.fr"
     for secret in ("Pharmacien", "Bilan", "Pénicilline", "Dupont", "DUPONT"):
@@ -243,6 +246,7 @@ async def test_emergency_access_through_graphql(gql, notifier, world):
     assert not_flagged["data"]["emergencyAccess"]["__typename"] == "EmergencyAccessNotAllowed"
     opened = await gql(EMERGENCY, {"p": world["identity"], "reason": "Coma"}, token=token)
     assert opened["data"]["emergencyAccess"]["patientId"] == world["public_id"]
+    await notices.drain()
     [told] = notifier.sent
     assert "urgence" in told.text and "Coma" not in told.text
     rec = (await gql(RECORD, {"id": world["public_id"], "first": 5}, token=token))["data"][

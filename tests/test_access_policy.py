@@ -3,6 +3,7 @@ level: what each viewer's `Access` lets the record and profile services read."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -12,8 +13,8 @@ from backend.access import services as access
 from backend.access.errors import EmergencyAccessNotAllowed, EmergencyAccessRefused
 from backend.access.models import CareRelationship, EmergencyAccess
 from backend.access.policy import Ground, Section
-from backend.identity import matching
-from backend.identity.models import Person
+from backend.identity import matching, notices
+from backend.identity.models import Account, Person
 from backend.identity.services import Viewer
 from backend.messaging import services as messaging
 from backend.profile import services as profile
@@ -154,6 +155,7 @@ async def test_a_declared_relationship_is_a_ground_and_the_patient_is_told(rt, n
     # Nurses: lab reports and prescriptions yes (matrix), consultation reports no.
     assert await readable(decision) == {docs["lab"], docs["prescription"], docs["unreleased"]}
     assert Section.FAMILY_HISTORY not in decision.sections
+    await notices.drain()
     [sent] = notifier.sent
     assert "indiqué vous suivre" in sent.text
     # No health detail, no name nor profession (a specialty alone can reveal a condition).
@@ -161,6 +163,7 @@ async def test_a_declared_relationship_is_a_ground_and_the_patient_is_told(rt, n
         assert secret not in sent.text
     # Declaring again while active tells nobody twice.
     await access.declare_care_relationship(rt, prv(nurse), claim)
+    await notices.drain()
     assert len(notifier.sent) == 1
 
 
@@ -243,6 +246,7 @@ async def test_emergency_access_allowed_refused_and_expired(rt, notifier):
     row = await EmergencyAccess.get(id=opened.access.id)
     assert b"inconscient" not in bytes(row.reason_encrypted)
     assert await access.emergency_reason(rt, row) == "Patient inconscient"
+    await notices.drain()
     [told] = notifier.sent
     assert "urgence" in told.text and "inconscient" not in told.text
     # Expired: nothing.
@@ -254,6 +258,7 @@ async def test_emergency_access_allowed_refused_and_expired(rt, notifier):
     regulator = await make_professional("Médecin", "Régulation médicale")
     with pytest.raises(EmergencyAccessRefused):
         await access.emergency_access(rt, prv(regulator), claim, "Appel au 15")
+    await notices.drain()
     assert len(notifier.sent) == 1
 
 
@@ -263,3 +268,73 @@ async def test_an_empty_reason_is_refused_before_the_identity_match(rt):
     wrong = matching.PatientClaim("1" * 15, "NOBODY", now().date())
     with pytest.raises(access.InvalidAccessInput):
         await access.emergency_access(rt, prv(urgentist), wrong, "   ")
+
+
+# --- safety notices (identity.notices.warn_patient) ----------------------------------------
+
+
+async def _claim_of(patient) -> matching.PatientClaim:
+    person = await Person.get(id=patient.person_id)
+    return matching.PatientClaim(person.matricule, person.birth_name, person.birth_date)
+
+
+async def test_safety_notices_are_in_the_account_language_whatever_the_switches(rt, notifier):
+    patient = await create_patient(email="english-patient@example.fr")
+    # Every event switched off: the safety notices go all the same.
+    await Account.filter(id=patient.id).update(language="en", notify_new_document=False,
+                                                notify_new_message=False)
+    claim = await _claim_of(patient)
+    await access.declare_care_relationship(rt, prv(await make_professional("Infirmier")), claim)
+    await access.emergency_access(rt, prv(await make_professional("Médecin",
+                                                                  "Médecine d'urgence")),
+                                  claim, "Patient inconscient")
+    await notices.drain()
+    assert [(m.to, m.subject) for m in notifier.sent] == [
+        ("english-patient@example.fr", "Carnet: a professional is following your record"),
+        ("english-patient@example.fr", "Carnet: emergency access to your record")]
+    declared, emergency = notifier.sent
+    assert declared.text.startswith("A healthcare professional has stated that they are")
+    assert emergency.text.startswith("Your Carnet record has just been opened in an emergency")
+    assert "inconscient" not in emergency.text
+
+
+async def test_safety_notices_never_go_to_an_unverified_phone(rt, notifier):
+    urgentist = await make_professional("Médecin", "Médecine d'urgence")
+    # Codes and notices on SMS, but the phone is not verified: the verified e-mail instead.
+    patient = await create_patient(email="verified@example.fr", phone="06 11 22 33 44",
+                                   channel="sms")
+    await Account.filter(id=patient.id).update(phone_verified=False, notification_channel="sms")
+    await access.emergency_access(rt, prv(urgentist), await _claim_of(patient), "Coma")
+    await notices.drain()
+    assert [(m.channel, m.to) for m in notifier.sent] == [("email", "verified@example.fr")]
+    # Only an unverified phone: nobody is told on it (and the opening stands).
+    lone = await create_patient(email="", phone="06 55 66 77 88", channel="sms",
+                                identifier="lone-patient")
+    await Account.filter(id=lone.id).update(phone_verified=False)
+    opened = await access.emergency_access(rt, prv(urgentist), await _claim_of(lone), "Coma")
+    await notices.drain()
+    assert len(notifier.sent) == 1 and notifier.sms == []
+    assert await EmergencyAccess.filter(id=opened.access.id).exists()
+
+
+async def test_a_failing_transport_never_fails_the_emergency_opening(rt, notifier, caplog):
+    patient = await create_patient(email="unreachable@example.fr")
+    urgentist = await make_professional("Médecin", "Médecine d'urgence")
+    notifier.failing.add("email")
+    with caplog.at_level(logging.WARNING):
+        opened = await access.emergency_access(rt, prv(urgentist), await _claim_of(patient),
+                                               "Détresse respiratoire")
+        await notices.drain()
+    assert notifier.sent == []
+    assert await EmergencyAccess.filter(id=opened.access.id).exists()
+    assert (await decide(prv(urgentist), patient)).ground is Ground.EMERGENCY
+    assert "emergency access notice failed (email, DeliveryFailed)" in caplog.text
+    assert "unreachable@example.fr" not in caplog.text and "Détresse" not in caplog.text
+
+
+def test_every_safety_notice_has_an_english_translation():
+    from backend.i18n import catalogue
+
+    english = catalogue("en")
+    assert [t for n in access.SAFETY_NOTICES for t in (n.subject, n.body)
+            if t not in english] == []

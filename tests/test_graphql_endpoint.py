@@ -81,7 +81,7 @@ async def test_unexpected_errors_are_masked_and_logged_without_their_message(
     with caplog.at_level(logging.DEBUG):
         response = await client.post("/graphql", json={"query": "{ announcements { id } }"})
     error = response.json()["errors"][0]
-    assert error["message"] == "Unexpected error."
+    assert error["message"] == "Erreur inattendue."
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     request_id = response.headers["x-request-id"]
     assert error["extensions"]["requestId"] == request_id
@@ -101,7 +101,7 @@ async def test_database_outage_is_a_retryable_error_not_a_500(
     assert response.status_code == 200
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
-    assert "retry" in error["message"]
+    assert "réessayer" in error["message"]
 
 
 async def test_one_dataloader_batches_nodes_in_a_request(client, two_announcements):
@@ -200,7 +200,7 @@ async def test_an_exception_escaping_the_operation_is_masked_too(
     with caplog.at_level(logging.ERROR, logger="carnet.errors"):
         response = await client.post("/graphql", json={"query": "{ __typename }"})
     error = response.json()["errors"][0]
-    assert error["message"] == "Unexpected error."
+    assert error["message"] == "Erreur inattendue."
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "diabetes" not in response.text and "diabetes" not in caplog.text
     assert "RuntimeError" in caplog.text

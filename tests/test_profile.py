@@ -384,7 +384,7 @@ async def test_ciphertext_is_bound_to_its_row(gql, patient):
     row_a = await Allergy.get(id=a["id"])
     await Allergy.filter(id=b["id"]).update(text_encrypted=row_a.text_encrypted)
     body = await gql(PROFILE, token=token)
-    assert body["errors"][0]["message"] == "Unexpected error."
+    assert body["errors"][0]["message"] == "Erreur inattendue."
 
 
 async def _fill(app, gql, token, person, pros, start, count):

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from backend.access.policy import RecordViewer, viewer_of
 from backend.errors import UNAVAILABLE_MESSAGE
+from backend.i18n import gettext
 from backend.identity.services import Viewer, authenticate, bearer_token
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.runtime import Runtime
@@ -77,7 +78,7 @@ class SessionBackend(AuthenticationBackend):
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
-    return JSONResponse({"error": "service_unavailable", "message": UNAVAILABLE_MESSAGE},
+    return JSONResponse({"error": "service_unavailable", "message": gettext(UNAVAILABLE_MESSAGE)},
                         status_code=503, headers={"Retry-After": "2"})
 
 

@@ -1,8 +1,10 @@
-"""Refusals of the access domain a client can act on (messages shown as is, in French)."""
+"""Refusals of the access domain a client can act on (French msgids, translated where they are
+answered: backend.graphql_errors)."""
 
 from __future__ import annotations
 
 from backend.errors import DomainError
+from backend.i18n import N_
 
 
 class AccessError(DomainError):
@@ -10,30 +12,30 @@ class AccessError(DomainError):
 
 
 class InvalidAccessInput(AccessError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class UnknownProfessional(AccessError):
     """No professional with this RPPS (RPPS numbers are public: saying so reveals nothing)."""
 
-    message = "Aucun professionnel de santé inscrit sur Carnet avec ce numéro RPPS."
+    message = N_("Aucun professionnel de santé inscrit sur Carnet avec ce numéro RPPS.")
 
 
 class NotInCareTeam(AccessError):
-    message = "Ce professionnel ne fait pas partie de votre équipe de soins."
+    message = N_("Ce professionnel ne fait pas partie de votre équipe de soins.")
 
 
 class NotADoctor(AccessError):
-    message = "Le médecin traitant doit être un médecin."
+    message = N_("Le médecin traitant doit être un médecin.")
 
 
 class EmergencyAccessNotAllowed(AccessError):
     """The caller's profession/specialty is not flagged for emergencies in the matrix."""
 
-    message = ("L'accès en urgence est réservé aux médecins urgentistes et aux médecins "
-               "régulateurs du SAMU.")
+    message = N_("L'accès en urgence est réservé aux médecins urgentistes et aux médecins "
+                 "régulateurs du SAMU.")
 
 
 class EmergencyAccessRefused(AccessError):
@@ -41,4 +43,4 @@ class EmergencyAccessRefused(AccessError):
     professional, which wins over everything). Only a caller who gave the right INS traits gets
     it, exactly like a success would tell them."""
 
-    message = "Ce patient a refusé l'accès en urgence à son dossier."
+    message = N_("Ce patient a refusé l'accès en urgence à son dossier.")

@@ -8,13 +8,13 @@ restrictions and emergency setting, and emergency (break-glass) access.
   deposits); the patient is told at once and can end it.
 - An emergency professional (the matrix flag) opens a record for EMERGENCY_ACCESS_HOURS with a
   reason (stored encrypted); the patient is told at once.
-- Notifications to the patient carry no health detail and do not name the professional (a
+- Notices to the patient are safety notices (sent whatever their notice switches, on a
+  verified contact only); they carry no health detail and do not name the professional (a
   specialty alone can reveal a condition): they say what happened and invite to sign in.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,13 +51,12 @@ from backend.access.policy import (
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.document_types import DocumentType
-from backend.identity import matching
-from backend.identity.models import Account, AccountStatus, CodeChannel, Person, Professional
+from backend.i18n import N_
+from backend.identity import matching, notices
+from backend.identity.models import Account, Person, Professional
 from backend.keys import services as keys
 from backend.runtime import Runtime
 from backend.text import clean_text
-
-log = logging.getLogger(__name__)
 
 MAX_REASON = 1000
 MAX_LIST = 200
@@ -78,7 +77,8 @@ def checked_document_types(values: Iterable[str]) -> list[str]:
         if known is None and value.upper() in DocumentType.__members__:
             known = DocumentType[value.upper()]
         if known is None:
-            raise InvalidAccessInput("documents", f"Type de document inconnu : {value[:40]}")
+            raise InvalidAccessInput("documents", N_("Type de document inconnu : {value}"),
+                                     value=value[:40])
         found.add(known.value)
     return [t.value for t in DocumentType if t.value in found]
 
@@ -90,7 +90,8 @@ def checked_sections(values: Iterable[str]) -> list[str]:
         if not value:
             continue
         if value not in {s.value for s in Section}:
-            raise InvalidAccessInput("sections", f"Section de profil inconnue : {value[:40]}")
+            raise InvalidAccessInput("sections", N_("Section de profil inconnue : {value}"),
+                                     value=value[:40])
         found.add(value)
     return [s.value for s in Section if s.value in found]
 
@@ -101,9 +102,9 @@ async def set_rule(*, profession: str, specialty: str | None, document_types: Se
     profession = " ".join((profession or "").split())
     specialty = " ".join((specialty or "").split())
     if not profession or len(profession) > 100:
-        raise InvalidAccessInput("profession", "Profession invalide.")
+        raise InvalidAccessInput("profession", N_("Profession invalide."))
     if len(specialty) > 100:
-        raise InvalidAccessInput("specialty", "Spécialité invalide.")
+        raise InvalidAccessInput("specialty", N_("Spécialité invalide."))
     types = checked_document_types(document_types)
     chosen = checked_sections(sections)
     values = {"profession": profession, "specialty": specialty, "document_types": types,
@@ -125,25 +126,30 @@ async def matrix() -> list[AccessRule]:
 # --- notifications -------------------------------------------------------------------------
 
 
-async def _tell_patient(rt: Runtime, person_id: int, subject: str, text: str) -> None:
-    """Tell the patient through their preferred channel; never fail the action for it."""
-    account = await Account.filter(person_id=person_id, status=AccountStatus.ACTIVE).first()
-    if account is None:
-        return
-    try:
-        if account.preferred_channel is CodeChannel.SMS and account.phone:
-            await rt.notifier.send_sms(account.phone, text)
-        elif account.email:
-            await rt.notifier.send_email(account.email, subject, text)
-    except Exception as exc:
-        log.warning("access notification failed (%s)", type(exc).__name__)
+# Safety notices: sent WHATEVER the patient's "which events" switches say (those choose the
+# news they want; nobody may read their record without them learning it), through
+# notices.warn_patient: their chosen channel, else their other verified contact (never an
+# unverified phone or address), in their account's language (English:
+# backend/locales/en/LC_MESSAGES/access_notices.po), in the background once the change has
+# committed, and never failing the action (a failed delivery is logged with its type only).
+DECLARED = notices.Text(
+    N_("Carnet : un professionnel suit votre dossier"),
+    N_("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
+       "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
+       "équipe de soins et, si vous le souhaitez, mettre fin à cet accès."),
+)
+EMERGENCY = notices.Text(
+    N_("Carnet : accès en urgence à votre dossier"),
+    N_("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
+       "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages."),
+)
+SAFETY_NOTICES = (DECLARED, EMERGENCY)
 
 
-DECLARED_TEXT = ("Un professionnel de santé a indiqué vous suivre et peut désormais consulter "
-                 "votre dossier Carnet selon vos réglages. Connectez-vous pour voir votre "
-                 "équipe de soins et, si vous le souhaitez, mettre fin à cet accès.")
-EMERGENCY_TEXT = ("Votre dossier Carnet vient d'être ouvert en urgence par un professionnel "
-                  "de santé. Connectez-vous pour voir le détail de cet accès et vos réglages.")
+def _warn_patient_later(rt: Runtime, person_id: int, text: notices.Text, what: str) -> None:
+    """Schedule a safety notice; call it once the change has committed (outside any
+    transaction: notices.later refuses otherwise)."""
+    notices.later(notices.warn_patient(rt, person_id, text, what=what), what=what)
 
 
 # --- the patient's side --------------------------------------------------------------------
@@ -152,7 +158,7 @@ EMERGENCY_TEXT = ("Votre dossier Carnet vient d'être ouvert en urgence par un p
 async def _professional_by_rpps(rpps: str) -> Professional:
     digits = "".join((rpps or "").split())
     if not digits.isdigit() or len(digits) != 11:
-        raise InvalidAccessInput("rpps", "Le numéro RPPS compte 11 chiffres.")
+        raise InvalidAccessInput("rpps", N_("Le numéro RPPS compte 11 chiffres."))
     professional = await Professional.get_or_none(rpps=digits)
     if professional is None:
         raise UnknownProfessional()
@@ -312,17 +318,17 @@ async def declare_care_relationship(rt: Runtime, viewer: ProfessionalViewer,
                                        RelationshipOrigin.DECLARED, datetime.now(UTC))
     await match.confirm()
     if started:
-        await _tell_patient(rt, person.id, "Carnet : un professionnel suit votre dossier",
-                            DECLARED_TEXT)
+        _warn_patient_later(rt, person.id, DECLARED, "care relationship declared")
     return person
 
 
 def _clean_reason(reason: str) -> str:
     text = clean_text(reason or "").strip()
     if not text:
-        raise InvalidAccessInput("reason", "Indiquez le motif de l'accès en urgence.")
+        raise InvalidAccessInput("reason", N_("Indiquez le motif de l'accès en urgence."))
     if len(text) > MAX_REASON:
-        raise InvalidAccessInput("reason", f"Le motif dépasse {MAX_REASON} caractères.")
+        raise InvalidAccessInput("reason", N_("Le motif dépasse {limit} caractères."),
+                                 limit=MAX_REASON)
     return text
 
 
@@ -377,8 +383,7 @@ async def emergency_access(rt: Runtime, viewer: ProfessionalViewer,
     except Exception:
         await EmergencyAccess.filter(id=access_id).delete()
         raise
-    await _tell_patient(rt, person.id, "Carnet : accès en urgence à votre dossier",
-                        EMERGENCY_TEXT)
+    _warn_patient_later(rt, person.id, EMERGENCY, "emergency access")
     return EmergencyOpened(person, opened)
 
 

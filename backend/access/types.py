@@ -8,14 +8,15 @@ from typing import Annotated
 
 import strawberry
 
-from backend.access import errors, policy, services
+from backend.access import errors, labels, policy, services
 from backend.access.models import AccessRule as AccessRuleModel
 from backend.access.models import RelationshipOrigin as RelationshipOriginModel
 from backend.access.services import MyPatient as MyPatientRow
 from backend.access.services import TeamMember
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
-from backend.graphql_types import DocumentType, ProfessionalSummary
+from backend.graphql_types import Choice, DocumentType, ProfessionalSummary
+from backend.i18n import gettext
 from backend.identity.models import Person, Professional
 
 ProfileSection = strawberry.enum(policy.Section, name="ProfileSection",
@@ -236,3 +237,30 @@ async def settings_of(person_id: int) -> AccessSettings:
         doctor = professional_summary(pro) if pro else None
     return AccessSettings(emergency_access_allowed=row.emergency_access_allowed if row else True,
                           treating_doctor=doctor)
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type
+class AccessLimits:
+    max_emergency_reason_length: int
+
+
+@strawberry.type
+class AccessReferenceData:
+    """The access domain's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field(description="The profile sections, in profile order.")
+    def profile_sections(self) -> list[Choice[ProfileSection]]:
+        return [Choice(value=s, label=gettext(labels.SECTIONS[s])) for s in policy.Section]
+
+    @strawberry.field(description="Who started a care relationship, as the patient reads it.")
+    def care_relationship_origins(self) -> list[Choice[CareRelationshipOrigin]]:
+        return [Choice(value=o, label=gettext(labels.RELATIONSHIP_ORIGINS[o]))
+                for o in RelationshipOriginModel]
+
+    @strawberry.field
+    def access_limits(self) -> AccessLimits:
+        return AccessLimits(max_emergency_reason_length=services.MAX_REASON)

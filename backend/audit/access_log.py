@@ -66,6 +66,7 @@ from tortoise.transactions import in_transaction
 
 from backend.audit.models import AccessGround, AccessKind, AccessLogEntry, AccessLogHead
 from backend.crypto import derive_key, keyring
+from backend.i18n import N_, Message
 
 CHECKPOINT_PURPOSE = "audit.access-log.checkpoint"
 _ENTRY_PREFIX = "carnet-access-log/v1"
@@ -407,6 +408,14 @@ class Page:
 MAX_PAGE = 100
 
 
+class InvalidPage(ValueError):
+    """A page request the client can fix; `text` is a French msgid and its values."""
+
+    def __init__(self, text: Message) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
 def encode_cursor(row: AccessLogEntry) -> str:
     return f"seq:{row.seq}"
 
@@ -416,14 +425,15 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     prefix, _, number = cursor.partition(":")
     if prefix != "seq" or not number.isdigit() or len(number) > 10:
-        raise ValueError("curseur invalide")
+        raise InvalidPage(Message(N_("curseur invalide")))
     return int(number)
 
 
 async def entries_of(patient_id: int, *, first: int = 20, after: str | None = None) -> Page:
     """A patient's entries, newest first (keyset on seq)."""
     if first < 1 or first > MAX_PAGE:
-        raise ValueError(f"first doit être compris entre 1 et {MAX_PAGE}")
+        raise InvalidPage(Message(N_("first doit être compris entre 1 et {limit}"),
+                                  limit=MAX_PAGE))
     before = decode_cursor(after)
     query = AccessLogEntry.filter(patient_id=patient_id)
     total = await query.count()

@@ -24,8 +24,8 @@ class AccessLogQueries:
         try:
             page = await access_log.entries_of(info.context.viewer.person_id, first=first,
                                                after=after)
-        except ValueError as exc:
-            raise PublicError(str(exc), code="BAD_USER_INPUT") from None
+        except access_log.InvalidPage as exc:
+            raise PublicError(exc.text, code="BAD_USER_INPUT") from None
         edges = [AccessLogEdge(cursor=access_log.encode_cursor(row),
                                node=AccessLogEntry.from_model(row)) for row in page.rows]
         return AccessLogConnection(

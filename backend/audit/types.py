@@ -7,11 +7,13 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from backend.audit import labels
 from backend.audit.loaders import load_professionals
 from backend.audit.models import AccessGround as AccessGroundModel
 from backend.audit.models import AccessKind as AccessKindModel
 from backend.audit.models import AccessLogEntry as AccessLogEntryModel
-from backend.graphql_types import ProfessionalSummary
+from backend.graphql_types import Choice, ProfessionalSummary
+from backend.i18n import gettext
 
 AccessKind = strawberry.enum(AccessKindModel, description="What kind of data was read.")
 AccessGround = strawberry.enum(AccessGroundModel,
@@ -80,3 +82,31 @@ class AccessLogConnection:
     edges: list[AccessLogEdge]
     page_info: AccessLogPageInfo
     total_count: int
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type(description="A ground of access, as the patient and as the professional read "
+                              "it.")
+class AccessGroundInfo:
+    value: AccessGround
+    label: str = strawberry.field(description="For the patient, about who read their record.")
+    professional_label: str = strawberry.field(
+        description="For a professional, about their own access to a record.")
+
+
+@strawberry.type
+class AccessLogReferenceData:
+    """The access log's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field(description="What was read, as the patient's access log says it.")
+    def access_kinds(self) -> list[Choice[AccessKind]]:
+        return [Choice(value=k, label=gettext(labels.ACCESS_KINDS[k])) for k in AccessKindModel]
+
+    @strawberry.field
+    def access_grounds(self) -> list[AccessGroundInfo]:
+        return [AccessGroundInfo(value=g, label=gettext(labels.GROUNDS_FOR_PATIENT[g]),
+                                 professional_label=gettext(labels.GROUNDS_FOR_PROFESSIONAL[g]))
+                for g in AccessGroundModel]

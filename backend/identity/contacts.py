@@ -5,10 +5,15 @@ from __future__ import annotations
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from backend.i18n import N_, Message
+
 
 class InvalidContact(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    """`text`: a French msgid and its values (translated where it is answered)."""
+
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        self.text = Message(message, **values)
+        super().__init__(str(self.text))
         self.field = field
 
 
@@ -17,14 +22,15 @@ def normalise_email(value: str) -> str:
         # No DNS lookups: the machine may be offline and deliverability is proven by the code.
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise InvalidContact("email", f"Adresse e-mail invalide : {exc}") from None
+        raise InvalidContact("email", N_("Adresse e-mail invalide : {reason}"),
+                             reason=str(exc)) from None
 
 
 def normalise_phone(value: str, region: str = "FR") -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise InvalidContact("phone", "Numéro de téléphone invalide.") from None
+        raise InvalidContact("phone", N_("Numéro de téléphone invalide.")) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidContact("phone", "Numéro de téléphone invalide.")
+        raise InvalidContact("phone", N_("Numéro de téléphone invalide."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,9 +1,11 @@
 """Login and account errors a client can act on. Services raise them; resolvers translate
-each into its GraphQL error type (backend.graphql_errors)."""
+each into its GraphQL error type (backend.graphql_errors), its message (a French msgid) into the
+request's language."""
 
 from __future__ import annotations
 
 from backend.errors import DomainError
+from backend.i18n import N_, Message
 
 
 class IdentityError(DomainError):
@@ -12,11 +14,11 @@ class IdentityError(DomainError):
 
 class InvalidCredentials(IdentityError):
     # Same answer for an unknown identifier and a wrong password (no enumeration).
-    message = "Identifiant ou mot de passe incorrect."
+    message = N_("Identifiant ou mot de passe incorrect.")
 
 
 class RateLimited(IdentityError):
-    message = "Trop de tentatives. Réessayez dans quelques instants."
+    message = N_("Trop de tentatives. Réessayez dans quelques instants.")
 
     def __init__(self, retry_after: int) -> None:
         super().__init__()
@@ -24,7 +26,7 @@ class RateLimited(IdentityError):
 
 
 class TemporarilyLocked(IdentityError):
-    message = "Trop d'échecs consécutifs : connexion bloquée temporairement."
+    message = N_("Trop d'échecs consécutifs : connexion bloquée temporairement.")
 
     def __init__(self, retry_after: int) -> None:
         super().__init__()
@@ -32,15 +34,15 @@ class TemporarilyLocked(IdentityError):
 
 
 class ChannelUnavailable(IdentityError):
-    message = "Aucune adresse vérifiée pour ce canal. Choisissez un autre canal."
+    message = N_("Aucune adresse vérifiée pour ce canal. Choisissez un autre canal.")
 
 
 class CodeDeliveryFailed(IdentityError):
-    message = "Le code n'a pas pu être envoyé. Réessayez plus tard."
+    message = N_("Le code n'a pas pu être envoyé. Réessayez plus tard.")
 
 
 class InvalidCode(IdentityError):
-    message = "Code incorrect."
+    message = N_("Code incorrect.")
 
     def __init__(self, attempts_left: int) -> None:
         super().__init__()
@@ -48,22 +50,22 @@ class InvalidCode(IdentityError):
 
 
 class CodeExpired(IdentityError):
-    message = "Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code."
+    message = N_("Ce code a expiré ou a déjà été utilisé. Demandez un nouveau code.")
 
 
 class TooManyAttempts(IdentityError):
-    message = "Trop d'essais pour ce code. Demandez un nouveau code."
+    message = N_("Trop d'essais pour ce code. Demandez un nouveau code.")
 
 
 class WeakPassword(IdentityError):
-    message = "Mot de passe trop faible."
+    message = N_("Mot de passe trop faible.")
 
 
 class InvalidInput(IdentityError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str | Message, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class SessionNotFound(IdentityError):
-    message = "Session introuvable."
+    message = N_("Session introuvable.")

@@ -1,5 +1,7 @@
 """Short notices sent to a person on their own verified contact: "you have a new document",
-"you have a new message", "your password was changed", and the delivery of one-time codes.
+"you have a new message", "your password was changed", the safety notices of access
+("your record was opened in an emergency", backend/access/services.py: `warn_patient`), and
+the delivery of one-time codes.
 
 A notice carries NO health data: no document title, no message body, no sender, no subject;
 only that something happened, in the account's language (French msgids marked with `N_()`,
@@ -145,6 +147,18 @@ async def tell_patient(rt: Runtime, person_id: int, event: Event) -> bool:
     if account is None:
         return False
     return await tell(rt, account, event)
+
+
+async def warn_patient(rt: Runtime, person_id: int, text: Text, *, what: str) -> bool:
+    """A safety notice to the patient (their active account: an emergency opening of their
+    record, a professional declaring they treat them): on their notice route (the chosen
+    channel, else the other verified contact; never an unverified one), in their language,
+    WHATEVER their "which events" switches say: those switches choose the news they want,
+    not whether they learn that someone may now read their record. Never raises."""
+    account = await Account.filter(person_id=person_id, status=AccountStatus.ACTIVE).first()
+    if account is None:
+        return False
+    return await send(rt, account, text, what=what)
 
 
 async def tell_every_contact(rt: Runtime, account_id: int, text: Text, *, what: str) -> int:

@@ -13,6 +13,8 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from backend.i18n import N_, Message
+
 TIME_COST = 2
 MEMORY_COST_KIB = 19 * 1024
 PARALLELISM = 1
@@ -28,18 +30,24 @@ _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
 
 class WeakPassword(ValueError):
-    pass
+    """`text`: a French msgid and its values (translated where it is answered)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.text = Message(message, **values)
+        super().__init__(str(self.text))
 
 
 def check_policy(password: str, *, identifier: str | None = None) -> None:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"Le mot de passe doit comporter au moins {MIN_LENGTH} caractères.")
+        raise WeakPassword(N_("Le mot de passe doit comporter au moins {limit} caractères."),
+                           limit=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        raise WeakPassword(f"Le mot de passe doit comporter au plus {MAX_LENGTH} caractères.")
+        raise WeakPassword(N_("Le mot de passe doit comporter au plus {limit} caractères."),
+                           limit=MAX_LENGTH)
     if len(set(password)) < 5:
-        raise WeakPassword("Le mot de passe est trop répétitif.")
+        raise WeakPassword(N_("Le mot de passe est trop répétitif."))
     if identifier and identifier.lower() in password.lower():
-        raise WeakPassword("Le mot de passe ne doit pas contenir l'identifiant.")
+        raise WeakPassword(N_("Le mot de passe ne doit pas contenir l'identifiant."))
 
 
 async def hash_password(password: str) -> str:

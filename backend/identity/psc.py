@@ -53,6 +53,7 @@ from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
 from backend.errors import DomainError
+from backend.i18n import N_
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import session_store
 from backend.identity.sessions import SessionRecord
@@ -90,32 +91,32 @@ class PscError(DomainError):
 
     status = 401
     reason = "psc:refused"
-    message = "Connexion Pro Santé Connect refusée."
+    message = N_("Connexion Pro Santé Connect refusée.")
 
 
 class PscNotConfigured(PscError):
     status = 404
     reason = "psc:not_configured"
-    message = "La connexion par Pro Santé Connect n'est pas activée sur ce serveur."
+    message = N_("La connexion par Pro Santé Connect n'est pas activée sur ce serveur.")
 
 
 class PscStateInvalid(PscError):
     status = 400
     reason = "psc:state"
-    message = ("Cette tentative de connexion a expiré ou a déjà servi. Recommencez la connexion "
-               "avec Pro Santé Connect.")
+    message = N_("Cette tentative de connexion a expiré ou a déjà servi. Recommencez la "
+                 "connexion avec Pro Santé Connect.")
 
 
 class PscDenied(PscError):
     status = 401
     reason = "psc:denied"
-    message = "La connexion a été annulée ou refusée par Pro Santé Connect."
+    message = N_("La connexion a été annulée ou refusée par Pro Santé Connect.")
 
 
 class PscTokenInvalid(PscError):
     status = 401
-    message = ("La réponse de Pro Santé Connect n'a pas pu être vérifiée : connexion refusée. "
-               "Recommencez la connexion.")
+    message = N_("La réponse de Pro Santé Connect n'a pas pu être vérifiée : connexion refusée. "
+                 "Recommencez la connexion.")
 
     def __init__(self, why: str) -> None:
         super().__init__()
@@ -125,20 +126,22 @@ class PscTokenInvalid(PscError):
 class PscUnknownProfessional(PscError):
     status = 401
     reason = "psc:unknown_rpps"
-    message = ("Aucun compte professionnel Carnet ne correspond à votre identité Pro Santé "
-               "Connect (RPPS). Contactez l'assistance de Carnet pour faire ouvrir votre compte.")
+    message = N_("Aucun compte professionnel Carnet ne correspond à votre identité Pro Santé "
+                 "Connect (RPPS). Contactez l'assistance de Carnet pour faire ouvrir votre "
+                 "compte.")
 
 
 class PscUnavailable(PscError):
     status = 502
     reason = "psc:unavailable"
-    message = "Pro Santé Connect ne répond pas pour le moment. Réessayez dans quelques instants."
+    message = N_("Pro Santé Connect ne répond pas pour le moment. Réessayez dans quelques "
+                 "instants.")
 
 
 class PscRateLimited(PscError):
     status = 429
     reason = "psc:rate_limited"
-    message = "Trop de tentatives de connexion. Réessayez dans quelques instants."
+    message = N_("Trop de tentatives de connexion. Réessayez dans quelques instants.")
 
     def __init__(self, retry_after: int) -> None:
         super().__init__()
@@ -148,15 +151,15 @@ class PscRateLimited(PscError):
 class PscBindingMissing(PscError):
     status = 400
     reason = "psc:binding"
-    message = ("Cette connexion doit commencer depuis la page de connexion de Carnet. Revenez "
-               "sur Carnet et cliquez sur « Se connecter avec Pro Santé Connect ».")
+    message = N_("Cette connexion doit commencer depuis la page de connexion de Carnet. Revenez "
+                 "sur Carnet et cliquez sur « Se connecter avec Pro Santé Connect ».")
 
 
 class LoginTicketInvalid(PscError):
     status = 400
     reason = "psc:ticket"
-    message = ("Ce lien de connexion a expiré ou a déjà servi. Reconnectez-vous avec Pro Santé "
-               "Connect.")
+    message = N_("Ce lien de connexion a expiré ou a déjà servi. Reconnectez-vous avec Pro Santé "
+                 "Connect.")
 
 
 # --- the provider: discovery document and keys, cached per process -----------------------
@@ -463,8 +466,8 @@ async def _exchange_code(rt: Runtime, provider: _Provider, client: httpx.AsyncCl
 
 
 _CLAIM_REASONS = {"iss": "issuer", "aud": "audience", "exp": "expired", "iat": "issued_at",
-                  "nbf": "not_yet_valid", "nonce": "nonce", "acr": "acr", "azp": "audience",
-                  "at_hash": "at_hash", "sub": "subject"}
+                 "nbf": "not_yet_valid", "nonce": "nonce", "acr": "acr", "azp": "audience",
+                 "at_hash": "at_hash", "sub": "subject"}
 
 
 async def _id_token_claims(rt: Runtime, provider: _Provider, client: httpx.AsyncClient,

@@ -7,7 +7,8 @@
 - `GET /auth/psc/callback?code=&state=`: the provider's redirect back. On success, redirects to
   PSC_POST_LOGIN_URL with a one-time `ticket` (valid TICKET_TTL_SECONDS), which the web app
   exchanges for a session with GraphQL `exchangeLoginTicket`: no session token ever travels in
-  a URL. On refusal, a French page (or JSON, for clients that ask for it) with a 4xx status.
+  a URL. On refusal, a page (or JSON, for clients that ask for it) with a 4xx status, in the
+  browser's language (Accept-Language; French by default).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from backend.i18n import N_, current_locale, gettext
 from backend.identity import psc
 
 COOKIE_PATH = "/auth/psc"
@@ -26,15 +28,18 @@ PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
             "form-action 'none'; frame-ancestors 'none'")
 
 _PAGE = """<!doctype html>
-<html lang="fr">
+<html lang="{lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Connexion refusée · Carnet</title>
+<title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;
 color:#1b1b1b}}h1{{font-size:1.4rem}}a{{color:#000091}}</style></head>
-<body><main><h1>Connexion avec Pro Santé Connect impossible</h1>
+<body><main><h1>{heading}</h1>
 <p>{message}</p>{back}</main></body>
 </html>
 """
+PAGE_TITLE = N_("Connexion refusée · Carnet")
+PAGE_HEADING = N_("Connexion avec Pro Santé Connect impossible")
+BACK_LINK = N_("Revenir à Carnet")
 
 
 def _address(request: Request) -> str:
@@ -60,13 +65,16 @@ def refusal(request: Request, error: psc.PscError) -> Response:
         headers["Retry-After"] = str(error.retry_after)
     if _wants_json(request):
         code = error.reason.removeprefix("psc:")
-        response: Response = JSONResponse({"error": code, "message": error.message},
+        response: Response = JSONResponse({"error": code, "message": error.translated()},
                                           status_code=error.status, headers=headers)
     else:
         origin = _front_origin(request)
-        back = (f'<p><a href="{escape(origin)}">Revenir à Carnet</a></p>' if origin else "")
-        response = HTMLResponse(_PAGE.format(message=escape(error.message), back=back),
-                                status_code=error.status,
+        back = (f'<p><a href="{escape(origin)}">{escape(gettext(BACK_LINK))}</a></p>'
+                if origin else "")
+        page = _PAGE.format(lang=current_locale(), title=escape(gettext(PAGE_TITLE)),
+                            heading=escape(gettext(PAGE_HEADING)),
+                            message=escape(error.translated()), back=back)
+        response = HTMLResponse(page, status_code=error.status,
                                 headers={**headers, "Content-Security-Policy": PAGE_CSP})
     response.delete_cookie(psc.BROWSER_COOKIE, path=COOKIE_PATH)
     return response

@@ -29,7 +29,7 @@ from backend import live_sockets
 from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.crypto import keyed_hash
-from backend.i18n import LOCALES, N_, gettext
+from backend.i18n import DEFAULT_LOCALE, LOCALES, N_, current_locale, gettext
 from backend.identity import notices, passwords
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
@@ -240,6 +240,10 @@ async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Calle
     sent = await rt.kv.incr(f"codes-sent:{challenge.account_id}", ttl=CODES_WINDOW_SECONDS)
     if sent > rt.settings.codes_per_account_window:
         raise RateLimited(int(await rt.kv.ttl(f"codes-sent:{challenge.account_id}") or 60))
+    # The account's language, or the request's when the account keeps the default (someone
+    # using the web app in English gets English codes before choosing it in "Mon compte").
+    if language == DEFAULT_LOCALE:
+        language = current_locale()
     subject, text = _code_text(code, max(1, rt.settings.otp_ttl_seconds // 60),
                                challenge.purpose, language)
     try:
@@ -443,7 +447,7 @@ async def _confirm_password(rt: Runtime, account: Account, password: str, caller
     tag = _identifier_tag(rt, account.identifier)
     address_key = await _guard_password_check(rt, tag, caller, account.id)
     if not await passwords.verify_password(account.password_hash, password):
-        raise InvalidCredentials("Mot de passe actuel incorrect.")
+        raise InvalidCredentials(N_("Mot de passe actuel incorrect."))
     await _succeeded(rt, address_key)
 
 
@@ -468,7 +472,7 @@ def _check_new_password(password: str, identifier: str) -> None:
     try:
         passwords.check_policy(password, identifier=identifier)
     except passwords.WeakPassword as exc:
-        raise WeakPassword(str(exc)) from None
+        raise WeakPassword(exc.text) from None
 
 
 async def _set_password(account: Account, password: str) -> None:
@@ -577,14 +581,15 @@ async def request_contact_change(
 ) -> Challenge:
     """The code goes to the NEW address, proving the person controls it."""
     if bool(email) == bool(phone):
-        raise InvalidInput("email", "Indiquez une nouvelle adresse e-mail ou un nouveau numéro.")
+        raise InvalidInput("email",
+                           N_("Indiquez une nouvelle adresse e-mail ou un nouveau numéro."))
     try:
         if email:
             channel, destination = CodeChannel.EMAIL, normalise_email(email)
         else:
             channel, destination = CodeChannel.SMS, normalise_phone(phone or "")
     except InvalidContact as exc:
-        raise InvalidInput(exc.field, str(exc)) from None
+        raise InvalidInput(exc.field, exc.text) from None
     account = await Account.get(id=viewer.account_id)
     await _confirm_password(rt, account, current_password, caller)
     await _throttle_contact_codes(rt, account.id, destination)

@@ -32,6 +32,7 @@ from tortoise.transactions import in_transaction
 
 from backend.access import policy
 from backend.errors import DomainError
+from backend.i18n import N_, gettext
 from backend.identity import matching, notices
 from backend.identity.models import Account, AccountStatus, Professional, Role
 from backend.identity.services import Viewer
@@ -56,29 +57,29 @@ class MessagingError(DomainError):
 
 
 class ConversationNotFound(MessagingError):
-    message = "Conversation introuvable."
+    message = N_("Conversation introuvable.")
 
 
 class BlockedByPatient(MessagingError):
-    message = "Ce patient ne souhaite plus recevoir vos messages."
+    message = N_("Ce patient ne souhaite plus recevoir vos messages.")
 
 
 class NotAllowed(MessagingError):
-    message = "Seul un professionnel peut ouvrir une conversation."
+    message = N_("Seul un professionnel peut ouvrir une conversation.")
 
 
 class InvalidMessage(MessagingError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class AttachmentNotFound(MessagingError):
-    message = "Pièce jointe introuvable dans le dossier du patient."
+    message = N_("Pièce jointe introuvable dans le dossier du patient.")
 
 
 class ProfessionalNotFound(MessagingError):
-    message = "Professionnel introuvable (RPPS)."
+    message = N_("Professionnel introuvable (RPPS).")
 
 
 # --- cursors -------------------------------------------------------------------------------
@@ -148,10 +149,10 @@ def _clean_text(value: str, field: str, limit: int) -> str:
     # overrides included) are stripped; a body keeps its newlines and tabs, a subject is one line.
     text = clean_text(value) if field == "body" else clean_label(value)
     if not text:
-        raise InvalidMessage(field, "Le message est vide." if field == "body"
-                             else "L'objet est obligatoire.")
+        raise InvalidMessage(field, N_("Le message est vide.") if field == "body"
+                             else N_("L'objet est obligatoire."))
     if len(text) > limit:
-        raise InvalidMessage(field, f"Limite de {limit} caractères dépassée.")
+        raise InvalidMessage(field, N_("Limite de {limit} caractères dépassée."), limit=limit)
     return text
 
 
@@ -159,7 +160,8 @@ def _attachment_uuids(attachment_ids: Sequence[str]) -> list[uuid.UUID]:
     """The attachment ids as UUIDs (at most MAX_ATTACHMENTS); a malformed id is answered like
     a missing document."""
     if len(attachment_ids) > MAX_ATTACHMENTS:
-        raise InvalidMessage("attachmentIds", f"Au plus {MAX_ATTACHMENTS} pièces jointes.")
+        raise InvalidMessage("attachmentIds", N_("Au plus {limit} pièces jointes."),
+                             limit=MAX_ATTACHMENTS)
     try:
         return [uuid.UUID(str(raw)) for raw in attachment_ids]
     except ValueError:
@@ -275,7 +277,8 @@ async def start_conversation(
             raise ProfessionalNotFound()
         account_ids.add(pro_account.id)
     if not include_patient and len(account_ids) < 2:
-        raise InvalidMessage("participants", "Ajoutez le patient ou un autre professionnel.")
+        raise InvalidMessage("participants",
+                             N_("Ajoutez le patient ou un autre professionnel."))
     attachments, attachments_patient = await _own_attachments(viewer, attachment_ids)
     # 2. The identity; from here on a refusal tied to the patient answers like a mismatch.
     match = await matching.find_patient(
@@ -366,7 +369,7 @@ async def _sent_before(viewer: Viewer, conversation: Conversation, client_messag
     existing = await Message.get_or_none(author_account_id=viewer.account_id,
                                          client_message_id=client_message_id)
     if existing is not None and existing.conversation_id != conversation.id:
-        raise InvalidMessage("clientMessageId", "Identifiant de message déjà utilisé.")
+        raise InvalidMessage("clientMessageId", N_("Identifiant de message déjà utilisé."))
     return existing
 
 
@@ -394,7 +397,7 @@ async def block(viewer: Viewer, professional_id: int) -> None:
     """Block a professional. The same answer (and the same single INSERT) whether the id
     names a professional or not, so that ids cannot be probed; a missing one blocks nothing."""
     if not viewer.is_patient:
-        raise NotAllowed("Seul un patient peut bloquer un professionnel.")
+        raise NotAllowed(N_("Seul un patient peut bloquer un professionnel."))
     if not 0 < professional_id <= MAX_ID:
         return
     try:
@@ -614,11 +617,12 @@ async def notify_waiting_messages(rt: Runtime, *, delay_seconds: int) -> int:
 
 
 def display_name(account: Account | None) -> str:
+    """How an author is named to the reader (in the request's language)."""
     if account is None:
-        return "Compte supprimé"
+        return gettext(N_("Compte supprimé"))
     if account.role == Role.PROFESSIONAL and account.professional:
         pro = account.professional
         return f"{pro.profession} ({pro.practice_name or 'RPPS ' + pro.rpps})"
     if account.person:
         return f"{account.person.first_names.split(' ')[0]} {account.person.birth_name}"
-    return "Patient"
+    return gettext(N_("Patient"))

@@ -20,6 +20,7 @@ from tortoise.exceptions import OperationalError
 
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
+from backend.i18n import N_
 from backend.messaging import services
 from backend.messaging.types import Message
 
@@ -107,7 +108,7 @@ class MessagingSubscriptions:
             raise NotAuthenticated()
         conversation = await services.conversation_for(viewer, str(conversation_id))
         if conversation is None:
-            raise PublicError("Conversation introuvable.", code="NOT_FOUND")
+            raise PublicError(N_("Conversation introuvable."), code="NOT_FOUND")
         cursor = services.decode_cursor(after)
         start = conversation.last_seq if cursor is None else cursor
         async for message in _follow(info, services.conversation_channel(conversation.id),

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from backend.document_types import DocumentType
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import PatientIdentityInput
+from backend.i18n import gettext
 from backend.messaging import services
 from backend.messaging.loaders import load_accounts, load_attachments, load_participants
 from backend.messaging.models import Conversation as ConversationModel
@@ -59,7 +60,7 @@ class Message:
         documents = await info.context.loaders.get(load_attachments).load(uuid.UUID(self.id))
         return [
             MessageAttachment(document_id=strawberry.ID(str(d.id)),
-                              type_label=DocumentType(d.type_code).label,
+                              type_label=gettext(DocumentType(d.type_code).label),
                               content_type=d.content_type, size=d.size)
             for d in documents
         ]
@@ -265,3 +266,27 @@ StartConversationResult = Annotated[
 ]
 MarkReadResult = Annotated[ReadMarked | ConversationNotFound, strawberry.union("MarkReadResult")]
 BlockResult = Annotated[BlockChanged | NotAllowed, strawberry.union("BlockResult")]
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type
+class MessagingLimits:
+    max_body_length: int
+    max_subject_length: int
+    max_attachments: int
+    max_page_size: int = strawberry.field(description="The largest `first` of the lists.")
+
+
+@strawberry.type
+class MessagingReferenceData:
+    """Messaging's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field
+    def messaging_limits(self) -> MessagingLimits:
+        return MessagingLimits(max_body_length=services.MAX_BODY,
+                               max_subject_length=services.MAX_SUBJECT,
+                               max_attachments=services.MAX_ATTACHMENTS,
+                               max_page_size=services.MAX_PAGE)

@@ -36,6 +36,7 @@ from pydantic import ValidationError
 from backend.access.policy import owner_access
 from backend.document_types import DocumentType
 from backend.errors import DomainError
+from backend.i18n import N_, Message
 from backend.identity.models import Person
 from backend.profile import services
 from backend.profile.catalog import (
@@ -79,9 +80,7 @@ INS_SYSTEMS = {"urn:oid:1.2.250.1.213.1.4.8", "urn:oid:1.2.250.1.213.1.4.9",
 
 
 class InvalidBundle(DomainError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    pass
 
 
 class _Skip(Exception):
@@ -89,16 +88,23 @@ class _Skip(Exception):
 
 
 class _Invalid(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    """A resource that cannot be imported: `text` is a French msgid and its values."""
+
+    def __init__(self, message: str | Message, **values: object) -> None:
+        self.text = message if isinstance(message, Message) else Message(message, **values)
+        super().__init__(str(self.text))
 
 
 @dataclass
 class ImportIssue:
     index: int
     resource_type: str | None
-    message: str
+    text: Message  # translated where the report is answered (GraphQL, FHIR)
+
+    @property
+    def message(self) -> str:
+        """In French."""
+        return str(self.text)
 
 
 @dataclass
@@ -203,7 +209,7 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 def _allergy(r: Any) -> list[services.EntryInput]:
-    substance = _require(_concept_text(r.code), "AllergyIntolerance.code : substance absente.")
+    substance = _require(_concept_text(r.code), N_("AllergyIntolerance.code : substance absente."))
     category = None
     for value in r.category or []:
         if value in AllergyCategory._value2member_map_:
@@ -227,11 +233,12 @@ def _allergy(r: Any) -> list[services.EntryInput]:
 
 def _immunization(r: Any) -> list[services.EntryInput]:
     if r.status != "completed":
-        raise _Invalid(f"Immunization.status « {r.status} » : seules les vaccinations "
-                       "réalisées (completed) sont importées.")
-    vaccine = _require(_concept_text(r.vaccineCode), "Immunization.vaccineCode : vaccin absent.")
+        raise _Invalid(N_("Immunization.status « {status} » : seules les vaccinations "
+                          "réalisées (completed) sont importées."), status=r.status)
+    vaccine = _require(_concept_text(r.vaccineCode),
+                       N_("Immunization.vaccineCode : vaccin absent."))
     when = _require(_day(r.occurrenceDateTime),
-                    "Immunization.occurrenceDateTime : date de vaccination absente.")
+                    N_("Immunization.occurrenceDateTime : date de vaccination absente."))
     dose = None
     for protocol in r.protocolApplied or []:
         dose = protocol.doseNumberPositiveInt
@@ -246,8 +253,8 @@ def _immunization(r: Any) -> list[services.EntryInput]:
 def _condition(r: Any) -> list[services.EntryInput]:
     status = _codes(r.verificationStatus)
     if "entered-in-error" in status or "refuted" in status:
-        raise _Invalid("Condition.verificationStatus : antécédent annulé ou réfuté.")
-    condition = _require(_concept_text(r.code), "Condition.code : antécédent absent.")
+        raise _Invalid(N_("Condition.verificationStatus : antécédent annulé ou réfuté."))
+    condition = _require(_concept_text(r.code), N_("Condition.code : antécédent absent."))
     category = HistoryCategory.MEDICAL
     for concept in r.category or []:
         if HistoryCategory.SURGICAL.value in _codes(concept, HISTORY_CATEGORY):
@@ -261,7 +268,7 @@ def _condition(r: Any) -> list[services.EntryInput]:
 
 def _family(r: Any) -> list[services.EntryInput]:
     if r.status == "entered-in-error":
-        raise _Invalid("FamilyMemberHistory.status : saisie annulée.")
+        raise _Invalid(N_("FamilyMemberHistory.status : saisie annulée."))
     relative = Relative.FAMILY_MEMBER
     for code in _codes(r.relationship):
         if code in Relative._value2member_map_:
@@ -269,16 +276,17 @@ def _family(r: Any) -> list[services.EntryInput]:
             break
     conditions = r.condition or []
     if not conditions:
-        raise _Invalid("FamilyMemberHistory.condition : aucune maladie indiquée.")
+        raise _Invalid(N_("FamilyMemberHistory.condition : aucune maladie indiquée."))
     entries: list[services.EntryInput] = []
     for item in conditions:
         text = _require(_concept_text(item.code),
-                        "FamilyMemberHistory.condition.code : maladie absente.")
+                        N_("FamilyMemberHistory.condition.code : maladie absente."))
         age = None
         if item.onsetAge is not None and item.onsetAge.value is not None:
             unit = item.onsetAge.code or item.onsetAge.unit or "a"
             if unit not in ("a", "year", "years", "an", "ans"):
-                raise _Invalid("FamilyMemberHistory.condition.onsetAge : âge attendu en années.")
+                raise _Invalid(
+                    N_("FamilyMemberHistory.condition.onsetAge : âge attendu en années."))
             age = int(item.onsetAge.value)
         entries.append(services.FamilyHistoryInput(
             relative=relative, condition=text, age_at_onset=age, notes=_notes(r),
@@ -288,12 +296,12 @@ def _family(r: Any) -> list[services.EntryInput]:
 
 def _medication(r: Any) -> list[services.EntryInput]:
     if r.status == "entered-in-error":
-        raise _Invalid("MedicationStatement.status : saisie annulée.")
+        raise _Invalid(N_("MedicationStatement.status : saisie annulée."))
     concept = r.medicationCodeableConcept
     medication = _concept_text(concept)
     if medication is None and r.medicationReference is not None:
         medication = r.medicationReference.display
-    medication = _require(medication, "MedicationStatement.medication : médicament absent.")
+    medication = _require(medication, N_("MedicationStatement.medication : médicament absent."))
     dose = frequency = None
     for dosage in r.dosage or []:
         dose = dosage.text
@@ -314,20 +322,21 @@ def _medication(r: Any) -> list[services.EntryInput]:
 
 def _quantity(kind: MeasurementKind, quantity: Any, where: str) -> Decimal:
     if quantity is None or quantity.value is None:
-        raise _Invalid(f"{where} : valeur absente.")
+        raise _Invalid(N_("{where} : valeur absente."), where=where)
     unit = quantity.code or quantity.unit
     if unit is None:
-        raise _Invalid(f"{where} : unité absente (attendu {SPECS[kind].unit}).")
+        raise _Invalid(N_("{where} : unité absente (attendu {expected})."), where=where,
+                       expected=SPECS[kind].unit)
     factor = CONVERSIONS.get((kind, unit))
     if factor is None:
-        raise _Invalid(f"{where} : unité « {unit} » non prise en charge "
-                       f"(attendu {SPECS[kind].unit}).")
+        raise _Invalid(N_("{where} : unité « {unit} » non prise en charge (attendu {expected})."),
+                       where=where, unit=unit, expected=SPECS[kind].unit)
     return Decimal(str(quantity.value)) * factor
 
 
 def _observation(r: Any) -> list[services.EntryInput]:
     if r.status in ("entered-in-error", "cancelled"):
-        raise _Invalid(f"Observation.status « {r.status} » : mesure annulée.")
+        raise _Invalid(N_("Observation.status « {status} » : mesure annulée."), status=r.status)
     codes = _codes(r.code, LOINC)
     if BMI_LOINC in codes:
         raise _Skip()  # derived from weight and height
@@ -335,15 +344,16 @@ def _observation(r: Any) -> list[services.EntryInput]:
         (LOINC_ALIASES[c] for c in codes if c in LOINC_ALIASES), None)
     if kind is None:
         if SYSTOLIC in codes or DIASTOLIC in codes:
-            raise _Invalid("Observation : pression systolique ou diastolique seule ; "
-                           f"attendu un panel {BLOOD_PRESSURE_PANEL} avec les deux composantes.")
-        raise _Invalid("Observation.code : mesure non prise en charge (codes LOINC acceptés : "
-                       + ", ".join(sorted(BY_LOINC)) + ").")
+            raise _Invalid(N_("Observation : pression systolique ou diastolique seule ; attendu "
+                              "un panel {panel} avec les deux composantes."),
+                           panel=BLOOD_PRESSURE_PANEL)
+        raise _Invalid(N_("Observation.code : mesure non prise en charge (codes LOINC acceptés : "
+                          "{codes})."), codes=", ".join(sorted(BY_LOINC)))
     when = _moment(r.effectiveDateTime)
     if when is None and r.effectivePeriod is not None:
         when = _moment(r.effectivePeriod.start)
     when = when or _moment(r.issued)
-    when = _require(when, "Observation.effective : date de mesure absente.")
+    when = _require(when, N_("Observation.effective : date de mesure absente."))
     value2 = None
     if kind is MeasurementKind.BLOOD_PRESSURE:
         parts = {}
@@ -353,8 +363,8 @@ def _observation(r: Any) -> list[services.EntryInput]:
                     parts[code] = _quantity(kind, component.valueQuantity,
                                             f"Observation.component[{code}]")
         if SYSTOLIC not in parts or DIASTOLIC not in parts:
-            raise _Invalid("Observation.component : pressions systolique (8480-6) et "
-                           "diastolique (8462-4) attendues.")
+            raise _Invalid(N_("Observation.component : pressions systolique (8480-6) et "
+                           "diastolique (8462-4) attendues."))
         value, value2 = parts[SYSTOLIC], parts[DIASTOLIC]
     else:
         value = _quantity(kind, r.valueQuantity, "Observation.valueQuantity")
@@ -385,8 +395,8 @@ def _check_patient(entries: list[Any], person: Person) -> None:
                 continue
             value = str(ident.get("value") or "").replace(" ", "").upper()
             if ident.get("system") in INS_SYSTEMS and value and value != person.matricule:
-                raise InvalidBundle("Ce fichier concerne un autre patient (matricule INS "
-                                    "différent du vôtre) : rien n'a été importé.")
+                raise InvalidBundle(N_("Ce fichier concerne un autre patient (matricule INS "
+                                    "différent du vôtre) : rien n'a été importé."))
 
 
 async def _own_id(model: Any, person_id: int, raw_id: Any) -> bool:
@@ -408,21 +418,21 @@ async def _document(rt: Runtime, person_id: int, author: services.Author, r: Any
         except ValueError:
             pass
     if r.status == "entered-in-error":
-        raise _Invalid("DocumentReference.status : document annulé.")
+        raise _Invalid(N_("DocumentReference.status : document annulé."))
     codes = _codes(r.type, LOINC)
     type_code = next((c for c in codes if DocumentType.from_loinc(c) is not None), None)
     if type_code is None:
-        raise _Invalid("DocumentReference.type : type de document inconnu (liste DMP, LOINC).")
+        raise _Invalid(N_("DocumentReference.type : type de document inconnu (liste DMP, LOINC)."))
     attachment = r.content[0].attachment if r.content else None
     if attachment is None or attachment.data is None:
-        raise _Invalid("DocumentReference.content : contenu absent (seules les pièces jointes "
-                       "en base64 sont importées).")
+        raise _Invalid(N_("DocumentReference.content : contenu absent (seules les pièces jointes "
+                       "en base64 sont importées)."))
     data = attachment.data
     if not isinstance(data, bytes):
         try:
             data = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            raise _Invalid("DocumentReference.content : base64 invalide.") from None
+            raise _Invalid(N_("DocumentReference.content : base64 invalide.")) from None
     clinical = None
     if r.context is not None and r.context.period is not None:
         clinical = _day(r.context.period.start)
@@ -440,7 +450,7 @@ async def _document(rt: Runtime, person_id: int, author: services.Author, r: Any
     except records.DuplicateDocument:
         return False
     except records.RecordsError as exc:
-        raise _Invalid(exc.message) from None
+        raise _Invalid(exc.translatable) from None
     return True
 
 
@@ -471,21 +481,21 @@ async def _directive(rt: Runtime, person_id: int, author: services.Author, r: An
             raw = data if isinstance(data, bytes) else base64.b64decode(data, validate=True)
             text = raw.decode("utf-8")
         except (binascii.Error, ValueError):
-            raise _Invalid("Consent.sourceAttachment : texte des directives illisible "
-                           "(base64 UTF-8 attendu).") from None
+            raise _Invalid(N_("Consent.sourceAttachment : texte des directives illisible "
+                           "(base64 UTF-8 attendu).")) from None
     elif attachment is not None and attachment.url:
         parts = attachment.url.rstrip("/").split("/")
         document = None
         if len(parts) >= 3 and parts[-3] == "documents" and parts[-1] == "content":
             document = await records.patient_document(person_id, parts[-2])
         if document is None:
-            raise _Invalid("Consent.sourceAttachment : le document des directives anticipées "
-                           "n'est pas dans votre dossier.")
+            raise _Invalid(N_("Consent.sourceAttachment : le document des directives anticipées "
+                           "n'est pas dans votre dossier."))
         document_id = str(document.id)
-    clean = services._text(text, "text", "Directives anticipées", limit=services.MAX_DIRECTIVE,
-                           multiline=True)
+    clean = services._text(text, "text", N_("Directives anticipées"),
+                           limit=services.MAX_DIRECTIVE, multiline=True)
     if clean is None and document_id is None:
-        raise _Invalid("Consent.sourceAttachment : directives anticipées absentes.")
+        raise _Invalid(N_("Consent.sourceAttachment : directives anticipées absentes."))
     existing = await services.get_single(services.KeyRing(rt.settings), AdvanceDirective,
                                          services.DIRECTIVE_KIND, owner_access(person_id))
     if existing is not None:
@@ -493,9 +503,9 @@ async def _directive(rt: Runtime, person_id: int, author: services.Author, r: An
                          ) == document_id
         if existing.text.get("text") == clean and same_document:
             return False
-        raise _Invalid("Vous avez déjà des directives anticipées dans Carnet, différentes de "
+        raise _Invalid(N_("Vous avez déjà des directives anticipées dans Carnet, différentes de "
                        "celles du fichier : elles n'ont pas été remplacées (modifiez-les "
-                       "depuis votre profil).")
+                       "depuis votre profil)."))
     await services.set_advance_directive(rt.settings, person_id=person_id, author=author,
                                          text=clean, document_id=document_id)
     return True
@@ -514,19 +524,19 @@ async def _organ_donation(rt: Runtime, person_id: int, author: services.Author, 
         position = (OrganDonationPosition.CONSENTS if r.provision.type == "permit"
                     else OrganDonationPosition.REFUSES)
     if position is None:
-        raise _Invalid("Consent : position sur le don d'organes absente "
-                       "(provision.type permit ou deny).")
+        raise _Invalid(N_("Consent : position sur le don d'organes absente "
+                       "(provision.type permit ou deny)."))
     note_extension = _extension(r, ORGAN_DONATION_CODE + ":note")
     note = services._text(note_extension.valueString if note_extension else None, "note",
-                          "Note", limit=services.MAX_LONG, multiline=True)
+                          N_("Note"), limit=services.MAX_LONG, multiline=True)
     existing = await services.get_single(services.KeyRing(rt.settings), OrganDonation,
                                          services.ORGAN_KIND, owner_access(person_id))
     if existing is not None:
         if existing.row.position == position and existing.text.get("note") == note:
             return False
-        raise _Invalid("Votre position sur le don d'organes est déjà renseignée dans Carnet, "
+        raise _Invalid(N_("Votre position sur le don d'organes est déjà renseignée dans Carnet, "
                        "différente de celle du fichier : elle n'a pas été remplacée (modifiez-la "
-                       "depuis votre profil).")
+                       "depuis votre profil)."))
     await services.set_organ_donation(rt.settings, person_id=person_id, author=author,
                                       position=position, note=note)
     return True
@@ -543,8 +553,8 @@ async def _consent(rt: Runtime, person_id: int, author: services.Author, r: Any,
     if raw_id is not None and await _own_id(model, person_id, raw_id):
         return False  # Carnet's own export, re-imported
     if r.status in WITHDRAWN_CONSENT:
-        raise _Invalid(f"Consent.status « {r.status} » : consentement annulé ou retiré, "
-                       "non importé.")
+        raise _Invalid(N_("Consent.status « {status} » : consentement annulé ou retiré, "
+                          "non importé."), status=r.status)
     if kind == services.DIRECTIVE_KIND:
         return await _directive(rt, person_id, author, r)
     return await _organ_donation(rt, person_id, author, r)
@@ -553,12 +563,13 @@ async def _consent(rt: Runtime, person_id: int, author: services.Author, r: Any,
 async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
                         bundle: Any) -> ImportReport:
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise InvalidBundle("Un Bundle FHIR est attendu (resourceType « Bundle »).")
+        raise InvalidBundle(N_("Un Bundle FHIR est attendu (resourceType « Bundle »)."))
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
-        raise InvalidBundle("Bundle.entry doit être une liste.")
+        raise InvalidBundle(N_("Bundle.entry doit être une liste."))
     if len(entries) > MAX_ENTRIES:
-        raise InvalidBundle(f"Bundle trop volumineux : {MAX_ENTRIES} entrées au maximum.")
+        raise InvalidBundle(N_("Bundle trop volumineux : {limit} entrées au maximum."),
+                            limit=MAX_ENTRIES)
     person = await Person.get(id=person_id)
     _check_patient(entries, person)
 
@@ -568,24 +579,26 @@ async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
         resource_type = raw.get("resourceType") if isinstance(raw, dict) else None
         resource_type = resource_type if isinstance(resource_type, str) else None
 
-        def fail(message: str, index: int = index, resource_type: str | None = resource_type
+        def fail(text: Message, index: int = index, resource_type: str | None = resource_type
                  ) -> None:
-            report.errors.append(ImportIssue(index, resource_type, message))
+            report.errors.append(ImportIssue(index, resource_type, text))
 
         if not isinstance(raw, dict):
-            fail("Bundle.entry.resource absent.")
+            fail(Message(N_("Bundle.entry.resource absent.")))
             continue
         if resource_type in IGNORED_TYPES:
             report.ignored += 1
             continue
         if resource_type not in MAPPERS and resource_type not in ("DocumentReference",
                                                                   "Consent"):
-            fail(f"Type de ressource non pris en charge : {resource_type or 'inconnu'}.")
+            fail(Message(N_("Type de ressource non pris en charge : {type}."),
+                         type=resource_type or Message(N_("inconnu"))))
             continue
         try:
             resource = get_fhir_model_class(resource_type).model_validate(raw)
         except ValidationError as exc:
-            fail(f"Ressource FHIR invalide : {_validation_message(exc)}")
+            fail(Message(N_("Ressource FHIR invalide : {details}"),
+                         details=_validation_message(exc)))
             continue
         full_url = item.get("fullUrl") if isinstance(item.get("fullUrl"), str) else None
         try:
@@ -623,7 +636,7 @@ async def import_bundle(rt: Runtime, *, person_id: int, author: services.Author,
         except _Skip:
             report.ignored += 1
         except _Invalid as exc:
-            fail(exc.message)
+            fail(exc.text)
         except services.ProfileError as exc:
-            fail(exc.message)
+            fail(exc.translatable)
     return report

@@ -95,12 +95,12 @@ async def import_bundle(request: Request) -> Response:
             author=services.Author(account_id=viewer.account_id, professional_id=None),
             bundle=payload)
     except fhir_import.InvalidBundle as exc:
-        return operation_outcome([_issue("invalid", exc.message)], 422)
+        return operation_outcome([_issue("invalid", exc.translated())], 422)
     issues = [_issue("informational",
                      f"created: {report.created}, skipped (already imported): {report.skipped}, "
                      f"ignored: {report.ignored}, errors: {len(report.errors)}",
                      severity="information")]
-    issues += [_issue("invalid", error.message, expression=f"Bundle.entry[{error.index}]"
+    issues += [_issue("invalid", error.text.render(), expression=f"Bundle.entry[{error.index}]"
                       + (f".resource.ofType({error.resource_type})"
                          if error.resource_type else ""))
                for error in report.errors]

@@ -31,9 +31,10 @@ from tortoise.models import Model
 
 from backend import errors
 from backend.access.policy import Access, Section
+from backend.i18n import N_, Message
 from backend.identity import matching
 from backend.keys import services as keys
-from backend.profile.catalog import SPECS, french_number
+from backend.profile.catalog import DIASTOLIC_LABEL, SPECS
 from backend.profile.models import (
     AdvanceDirective,
     Allergy,
@@ -70,32 +71,34 @@ class ProfileError(errors.DomainError):
 
 
 class InvalidProfileInput(ProfileError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class MeasurementOutOfRange(ProfileError):
+    """`label` and `unit_label` are msgids (catalog.SPECS), translated with the message."""
+
+    message = N_("{label} hors des limites physiologiques : {value} {unit} (valeurs acceptées "
+                 "de {minimum} à {maximum} {unit}).")
+
     def __init__(self, field: str, label: str, value: Decimal, minimum: Decimal,
                  maximum: Decimal, unit_label: str) -> None:
-        super().__init__(
-            f"{label} hors des limites physiologiques : {french_number(value)} {unit_label} "
-            f"(valeurs acceptées de {french_number(minimum)} à {french_number(maximum)} "
-            f"{unit_label})."
-        )
+        super().__init__(label=Message(label), value=value, minimum=minimum, maximum=maximum,
+                         unit=Message(unit_label))
         self.field, self.value, self.minimum, self.maximum = field, value, minimum, maximum
         self.unit = unit_label
 
 
 class EntryNotFound(ProfileError):
-    message = "Élément introuvable."
+    message = N_("Élément introuvable.")
 
 
 class AlreadyImported(Exception):
     """Raised by `add_entry` when a source key is already present (imports only; not a
     DomainError: the import counts it as skipped, no client ever sees it)."""
 
-    message = "Déjà importé."
+    message = "Déjà importé."  # never shown (see above)
 
     def __init__(self, existing_id: uuid.UUID | None = None) -> None:
         super().__init__()
@@ -115,10 +118,12 @@ def _text(value: str | None, field: str, label: str, *, required: bool = False,
         text = " ".join(value.split())
     if not text:
         if required:
-            raise InvalidProfileInput(field, f"{label} : ce champ est obligatoire.")
+            raise InvalidProfileInput(field, N_("{label} : ce champ est obligatoire."),
+                                      label=Message(label))
         return None
     if len(text) > limit:
-        raise InvalidProfileInput(field, f"{label} : {limit} caractères au maximum.")
+        raise InvalidProfileInput(field, N_("{label} : {limit} caractères au maximum."),
+                                  label=Message(label), limit=limit)
     return text
 
 
@@ -126,9 +131,10 @@ def _past_date(value: date | None, field: str, label: str) -> date | None:
     if value is None:
         return None
     if value > date.today() + timedelta(days=1):
-        raise InvalidProfileInput(field, f"{label} : la date est dans le futur.")
+        raise InvalidProfileInput(field, N_("{label} : la date est dans le futur."),
+                                  label=Message(label))
     if value.year < 1900:
-        raise InvalidProfileInput(field, f"{label} : date invalide.")
+        raise InvalidProfileInput(field, N_("{label} : date invalide."), label=Message(label))
     return value
 
 
@@ -136,19 +142,22 @@ def _int(value: int | None, field: str, label: str, low: int, high: int) -> int 
     if value is None:
         return None
     if not low <= value <= high:
-        raise InvalidProfileInput(field, f"{label} : valeur attendue entre {low} et {high}.")
+        raise InvalidProfileInput(field, N_("{label} : valeur attendue entre {low} et {high}."),
+                                  label=Message(label), low=low, high=high)
     return value
 
 
 def _decimal(value: float | Decimal | str | None, field: str, label: str) -> Decimal:
     if value is None:
-        raise InvalidProfileInput(field, f"{label} : valeur obligatoire.")
+        raise InvalidProfileInput(field, N_("{label} : valeur obligatoire."),
+                                  label=Message(label))
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise InvalidProfileInput(field, f"{label} : nombre invalide.") from None
+        raise InvalidProfileInput(field, N_("{label} : nombre invalide."),
+                                  label=Message(label)) from None
     if not number.is_finite():
-        raise InvalidProfileInput(field, f"{label} : nombre invalide.")
+        raise InvalidProfileInput(field, N_("{label} : nombre invalide."), label=Message(label))
     return number.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
 
 
@@ -199,10 +208,10 @@ class AllergyInput(EntryInput):
 
     def checked(self) -> AllergyInput:
         return replace(
-            self, substance=_text(self.substance, "substance", "Substance", required=True),
-            reaction=_text(self.reaction, "reaction", "Réaction", limit=500),
-            since=_past_date(self.since, "since", "Depuis"),
-            notes=_text(self.notes, "notes", "Notes", limit=MAX_LONG, multiline=True),
+            self, substance=_text(self.substance, "substance", N_("Substance"), required=True),
+            reaction=_text(self.reaction, "reaction", N_("Réaction"), limit=500),
+            since=_past_date(self.since, "since", N_("Depuis")),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=MAX_LONG, multiline=True),
         )
 
 
@@ -222,14 +231,14 @@ class VaccinationInput(EntryInput):
 
     def checked(self) -> VaccinationInput:
         if self.vaccinated_on is None:
-            raise InvalidProfileInput("date", "Date de vaccination : ce champ est obligatoire.")
+            raise InvalidProfileInput("date", N_("Date de vaccination : ce champ est obligatoire."))
         return replace(
-            self, vaccine=_text(self.vaccine, "vaccine", "Vaccin", required=True),
-            vaccinated_on=_past_date(self.vaccinated_on, "date", "Date de vaccination"),
-            dose_number=_int(self.dose_number, "doseNumber", "Numéro de dose", 1, 30),
-            batch=_text(self.batch, "batch", "Numéro de lot", limit=60),
-            vaccinator=_text(self.vaccinator, "vaccinator", "Vaccinateur"),
-            notes=_text(self.notes, "notes", "Notes", limit=MAX_LONG, multiline=True),
+            self, vaccine=_text(self.vaccine, "vaccine", N_("Vaccin"), required=True),
+            vaccinated_on=_past_date(self.vaccinated_on, "date", N_("Date de vaccination")),
+            dose_number=_int(self.dose_number, "doseNumber", N_("Numéro de dose"), 1, 30),
+            batch=_text(self.batch, "batch", N_("Numéro de lot"), limit=60),
+            vaccinator=_text(self.vaccinator, "vaccinator", N_("Vaccinateur")),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=MAX_LONG, multiline=True),
         )
 
 
@@ -247,14 +256,14 @@ class MedicalHistoryInput(EntryInput):
     codings: list[Coding] = field(default_factory=list)
 
     def checked(self) -> MedicalHistoryInput:
-        onset = _past_date(self.onset, "onset", "Début")
-        resolved = _past_date(self.resolved, "resolved", "Guérison")
+        onset = _past_date(self.onset, "onset", N_("Début"))
+        resolved = _past_date(self.resolved, "resolved", N_("Guérison"))
         if onset and resolved and resolved < onset:
-            raise InvalidProfileInput("resolved", "La date de guérison précède le début.")
+            raise InvalidProfileInput("resolved", N_("La date de guérison précède le début."))
         return replace(
-            self, condition=_text(self.condition, "condition", "Antécédent", required=True),
+            self, condition=_text(self.condition, "condition", N_("Antécédent"), required=True),
             onset=onset, resolved=resolved,
-            notes=_text(self.notes, "notes", "Notes", limit=MAX_LONG, multiline=True),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=MAX_LONG, multiline=True),
         )
 
 
@@ -272,11 +281,11 @@ class FamilyHistoryInput(EntryInput):
 
     def checked(self) -> FamilyHistoryInput:
         if self.relative is None:
-            raise InvalidProfileInput("relative", "Lien de parenté : ce champ est obligatoire.")
+            raise InvalidProfileInput("relative", N_("Lien de parenté : ce champ est obligatoire."))
         return replace(
-            self, condition=_text(self.condition, "condition", "Maladie", required=True),
-            age_at_onset=_int(self.age_at_onset, "ageAtOnset", "Âge au début", 0, 130),
-            notes=_text(self.notes, "notes", "Notes", limit=MAX_LONG, multiline=True),
+            self, condition=_text(self.condition, "condition", N_("Maladie"), required=True),
+            age_at_onset=_int(self.age_at_onset, "ageAtOnset", N_("Âge au début"), 0, 130),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=MAX_LONG, multiline=True),
         )
 
 
@@ -296,19 +305,19 @@ class TreatmentInput(EntryInput):
     codings: list[Coding] = field(default_factory=list)
 
     def checked(self) -> TreatmentInput:
-        start = _past_date(self.start_date, "startDate", "Début")
+        start = _past_date(self.start_date, "startDate", N_("Début"))
         end = self.end_date
         if end is not None and end.year < 1900:
-            raise InvalidProfileInput("endDate", "Fin : date invalide.")
+            raise InvalidProfileInput("endDate", N_("Fin : date invalide."))
         if start and end and end < start:
-            raise InvalidProfileInput("endDate", "La date de fin précède le début.")
+            raise InvalidProfileInput("endDate", N_("La date de fin précède le début."))
         return replace(
-            self, medication=_text(self.medication, "medication", "Médicament", required=True),
-            dose=_text(self.dose, "dose", "Dose"),
-            frequency=_text(self.frequency, "frequency", "Fréquence"),
+            self, medication=_text(self.medication, "medication", N_("Médicament"), required=True),
+            dose=_text(self.dose, "dose", N_("Dose")),
+            frequency=_text(self.frequency, "frequency", N_("Fréquence")),
             start_date=start, end_date=end,
-            prescriber=_text(self.prescriber, "prescriber", "Prescripteur"),
-            notes=_text(self.notes, "notes", "Notes", limit=MAX_LONG, multiline=True),
+            prescriber=_text(self.prescriber, "prescriber", N_("Prescripteur")),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=MAX_LONG, multiline=True),
         )
 
 
@@ -326,29 +335,29 @@ class MeasurementInput(EntryInput):
 
     def checked(self) -> MeasurementInput:
         if self.kind not in SPECS:
-            raise InvalidProfileInput("kind", "Type de mesure inconnu.")
+            raise InvalidProfileInput("kind", N_("Type de mesure inconnu."))
         spec = SPECS[self.kind]
         if self.measured_at is None:
-            raise InvalidProfileInput("measuredAt", "Date de mesure : ce champ est obligatoire.")
+            raise InvalidProfileInput("measuredAt",
+                                      N_("Date de mesure : ce champ est obligatoire."))
         measured_at = _aware(self.measured_at)
         if measured_at > datetime.now(UTC) + FUTURE_TOLERANCE:
-            raise InvalidProfileInput("measuredAt", "La date de mesure est dans le futur.")
+            raise InvalidProfileInput("measuredAt", N_("La date de mesure est dans le futur."))
         if measured_at.year < 1900:
-            raise InvalidProfileInput("measuredAt", "Date de mesure invalide.")
+            raise InvalidProfileInput("measuredAt", N_("Date de mesure invalide."))
         value = _decimal(self.value, "value", spec.label)
         _check_bounds("value", spec.label, value, spec.bounds, spec.unit_label)
         value2 = None
         if spec.bounds2 is not None:
-            value2 = _decimal(self.value2, "diastolic", "Tension artérielle diastolique")
-            _check_bounds("diastolic", "Tension artérielle diastolique", value2, spec.bounds2,
-                          spec.unit_label)
+            value2 = _decimal(self.value2, "diastolic", DIASTOLIC_LABEL)
+            _check_bounds("diastolic", DIASTOLIC_LABEL, value2, spec.bounds2, spec.unit_label)
             if value2 >= value:
-                raise InvalidProfileInput("diastolic", "La pression diastolique doit être "
-                                                       "inférieure à la systolique.")
+                raise InvalidProfileInput("diastolic", N_("La pression diastolique doit être "
+                                                       "inférieure à la systolique."))
         elif self.value2 is not None:
-            raise InvalidProfileInput("diastolic", "Une seule valeur pour cette mesure.")
+            raise InvalidProfileInput("diastolic", N_("Une seule valeur pour cette mesure."))
         return replace(self, value=value, value2=value2, measured_at=measured_at,
-                       notes=_text(self.notes, "notes", "Notes", limit=500))
+                       notes=_text(self.notes, "notes", N_("Notes"), limit=500))
 
 
 def _check_bounds(field: str, label: str, value: Decimal, bounds: Any, unit_label: str) -> None:
@@ -370,22 +379,22 @@ class EmergencyContactInput(EntryInput):
     notes: str | None = None
 
     def checked(self) -> EmergencyContactInput:
-        phone = _text(self.phone, "phone", "Téléphone", limit=30)
+        phone = _text(self.phone, "phone", N_("Téléphone"), limit=30)
         if phone and not all(c.isdigit() or c in "+ .-()" for c in phone):
-            raise InvalidProfileInput("phone", "Téléphone : chiffres, espaces et + seulement.")
+            raise InvalidProfileInput("phone", N_("Téléphone : chiffres, espaces et + seulement."))
         if phone and sum(c.isdigit() for c in phone) < 4:
-            raise InvalidProfileInput("phone", "Téléphone : numéro trop court.")
-        email = _text(self.email, "email", "Courriel", limit=254)
+            raise InvalidProfileInput("phone", N_("Téléphone : numéro trop court."))
+        email = _text(self.email, "email", N_("Courriel"), limit=254)
         if email and ("@" not in email or " " in email or email.startswith("@")
                       or email.endswith("@")):
-            raise InvalidProfileInput("email", "Courriel invalide.")
+            raise InvalidProfileInput("email", N_("Courriel invalide."))
         if not phone and not email:
-            raise InvalidProfileInput("phone", "Indiquez un téléphone ou un courriel.")
+            raise InvalidProfileInput("phone", N_("Indiquez un téléphone ou un courriel."))
         return replace(
-            self, name=_text(self.name, "name", "Nom", required=True),
-            relationship=_text(self.relationship, "relationship", "Lien"),
+            self, name=_text(self.name, "name", N_("Nom"), required=True),
+            relationship=_text(self.relationship, "relationship", N_("Lien")),
             phone=phone, email=email,
-            notes=_text(self.notes, "notes", "Notes", limit=500, multiline=True),
+            notes=_text(self.notes, "notes", N_("Notes"), limit=500, multiline=True),
         )
 
 
@@ -548,7 +557,7 @@ async def professional_add_entry(rt: Runtime, *, professional_account_id: int,
     """Input errors come first (they reveal nothing about the patient), then the identity
     match (`matching.PatientNotFound` / `TooManyFailedMatches`), then only success."""
     if not isinstance(data, PROFESSIONAL_KINDS):
-        raise InvalidProfileInput("kind", "Réservé au patient.")
+        raise InvalidProfileInput("kind", N_("Réservé au patient."))
     data = data.checked()
     match = await matching.find_patient(
         rt, matching.Requester(professional_account_id, professional_id, "profile", address),
@@ -568,14 +577,14 @@ ORGAN_KIND = "organ_donation"
 
 async def set_advance_directive(settings: Settings, *, person_id: int, author: Author,
                                 text: str | None, document_id: str | None) -> Entry:
-    clean = _text(text, "text", "Directives anticipées", limit=MAX_DIRECTIVE, multiline=True)
+    clean = _text(text, "text", N_("Directives anticipées"), limit=MAX_DIRECTIVE, multiline=True)
     document = None
     if document_id:
         document = await records.patient_document(person_id, document_id)
         if document is None:
-            raise InvalidProfileInput("documentId", "Document introuvable dans votre dossier.")
+            raise InvalidProfileInput("documentId", N_("Document introuvable dans votre dossier."))
     if clean is None and document is None:
-        raise InvalidProfileInput("text", "Rédigez vos directives ou choisissez un document.")
+        raise InvalidProfileInput("text", N_("Rédigez vos directives ou choisissez un document."))
     data_key_id, data_key = await keys.data_key_for(settings, person_id)
     payload = {"text": clean} if clean else {}
     row = await AdvanceDirective.filter(person_id=person_id).first()
@@ -603,8 +612,8 @@ async def set_advance_directive(settings: Settings, *, person_id: int, author: A
 async def set_organ_donation(settings: Settings, *, person_id: int, author: Author,
                              position: OrganDonationPosition, note: str | None) -> Entry:
     if position is None:
-        raise InvalidProfileInput("position", "Choisissez une position.")
-    clean = _text(note, "note", "Note", limit=MAX_LONG, multiline=True)
+        raise InvalidProfileInput("position", N_("Choisissez une position."))
+    clean = _text(note, "note", N_("Note"), limit=MAX_LONG, multiline=True)
     payload = {"note": clean} if clean else {}
     data_key_id, data_key = await keys.data_key_for(settings, person_id)
     row = await OrganDonation.filter(person_id=person_id).first()
@@ -805,7 +814,7 @@ async def series(access: Access, kind: str, *, start: datetime | None, end: date
     start = _aware(start) if start else None
     end = _aware(end) if end else None
     if start and end and end < start:
-        raise InvalidProfileInput("to", "La fin de la période précède son début.")
+        raise InvalidProfileInput("to", N_("La fin de la période précède son début."))
     if not access.may_read_section(Section.MEASUREMENTS):
         return []
     person_id = access.patient_id

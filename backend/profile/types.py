@@ -11,9 +11,17 @@ import strawberry
 from strawberry.types import Info
 
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
-from backend.graphql_types import ProfessionalSummary
-from backend.profile import fhir_import, services
-from backend.profile.catalog import BMI_LOINC, BMI_UNIT, SPECS
+from backend.graphql_types import Choice, ProfessionalSummary
+from backend.i18n import gettext
+from backend.profile import fhir_import, labels, services
+from backend.profile.catalog import (
+    BMI_LABEL,
+    BMI_LOINC,
+    BMI_UNIT,
+    BMI_UNIT_LABEL,
+    DIASTOLIC_LABEL,
+    SPECS,
+)
 from backend.profile.models import AllergyCategory as AllergyCategoryModel
 from backend.profile.models import AllergyKind as AllergyKindModel
 from backend.profile.models import HistoryCategory as HistoryCategoryModel
@@ -200,8 +208,9 @@ class Measurement(ProfileEntry):
     def from_entry(cls, entry: services.Entry, bmi: Decimal | None = None) -> Measurement:
         row, text = entry.row, entry.text
         spec = SPECS[MeasurementKindModel(row.kind)]
-        return cls(**_base(entry), kind=row.kind, label=spec.label, value=_float(row.value),
-                   diastolic=_float(row.value2), unit=spec.unit, unit_label=spec.unit_label,
+        return cls(**_base(entry), kind=row.kind, label=gettext(spec.label),
+                   value=_float(row.value), diastolic=_float(row.value2), unit=spec.unit,
+                   unit_label=gettext(spec.unit_label),
                    loinc=spec.loinc, measured_at=row.measured_at, notes=text.get("notes"),
                    bmi=_float(bmi))
 
@@ -270,12 +279,12 @@ class MeasurementSeries:
     def build(cls, kind: MeasurementSeriesKind, points: list[services.SeriesPoint]
               ) -> MeasurementSeries:
         if kind is MeasurementSeriesKind.BMI:
-            label, loinc, unit, unit_label = ("Indice de masse corporelle", BMI_LOINC,
-                                              BMI_UNIT, "kg/m²")
+            label, loinc, unit, unit_label = BMI_LABEL, BMI_LOINC, BMI_UNIT, BMI_UNIT_LABEL
         else:
             spec = SPECS[MeasurementKindModel(kind.value)]
             label, loinc, unit, unit_label = spec.label, spec.loinc, spec.unit, spec.unit_label
-        return cls(kind=kind, label=label, loinc=loinc, unit=unit, unit_label=unit_label,
+        return cls(kind=kind, label=gettext(label), loinc=loinc, unit=unit,
+                   unit_label=gettext(unit_label),
                    points=[MeasurementPoint(at=p.at, value=float(p.value),
                                             diastolic=_float(p.value2),
                                             measurement_id=strawberry.ID(str(p.measurement_id)))
@@ -451,7 +460,7 @@ class MeasurementOutOfRange(Error):
     @classmethod
     def from_error(cls, exc: services.MeasurementOutOfRange) -> MeasurementOutOfRange:
         return cls(message=exc.message, field=exc.field, minimum=float(exc.minimum),
-                   maximum=float(exc.maximum), unit=exc.unit)
+                   maximum=float(exc.maximum), unit=gettext(exc.unit))
 
 
 @translates(services.EntryNotFound)
@@ -496,7 +505,7 @@ class ImportReport:
     def from_report(cls, report: fhir_import.ImportReport) -> ImportReport:
         return cls(created=report.created, skipped=report.skipped, ignored=report.ignored,
                    errors=[ImportIssue(index=e.index, resource_type=e.resource_type,
-                                       message=e.message) for e in report.errors])
+                                       message=e.text.render()) for e in report.errors])
 
 
 AllergyResult = Annotated[Allergy | InvalidProfileInput | EntryNotFound,
@@ -525,3 +534,86 @@ ProfessionalEntryResult = Annotated[
     strawberry.union("ProfessionalEntryResult")]
 ImportFhirBundleResult = Annotated[ImportReport | InvalidBundle,
                                    strawberry.union("ImportFhirBundleResult")]
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type(description="A kind of measurement: its label, unit and the physiological "
+                              "bounds the API accepts.")
+class MeasurementKindInfo:
+    value: MeasurementKind
+    label: str
+    loinc: str
+    unit: str = strawberry.field(description="UCUM code.")
+    unit_label: str
+    minimum: float
+    maximum: float
+    diastolic_minimum: float | None = strawberry.field(
+        description="For a blood pressure: the bounds of the diastolic pressure.")
+    diastolic_maximum: float | None
+    value_label: str = strawberry.field(
+        description="What `value` is (for a blood pressure: the systolic pressure).")
+    diastolic_label: str | None
+
+
+@strawberry.type(description="The lengths of the profile's free texts.")
+class ProfileLimits:
+    max_short_text: int = strawberry.field(description="Names, substances, doses...")
+    max_long_text: int = strawberry.field(description="Notes.")
+    max_directive_text: int = strawberry.field(description="Advance directives.")
+    future_tolerance_seconds: int = strawberry.field(
+        description="How far in the future a measurement time may be (clocks differ).")
+
+
+def _choices(enum_type: Any, labelled: dict[Any, str]) -> list[Any]:
+    return [Choice(value=member, label=gettext(labelled[member])) for member in enum_type]
+
+
+@strawberry.type
+class ProfileReferenceData:
+    """The profile's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field
+    def measurement_kinds(self) -> list[MeasurementKindInfo]:
+        return [MeasurementKindInfo(
+            value=spec.kind, label=gettext(spec.title), loinc=spec.loinc, unit=spec.unit,
+            unit_label=gettext(spec.unit_label), minimum=float(spec.bounds.minimum),
+            maximum=float(spec.bounds.maximum),
+            diastolic_minimum=float(spec.bounds2.minimum) if spec.bounds2 else None,
+            diastolic_maximum=float(spec.bounds2.maximum) if spec.bounds2 else None,
+            value_label=gettext(spec.label),
+            diastolic_label=gettext(DIASTOLIC_LABEL) if spec.bounds2 else None,
+        ) for spec in SPECS.values()]
+
+    @strawberry.field
+    def allergy_kinds(self) -> list[Choice[AllergyKind]]:
+        return _choices(AllergyKindModel, labels.ALLERGY_KINDS)
+
+    @strawberry.field
+    def allergy_categories(self) -> list[Choice[AllergyCategory]]:
+        return _choices(AllergyCategoryModel, labels.ALLERGY_CATEGORIES)
+
+    @strawberry.field
+    def severities(self) -> list[Choice[Severity]]:
+        return _choices(SeverityModel, labels.SEVERITIES)
+
+    @strawberry.field
+    def history_categories(self) -> list[Choice[HistoryCategory]]:
+        return _choices(HistoryCategoryModel, labels.HISTORY_CATEGORIES)
+
+    @strawberry.field
+    def relatives(self) -> list[Choice[Relative]]:
+        return _choices(RelativeModel, labels.RELATIVES)
+
+    @strawberry.field
+    def organ_donation_positions(self) -> list[Choice[OrganDonationPosition]]:
+        return _choices(OrganDonationPositionModel, labels.ORGAN_DONATION_POSITIONS)
+
+    @strawberry.field
+    def profile_limits(self) -> ProfileLimits:
+        return ProfileLimits(
+            max_short_text=services.MAX_SHORT, max_long_text=services.MAX_LONG,
+            max_directive_text=services.MAX_DIRECTIVE,
+            future_tolerance_seconds=int(services.FUTURE_TOLERANCE.total_seconds()))

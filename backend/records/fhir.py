@@ -214,21 +214,21 @@ async def create_document_reference(request: Request) -> Response:
         return operation_outcome([_issue(exc.code, exc.diagnostics, exc.expression)],
                                  exc.status)
     except matching.PatientNotFound as exc:
-        return operation_outcome([_issue("not-found", exc.message, "Patient")], 422)
+        return operation_outcome([_issue("not-found", exc.translated(), "Patient")], 422)
     except matching.TooManyFailedMatches as exc:
-        response = operation_outcome([_issue("throttled", exc.message)], 429)
+        response = operation_outcome([_issue("throttled", exc.translated())], 429)
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except services.FileTooLarge as exc:
-        return operation_outcome([_issue("too-long", exc.message)], 413)
+        return operation_outcome([_issue("too-long", exc.translated())], 413)
     except services.UnsupportedContent as exc:
-        return operation_outcome([_issue("not-supported", exc.message)], 415)
+        return operation_outcome([_issue("not-supported", exc.translated())], 415)
     except services.InvalidDocumentInput as exc:
-        return operation_outcome([_issue("value", exc.message, exc.field)], 422)
+        return operation_outcome([_issue("value", exc.translated(), exc.field)], 422)
     except services.DuplicateDocument as exc:
         location = f"/fhir/r4/DocumentReference/{exc.existing_id}"
         response = operation_outcome(
-            [_issue("duplicate", exc.message, severity="information")], 200)
+            [_issue("duplicate", exc.translated(), severity="information")], 200)
         response.headers["Location"] = location
         return response
     body = {

@@ -1,6 +1,7 @@
 """Plain HTTP endpoints of the record: content download, for the patient and for professionals
 the access policy allows (backend/access/policy.py). The caller comes from the authentication
-middleware (`request.user`, backend/access/authentication.py)."""
+middleware (`request.user`, backend/access/authentication.py). Refusals are JSON: a stable
+`error` code and a `message` in the request's language."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from backend.access import policy
 from backend.access.authentication import signed_in
 from backend.audit import access_log
 from backend.audit.models import AccessKind
+from backend.errors import NOT_AUTHENTICATED_MESSAGE
+from backend.i18n import N_, gettext
 from backend.records import services
 from backend.records.sniffing import EXTENSIONS
 from backend.records.storage import BlobNotFound
@@ -36,16 +39,21 @@ def content_disposition(title: str, content_type: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
+NOT_FOUND = N_("Document introuvable.")
+
+
 def _not_found() -> Response:
     # The same answer for "missing", "someone else's" and "not yet released".
-    return JSONResponse({"error": "not_found"}, status_code=404, headers=CONTENT_HEADERS)
+    return JSONResponse({"error": "not_found", "message": gettext(NOT_FOUND)}, status_code=404,
+                        headers=CONTENT_HEADERS)
 
 
 async def download_content(request: Request) -> Response:
     runtime = request.app.state.runtime
     user = signed_in(request)
     if user is None:
-        return JSONResponse({"error": "unauthenticated"}, status_code=401,
+        return JSONResponse({"error": "unauthenticated",
+                             "message": gettext(NOT_AUTHENTICATED_MESSAGE)}, status_code=401,
                             headers={"WWW-Authenticate": "Bearer", **CONTENT_HEADERS})
     if user.viewer is None:
         return _not_found()

@@ -28,6 +28,7 @@ from backend import errors
 from backend.access import policy
 from backend.access.policy import Access
 from backend.document_types import DocumentType
+from backend.i18n import N_
 from backend.identity import matching, notices
 from backend.identity.models import Professional
 from backend.keys import services as keys
@@ -52,18 +53,20 @@ class RecordsError(errors.DomainError):
 
 
 class UnsupportedContent(RecordsError):
-    message = ("Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un "
-               "document CDA (XML).")
+    message = N_("Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un "
+                 "document CDA (XML).")
 
 
 class FileTooLarge(RecordsError):
+    message = N_("Fichier trop volumineux (maximum {megabytes} Mo).")
+
     def __init__(self, limit: int) -> None:
-        super().__init__(f"Fichier trop volumineux (maximum {limit // (1024 * 1024)} Mo).")
+        super().__init__(megabytes=limit // (1024 * 1024))
         self.limit = limit
 
 
 class DuplicateDocument(RecordsError):
-    message = "Ce document est déjà dans votre dossier."
+    message = N_("Ce document est déjà dans votre dossier.")
 
     def __init__(self, existing_id: uuid.UUID) -> None:
         super().__init__()
@@ -71,13 +74,13 @@ class DuplicateDocument(RecordsError):
 
 
 class InvalidDocumentInput(RecordsError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(message, **values)
         self.field = field
 
 
 class DocumentNotFound(RecordsError):
-    message = "Document introuvable."
+    message = N_("Document introuvable.")
 
 
 # --- inputs --------------------------------------------------------------------------------
@@ -95,18 +98,21 @@ class DocumentInput:
         # Controls and format characters (NUL, bidirectional overrides...) are stripped.
         title = clean_label(self.title)
         if not title:
-            raise InvalidDocumentInput("title", "Le titre est obligatoire.")
+            raise InvalidDocumentInput("title", N_("Le titre est obligatoire."))
         if len(title) > MAX_TITLE:
-            raise InvalidDocumentInput("title", f"Le titre dépasse {MAX_TITLE} caractères.")
+            raise InvalidDocumentInput("title", N_("Le titre dépasse {limit} caractères."),
+                                       limit=MAX_TITLE)
         if DocumentType.from_loinc(self.type_code) is None:
-            raise InvalidDocumentInput("type", "Type de document inconnu (liste DMP, LOINC).")
+            raise InvalidDocumentInput("type", N_("Type de document inconnu (liste DMP, LOINC)."))
         if self.clinical_date > date.today() + timedelta(days=1):
-            raise InvalidDocumentInput("clinicalDate", "La date du document est dans le futur.")
+            raise InvalidDocumentInput("clinicalDate",
+                                       N_("La date du document est dans le futur."))
         if self.clinical_date.year < 1900:
-            raise InvalidDocumentInput("clinicalDate", "Date du document invalide.")
+            raise InvalidDocumentInput("clinicalDate", N_("Date du document invalide."))
         release_at = self.release_at
         if self.visibility is Visibility.NOT_YET_VISIBLE_TO_PATIENT and release_at is None:
-            raise InvalidDocumentInput("releaseAt", "Indiquez la date de mise à disposition.")
+            raise InvalidDocumentInput("releaseAt",
+                                       N_("Indiquez la date de mise à disposition."))
         return DocumentInput(title, self.type_code, self.clinical_date, self.visibility,
                              release_at)
 

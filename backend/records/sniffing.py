@@ -7,6 +7,9 @@ needed (SNIFF_BYTES); everything else is refused.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from backend.i18n import N_
 
 SNIFF_BYTES = 4096
 
@@ -54,3 +57,23 @@ def sniff(head: bytes, *, complete: bool) -> str | None:
 
 
 EXTENSIONS = {PDF: "pdf", JPEG: "jpg", PNG: "png", TEXT: "txt", CDA: "xml"}
+
+
+
+@dataclass(frozen=True)
+class ContentKind:
+    """An accepted content type as people and file pickers know it."""
+
+    content_type: str  # as stored and served
+    label: str  # msgid
+    extensions: tuple[str, ...]  # file name extensions a picker offers
+    picker_types: tuple[str, ...]  # media types browsers give such files
+
+
+KINDS = (
+    ContentKind(PDF, N_("PDF"), (".pdf",), (PDF,)),
+    ContentKind(JPEG, N_("Image JPEG"), (".jpg", ".jpeg"), (JPEG,)),
+    ContentKind(PNG, N_("Image PNG"), (".png",), (PNG,)),
+    ContentKind(TEXT, N_("Texte"), (".txt",), ("text/plain",)),
+    ContentKind(CDA, N_("Document CDA (XML)"), (".xml",), ("text/xml", "application/xml")),
+)

@@ -12,12 +12,14 @@ from strawberry.types import Info
 from backend.access import policy
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
-from backend.graphql_types import DocumentType, ProfessionalSummary
+from backend.graphql_types import Choice, DocumentType, ProfessionalSummary
+from backend.i18n import gettext
 from backend.records import services
 from backend.records.loaders import load_professionals
 from backend.records.models import Document as DocumentModel
 from backend.records.models import DocumentSource as SourceModel
 from backend.records.models import Visibility as VisibilityModel
+from backend.records.sniffing import KINDS
 from backend.settings import Settings
 
 
@@ -79,7 +81,8 @@ class Document:
     def from_model(cls, row: DocumentModel, title: str) -> Document:
         doc_type = DocumentTypeModel(row.type_code)
         return cls(
-            id=strawberry.ID(str(row.id)), title=title, type=doc_type, type_label=doc_type.label,
+            id=strawberry.ID(str(row.id)), title=title, type=doc_type,
+            type_label=gettext(doc_type.label),
             clinical_date=row.clinical_date, source=DocumentSource(row.source.value),
             content_type=row.content_type, size=row.size, sha256=row.sha256,
             visibility=Visibility(row.visibility.value), release_at=row.release_at,
@@ -217,3 +220,42 @@ DocumentChangeResult = Annotated[
 DeleteDocumentResult = Annotated[
     DocumentDeleted | DocumentNotFound, strawberry.union("DeleteDocumentResult")
 ]
+
+
+
+# --- reference data (backend/schema.py's ReferenceData) --------------------------------------
+
+
+@strawberry.type(description="An accepted content type: sniffed from the bytes, whatever the "
+                              "file's name or declared type.")
+class ContentKind:
+    content_type: str = strawberry.field(description="As documents carry it (`contentType`).")
+    label: str
+    extensions: list[str] = strawberry.field(description="File name extensions to offer.")
+    picker_types: list[str] = strawberry.field(
+        description="Media types browsers give such files (for a file picker's accept list).")
+
+
+@strawberry.type(description="What an upload (or a deposit) may be.")
+class UploadLimits:
+    max_document_bytes: int
+    max_title_length: int
+    content_kinds: list[ContentKind]
+
+
+@strawberry.type
+class RecordsReferenceData:
+    """The record's part of `ReferenceData` (assembled in backend/schema.py)."""
+
+    @strawberry.field(description="The DMP document types, in list order, with their labels.")
+    def document_types(self) -> list[Choice[DocumentType]]:
+        return [Choice(value=t, label=gettext(t.label)) for t in DocumentTypeModel]
+
+    @strawberry.field
+    def upload_limits(self, info: Info) -> UploadLimits:
+        return UploadLimits(
+            max_document_bytes=info.context.settings.max_upload_bytes,
+            max_title_length=services.MAX_TITLE,
+            content_kinds=[ContentKind(content_type=k.content_type, label=gettext(k.label),
+                                       extensions=list(k.extensions),
+                                       picker_types=list(k.picker_types)) for k in KINDS])

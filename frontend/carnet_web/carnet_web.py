@@ -14,6 +14,7 @@ app = rx.App(
     html_lang="fr",
     # The theme (components/theme.py) is given to the Radix plugin in rxconfig.py.
     style=GLOBAL_STYLE,
+    stylesheets=["/carnet.css"],
     # Added to Reflex's own backend: the document download route (the browser holds no API
     # token, so downloads go through this server), and a size limit on Reflex's upload
     # endpoint, which by default accepts any size.

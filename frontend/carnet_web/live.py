@@ -16,8 +16,11 @@ for why it is built this way):
 - The handler takes batches with `Feed.next_batch()` (at most one second of waiting, so it
   regularly gets a chance to notice it has been superseded) and applies them inside
   `async with self:`. A generation counter in the state, bumped at each start, tells an older
-  handler to stop. Items are de-duplicated there too, by cursor (`cursor_position`,
-  `merge_by_cursor`), since the same message can also arrive as the answer of a mutation.
+  handler to stop. The page de-duplicates items by their id (the same message can also arrive
+  as the answer of a mutation, or again after a reconnection).
+
+Cursors are the API's opaque strings: `follow` only passes back the last one it received. It
+never decodes or compares them (the API sends items in order).
 
 Never put a timeout directly on gql's async iterator: it cancels the subscription. The queue
 is what the handler waits on.
@@ -28,13 +31,12 @@ The token stays in the Reflex backend: the browser never opens this WebSocket.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from gql import Client, GraphQLRequest
@@ -102,75 +104,6 @@ class Ended:
 
 
 Event = Received | Connected | Disconnected | Ended
-
-
-# --- cursors -------------------------------------------------------------------------------
-
-
-def cursor_position(cursor: str | None) -> int | None:
-    """The position of a message cursor in the API's commit order, or None if unreadable.
-
-    The API's message cursors are base64 of 'msg:<sequence number>' (sequence numbers grow in
-    commit order, across all conversations). Callers must cope with None (a cursor format
-    they do not know): then only exact equality says two cursors are the same message.
-    """
-    if not cursor:
-        return None
-    try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        position = int(value)
-    except (ValueError, UnicodeError):
-        return None
-    return position if kind == "msg" and position >= 0 else None
-
-
-def is_after(cursor: str, last: str | None) -> bool:
-    """Whether `cursor` comes after `last` (the last cursor already applied).
-
-    Without `last`, anything is new. With an unreadable cursor on either side, only a
-    different cursor is new (the caller de-duplicates exact repeats separately).
-    """
-    if not last:
-        return True
-    position, last_position = cursor_position(cursor), cursor_position(last)
-    if position is None or last_position is None:
-        return cursor != last
-    return position > last_position
-
-
-T = TypeVar("T")
-
-
-def merge_by_cursor(
-    current: Sequence[T], incoming: Iterable[T], cursor_of: Callable[[T], str]
-) -> tuple[list[T], list[T]]:
-    """`current` plus those of `incoming` not already there (same cursor), in cursor order.
-
-    Returns (merged list, items actually added). Items whose cursor cannot be read keep their
-    arrival order, after the readable ones that precede them.
-    """
-    seen = {cursor_of(item) for item in current}
-    merged = list(current)
-    added: list[T] = []
-    for item in incoming:
-        cursor = cursor_of(item)
-        if cursor in seen:
-            continue
-        seen.add(cursor)
-        added.append(item)
-        position = cursor_position(cursor)
-        index = len(merged)
-        if position is not None:
-            # After the last item with a smaller (or unreadable) position: a message that
-            # committed before one already shown (e.g. my own reply, shown from the mutation's
-            # answer) slides in before it.
-            while index > 0:
-                before = cursor_position(cursor_of(merged[index - 1]))
-                if before is None or before < position:
-                    break
-                index -= 1
-        merged.insert(index, item)
-    return merged, added
 
 
 # --- backoff -------------------------------------------------------------------------------

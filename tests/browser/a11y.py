@@ -276,7 +276,11 @@ async def screenshot(page: Page, name: str) -> Path:
 
 
 async def check_page(page: Page, name: str) -> None:
-    """Settle, screenshot, then axe and the sideways-scroll check, at the current width."""
+    """Settle, screenshot, then axe and the sideways-scroll check, at the current width.
+
+    The mouse is first moved to the window's top left corner: the page is judged at rest, not
+    with whatever a test last clicked hovered (a hovered link has its own colours)."""
+    await page.mouse.move(0, 0)
     await settle(page)
     shot = await screenshot(page, name)
     violations = await assert_accessible(page, context=name)

@@ -183,5 +183,8 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
             await checked.check("end")
     finally:
         await tab.close()
+        # The tabs share one browser profile: a language chosen by this test (the
+        # `carnet_lang` cookie) must not carry over to the next.
+        await browser_context.clear_cookies()
     if findings.problems:
         pytest.fail(findings.report(), pytrace=False)

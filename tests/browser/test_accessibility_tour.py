@@ -18,7 +18,7 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,30 +34,31 @@ from backend.identity.models import Account, Person
 from backend.messaging.models import Conversation
 from backend.profile import services as profile
 from backend.profile.models import MeasurementKind
+from backend.records.models import Document
 from backend.settings import Settings
 from tests.access_helpers import add_allergy, seed_matrix
 from tests.browser import a11y
 from tests.browser.reflex_app import FRONTEND_DIR, WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, sign_in
+from tests.conftest import truncate_all
 from tests.test_messaging_live import Api, mint_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
 
-#: The languages of the web app. The English switch is being built: add "en" here, and make
-#: `set_language` select it.
-LANGUAGES = ("fr",)
+#: The languages of the web app.
+LANGUAGES = ("fr", "en")
 
 VISITOR, PATIENT, PROFESSIONAL = "visitor", "patient", "professional"
 PATIENT_LOGIN = "camille.martin@demo.carnet.fr"
 PROFESSIONAL_LOGIN = "dr.durand@demo.carnet.fr"
-NOT_FOUND = "404"  # not a route: any address the app does not know
+NOT_FOUND = "/404"  # Reflex's key for the page of any address the app does not know
 RECORD_READ = """query Rec($id: ID!) { patientRecord(patientId: $id) {
   patientId ground documents(first: 5) { totalCount } } }"""
 
 
 @dataclass(frozen=True)
 class Stop:
-    path: str  # `{conversation}` and `{patient}` are filled in from the demo data
+    path: str  # `{conversation}`, `{patient}`, `{document}` are filled in from the demo data
     who: tuple[str, ...]  # visited signed out, as the patient, as the professional
 
 
@@ -72,6 +73,7 @@ ROUTES: dict[str, Stop] = {
     "/sessions": Stop("/sessions", (PATIENT, PROFESSIONAL)),
     "/mon-compte": Stop("/mon-compte", (VISITOR, PATIENT, PROFESSIONAL)),
     "/documents": Stop("/documents", (VISITOR, PATIENT)),
+    "/documents/[document_id]": Stop("/documents/{document}", (PATIENT,)),
     "/profil": Stop("/profil", (PATIENT,)),
     "/messagerie": Stop("/messagerie", (PATIENT, PROFESSIONAL)),
     "/messagerie/[conversation_id]": Stop("/messagerie/{conversation}", (PATIENT, PROFESSIONAL)),
@@ -105,23 +107,25 @@ def registered_routes() -> set[str]:
 
 def test_every_page_is_in_the_tour() -> None:
     registered = registered_routes()
-    tour = set(ROUTES) - {NOT_FOUND}
+    tour = set(ROUTES)
     assert registered - tour == set(), "pages missing from ROUTES (add them to the tour)"
     assert tour - registered == set(), "ROUTES lists pages the web app no longer has"
 
 
-async def set_language(page: Page, lang: str) -> None:
-    """Show the web app in `lang` in this tab, before its first page. French is the default;
-    the English switch is being built: when it lands, select "en" here (through the switch, or
-    what it stores) and add "en" to LANGUAGES."""
-    if lang != "fr":
-        raise NotImplementedError(f"no language switch yet for {lang!r}")
+async def set_language(page: Page, web: WebApp, lang: str) -> None:
+    """Show the web app in `lang` in this tab: the cookie the header's switch stores
+    (frontend/carnet_web/i18n.py, `COOKIE_NAME`), then a reload if a page is open. The `page`
+    fixture clears cookies after each test, so other tests start in French."""
+    await page.context.add_cookies([{"name": "carnet_lang", "value": lang, "url": web.url}])
+    if page.url.startswith(web.url):
+        await page.reload()
 
 
 @dataclass(frozen=True)
 class Demo:
     conversation: str
     patient: str  # the record's public id
+    document: str  # the document Dr Durand deposited
     doctor: Account
     traits: dict[str, str]  # the patient's INS traits, by form field
 
@@ -133,9 +137,10 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
 
 
 @pytest.fixture
-async def demo(app: object, clean: None, migrated: Settings) -> Demo:
+async def demo(app: object, clean: None, migrated: Settings) -> AsyncIterator[Demo]:
     """`carnet dev`'s demo data; Dr Durand in Camille's care team; an allergy and three
-    weights (a chart) in her profile."""
+    weights (a chart) in her profile. Removed after the test: tests that do not start from
+    empty tables (`clean`) must not find the demo's announcements, accounts or messages."""
     await seed_matrix()  # `clean` emptied the access matrix the migration seeds
     await seed_demo(migrated)
     patient = await account_by_identifier(PATIENT_LOGIN)
@@ -153,9 +158,13 @@ async def demo(app: object, clean: None, migrated: Settings) -> Demo:
     person = await Person.get(id=patient.person_id)
     conversation = await Conversation.filter(patient_id=person.id).first()
     assert conversation is not None
-    return Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
-                traits={"insMatricule": person.matricule, "birthName": person.birth_name,
-                        "birthDate": person.birth_date.isoformat()})
+    document = await Document.filter(person_id=person.id).first()
+    assert document is not None
+    yield Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
+               document=str(document.id),
+               traits={"insMatricule": person.matricule, "birthName": person.birth_name,
+                       "birthDate": person.birth_date.isoformat()})
+    await truncate_all()
 
 
 # Dialogs and form states, reached from a route's page (and left, when the tour goes on there).
@@ -213,10 +222,11 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
     for route, stop in ROUTES.items():
         if who not in stop.who:
             continue
-        name = f"tour-{lang}-{who}-{route}"
+        name = f"tour-{lang}-{who}-{route.strip('/') or 'home'}"
         await page.set_viewport_size(a11y.WIDTHS[390])
         await page.goto(web.url + stop.path.format(conversation=demo.conversation,
-                                                   patient=demo.patient))
+                                                   patient=demo.patient,
+                                                   document=demo.document))
         await a11y.check_at_widths(page, name)
         for state in STATES.get((who, route), []):
             await state.reach(page, demo)
@@ -229,7 +239,7 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
 @pytest.mark.parametrize("lang", LANGUAGES)
 async def test_tour_signed_out(lang: str, demo: Demo, api_server: str, web: WebApp,
                                page: Page) -> None:
-    await set_language(page, lang)
+    await set_language(page, web, lang)
     await tour(page, web, VISITOR, lang, demo)
 
 
@@ -240,19 +250,20 @@ async def test_tour_patient(lang: str, demo: Demo, api_server: str, web: WebApp,
     token = await mint_session(redis_url, demo.doctor)
     read = await Api(api_server)(RECORD_READ, {"id": demo.patient}, token)
     assert "errors" not in read, read
-    await set_language(page, lang)
 
     async def code_page() -> None:
-        await a11y.check_at_widths(page, f"tour-{lang}-{PATIENT}-/connexion/code")
+        await a11y.check_at_widths(page, f"tour-fr-{PATIENT}-connexion/code")
 
+    # Signed in in French (the sign-in helper reads French labels), then in `lang`.
     await sign_in(page, web, mailbox, PATIENT_LOGIN, password=DEMO_PASSWORD,
-                  on_code_page=code_page)
+                  on_code_page=code_page if lang == "fr" else None)
+    await set_language(page, web, lang)
     await tour(page, web, PATIENT, lang, demo)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 async def test_tour_professional(lang: str, demo: Demo, api_server: str, web: WebApp,
                                  page: Page, mailbox: Mailbox) -> None:
-    await set_language(page, lang)
     await sign_in(page, web, mailbox, PROFESSIONAL_LOGIN, password=DEMO_PASSWORD, home="/pro")
+    await set_language(page, web, lang)
     await tour(page, web, PROFESSIONAL, lang, demo)

@@ -23,6 +23,7 @@ from backend.audit.models import AccessGround, AccessKind, AccessLogEntry
 from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Person, Professional
 from tests.access_helpers import seed_matrix
+from tests.browser.a11y import check_at_widths
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
 from tests.factories import create_professional
@@ -57,6 +58,9 @@ async def fits_the_screen(page: Page) -> None:
 
 async def open_from_nav(page: Page, web: WebApp, label: str, route: str) -> None:
     nav = page.get_by_role("navigation", name="Navigation principale")
+    menu = page.get_by_role("button", name="Menu")
+    if await menu.is_visible():  # below 640 px the navigation is behind the menu button
+        await menu.click()
     await nav.get_by_role("link", name=label).click()
     await expect(page).to_have_url(web.url + route)
     await expect(page.get_by_role("heading", name=label, level=1)).to_be_visible(
@@ -118,7 +122,7 @@ async def test_care_team_then_the_access_shows_in_the_history(
         "Ce professionnel fait déjà partie de votre équipe de soins.")
 
     # Médecin traitant.
-    await page.get_by_role("button", name=f"Désigner {NAME} comme médecin traitant").click()
+    await page.get_by_role("button", name=f"Désigner comme médecin traitant : {NAME}").click()
     await expect(card.locator(".treating-badge")).to_have_text("Médecin traitant")
     await expect(page.locator("#care-team-info")).to_have_text(
         f"{NAME} est maintenant votre médecin traitant.")
@@ -165,7 +169,14 @@ async def test_care_team_then_the_access_shows_in_the_history(
 
     # Removing the professional ends their access at once.
     await open_from_nav(page, web, "Mon équipe de soins", "/equipe-de-soins")
-    await page.get_by_role("button", name=f"Retirer {NAME} de mon équipe").click()
+    await page.get_by_role("button", name=f"Retirer de mon équipe : {NAME}").click()
+    dialog = page.get_by_role("alertdialog", name="Retirer ce professionnel de votre équipe "
+                                                  "de soins ?")
+    await expect(dialog).to_contain_text(f"{NAME} ne pourra plus lire votre dossier")
+    await check_at_widths(page, "care-team-remove-dialog")
+    await page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+    await dialog.get_by_role("button", name="Retirer", exact=True).click()
+    await expect(dialog).to_be_hidden()
     await expect(page.locator("#care-team-empty")).to_be_visible()
     await expect(page.locator("#care-team-info")).to_contain_text(
         f"{NAME} ne fait plus partie de votre équipe de soins")

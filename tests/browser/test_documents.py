@@ -1,10 +1,14 @@
 """Mes documents in a real browser, against a real API: upload (rx.upload, then the Reflex
 backend forwards the file as a GraphQL multipart request), the list with a professional's new
 document, filters, a byte-identical download through the Reflex backend, renaming (titles stay
-plain text), hiding from professionals, deleting with confirmation; and the French errors of an
-unsupported file and a duplicate.
+plain text), hiding from professionals, deleting with confirmation; the errors of an unsupported
+file and a duplicate; a file over the API's limit refused as soon as it is picked; the whole
+upload and the delete dialog with the keyboard only, in French and in English. Each state is
+checked with axe at 390 and 1280 px (tests/browser/a11y.py).
 
-Signed in with the code the API emails to a real SMTP server (`mailbox`).
+The API under test accepts files up to 1 MiB (`MAX_UPLOAD_BYTES`): the web app takes the limit
+from the API's reference data. Signed in with the code the API emails to a real SMTP server
+(`mailbox`).
 """
 
 from __future__ import annotations
@@ -15,14 +19,24 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Page, Request, expect
 
 from backend.identity import accounts
 from backend.identity.lookup import account_by_identifier
 from backend.records import services
 from backend.records.models import Document, DocumentSource, Visibility
+from tests.browser import a11y
+from tests.browser.documents_helpers import (
+    TEXTS,
+    back_to_french,
+    open_documents,
+    row,
+    signed_in,
+    tab_to,
+    upload,
+)
 from tests.browser.reflex_app import WebApp
-from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
+from tests.browser.signin import Mailbox, new_patient
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -32,10 +46,15 @@ PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\r\n1 0 obj<<>>endobj\n\x00\xff\x80\r\n"
        + secrets.token_bytes(2048) + b"\ntrailer<<>>\n%%EOF\n")
 
 
+LIMIT = 1024 * 1024  # the API's MAX_UPLOAD_BYTES here
+
+
 @pytest.fixture
 def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
-    """The API under test sends its emails to `mailbox` (overrides the conftest fixture)."""
-    return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
+    """The API under test sends its emails to `mailbox` and accepts files up to `LIMIT`
+    (overrides the conftest fixture)."""
+    return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port),
+            "MAX_UPLOAD_BYTES": str(LIMIT)}
 
 
 async def deposit_from_a_doctor(app: object, address: str, title: str) -> None:
@@ -57,38 +76,13 @@ async def deposit_from_a_doctor(app: object, address: str, title: str) -> None:
     )
 
 
-async def open_documents(page: Page, web: WebApp) -> None:
-    await page.get_by_role("navigation", name="Navigation principale").get_by_role(
-        "link", name="Mes documents").click()
-    await expect(page).to_have_url(web.url + "/documents")
-    await expect(page.locator("#documents-count")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-    await expect(page.get_by_role("button", name="Ajouter au dossier")).to_be_enabled()
-
-
-async def upload(page: Page, content: bytes, *, filename: str, title: str,
-                 type_: str = "LAB_REPORT", clinical_date: str = "2025-03-02") -> None:
-    await page.locator("input[type=file]").set_input_files(
-        files=[{"name": filename, "mimeType": "application/pdf", "buffer": content}]
-    )
-    await expect(page.locator("#upload-chosen")).to_have_text(f"Fichier choisi : {filename}")
-    await page.get_by_label("Titre", exact=True).fill(title)
-    await page.get_by_label("Type de document").select_option(type_)
-    await page.get_by_label("Date du document").fill(clinical_date)
-    await page.get_by_role("button", name="Ajouter au dossier").click()
-
-
-def row(page: Page, title: str) -> Locator:
-    return page.locator("#documents-list li").filter(
-        has=page.locator(".document-title", has_text=title))
-
-
 async def test_upload_list_download_rename_hide_delete(
     app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
     tmp_path: Path,
 ) -> None:
     address = await new_patient()
     await deposit_from_a_doctor(app, address, "Consultation du 20 janvier")
-    await sign_in(page, web, mailbox, address)
+    await signed_in(page, web, mailbox, address)
     await open_documents(page, web)
     rows = page.locator("#documents-list li")
     await expect(rows).to_have_count(1)
@@ -114,6 +108,11 @@ async def test_upload_list_download_rename_hide_delete(
     await expect(mine.locator(".document-author")).to_have_text("Moi")
     await expect(mine.locator(".document-size")).to_have_text("2,1 Ko")
     await expect(mine.locator(".new")).to_have_count(0)  # my own upload is not news to me
+    # A PDF can be seen inside Carnet; the doctor's text document only downloaded.
+    await expect(mine.get_by_role("link", name=f"Voir « {title} »")).to_have_attribute(
+        "href", re.compile(r"^/documents/[0-9a-f-]{36}$"))
+    await expect(doctors.get_by_role("link", name=re.compile("^Voir"))).to_have_count(0)
+    await a11y.check_at_widths(page, "documents-list")
 
     # Filters: by type, then by words of the title.
     await page.get_by_label("Type", exact=True).select_option("LAB_REPORT")
@@ -177,6 +176,7 @@ async def test_upload_list_download_rename_hide_delete(
     await mine.get_by_role("button", name="Supprimer").click()
     dialog = page.get_by_role("alertdialog")
     await expect(dialog).to_contain_text(new_title)
+    await a11y.check_at_widths(page, "documents-delete-dialog")
     await dialog.get_by_role("button", name="Annuler").click()
     await expect(dialog).to_have_count(0)
     await expect(rows).to_have_count(2)
@@ -195,15 +195,16 @@ async def test_unsupported_and_duplicate_files_say_so_in_french(
     app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
 ) -> None:
     address = await new_patient()
-    await sign_in(page, web, mailbox, address)
+    await signed_in(page, web, mailbox, address)
     await open_documents(page, web)
     error = page.locator("#upload-error")
 
     # Named .pdf, but the API reads the bytes: a GIF is refused.
     await upload(page, b"GIF89a" + b"\x00" * 64, filename="image.pdf", title="Pas un PDF")
     await expect(error).to_contain_text("Format non accepté : envoyez un PDF", timeout=30_000)
-    await expect(page.locator("#documents-empty")).to_have_text(
+    await expect(page.locator("#documents-empty")).to_contain_text(
         "Votre dossier ne contient encore aucun document.")
+    await a11y.check_at_widths(page, "documents-upload-refused")
 
     # A slow connection: the progress of the file on its way shows.
     scan = PDF + secrets.token_bytes(768 * 1024)
@@ -239,3 +240,118 @@ async def test_unsupported_and_duplicate_files_say_so_in_french(
     await expect(existing).to_be_in_viewport()
     assert page.url.endswith("#" + (await existing.get_attribute("id") or "?"))
     await expect(error).to_contain_text("Ce document est déjà dans votre dossier.")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_upload_and_delete_with_the_keyboard_only(
+    lang: str, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
+) -> None:
+    """Tab, Enter and Space only, from the top of the page: the skip link, the file chooser,
+    a form error, a file over the API's limit refused as soon as it is picked (nothing is
+    sent), the upload, then the delete dialog. Messages of a finished action do not outlive the
+    visit (another page and back, or a reload)."""
+    words = TEXTS[lang]
+    address = await new_patient()
+    await signed_in(page, web, mailbox, address, lang)
+    try:
+        await open_documents(page, web, lang)
+        sent: list[str] = []
+
+        def on_request(request: Request) -> None:
+            if "/_upload" in request.url:
+                sent.append(request.url)
+
+        page.on("request", on_request)
+        await page.reload()  # from the very top of the page, as a visitor arrives
+        await expect(page.get_by_role("button", name=words["add"])).to_be_enabled(
+            timeout=30_000)
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_role("link", name=words["skip"])).to_be_focused()
+        await page.keyboard.press("Enter")
+        choose = page.get_by_role("button", name=words["choose"])
+        await tab_to(page, choose)
+
+        # A file over the limit: refused when picked, before anything is sent.
+        async with page.expect_file_chooser() as chooser:
+            await page.keyboard.press("Enter")
+        await (await chooser.value).set_files(files=[{
+            "name": "scanner.pdf", "mimeType": "application/pdf",
+            "buffer": PDF + secrets.token_bytes(LIMIT)}])
+        await expect(page.locator("#upload-file-error")).to_have_text(words["too_large"])
+        await expect(page.locator("#upload-chosen")).to_have_text(words["none_chosen"])
+        await a11y.check_at_widths(page, f"documents-{lang}-file-too-large")
+        assert sent == []
+
+        # The right file, with Space this time; then the form without a title.
+        await expect(choose).to_be_focused()
+        async with page.expect_file_chooser() as chooser:
+            await page.keyboard.press("Space")
+        await (await chooser.value).set_files(files=[{
+            "name": "bilan.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+        await expect(page.locator("#upload-chosen")).to_have_text(
+            words["chosen"].format(name="bilan.pdf"))
+        await expect(page.locator("#upload-file-error")).to_have_count(0)
+        submit = page.get_by_role("button", name=words["add"])
+        await tab_to(page, submit)
+        await page.keyboard.press("Enter")
+        title_field = page.get_by_label(words["title"], exact=True)
+        await expect(page.locator("#upload-title-error")).to_have_text(words["title_required"])
+        await expect(title_field).to_have_attribute("aria-invalid", "true")
+        await a11y.check_at_widths(page, f"documents-{lang}-form-error")
+        assert sent == []
+
+        await tab_to(page, title_field, back=True)
+        await page.keyboard.type("Bilan au clavier")
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label(words["type"])).to_be_focused()
+        await page.keyboard.press("ArrowDown")  # the first type of the API's list
+        await page.keyboard.press("Tab")
+        await expect(page.get_by_label(words["date"])).to_be_focused()
+        await page.keyboard.type("02032025")
+        await tab_to(page, submit)
+        await page.keyboard.press("Space")
+        info = page.locator("#upload-info")
+        await expect(info).to_have_text(words["added"].format(title="Bilan au clavier"),
+                                        timeout=30_000)
+        assert len(sent) == 1
+        mine = row(page, "Bilan au clavier")
+        await expect(mine.locator(".document-date")).to_have_text(
+            "2 mars 2025" if lang == "fr" else "2 March 2025")
+
+        # Deleting asks first; the dialog starts on "Annuler", Escape closes it, focus comes
+        # back; then confirmed, with the keyboard.
+        delete = mine.get_by_role("button", name=words["delete"].format(title="Bilan au clavier"))
+        await tab_to(page, delete)
+        await page.keyboard.press("Enter")
+        dialog = page.get_by_role("alertdialog", name=words["dialog"])
+        await expect(dialog).to_be_visible()
+        await expect(dialog.get_by_role("button", name=words["cancel"])).to_be_focused()
+        await a11y.check_at_widths(page, f"documents-{lang}-delete-dialog")
+        await page.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+        await expect(delete).to_be_focused()
+
+        # What the upload said does not outlive the visit.
+        await expect(info).to_be_visible()
+        await page.get_by_role("navigation", name=words["nav"]).get_by_role(
+            "link", name=words["documents"]).click()  # the same page, visited again
+        await page.goto(web.url + "/")
+        await open_documents(page, web, lang)
+        await expect(mine).to_have_count(1)
+        await expect(info).to_have_count(0)
+
+        await tab_to(page, delete)
+        await page.keyboard.press("Enter")
+        await expect(dialog).to_be_visible()
+        await page.keyboard.press("Tab")
+        await expect(dialog.get_by_role("button", name=words["confirm"])).to_be_focused()
+        await page.keyboard.press("Enter")
+        deleted = page.locator("#documents-info")
+        await expect(deleted).to_have_text(words["deleted"].format(title="Bilan au clavier"))
+        await expect(mine).to_have_count(0)
+        await page.reload()
+        await expect(page.locator("#documents-count")).to_be_visible(timeout=30_000)
+        await expect(page.get_by_role("button", name=words["add"])).to_be_enabled()
+        await expect(deleted).to_have_count(0)
+    finally:
+        await back_to_french(page, web)

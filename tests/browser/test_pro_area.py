@@ -63,6 +63,8 @@ async def test_professional_declares_then_reads_the_record(
     await page.set_viewport_size({"width": 390, "height": 844})
     await sign_in_professional(page, web, mailbox, doctor_address)
     nav = page.get_by_role("navigation", name="Navigation principale")
+    await expect(nav.get_by_role("link", name="Mes patients")).to_be_hidden()  # folded at 390 px
+    await page.get_by_role("button", name="Menu").click()
     await expect(nav.get_by_role("link", name="Mes patients")).to_be_visible()
     await expect(nav.get_by_role("link", name="Mes documents")).to_have_count(0)
     await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)

@@ -117,7 +117,9 @@ async def test_load_then_voir_plus_appends_older_entries(fake_api: FakeApi) -> N
     assert fake_api.calls[1].variables == {"first": PAGE_SIZE, "after": "c2"}
     assert [e.id for e in state.entries] == ["3", "2", "1"]
     assert not state.has_more and not state.loading_more
-    assert events  # the button is gone: focus moves to the heading
+    # The keyboard goes on at the first older entry.
+    focus = [e for e in events if "set_focus" in str(getattr(e.handler.fn, "__qualname__", ""))]
+    assert len(focus) == 1 and "access_1" in str(focus[0].args)
 
     await run(state.load_more())  # nothing more to read
     assert len(fake_api.calls) == 2

@@ -196,11 +196,29 @@ async def test_remove_then_refresh(fake_api: FakeApi) -> None:
     fake_api.answer("RemoveFromCareTeam", {"removeFromCareTeam": {
         "__typename": "CareTeamMemberRemoved", "professionalId": "7"}})
     fake_api.answer("CareTeam", page())
-    events = await run(state.remove("7"))
+    await run(state.ask_remove("7"))  # "Retirer de mon équipe" asks first
+    assert state.removing_id == "7" and state.removing_name == "Médecin (Médecine générale)"
+    assert not fake_api.called("RemoveFromCareTeam")
+    events = await run(state.confirm_remove())
     assert fake_api.called("RemoveFromCareTeam")[0].variables == {"professionalId": "7"}
+    assert state.removing_id == ""
     assert state.members == []
     assert state.info.startswith("Médecin (Médecine générale) ne fait plus partie")
-    assert focus_targets(events)
+    assert focus_targets(events) == ['"ref_care_team_heading"']
+    # The dialog then reports it closed: nothing more happens.
+    assert state.remove_dialog_changed(False) is None
+
+
+async def test_cancelling_the_removal_gives_focus_back_to_the_button(fake_api: FakeApi) -> None:
+    state = await loaded(fake_api, member(DOCTOR))
+    await run(state.ask_remove("7"))
+    assert state.remove_dialog_changed(True) is None and state.removing_id == "7"
+    event = state.remove_dialog_changed(False)  # "Annuler" or Escape
+    assert focus_targets([event]) == ['"ref_care_team_remove_7"']
+    assert state.removing_id == "" and state.removing_name == ""
+    await run(state.confirm_remove())  # a late click on the closed dialog's button
+    assert not fake_api.called("RemoveFromCareTeam")
+    assert [m.id for m in state.members] == ["7"]
 
 
 async def test_remove_refused_shows_the_api_message(fake_api: FakeApi) -> None:
@@ -208,7 +226,8 @@ async def test_remove_refused_shows_the_api_message(fake_api: FakeApi) -> None:
     fake_api.answer("RemoveFromCareTeam", {"removeFromCareTeam": {
         "__typename": "NotInCareTeam",
         "message": "Ce professionnel ne fait pas partie de votre équipe de soins."}})
-    await run(state.remove("7"))
+    await run(state.ask_remove("7"))
+    await run(state.confirm_remove())
     assert state.action_error == "Ce professionnel ne fait pas partie de votre équipe de soins."
     assert state.info == ""
 

@@ -173,9 +173,9 @@ def test_blood_pressure_trend_reads_systolic_over_diastolic() -> None:
 
 
 def test_the_web_app_sends_the_document_whose_statement_count_the_api_tests_hold() -> None:
+    from carnet_web.state.home import HOME_SIGNED_IN
     from graphql import parse, print_ast
 
-    from carnet_web.state.home import HOME_SIGNED_IN
     from tests.test_home_query import HOME_QUERY
 
     assert print_ast(HOME_SIGNED_IN.document) == print_ast(parse(HOME_QUERY))

@@ -169,7 +169,7 @@ def account_menu(current_route: str) -> rx.Component:
                     t("Connecté"),
                     rx.cond(
                         SessionState.account_identifier != "",
-                        rx.fragment(" : ", rx.text.strong(SessionState.account_identifier)),
+                        rx.fragment(t(" : "), rx.text.strong(SessionState.account_identifier)),
                     ),
                     size="2",
                     id="signed-in-as",
@@ -249,7 +249,7 @@ def layout(*children: rx.Component, current_route: str, title: str = "") -> rx.C
         header(current_route),
         rx.el.main(
             rx.container(*children, size="3", padding_y="2em",
-                         style={NARROW: {"padding_x": "0"}}),
+                         style={NARROW: {"padding_x": "1em"}}),
             id=MAIN_ID,
             tab_index=-1,
             style={"outline": "none"},

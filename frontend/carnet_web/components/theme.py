@@ -36,8 +36,15 @@ def carnet_theme() -> rx.Component:
                     appearance="light", has_background=True, panel_background="solid")
 
 
+#: Radix steps that miss AA (4.5:1) for small text, measured by axe here: soft badges and
+#: callouts write step 11 on step 3 (amber 4.24:1, green 4.28:1): step 12 instead; solid red,
+#: green and gray buttons put white on step 9 (red 3.91:1): step 11 instead (red 5.2:1); a
+#: hovered link drops to step 8 (2.4:1): step 12. Those rules are in frontend/assets/carnet.css
+#: (a plain stylesheet reaches the dialogs Radix renders in portals).
+
 #: Global style: a visible focus ring on everything that can take focus (keyboard users must
-#: always see where they are), long words that wrap instead of pushing the page sideways.
+#: always see where they are), long words that wrap instead of pushing the page sideways, and
+#: the contrast fixes above.
 GLOBAL_STYLE: Final = {
     "*:focus-visible": {
         "outline": "3px solid var(--accent-9)",

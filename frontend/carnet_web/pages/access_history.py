@@ -8,7 +8,13 @@ from carnet_web.components.layout import layout, page_title
 from carnet_web.components.ui import empty_state, error_callout, loading_state, page_body
 from carnet_web.i18n import N_, t
 from carnet_web.routes import CARE_TEAM_ROUTE
-from carnet_web.state.access_history import HEADING_ID, ROUTE, AccessHistoryState, AccessItem
+from carnet_web.state.access_history import (
+    ENTRY_ID_PREFIX,
+    HEADING_ID,
+    ROUTE,
+    AccessHistoryState,
+    AccessItem,
+)
 
 TITLE = N_("Historique des accès")
 
@@ -41,7 +47,9 @@ def _entry(item: AccessItem) -> rx.Component:
             ),
             width="100%",
         ),
-        id="access-" + item.id,
+        id=ENTRY_ID_PREFIX + item.id,
+        # Focused by "Voir plus" (the first of the older entries), never by Tab.
+        tab_index=-1,
         class_name="access",
         list_style="none",
     )

@@ -6,10 +6,11 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.components.ui import error_callout, page_body
+from carnet_web.components.ui import confirm_dialog, error_callout, page_body
 from carnet_web.i18n import N_, t, tf
 from carnet_web.routes import ACCESS_HISTORY_ROUTE as HISTORY_ROUTE
 from carnet_web.state.care_team import (
+    REMOVE_BUTTON_PREFIX,
     ROUTE,
     RPPS_FIELD_ID,
     TEAM_HEADING_ID,
@@ -121,7 +122,8 @@ def _member(item: MemberItem) -> rx.Component:
                             disabled=CareTeamState.busy,
                             variant="soft",
                             size="2",
-                            aria_label=tf("Désigner {name} comme médecin traitant", name=item.name),
+                            aria_label=tf("Désigner comme médecin traitant : {name}",
+                                          name=item.name),
                         ),
                     ),
                     rx.cond(
@@ -142,17 +144,19 @@ def _member(item: MemberItem) -> rx.Component:
                         variant="outline",
                         color_scheme="red",
                         size="2",
-                        aria_label=rx.cond(item.blocked, tf("Débloquer {name}", name=item.name),
-                                           tf("Bloquer {name}", name=item.name)),
+                        aria_label=rx.cond(item.blocked, tf("Débloquer : {name}", name=item.name),
+                                           tf("Bloquer : {name}", name=item.name)),
                     ),
                     rx.button(
                         t("Retirer de mon équipe"),
-                        on_click=CareTeamState.remove(item.id),
+                        on_click=CareTeamState.ask_remove(item.id),
                         disabled=CareTeamState.busy,
                         color_scheme="red",
                         variant="soft",
                         size="2",
-                        aria_label=tf("Retirer {name} de mon équipe", name=item.name),
+                        aria_label=tf("Retirer de mon équipe : {name}", name=item.name),
+                        aria_haspopup="dialog",
+                        id=REMOVE_BUTTON_PREFIX + item.id,
                     ),
                     spacing="2",
                     wrap="wrap",
@@ -182,7 +186,7 @@ def _blocked(item: BlockedItem) -> rx.Component:
                 disabled=CareTeamState.busy,
                 variant="outline",
                 size="2",
-                aria_label=tf("Débloquer {name}", name=item.name),
+                aria_label=tf("Débloquer : {name}", name=item.name),
             ),
             justify="between",
             align="center",
@@ -218,6 +222,22 @@ def _team() -> rx.Component:
         ),
         spacing="3",
         width="100%",
+    )
+
+
+def _remove_dialog() -> rx.Component:
+    """Before "Retirer de mon équipe": the professional loses access at once."""
+    return confirm_dialog(
+        open=CareTeamState.removing_id != "",
+        on_open_change=CareTeamState.remove_dialog_changed,
+        title=t("Retirer ce professionnel de votre équipe de soins ?"),
+        description=tf("{name} ne pourra plus lire votre dossier, dès maintenant. Vous pourrez "
+                       "l'ajouter de nouveau avec son numéro RPPS.",
+                       name=CareTeamState.removing_name),
+        confirm_label=t("Retirer"),
+        on_confirm=CareTeamState.confirm_remove,
+        busy=CareTeamState.busy,
+        id="care-team-remove-dialog",
     )
 
 
@@ -289,6 +309,7 @@ def _content() -> rx.Component:
         rx.heading(t("Ajouter un professionnel"), as_="h2", size="5"),
         _add_form(),
         _team(),
+        _remove_dialog(),
         _emergency(),
         _blocked_section(),
     )

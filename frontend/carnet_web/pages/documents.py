@@ -1,87 +1,85 @@
-"""Mes documents: my documents (filters, pages), adding one, and per document: download,
-rename, hide from professionals, delete.
+"""Mes documents: my documents (filters, pages), adding one, and per document: view (PDFs and
+images, inside Carnet), download, rename, hide from professionals, delete.
 
 Titles come from people (me, professionals' software): always plain text, never HTML or
-Markdown.
+Markdown. Every text goes through the catalogue (French and English).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.documents_http import MAX_DOCUMENT_BYTES
-from carnet_web.state.documents import (
-    ACCEPTED_FILES,
-    DOCUMENT_TYPES,
-    MAX_TITLE,
-    UPLOAD_ID,
-    DocumentItem,
-    DocumentsState,
+from carnet_web.components.ui import (
+    confirm_dialog,
+    empty_state,
+    error_callout,
+    form_field,
+    loading_state,
+    page_body,
+    page_header,
+    section,
+    success_callout,
 )
-from carnet_web.state.formatting import french_size
-from carnet_web.state.session import DOCUMENTS_ROUTE
+from carnet_web.i18n import N_, t, tf
+from carnet_web.routes import DOCUMENTS_ROUTE
+from carnet_web.state.documents import UPLOAD_ID, DocumentItem, DocumentsState
 
-# Native <select>: keyboard- and screen-reader-friendly, and a plain form field.
+PAGE_TITLE = N_("Mes documents")
+FILE_INPUT_ID = "upload-file"
+
+# Native <select>, as components/ui.py styles it: keyboard-, phone- and screen-reader-friendly,
+# and a plain field of its form (these forms are read on submit).
 _SELECT_STYLE = {
-    "height": "var(--space-6)",
-    "padding": "0 var(--space-2)",
-    "border": "1px solid var(--gray-a7)",
-    "border_radius": "var(--radius-2)",
-    "background": "var(--color-surface)",
-    "color": "var(--gray-12)",
-    "font_size": "var(--font-size-2)",
-    "width": "100%",
+    "width": "100%", "min_height": "var(--space-7)", "padding": "0 var(--space-2)",
+    "border": "1px solid var(--gray-a8)", "border_radius": "var(--radius-2)",
+    "background": "var(--color-surface)", "color": "var(--gray-12)",
+    "font_size": "var(--font-size-3)",
 }
+# Long titles (a file name, an identifier) wrap instead of pushing the page sideways.
+_WRAP = {"overflow_wrap": "anywhere", "min_width": "0"}
 
 
-def _field(label: str, control: rx.Component, field_id: str) -> rx.Component:
-    return rx.vstack(
-        rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=field_id),
-        control,
-        spacing="1",
-        width="100%",
-    )
-
-
-def _type_select(field_id: str, name: str, first_option: str, **props: object) -> rx.Component:
+def _type_select(field_id: str, name: str, first_option: Any, **props: Any) -> rx.Component:
     return rx.el.select(
         rx.el.option(first_option, value=""),
-        *(rx.el.option(label, value=value) for value, label in DOCUMENT_TYPES),
+        rx.foreach(DocumentsState.type_options,
+                   lambda pair: rx.el.option(pair[1], value=pair[0])),
         id=field_id,
         name=name,
+        class_name="carnet-select",
         style=_SELECT_STYLE,
         **props,
     )
+
+
+def _field_error(field: str) -> rx.Var:
+    """The upload error, when it is about `field` (shown under that field)."""
+    return rx.cond(DocumentsState.upload_error_field == field, DocumentsState.upload_error, "")
 
 
 def _invalid(field: str) -> rx.Var:
     return rx.cond(DocumentsState.upload_error_field == field, "true", "false")
 
 
+def _described_by(field_id: str, field: str) -> rx.Var:
+    return rx.cond(DocumentsState.upload_error_field == field, f"{field_id}-error", "")
+
+
 # --- messages -----------------------------------------------------------------------------
 
 
-def _page_messages() -> rx.Component:
-    return rx.fragment(
-        rx.cond(
-            DocumentsState.error != "",
-            rx.callout(DocumentsState.error, icon="triangle_alert", color_scheme="red",
-                       role="alert", id="documents-error"),
-        ),
-        rx.cond(
-            DocumentsState.info != "",
-            rx.callout(DocumentsState.info, icon="info", role="status", id="documents-info"),
-        ),
-    )
-
-
 def _upload_messages() -> rx.Component:
+    """A problem with the file or the upload itself (a field's problem shows under it)."""
+    general = (DocumentsState.upload_error != "") & (
+        (DocumentsState.upload_error_field == "") | (DocumentsState.upload_error_field == "file"))
     return rx.fragment(
         rx.cond(
-            DocumentsState.upload_error != "",
+            general,
             rx.callout.root(
-                rx.callout.icon(rx.icon("triangle_alert")),
+                rx.callout.icon(rx.icon("triangle-alert", aria_hidden="true")),
                 rx.vstack(
                     rx.callout.text(DocumentsState.upload_error),
                     rx.cond(DocumentsState.duplicate_notice != "",
@@ -90,68 +88,84 @@ def _upload_messages() -> rx.Component:
                     rx.cond(
                         DocumentsState.duplicate_id != "",
                         # A plain in-page anchor (not a router link): the page stays as it is.
-                        rx.el.a("Voir ce document dans la liste",
+                        rx.el.a(t("Voir ce document dans la liste"),
                                 href="#document-" + DocumentsState.duplicate_id,
                                 id="upload-duplicate-link",
                                 style={"color": "var(--accent-11)",
-                                       "font_size": "var(--font-size-2)"}),
+                                       "font_size": "var(--font-size-2)",
+                                       "text_decoration": "underline"}),
                     ),
                     spacing="1",
                 ),
                 color_scheme="red",
                 role="alert",
                 id="upload-error",
+                width="100%",
             ),
         ),
-        rx.cond(
-            DocumentsState.upload_info != "",
-            rx.callout(DocumentsState.upload_info, icon="circle_check", color_scheme="green",
-                       role="status", id="upload-info"),
-        ),
+        success_callout(DocumentsState.upload_info, id="upload-info"),
     )
 
 
 # --- adding a document --------------------------------------------------------------------
 
 
+def _label_file_input(upload: rx.Component) -> rx.Component:
+    """Give rx.upload's own (visually hidden) file input an id, so the visible label above names
+    it, and the hint; Reflex passes it only react-dropzone's props."""
+    zone = upload.children[0]
+    file_input = zone.children[0]
+    file_input.id = FILE_INPUT_ID
+    file_input.custom_attrs["aria-describedby"] = "upload-formats"
+    return upload
+
+
 def _file_picker() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
-    return rx.vstack(
-        rx.upload.root(
-            rx.vstack(
-                rx.button("Choisir un fichier", type="button", variant="soft", size="2"),
-                rx.text("ou déposez-le ici.", size="2"),
-                rx.text(
-                    f"PDF, image JPEG ou PNG, texte ou document CDA (XML) ; "
-                    f"{french_size(MAX_DOCUMENT_BYTES)} au maximum.",
-                    size="1",
-                    color_scheme="gray",
-                ),
-                align="center",
-                spacing="1",
-            ),
-            id=UPLOAD_ID,
-            multiple=False,
-            max_files=1,
-            max_size=MAX_DOCUMENT_BYTES,
-            accept=ACCEPTED_FILES,
-            on_drop_rejected=DocumentsState.upload_rejected,
-            disabled=DocumentsState.uploading,
-            border="1px dashed var(--gray-a8)",
-            border_radius="var(--radius-3)",
-            padding="1.25em",
-            width="100%",
-            cursor="pointer",
+    picker = rx.upload.root(
+        rx.vstack(
+            rx.button(t("Choisir un fichier"), type="button", variant="soft", size="2",
+                      id="upload-choose", aria_describedby="upload-formats upload-chosen"),
+            rx.text(t("ou déposez-le ici."), size="2"),
+            rx.text(DocumentsState.formats_hint, size="2", color_scheme="gray",
+                    id="upload-formats", text_align="center"),
+            align="center",
+            spacing="1",
         ),
+        id=UPLOAD_ID,
+        multiple=False,
+        max_files=1,
+        max_size=DocumentsState.max_document_bytes,
+        accept=DocumentsState.accept,
+        # The button inside is the one keyboard stop (Enter/Space open the file chooser).
+        no_keyboard=True,
+        on_drop_rejected=DocumentsState.upload_rejected,
+        disabled=DocumentsState.uploading,
+        border="1px dashed var(--gray-a8)",
+        border_radius="var(--radius-3)",
+        padding="1.25em",
+        width="100%",
+        cursor="pointer",
+    )
+    return rx.vstack(
+        rx.el.label(t("Fichier"), html_for=FILE_INPUT_ID, font_weight="500"),
+        _label_file_input(picker),
         rx.text(
             rx.cond(
                 chosen.length() > 0,
-                rx.fragment("Fichier choisi : ", rx.text.strong(chosen.join(", "))),
-                "Aucun fichier choisi.",
+                rx.fragment(t("Fichier choisi : "), rx.text.strong(chosen.join(", "))),
+                t("Aucun fichier choisi."),
             ),
             size="2",
             id="upload-chosen",
             aria_live="polite",
+            style=_WRAP,
+        ),
+        # Said as soon as a file is refused when picked (too large...), until another is.
+        rx.cond(
+            (DocumentsState.pick_error != "") & (chosen.length() == 0),
+            rx.text(DocumentsState.pick_error, id="upload-file-error", color_scheme="red",
+                    size="2", role="alert"),
         ),
         spacing="2",
         width="100%",
@@ -163,13 +177,14 @@ def _progress() -> rx.Component:
         DocumentsState.uploading,
         rx.vstack(
             rx.progress(value=DocumentsState.upload_percent, max=100, id="upload-progress",
-                        aria_label="Progression de l'envoi"),
-            rx.hstack(
+                        aria_label=t("Progression de l'envoi")),
+            rx.flex(
                 rx.text(
                     rx.cond(
                         DocumentsState.upload_phase == "sending",
-                        "Envoi du fichier… " + DocumentsState.upload_percent.to_string() + " %",
-                        "Enregistrement dans votre dossier…",
+                        tf("Envoi du fichier… {percent} %",
+                           percent=DocumentsState.upload_percent.to_string()),
+                        t("Enregistrement dans votre dossier…"),
                     ),
                     size="2",
                     id="upload-status",
@@ -177,15 +192,17 @@ def _progress() -> rx.Component:
                 rx.cond(
                     DocumentsState.upload_phase == "sending",
                     rx.button(
-                        "Annuler l'envoi",
+                        t("Annuler l'envoi"),
                         type="button",
-                        variant="ghost",
+                        variant="soft",
+                        color_scheme="gray",
                         size="1",
                         on_click=[rx.cancel_upload(UPLOAD_ID), DocumentsState.upload_cancelled],
                     ),
                 ),
                 spacing="3",
                 align="center",
+                wrap="wrap",
             ),
             spacing="1",
             width="100%",
@@ -197,39 +214,46 @@ def _upload_form() -> rx.Component:
     return rx.card(
         rx.form(
             rx.vstack(
-                rx.heading("Ajouter un document", as_="h2", size="4"),
                 _file_picker(),
                 rx.grid(
-                    _field(
-                        "Titre",
+                    form_field(
+                        t("Titre"),
                         rx.input(
                             id="upload-title",
                             name="title",
                             required=True,
-                            max_length=MAX_TITLE,
-                            placeholder="Ex. : Prise de sang du 3 mars",
+                            max_length=DocumentsState.max_title,
+                            placeholder=t("Ex. : Prise de sang du 3 mars"),
                             width="100%",
+                            size="3",
                             aria_invalid=_invalid("title"),
+                            aria_describedby=_described_by("upload-title", "title"),
                         ),
-                        "upload-title",
+                        id="upload-title",
+                        error=_field_error("title"),
                     ),
-                    _field(
-                        "Type de document",
-                        _type_select("upload-type", "type", "Choisissez un type…",
-                                     required=True, aria_invalid=_invalid("type")),
-                        "upload-type",
+                    form_field(
+                        t("Type de document"),
+                        _type_select("upload-type", "type", t("Choisissez un type…"),
+                                     required=True, aria_invalid=_invalid("type"),
+                                     aria_describedby=_described_by("upload-type", "type")),
+                        id="upload-type",
+                        error=_field_error("type"),
                     ),
-                    _field(
-                        "Date du document",
+                    form_field(
+                        t("Date du document"),
                         rx.input(
                             id="upload-date",
                             name="clinicalDate",
                             type="date",
                             required=True,
                             width="100%",
+                            size="3",
                             aria_invalid=_invalid("clinicalDate"),
+                            aria_describedby=_described_by("upload-date", "clinicalDate"),
                         ),
-                        "upload-date",
+                        id="upload-date",
+                        error=_field_error("clinicalDate"),
                     ),
                     columns=rx.breakpoints(initial="1", sm="3"),
                     spacing="3",
@@ -238,8 +262,9 @@ def _upload_form() -> rx.Component:
                 _upload_messages(),
                 _progress(),
                 rx.button(
-                    "Ajouter au dossier",
+                    t("Ajouter au dossier"),
                     type="submit",
+                    size="3",
                     loading=DocumentsState.uploading,
                     # Enabled once the tab is connected to the server.
                     disabled=~DocumentsState.is_hydrated,
@@ -259,7 +284,7 @@ def _upload_form() -> rx.Component:
             ],
             reset_on_submit=False,
             key=DocumentsState.upload_form_key.to_string(),
-            aria_label="Ajouter un document",
+            aria_label=t("Ajouter un document"),
         ),
         width="100%",
     )
@@ -272,39 +297,42 @@ def _filters() -> rx.Component:
     return rx.form(
         rx.flex(
             rx.box(
-                _field("Type", _type_select("filter-type", "type", "Tous les types",
-                                            default_value=DocumentsState.filter_type),
-                       "filter-type"),
-                min_width="14em", flex="2",
+                form_field(t("Type"), _type_select("filter-type", "type", t("Tous les types"),
+                                                   default_value=DocumentsState.filter_type),
+                           id="filter-type"),
+                min_width="min(14em, 100%)", flex="2 1 14em",
             ),
             rx.box(
-                _field("Du", rx.input(id="filter-from", name="from", type="date",
-                                      default_value=DocumentsState.filter_from),
-                       "filter-from"),
-                flex="1",
+                form_field(t("Du"), rx.input(id="filter-from", name="from", type="date",
+                                             size="3", default_value=DocumentsState.filter_from),
+                           id="filter-from"),
+                flex="1 1 10em",
             ),
             rx.box(
-                _field("Au", rx.input(id="filter-to", name="to", type="date",
-                                      default_value=DocumentsState.filter_to),
-                       "filter-to"),
-                flex="1",
+                form_field(t("Au"), rx.input(id="filter-to", name="to", type="date", size="3",
+                                             default_value=DocumentsState.filter_to),
+                           id="filter-to"),
+                flex="1 1 10em",
             ),
             rx.box(
-                _field("Rechercher dans les titres",
-                       rx.input(id="filter-text", name="text", type="search",
-                                max_length=MAX_TITLE, default_value=DocumentsState.filter_text),
-                       "filter-text"),
-                min_width="12em", flex="2",
+                form_field(t("Rechercher dans les titres"),
+                           rx.input(id="filter-text", name="text", type="search", size="3",
+                                    max_length=DocumentsState.max_title,
+                                    default_value=DocumentsState.filter_text),
+                           id="filter-text"),
+                min_width="min(12em, 100%)", flex="2 1 12em",
             ),
-            rx.hstack(
-                rx.button("Filtrer", type="submit", variant="soft",
+            rx.flex(
+                rx.button(t("Filtrer"), type="submit", variant="soft", size="3",
                           disabled=~DocumentsState.is_hydrated),
                 rx.cond(
                     DocumentsState.filters_active,
-                    rx.button("Effacer les filtres", type="button", variant="ghost",
+                    rx.button(t("Effacer les filtres"), type="button", variant="soft",
+                              color_scheme="gray", size="3",
                               on_click=DocumentsState.clear_filters),
                 ),
                 spacing="2",
+                wrap="wrap",
             ),
             spacing="3",
             align="end",
@@ -315,7 +343,8 @@ def _filters() -> rx.Component:
         reset_on_submit=False,
         key=DocumentsState.filters_key.to_string(),
         role="search",
-        aria_label="Filtrer mes documents",
+        aria_label=t("Filtrer mes documents"),
+        width="100%",
     )
 
 
@@ -325,23 +354,28 @@ def _filters() -> rx.Component:
 def _rename_form(item: DocumentItem) -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.hstack(
+            rx.flex(
                 rx.input(
                     name="title",
                     default_value=item.title,
                     required=True,
-                    max_length=MAX_TITLE,
-                    aria_label="Nouveau titre",
+                    max_length=DocumentsState.max_title,
+                    aria_label=t("Nouveau titre"),
                     auto_focus=True,
-                    width="100%",
+                    size="3",
+                    flex="1 1 12em",
                 ),
-                rx.button("Enregistrer", type="submit", size="2",
-                          loading=DocumentsState.busy_id == item.id),
-                rx.button("Annuler", type="button", size="2", variant="soft",
-                          color_scheme="gray", on_click=DocumentsState.cancel_rename),
+                rx.flex(
+                    rx.button(t("Enregistrer"), type="submit", size="2",
+                              loading=DocumentsState.busy_id == item.id),
+                    rx.button(t("Annuler"), type="button", size="2", variant="soft",
+                              color_scheme="gray", on_click=DocumentsState.cancel_rename),
+                    spacing="2",
+                ),
                 spacing="2",
                 width="100%",
                 align="center",
+                wrap="wrap",
             ),
             rx.cond(
                 DocumentsState.rename_error != "",
@@ -353,7 +387,7 @@ def _rename_form(item: DocumentItem) -> rx.Component:
         ),
         on_submit=DocumentsState.rename,
         reset_on_submit=False,
-        aria_label="Renommer le document",
+        aria_label=t("Renommer le document"),
         width="100%",
     )
 
@@ -361,11 +395,11 @@ def _rename_form(item: DocumentItem) -> rx.Component:
 def _title_line(item: DocumentItem) -> rx.Component:
     return rx.flex(
         # Plain text, whatever the title contains.
-        rx.text(item.title, weight="bold", size="3", class_name="document-title"),
-        rx.cond(item.is_new, rx.badge("Nouveau", color_scheme="green", class_name="new")),
+        rx.text(item.title, weight="bold", size="3", class_name="document-title", style=_WRAP),
+        rx.cond(item.is_new, rx.badge(t("Nouveau"), color_scheme="green", class_name="new")),
         rx.cond(
             item.hidden,
-            rx.badge("Masqué aux professionnels", color_scheme="amber",
+            rx.badge(t("Masqué aux professionnels"), color_scheme="amber",
                      class_name="hidden-from-professionals"),
         ),
         spacing="2",
@@ -377,23 +411,32 @@ def _title_line(item: DocumentItem) -> rx.Component:
 def _actions(item: DocumentItem) -> rx.Component:
     busy = DocumentsState.busy_id != ""
     return rx.flex(
-        rx.button("Télécharger", size="1", on_click=DocumentsState.download(item.id),
-                  disabled=busy, aria_label="Télécharger « " + item.title + " »"),
-        rx.button("Renommer", size="1", variant="soft",
+        rx.cond(
+            item.viewable,
+            rx.button(
+                rx.link(t("Voir"), href=item.view_path,
+                        aria_label=tf("Voir « {title} »", title=item.title)),
+                as_child=True, size="2",
+            ),
+        ),
+        rx.button(t("Télécharger"), size="2", variant="soft",
+                  on_click=DocumentsState.download(item.id), disabled=busy,
+                  aria_label=tf("Télécharger « {title} »", title=item.title)),
+        rx.button(t("Renommer"), size="2", variant="soft",
                   on_click=DocumentsState.start_rename(item.id), disabled=busy,
-                  aria_label="Renommer « " + item.title + " »"),
+                  aria_label=tf("Renommer « {title} »", title=item.title)),
         rx.cond(
             item.hidden,
-            rx.button("Afficher aux professionnels", size="1", variant="soft",
+            rx.button(t("Afficher aux professionnels"), size="2", variant="soft",
                       on_click=DocumentsState.set_hidden(item.id, False), disabled=busy,
                       loading=DocumentsState.busy_id == item.id),
-            rx.button("Masquer aux professionnels", size="1", variant="soft",
+            rx.button(t("Masquer aux professionnels"), size="2", variant="soft",
                       on_click=DocumentsState.set_hidden(item.id, True), disabled=busy,
                       loading=DocumentsState.busy_id == item.id),
         ),
-        rx.button("Supprimer", size="1", variant="soft", color_scheme="red",
+        rx.button(t("Supprimer"), size="2", variant="soft", color_scheme="red",
                   on_click=DocumentsState.ask_delete(item.id), disabled=busy,
-                  aria_label="Supprimer « " + item.title + " »"),
+                  aria_label=tf("Supprimer « {title} »", title=item.title)),
         spacing="2",
         wrap="wrap",
     )
@@ -407,21 +450,25 @@ def _document_row(item: DocumentItem) -> rx.Component:
                         _title_line(item)),
                 rx.text(
                     rx.text.span(item.type_label, class_name="document-type"),
-                    " · document du ",
+                    " · ",
+                    t("document du "),
                     rx.text.span(item.clinical_date, class_name="document-date"),
                     size="2",
+                    style=_WRAP,
                 ),
                 rx.text(
-                    "Auteur : ",
+                    t("Auteur : "),
                     rx.text.span(item.author, class_name="document-author"),
                     " · ",
                     item.kind,
                     " · ",
                     rx.text.span(item.size, class_name="document-size"),
-                    " · ajouté le ",
+                    " · ",
+                    t("ajouté le "),
                     item.added,
                     size="2",
                     color_scheme="gray",
+                    style=_WRAP,
                 ),
                 _actions(item),
                 spacing="2",
@@ -437,7 +484,7 @@ def _document_row(item: DocumentItem) -> rx.Component:
 
 def _list() -> rx.Component:
     return rx.vstack(
-        rx.text(DocumentsState.count_label, size="2", color_scheme="gray",
+        rx.text(DocumentsState.count_text, size="2", color_scheme="gray",
                 id="documents-count", aria_live="polite"),
         rx.cond(
             DocumentsState.documents.length() > 0,
@@ -451,18 +498,22 @@ def _list() -> rx.Component:
                 flex_direction="column",
                 gap="var(--space-3)",
             ),
-            rx.text(
+            rx.box(
                 rx.cond(
                     DocumentsState.filters_active,
-                    "Aucun document ne correspond à ces critères.",
-                    "Votre dossier ne contient encore aucun document.",
+                    empty_state(t("Aucun document ne correspond à ces critères."),
+                                t("Changez les filtres, ou effacez-les pour tout revoir.")),
+                    empty_state(t("Votre dossier ne contient encore aucun document."),
+                                t("Ajoutez-en un avec le formulaire ci-dessus ; ceux que vos "
+                                  "professionnels de santé déposent apparaîtront aussi ici.")),
                 ),
                 id="documents-empty",
+                width="100%",
             ),
         ),
         rx.cond(
             DocumentsState.has_more,
-            rx.button("Voir plus", on_click=DocumentsState.load_more,
+            rx.button(t("Voir plus"), on_click=DocumentsState.load_more,
                       loading=DocumentsState.loading_more, variant="outline"),
         ),
         spacing="3",
@@ -471,60 +522,43 @@ def _list() -> rx.Component:
 
 
 def _delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Supprimer ce document ?"),
-            rx.alert_dialog.description(
-                "« ", DocumentsState.deleting_title, " » disparaîtra de votre dossier : ni "
-                "vous ni les professionnels ne pourrez plus l'ouvrir. Cette action est "
-                "définitive.",
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button("Annuler", variant="soft", color_scheme="gray",
-                              on_click=DocumentsState.cancel_delete),
-                ),
-                rx.alert_dialog.action(
-                    rx.button("Supprimer", color_scheme="red",
-                              on_click=DocumentsState.confirm_delete),
-                ),
-                spacing="3",
-                justify="end",
-                margin_top="1em",
-            ),
-        ),
-        open=DocumentsState.deleting_id != "",
+    return confirm_dialog(
+        open=DocumentsState.deleting,
         on_open_change=DocumentsState.delete_dialog_changed,
+        title=t("Supprimer ce document ?"),
+        description=tf("« {title} » disparaîtra de votre dossier : ni vous ni les "
+                       "professionnels ne pourrez plus l'ouvrir. Cette action est définitive.",
+                       title=DocumentsState.deleting_title),
+        confirm_label=t("Supprimer"),
+        on_confirm=DocumentsState.confirm_delete,
+        id="delete-dialog",
     )
 
 
 def _content() -> rx.Component:
-    return rx.vstack(
-        rx.heading("Mes documents", as_="h1", size="7"),
-        rx.text(
-            "Vos comptes rendus, ordonnances et résultats d'examens. Vous pouvez en masquer "
-            "certains aux professionnels de santé.",
-            color_scheme="gray",
+    return page_body(
+        page_header(
+            t(PAGE_TITLE),
+            t("Vos comptes rendus, ordonnances et résultats d'examens. Vous pouvez en masquer "
+              "certains aux professionnels de santé."),
         ),
-        _upload_form(),
-        rx.heading("Mon dossier", as_="h2", size="5"),
-        _filters(),
-        _page_messages(),
-        rx.cond(
-            DocumentsState.error != "",
-            rx.button("Réessayer", on_click=DocumentsState.load, variant="soft", size="1"),
-        ),
-        rx.cond(
-            DocumentsState.loading,
-            rx.hstack(rx.spinner(), rx.text("Chargement…"), id="documents-loading"),
-            _list(),
+        section(t("Ajouter un document"), _upload_form(), id="add-document"),
+        section(
+            t("Mon dossier"),
+            _filters(),
+            error_callout(DocumentsState.error, retry=DocumentsState.load, id="documents-error"),
+            success_callout(DocumentsState.info, id="documents-info"),
+            rx.cond(
+                DocumentsState.loading,
+                rx.box(loading_state(), id="documents-loading"),
+                _list(),
+            ),
+            id="my-documents",
         ),
         _delete_dialog(),
-        spacing="5",
-        width="100%",
     )
 
 
-@rx.page(route=DOCUMENTS_ROUTE, title=page_title("Mes documents"), on_load=DocumentsState.load)
+@rx.page(route=DOCUMENTS_ROUTE, title=page_title(PAGE_TITLE), on_load=DocumentsState.load)
 def documents() -> rx.Component:
-    return layout(_content(), current_route=DOCUMENTS_ROUTE)
+    return layout(_content(), current_route=DOCUMENTS_ROUTE, title=PAGE_TITLE)

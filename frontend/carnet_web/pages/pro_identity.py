@@ -11,7 +11,13 @@ import reflex as rx
 from carnet_web.components.layout import layout, page_title
 from carnet_web.i18n import N_, t
 from carnet_web.state.pro_common import PRO_DECLARE_ROUTE, PRO_EMERGENCY_ROUTE
-from carnet_web.state.pro_identity import MAX_REASON, ProDeclareState, ProEmergencyState
+from carnet_web.state.pro_identity import (
+    MAX_REASON,
+    REASON_FIELD_ID,
+    ProDeclareState,
+    ProEmergencyState,
+    open_record_id,
+)
 
 DECLARE_TITLE = N_("Déclarer une relation de soins")
 EMERGENCY_TITLE = N_("Accès d'urgence")
@@ -79,7 +85,8 @@ def _messages(state: Any, prefix: str) -> rx.Component:
                 rx.callout(state.info, icon="circle_check", color_scheme="green",
                            role="status", id=f"{prefix}-info"),
                 rx.cond(state.record_href != "",
-                        rx.button(rx.el.a(t("Ouvrir le dossier"), href=state.record_href),
+                        rx.button(rx.el.a(t("Ouvrir le dossier"), href=state.record_href,
+                                          id=open_record_id(prefix)),
                                   as_child=True)),
                 spacing="2",
                 align="start",
@@ -162,7 +169,7 @@ def _emergency_content() -> rx.Component:
                     rx.text(t("Obligatoire. Le patient pourra le lire."), size="1",
                             color_scheme="gray", id="emergency-reason-hint"),
                     rx.text_area(
-                        id="emergency-reason",
+                        id=REASON_FIELD_ID,
                         name="reason",
                         required=True,
                         max_length=MAX_REASON,

@@ -62,7 +62,7 @@ def _documents() -> rx.Component:
                 rx.el.ul(rx.foreach(ProRecordState.documents, _document),
                          id="record-documents", padding="0", margin="0", display="grid",
                          gap="0.75em", width="100%"),
-                rx.text(NO_DOCUMENTS, color_scheme="gray"),
+                rx.text(t(NO_DOCUMENTS), color_scheme="gray"),
             ),
             rx.cond(
                 ProRecordState.has_more,
@@ -131,7 +131,7 @@ def _profile() -> rx.Component:
                 ProRecordState.sections.length() > 0,
                 rx.vstack(rx.foreach(ProRecordState.sections, _section), spacing="3",
                           width="100%"),
-                rx.text(NO_SECTIONS, color_scheme="gray"),
+                rx.text(t(NO_SECTIONS), color_scheme="gray"),
             ),
             spacing="3",
             width="100%",
@@ -144,7 +144,7 @@ def _profile() -> rx.Component:
 def _record() -> rx.Component:
     return rx.vstack(
         rx.heading(ProRecordState.patient_label, as_="h1", size="7", id="record-patient"),
-        rx.text(t("Né(e) le "), ProRecordState.birth_date),
+        rx.text(tf("Né(e) le {date}", date=ProRecordState.birth_date)),
         rx.flex(
             rx.badge(ProRecordState.ground, size="2", id="record-ground"),
             rx.cond(ProRecordState.expiry != "",

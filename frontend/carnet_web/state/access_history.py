@@ -23,6 +23,7 @@ from carnet_web.state.formatting import datetime_text
 from carnet_web.state.session import SessionState, api_errors
 
 PAGE_SIZE: Final = 20
+ENTRY_ID_PREFIX: Final = "access-"  # + the entry's id: each entry's element
 HEADING_ID: Final = "access-history-heading"
 
 ACCESS_LOG: Final = api.operation(
@@ -192,6 +193,11 @@ class AccessHistoryState(SessionState):
         self.loading_more = True
         self.error = ""
         yield
+        shown = len(self.entries)
         await self._page(self._end_cursor)
-        if not self.has_more:  # the button is gone: keep the keyboard user in the page
+        # The keyboard goes on where the reading does: the first of the older entries (the
+        # button may be gone). Nothing came (the log changed meanwhile): the heading.
+        if len(self.entries) > shown:
+            yield rx.set_focus(ENTRY_ID_PREFIX + self.entries[shown].id)
+        elif not self.has_more:
             yield rx.set_focus(HEADING_ID)

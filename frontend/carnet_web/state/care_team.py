@@ -12,6 +12,7 @@ holds, never a guess.
 from __future__ import annotations
 
 import dataclasses
+import json
 import unicodedata
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -28,6 +29,7 @@ from carnet_web.state.session import SessionState, api_errors
 
 RPPS_FIELD_ID: Final = "care-team-rpps"
 TEAM_HEADING_ID: Final = "care-team-heading"
+REMOVE_BUTTON_PREFIX: Final = "care-team-remove-"  # + the professional's id
 
 _PROFESSIONAL: Final = "id rpps profession specialty practiceName"
 
@@ -227,6 +229,8 @@ class CareTeamState(SessionState):
     blocked_others: list[BlockedItem] = []
     emergency_allowed: bool = True
     rpps_field_key: int = 0  # a new key empties the (uncontrolled) RPPS field
+    removing_id: str = ""  # the "Retirer" confirmation is open for this professional
+    removing_name: str = ""
 
     def _clear_messages(self) -> None:
         self.error = ""
@@ -328,8 +332,43 @@ class CareTeamState(SessionState):
         yield rx.set_focus(RPPS_FIELD_ID)
 
     @rx.event
-    async def remove(self, professional_id: str) -> AsyncIterator[EventSpec | None]:
-        """"Retirer de mon équipe": the professional reads nothing more, at once."""
+    def ask_remove(self, professional_id: str) -> None:
+        """"Retirer de mon équipe": open the confirmation first."""
+        if self.busy or not professional_id:
+            return
+        self.removing_id = professional_id
+        self.removing_name = self._name_of(professional_id)
+        self.info = ""
+
+    @rx.event
+    def remove_dialog_changed(self, is_open: bool) -> EventSpec | None:
+        """The confirmation closed by "Annuler", Escape or a click outside: nothing removed,
+        and the keyboard is back on the "Retirer" button that opened it (the dialog has no
+        trigger of its own to give focus back to)."""
+        if is_open or not self.removing_id:
+            return None
+        button = REMOVE_BUTTON_PREFIX + self.removing_id
+        self.removing_id = ""
+        self.removing_name = ""
+        # By id, once the dialog has finished closing (Radix restores focus to what was focused
+        # when it opened, which a re-rendered list may have replaced; a ref cannot reach a
+        # button inside rx.foreach).
+        return rx.call_script(
+            f"setTimeout(() => document.getElementById({json.dumps(button)})?.focus(), 50)")
+
+    @rx.event
+    async def confirm_remove(self) -> AsyncIterator[EventSpec | None]:
+        """"Retirer" in the confirmation."""
+        professional_id = self.removing_id
+        self.removing_id = ""
+        self.removing_name = ""
+        if not professional_id:
+            return
+        async for event in self._remove(professional_id):
+            yield event
+
+    async def _remove(self, professional_id: str) -> AsyncIterator[EventSpec | None]:
+        """Remove from my care team: the professional reads nothing more, at once."""
         if self.busy:
             return
         if (redirect := self._require_session()) is not None:

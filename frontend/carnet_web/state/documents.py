@@ -1,20 +1,24 @@
 """State of "Mes documents" (/documents): my documents (filters, pages), adding one (upload),
-downloading, renaming, hiding from professionals, deleting. Needs a session: without one (or
-when the API says it is no longer valid) the tab goes to the login page.
+viewing, downloading, renaming, hiding from professionals, deleting. Needs a session: without
+one (or when the API says it is no longer valid) the tab goes to the login page.
+
+The document types, their labels, the accepted formats and the limits (size, title length) come
+from the API's `referenceData`, in the tab's language, with the first page of documents.
 
 Uploads: `rx.upload` sends the chosen file to this Reflex backend (with progress, reported to
 `upload_progress`), then `upload_document` forwards it to the API as a GraphQL multipart
-request (`api.upload`, streamed) with the tab's token. Downloads: `download` issues a one-time
+request (`api.upload`, streamed) with the tab's token. A file over the limit is refused as soon
+as it is picked (the file picker knows the limit). Downloads: `download` issues a one-time
 ticket for `carnet_web.documents_http`, which streams the bytes from the API; the token never
-reaches the browser.
+reaches the browser. "Voir" opens the document page (state/document_view.py).
 
-Each error type of the API's typed results gets its French message here.
+Every message is French in the code (the catalogue's msgid) and shown in the tab's language.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any, Final
@@ -25,59 +29,23 @@ from reflex.event import EventSpec
 
 from carnet_web import api
 from carnet_web.documents_http import (
+    DOWNLOAD,
     MAX_DOCUMENT_BYTES,
     TICKETS,
     backend_base_url,
     download_script,
     download_url,
+    is_inline,
 )
-from carnet_web.state.formatting import french_date, french_day, french_size, today_here
-from carnet_web.state.session import SessionState
-
-#: The DMP document types (JDV_J66), as the API's DocumentType enum, with their French labels
-#: (the API's own list: backend/records/document_types.py; a test keeps both in step).
-DOCUMENT_TYPES: Final = (
-    ("CONSULTATION_REPORT", "Compte rendu de consultation"),
-    ("DISCHARGE_LETTER", "Lettre de liaison de sortie"),
-    ("HOSPITAL_REPORT", "Compte rendu d'hospitalisation"),
-    ("LAB_REPORT", "Compte rendu de biologie"),
-    ("IMAGING_REPORT", "Compte rendu d'imagerie"),
-    ("PATHOLOGY_REPORT", "Compte rendu d'anatomopathologie"),
-    ("OPERATIVE_REPORT", "Compte rendu opératoire"),
-    ("EMERGENCY_REPORT", "Compte rendu de passage aux urgences"),
-    ("DELIVERY_REPORT", "Compte rendu d'accouchement"),
-    ("CARE_EPISODE_SUMMARY", "Synthèse d'épisode de soins"),
-    ("MEDICAL_RECORD_SUMMARY", "Synthèse médicale"),
-    ("PRESCRIPTION_HEALTH_PRODUCTS", "Prescription de produits de santé"),
-    ("CARE_PRESCRIPTION", "Prescription de soins"),
-    ("DISPENSING", "Dispensation"),
-    ("VACCINATION_HISTORY", "Historique des vaccinations"),
-    ("VITAL_SIGNS", "Signes vitaux"),
-    ("MEDICATION_REVIEW", "Bilan de médication"),
-    ("MULTIDISCIPLINARY_MEETING", "Compte rendu de réunion de concertation"),
-    ("CARE_PLAN", "Plan personnalisé de soins"),
-)
-TYPE_LABELS: Final = dict(DOCUMENT_TYPES)
+from carnet_web.i18n import DEFAULT_LANGUAGE, N_, gettext
+from carnet_web.routes import document_view_path
+from carnet_web.state.formatting import date_text, day_text, size_text, today_here
+from carnet_web.state.session import SessionState, api_errors
 
 PAGE_SIZE: Final = 20
-MAX_TITLE: Final = 200  # the API's limit
+#: Until the API's reference data has come (it says the real values).
+DEFAULT_MAX_TITLE: Final = 200
 UPLOAD_ID: Final = "document-upload"
-#: What the file picker offers (the API sniffs the bytes and has the last word).
-ACCEPTED_FILES: Final = {
-    "application/pdf": [".pdf"],
-    "image/jpeg": [".jpg", ".jpeg"],
-    "image/png": [".png"],
-    "text/plain": [".txt"],
-    "text/xml": [".xml"],
-    "application/xml": [".xml"],
-}
-CONTENT_KINDS: Final = {
-    "application/pdf": "PDF",
-    "image/jpeg": "Image JPEG",
-    "image/png": "Image PNG",
-    "text/plain": "Texte",
-    "application/hl7-cda+xml": "Document CDA (XML)",
-}
 
 _DOCUMENT_FIELDS: Final = """
 fragment DocumentFields on Document {
@@ -93,6 +61,26 @@ DOCUMENTS: Final = api.operation(
         totalCount
         pageInfo { hasNextPage endCursor }
         edges { node { ...DocumentFields } }
+      }
+    }
+    """ + _DOCUMENT_FIELDS
+)
+
+#: The first page and what the page needs to know from the API (types, formats, limits).
+DOCUMENTS_PAGE: Final = api.operation(
+    """
+    query DocumentsPage($first: Int!, $filter: DocumentFilter) {
+      documents(first: $first, filter: $filter) {
+        totalCount
+        pageInfo { hasNextPage endCursor }
+        edges { node { ...DocumentFields } }
+      }
+      referenceData {
+        documentTypes { value label }
+        uploadLimits {
+          maxDocumentBytes maxTitleLength
+          contentKinds { contentType label extensions pickerTypes }
+        }
       }
     }
     """ + _DOCUMENT_FIELDS
@@ -158,81 +146,81 @@ DELETE_DOCUMENT: Final = api.operation(
     """
 )
 
-# --- French messages ----------------------------------------------------------------------
+# --- messages (French msgids, shown in the tab's language) ---------------------------------
 
-UNSUPPORTED_FORMAT: Final = (
-    "Format non accepté : envoyez un PDF, une image JPEG ou PNG, un texte ou un document CDA "
-    "(XML)."
-)
-DUPLICATE: Final = "Ce document est déjà dans votre dossier."
-DOCUMENT_GONE: Final = "Ce document n'existe plus : il a peut-être été supprimé."
-NO_FILE: Final = "Choisissez un fichier à envoyer."
-ONE_FILE_ONLY: Final = "Choisissez un seul fichier à la fois."
-FILE_REFUSED: Final = "Ce fichier ne peut pas être envoyé."
-EMPTY_FILE: Final = "Ce fichier est vide."
-TITLE_REQUIRED: Final = "Le titre est obligatoire."
-TITLE_TOO_LONG: Final = f"Le titre dépasse {MAX_TITLE} caractères."
-TYPE_REQUIRED: Final = "Choisissez le type du document."
-DATE_REQUIRED: Final = "Indiquez la date du document."
-DATE_INVALID: Final = "Date invalide."
-DATE_IN_FUTURE: Final = "La date du document est dans le futur."
-DATES_REVERSED: Final = "La date de début doit précéder la date de fin."
-UPLOAD_CANCELLED: Final = "Envoi annulé."
-RENAMED: Final = "Le document a été renommé."
-
-
-def too_large_message(max_bytes: int) -> str:
-    return f"Fichier trop volumineux : {french_size(max_bytes)} au maximum."
-
-
-def added_message(title: str) -> str:
-    return f"« {title} » a été ajouté à votre dossier."
-
-
-def hidden_message(title: str, hidden: bool) -> str:
-    if hidden:
-        return f"« {title} » est maintenant masqué aux professionnels."
-    return f"« {title} » est de nouveau visible par les professionnels."
+UNSUPPORTED_FORMAT: Final = N_("Format non accepté : envoyez un fichier de l'un de ces formats : "
+                               "{formats}.")
+DUPLICATE: Final = N_("Ce document est déjà dans votre dossier.")
+DOCUMENT_GONE: Final = N_("Ce document n'existe plus : il a peut-être été supprimé.")
+NO_FILE: Final = N_("Choisissez un fichier à envoyer.")
+ONE_FILE_ONLY: Final = N_("Choisissez un seul fichier à la fois.")
+FILE_REFUSED: Final = N_("Ce fichier ne peut pas être envoyé.")
+EMPTY_FILE: Final = N_("Ce fichier est vide.")
+TOO_LARGE: Final = N_("Fichier trop volumineux : {size} au maximum.")
+TITLE_REQUIRED: Final = N_("Le titre est obligatoire.")
+TITLE_TOO_LONG: Final = N_("Le titre dépasse {max} caractères.")
+TYPE_REQUIRED: Final = N_("Choisissez le type du document.")
+DATE_REQUIRED: Final = N_("Indiquez la date du document.")
+DATE_INVALID: Final = N_("Date invalide.")
+DATE_IN_FUTURE: Final = N_("La date du document est dans le futur.")
+DATES_REVERSED: Final = N_("La date de début doit précéder la date de fin.")
+UPLOAD_CANCELLED: Final = N_("Envoi annulé.")
+RENAMED: Final = N_("Le document a été renommé.")
+ADDED: Final = N_("« {title} » a été ajouté à votre dossier.")
+NOW_HIDDEN: Final = N_("« {title} » est maintenant masqué aux professionnels.")
+NOW_VISIBLE: Final = N_("« {title} » est de nouveau visible par les professionnels.")
+DELETED: Final = N_("« {title} » a été supprimé de votre dossier.")
+DUPLICATE_NOTICE: Final = N_("Il s'y trouve sous le titre « {title} » (document du {day}).")
+DUPLICATE_NOTICE_NO_DAY: Final = N_("Il s'y trouve sous le titre « {title} ».")
+FORMATS_HINT: Final = N_("Formats acceptés : {formats} ; {size} au maximum.")
+ME: Final = N_("Moi")
+A_PROFESSIONAL: Final = N_("Professionnel de santé")
+NO_DOCUMENT: Final = N_("Aucun document")
+ONE_DOCUMENT: Final = N_("{n} document")
+SEVERAL_DOCUMENTS: Final = N_("{n} documents")
+A_FILE: Final = N_("Fichier")
 
 
-def deleted_message(title: str) -> str:
-    return f"« {title} » a été supprimé de votre dossier."
-
-
-def duplicate_notice(title: str, clinical_date: str) -> str:
-    day = french_day(clinical_date)
-    return f"Il s'y trouve sous le titre « {title} »" + (f" (document du {day})." if day else ".")
-
-
-def _fallback(result: Mapping[str, Any]) -> str:
-    # An error type this page does not know yet: the API's own (French) message.
+def _fallback(result: Mapping[str, Any], lang: str) -> str:
+    # An error type this page does not know yet: the API's own message (in the tab's language).
     message = result.get("message")
-    return message if isinstance(message, str) and message else api.UNEXPECTED_MESSAGE
+    return message if isinstance(message, str) and message else gettext(
+        lang, api.UNEXPECTED_MESSAGE)
 
 
-def upload_error_message(result: Mapping[str, Any]) -> str:
-    """French message for an error member of `UploadDocumentResult`."""
+def too_large_message(max_bytes: int, lang: str) -> str:
+    return gettext(lang, TOO_LARGE, size=size_text(max_bytes, lang))
+
+
+def unsupported_message(formats: Sequence[str], lang: str) -> str:
+    return gettext(lang, UNSUPPORTED_FORMAT, formats=", ".join(formats))
+
+
+def upload_error_message(result: Mapping[str, Any], lang: str, *,
+                         formats: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """The message for an error member of `UploadDocumentResult`, in `lang`."""
     kind = result.get("__typename")
     if kind == "UnsupportedContent":
-        return UNSUPPORTED_FORMAT
+        return unsupported_message(formats, lang) if formats else _fallback(result, lang)
     if kind == "FileTooLarge":
-        return too_large_message(int(result.get("maxBytes") or MAX_DOCUMENT_BYTES))
+        return too_large_message(int(result.get("maxBytes") or max_bytes), lang)
     if kind == "DuplicateDocument":
-        return DUPLICATE
+        return gettext(lang, DUPLICATE)
     if kind == "DocumentNotFound":
-        return DOCUMENT_GONE
-    return _fallback(result)  # InvalidDocumentInput: the API says which field, in French
+        return gettext(lang, DOCUMENT_GONE)
+    return _fallback(result, lang)  # InvalidDocumentInput: the API says which field, and why
 
 
-def change_error_message(result: Mapping[str, Any]) -> str:
-    """French message for an error member of `DocumentChangeResult`/`DeleteDocumentResult`."""
+def change_error_message(result: Mapping[str, Any], lang: str) -> str:
+    """The message for an error member of `DocumentChangeResult`/`DeleteDocumentResult`."""
     if result.get("__typename") == "DocumentNotFound":
-        return DOCUMENT_GONE
-    return _fallback(result)
+        return gettext(lang, DOCUMENT_GONE)
+    return _fallback(result, lang)
 
 
-def rejection_message(rejected: Sequence[Mapping[str, Any]]) -> str:
-    """French message for files the file picker refused (react-dropzone error codes)."""
+def rejection_message(rejected: Sequence[Mapping[str, Any]], lang: str, *,
+                      formats: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """The message for files the file picker refused (react-dropzone error codes)."""
     codes = {
         str(error.get("code"))
         for entry in rejected
@@ -240,12 +228,12 @@ def rejection_message(rejected: Sequence[Mapping[str, Any]]) -> str:
         if isinstance(error, Mapping)
     }
     if "too-many-files" in codes:
-        return ONE_FILE_ONLY
+        return gettext(lang, ONE_FILE_ONLY)
     if "file-too-large" in codes:
-        return too_large_message(MAX_DOCUMENT_BYTES)
-    if "file-invalid-type" in codes:
-        return UNSUPPORTED_FORMAT
-    return FILE_REFUSED
+        return too_large_message(max_bytes, lang)
+    if "file-invalid-type" in codes and formats:
+        return unsupported_message(formats, lang)
+    return gettext(lang, FILE_REFUSED)
 
 
 def parse_day(value: str) -> date | None:
@@ -255,23 +243,25 @@ def parse_day(value: str) -> date | None:
         return None
 
 
-def check_upload_form(title: str, type_: str, clinical_date: str,
-                      today: date | None = None) -> tuple[str, str] | None:
-    """The first problem with the upload form as (field, French message), or None."""
+def check_upload_form(title: str, type_: str, clinical_date: str, *, types: Collection[str],
+                      max_title: int = DEFAULT_MAX_TITLE, today: date | None = None
+                      ) -> tuple[str, str, dict[str, Any]] | None:
+    """The first problem with the upload form as (field, French message, its values), or
+    None. `types`: the document types the API knows."""
     clean_title = " ".join(title.split())
     if not clean_title:
-        return "title", TITLE_REQUIRED
-    if len(clean_title) > MAX_TITLE:
-        return "title", TITLE_TOO_LONG
-    if type_ not in TYPE_LABELS:
-        return "type", TYPE_REQUIRED
+        return "title", TITLE_REQUIRED, {}
+    if len(clean_title) > max_title:
+        return "title", TITLE_TOO_LONG, {"max": max_title}
+    if type_ not in types:
+        return "type", TYPE_REQUIRED, {}
     if not clinical_date:
-        return "clinicalDate", DATE_REQUIRED
+        return "clinicalDate", DATE_REQUIRED, {}
     day = parse_day(clinical_date)
     if day is None or day.year < 1900:
-        return "clinicalDate", DATE_INVALID
+        return "clinicalDate", DATE_INVALID, {}
     if day > (today or today_here()):
-        return "clinicalDate", DATE_IN_FUTURE
+        return "clinicalDate", DATE_IN_FUTURE, {}
     return None
 
 
@@ -296,13 +286,14 @@ class Filters:
         return value or None
 
 
-def parse_filters(form: Mapping[str, Any]) -> tuple[Filters, str]:
+def parse_filters(form: Mapping[str, Any], *, types: Collection[str],
+                  max_title: int = DEFAULT_MAX_TITLE) -> tuple[Filters, str]:
     """The filters from the filter form, and a French error ('' when they make sense)."""
     type_ = str(form.get("type") or "")
     date_from = str(form.get("from") or "").strip()
     date_to = str(form.get("to") or "").strip()
-    text = " ".join(str(form.get("text") or "").split())[:MAX_TITLE]
-    filters = Filters(type_ if type_ in TYPE_LABELS else "", date_from, date_to, text)
+    text = " ".join(str(form.get("text") or "").split())[:max_title]
+    filters = Filters(type_ if type_ in types else "", date_from, date_to, text)
     start = parse_day(date_from) if date_from else None
     end = parse_day(date_to) if date_to else None
     if (date_from and start is None) or (date_to and end is None):
@@ -312,14 +303,21 @@ def parse_filters(form: Mapping[str, Any]) -> tuple[Filters, str]:
     return filters, ""
 
 
-def author_label(author: Mapping[str, Any] | None) -> str:
-    """'Moi', or the professional: 'Médecin · Cabinet du Parc'."""
+def author_label(author: Mapping[str, Any] | None, lang: str) -> str:
+    """'Moi', or the professional: 'Médecin · Cabinet du Parc' (as the API stores them)."""
     author = author or {}
     if author.get("isPatient"):
-        return "Moi"
+        return gettext(lang, ME)
     professional = author.get("professional") or {}
     parts = [str(professional.get(key) or "").strip() for key in ("profession", "practiceName")]
-    return " · ".join(part for part in parts if part) or "Professionnel de santé"
+    return " · ".join(part for part in parts if part) or gettext(lang, A_PROFESSIONAL)
+
+
+def count_label(total: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """'Aucun document', '1 document', '25 documents' (also used by state/pro_record.py)."""
+    if total <= 0:
+        return gettext(lang, NO_DOCUMENT)
+    return gettext(lang, ONE_DOCUMENT if total == 1 else SEVERAL_DOCUMENTS, n=total)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,35 +325,54 @@ class DocumentItem:
     id: str
     title: str  # shown as plain text, always
     type_label: str
-    clinical_date: str  # '7 mars 2025'
+    clinical_date: str  # '7 mars 2025' / '7 March 2025'
     added: str  # '28 novembre 2026'
-    size: str  # '1,5 Mo'
+    size: str  # '1,5 Ko' / '1.5 KB'
     kind: str  # 'PDF'
     author: str
     is_new: bool
     hidden: bool  # hidden from professionals
+    viewable: bool  # shown inside Carnet (PDF, raster image): "Voir"
+    view_path: str  # /documents/<id>
 
 
-def document_item(node: Mapping[str, Any]) -> DocumentItem:
-    content_type = str(node.get("contentType") or "").split(";")[0].strip()
+def document_item(node: Mapping[str, Any], lang: str,
+                  kinds: Mapping[str, str] | None = None) -> DocumentItem:
+    """A document of the list; `kinds`: the API's label of each content type."""
+    content_type = str(node.get("contentType") or "")
     return DocumentItem(
         id=str(node["id"]),
         title=str(node["title"]),
-        type_label=str(node.get("typeLabel") or TYPE_LABELS.get(node.get("type", ""), "")),
-        clinical_date=french_day(str(node.get("clinicalDate") or "")),
-        added=french_date(str(node.get("createdAt") or "")),
-        size=french_size(int(node.get("size") or 0)),
-        kind=CONTENT_KINDS.get(content_type, "Fichier"),
-        author=author_label(node.get("author")),
+        type_label=str(node.get("typeLabel") or node.get("type") or ""),
+        clinical_date=day_text(str(node.get("clinicalDate") or ""), lang),
+        added=date_text(str(node.get("createdAt") or ""), lang),
+        size=size_text(int(node.get("size") or 0), lang),
+        kind=(kinds or {}).get(content_type) or gettext(lang, A_FILE),
+        author=author_label(node.get("author"), lang),
         is_new=bool(node.get("isNew")),
         hidden=node.get("visibility") == "HIDDEN_FROM_PROFESSIONALS",
+        viewable=is_inline(content_type),
+        view_path=document_view_path(str(node["id"])),
     )
 
 
-def count_label(total: int) -> str:
-    if total <= 0:
-        return "Aucun document"
-    return f"{total} document" + ("s" if total > 1 else "")
+def picker_accept(kinds: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """react-dropzone's `accept`: media type -> extensions, from the API's content kinds."""
+    accept: dict[str, list[str]] = {}
+    for kind in kinds:
+        for media_type in kind.get("pickerTypes") or []:
+            extensions = accept.setdefault(str(media_type), [])
+            extensions += [str(e) for e in kind.get("extensions") or [] if e not in extensions]
+    return accept
+
+
+def download_event(state: SessionState, download_path: str) -> EventSpec:
+    """The browser-side event that downloads the document at `download_path` (its API
+    `downloadUrl`) through this server, with a one-time ticket for this tab's session."""
+    ticket = TICKETS.issue(token=state._api_token, path=download_path,
+                           headers=state._forwarded_headers(), kind=DOWNLOAD, lang=state.lang)
+    base = backend_base_url(get_config().api_url, state.router.page.host)
+    return rx.call_script(download_script(download_url(base, ticket)))
 
 
 class DocumentsState(SessionState):
@@ -366,8 +383,17 @@ class DocumentsState(SessionState):
     info: str = ""
     documents: list[DocumentItem] = []
     total_count: int = 0
+    count_text: str = ""
     has_more: bool = False
     _end_cursor: str = ""
+    # What the API says (referenceData), in the tab's language.
+    type_options: list[list[str]] = []  # [value, label]
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
+    max_title: int = DEFAULT_MAX_TITLE
+    accept: dict[str, list[str]] = {}
+    formats_hint: str = ""
+    _kind_labels: dict[str, str] = {}
+    _format_labels: list[str] = []
     # The filters in force (the form is read on submit); a new key empties the form.
     filter_type: str = ""
     filter_from: str = ""
@@ -381,7 +407,8 @@ class DocumentsState(SessionState):
     upload_phase: str = ""  # '' | 'sending' (browser -> here) | 'saving' (here -> API)
     upload_percent: int = 0
     upload_error: str = ""
-    upload_error_field: str = ""  # 'title', 'type', 'clinicalDate' or ''
+    upload_error_field: str = ""  # 'file', 'title', 'type', 'clinicalDate' or ''
+    pick_error: str = ""  # the file picker refused the file just picked
     upload_info: str = ""
     duplicate_id: str = ""
     duplicate_notice: str = ""
@@ -398,42 +425,69 @@ class DocumentsState(SessionState):
         return bool(self.filter_type or self.filter_from or self.filter_to or self.filter_text)
 
     @rx.var
-    def count_label(self) -> str:
-        return count_label(self.total_count)
-
-    @rx.var
     def uploading(self) -> bool:
         return self.upload_phase != ""
 
+    @rx.var
+    def deleting(self) -> bool:
+        return self.deleting_id != ""
+
     # --- the list -----------------------------------------------------------------------
+
+    def _types(self) -> set[str]:
+        return {value for value, _ in self.type_options}
 
     def _filters(self) -> Filters:
         return Filters(self.filter_type, self.filter_from, self.filter_to, self.filter_text)
 
+    def _set_total(self, total: int) -> None:
+        self.total_count = max(0, total)
+        self.count_text = count_label(self.total_count, self.lang)
+
+    def _use_reference(self, reference: Mapping[str, Any]) -> None:
+        self.type_options = [[str(choice["value"]), str(choice["label"])]
+                             for choice in reference.get("documentTypes") or []]
+        limits = reference.get("uploadLimits") or {}
+        self.max_document_bytes = int(limits.get("maxDocumentBytes") or MAX_DOCUMENT_BYTES)
+        self.max_title = int(limits.get("maxTitleLength") or DEFAULT_MAX_TITLE)
+        kinds = list(limits.get("contentKinds") or [])
+        self._kind_labels = {str(k["contentType"]): str(k["label"]) for k in kinds}
+        self._format_labels = [str(k["label"]) for k in kinds]
+        self.accept = picker_accept(kinds)
+        self.formats_hint = self._t(FORMATS_HINT, formats=", ".join(self._format_labels),
+                                    size=size_text(self.max_document_bytes, self.lang))
+
     async def _fetch(self, *, more: bool = False) -> None:
-        """Read the first page (or the next one, `more`) of my documents. Raises `api.ApiError`."""
+        """Read the first page (with the reference data) or the next one (`more`) of my
+        documents. Raises `api.ApiError`."""
         variables: dict[str, Any] = {"first": PAGE_SIZE, "filter": self._filters().variables()}
         if more and self._end_cursor:
             variables["after"] = self._end_cursor
-        data = await self._query(DOCUMENTS, variables)
+            data = await self._query(DOCUMENTS, variables)
+        else:
+            data = await self._query(DOCUMENTS_PAGE, variables)
+            self._use_reference(data["referenceData"])
         connection = data["documents"]
-        items = [document_item(edge["node"]) for edge in connection["edges"]]
+        items = [self._item(edge["node"]) for edge in connection["edges"]]
         self.documents = [*self.documents, *items] if more else items
-        self.total_count = int(connection["totalCount"])
+        self._set_total(int(connection["totalCount"]))
         self.has_more = bool(connection["pageInfo"]["hasNextPage"])
         self._end_cursor = str(connection["pageInfo"].get("endCursor") or "")
 
+    def _item(self, node: Mapping[str, Any]) -> DocumentItem:
+        return document_item(node, self.lang, self._kind_labels)
+
     def _expired(self) -> EventSpec:
         self.documents = []
-        self.total_count = 0
+        self._set_total(0)
         self.upload_phase = ""
-        return self._to_login(api.UNAUTHENTICATED_MESSAGE)
+        return super()._expired()
 
     def _title_of(self, document_id: str) -> str:
         return next((item.title for item in self.documents if item.id == document_id), "")
 
     def _replace(self, node: Mapping[str, Any]) -> DocumentItem:
-        item = document_item(node)
+        item = self._item(node)
         self.documents = [item if old.id == item.id else old for old in self.documents]
         return item
 
@@ -441,44 +495,53 @@ class DocumentsState(SessionState):
         before = len(self.documents)
         self.documents = [item for item in self.documents if item.id != document_id]
         if len(self.documents) < before:
-            self.total_count = max(0, self.total_count - 1)
+            self._set_total(self.total_count - 1)
 
     async def _reload(self) -> AsyncIterator[EventSpec | None]:
+        """The first page again (errors: see `api_errors` on the calling handler)."""
         self.loading = True
         self.error = ""
         yield
         try:
             await self._fetch()
-        except api.ApiUnauthenticated:
-            yield self._expired()
-        except api.ApiError as exc:
-            self.error = exc.message
         finally:
             self.loading = False
 
+    def _clear_messages(self) -> None:
+        """What a finished action said: never carried to another visit of the page."""
+        self.error = self.info = ""
+        self.upload_error = self.upload_error_field = self.upload_info = self.pick_error = ""
+        self.duplicate_id = self.duplicate_notice = ""
+        self.rename_error = ""
+
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
-        """On page load and on "Réessayer"."""
+        """On page load (each visit, each reload) and on "Réessayer"."""
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
-        self.info = ""
+        self._clear_messages()
         self.upload_phase = ""
+        self.upload_percent = 0
         self.renaming_id = ""
         self.deleting_id = ""
+        self.deleting_title = ""
         self.busy_id = ""
         async for event in self._reload():
             yield event
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def apply_filters(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
         """"Filtrer": type, date range and words of the title."""
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
-        filters, problem = parse_filters(form_data)
+        filters, problem = parse_filters(form_data, types=self._types(),
+                                         max_title=self.max_title)
         if problem:
-            self.error = problem
+            self.error = self._t(problem)
             return
         self.filter_type, self.filter_from = filters.type, filters.date_from
         self.filter_to, self.filter_text = filters.date_to, filters.text
@@ -487,6 +550,7 @@ class DocumentsState(SessionState):
             yield event
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def clear_filters(self) -> AsyncIterator[EventSpec | None]:
         """"Effacer les filtres": every document again, and an empty filter form."""
         if (redirect := self._require_session()) is not None:
@@ -499,6 +563,7 @@ class DocumentsState(SessionState):
             yield event
 
     @rx.event
+    @api_errors(error="error", busy="loading_more")
     async def load_more(self) -> AsyncIterator[EventSpec | None]:
         """"Voir plus": the next page, after the last document shown."""
         if self.loading_more or not self.has_more:
@@ -509,25 +574,21 @@ class DocumentsState(SessionState):
         self.loading_more = True
         self.error = ""
         yield
-        try:
-            await self._fetch(more=True)
-        except api.ApiUnauthenticated:
-            yield self._expired()
-        except api.ApiError as exc:
-            self.error = exc.message
-        finally:
-            self.loading_more = False
+        await self._fetch(more=True)
 
     # --- adding a document --------------------------------------------------------------
 
     @rx.event
     def upload_rejected(self, rejected: list[dict[str, Any]]) -> None:
-        """The file picker refused the file (type, size, several files)."""
+        """The file picker refused the file just picked (size, type, several files): said at
+        once, before anything is sent."""
         self.upload_info = ""
         self.duplicate_id = ""
         self.duplicate_notice = ""
-        self.upload_error_field = "file"
-        self.upload_error = rejection_message(rejected)
+        self.upload_error = ""
+        self.upload_error_field = ""
+        self.pick_error = rejection_message(rejected, self.lang, formats=self._format_labels,
+                                            max_bytes=self.max_document_bytes)
 
     @rx.event
     def start_upload(self, form_data: dict[str, Any]) -> None:
@@ -536,19 +597,28 @@ class DocumentsState(SessionState):
         if self.upload_phase:
             return
         self.upload_info = ""
+        self.pick_error = ""
         self.duplicate_id = ""
         self.duplicate_notice = ""
         self.upload_title = " ".join(str(form_data.get("title") or "").split())
         self.upload_type = str(form_data.get("type") or "")
         self.upload_date = str(form_data.get("clinicalDate") or "").strip()
-        problem = check_upload_form(self.upload_title, self.upload_type, self.upload_date)
-        if problem is not None:
-            self._upload_failed(problem[1], problem[0])
+        if self._form_problem():
             return
         self.upload_error = ""
         self.upload_error_field = ""
         self.upload_phase = "sending"
         self.upload_percent = 0
+
+    def _form_problem(self) -> bool:
+        """Check the upload form; say what is wrong (and return True) if something is."""
+        problem = check_upload_form(self.upload_title, self.upload_type, self.upload_date,
+                                    types=self._types(), max_title=self.max_title)
+        if problem is None:
+            return False
+        field, message, values = problem
+        self._upload_failed(self._t(message, **values), field)
+        return True
 
     @rx.event
     def upload_progress(self, progress: dict[str, Any]) -> None:
@@ -567,7 +637,7 @@ class DocumentsState(SessionState):
         if self.upload_phase == "sending":
             self.upload_phase = ""
             self.upload_percent = 0
-            self.upload_info = UPLOAD_CANCELLED
+            self.upload_info = self._t(UPLOAD_CANCELLED)
 
     def _upload_failed(self, message: str, field: str = "") -> None:
         self.upload_phase = ""
@@ -576,6 +646,7 @@ class DocumentsState(SessionState):
         self.upload_error_field = field
 
     @rx.event
+    @api_errors(error="upload_error")
     async def upload_document(
         self, files: list[rx.UploadFile]
     ) -> AsyncIterator[EventSpec | None]:
@@ -587,22 +658,20 @@ class DocumentsState(SessionState):
             yield redirect
             return
         if not files:
-            self._upload_failed(NO_FILE, "file")
+            self._upload_failed(self._t(NO_FILE), "file")
             return
         if len(files) > 1:
-            self._upload_failed(ONE_FILE_ONLY, "file")
+            self._upload_failed(self._t(ONE_FILE_ONLY), "file")
             return
-        problem = check_upload_form(self.upload_title, self.upload_type, self.upload_date)
-        if problem is not None:
-            self._upload_failed(problem[1], problem[0])
+        if self._form_problem():
             return
         file = files[0]
         size = _size_of(file)
-        if size > MAX_DOCUMENT_BYTES:
-            self._upload_failed(too_large_message(MAX_DOCUMENT_BYTES), "file")
+        if size > self.max_document_bytes:
+            self._upload_failed(too_large_message(self.max_document_bytes, self.lang), "file")
             return
         if size == 0:
-            self._upload_failed(EMPTY_FILE, "file")
+            self._upload_failed(self._t(EMPTY_FILE), "file")
             return
         self.upload_phase = "saving"
         self.upload_percent = 100
@@ -617,26 +686,24 @@ class DocumentsState(SessionState):
                 filename=PurePosixPath(file.filename or "").name or "document",
                 content=file.file,
             )
-        except api.ApiUnauthenticated:
-            yield self._expired()
+        except api.ApiPayloadTooLarge:  # refused by a proxy or the API before the GraphQL layer
+            self._upload_failed(too_large_message(self.max_document_bytes, self.lang), "file")
             return
-        except api.ApiPayloadTooLarge:
-            self._upload_failed(too_large_message(MAX_DOCUMENT_BYTES), "file")
-            return
-        except api.ApiError as exc:
-            self._upload_failed(exc.message)
-            return
+        finally:
+            if self.upload_phase == "saving":  # an error: the form is free again
+                self.upload_phase = ""
+                self.upload_percent = 0
         result = data["uploadDocument"]
         kind = result.get("__typename")
         if kind != "Document":
             field = str(result.get("field") or "") if kind == "InvalidDocumentInput" else "file"
-            self._upload_failed(upload_error_message(result), field)
+            self._upload_failed(upload_error_message(
+                result, self.lang, formats=self._format_labels,
+                max_bytes=self.max_document_bytes), field)
             if kind == "DuplicateDocument":
                 await self._show_duplicate(str(result.get("existingDocumentId") or ""))
             return
-        self.upload_phase = ""
-        self.upload_percent = 0
-        self.upload_info = added_message(str(result["title"]))
+        self.upload_info = self._t(ADDED, title=str(result["title"]))
         self.upload_title = self.upload_type = self.upload_date = ""
         self.upload_form_key += 1
         yield rx.clear_selected_files(UPLOAD_ID)
@@ -652,14 +719,17 @@ class DocumentsState(SessionState):
         try:
             existing = (await self._query(DOCUMENT, {"id": existing_id}))["document"]
         except api.ApiError:
-            return
+            return  # the duplicate error alone says enough
         if existing:
-            self.duplicate_notice = duplicate_notice(str(existing["title"]),
-                                                     str(existing["clinicalDate"]))
+            day = day_text(str(existing["clinicalDate"]), self.lang)
+            title = str(existing["title"])
+            self.duplicate_notice = (self._t(DUPLICATE_NOTICE, title=title, day=day) if day
+                                     else self._t(DUPLICATE_NOTICE_NO_DAY, title=title))
 
     # --- one document -------------------------------------------------------------------
 
     @rx.event
+    @api_errors(error="error")
     async def download(self, document_id: str) -> AsyncIterator[EventSpec | None]:
         """"Télécharger": a one-time link to this server, which streams the file from the API
         (see `carnet_web.documents_http`)."""
@@ -670,27 +740,17 @@ class DocumentsState(SessionState):
             return
         self.error = ""
         self.info = ""
-        try:
-            found = (await self._query(DOCUMENT, {"id": document_id}))["document"]
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
+        found = (await self._query(DOCUMENT, {"id": document_id}))["document"]
         if not found:
-            self.error = DOCUMENT_GONE
+            self.error = self._t(DOCUMENT_GONE)
             self._forget(document_id)
             return
-        ticket = TICKETS.issue(token=self._api_token, path=str(found["downloadUrl"]),
-                               headers=self._forwarded_headers())
-        base = backend_base_url(get_config().api_url, self.router.page.host)
         # Opening the document marks it as seen.
         self.documents = [
             dataclasses.replace(item, is_new=False) if item.id == document_id else item
             for item in self.documents
         ]
-        yield rx.call_script(download_script(download_url(base, ticket)))
+        yield download_event(self, str(found["downloadUrl"]))
 
     @rx.event
     def start_rename(self, document_id: str) -> None:
@@ -704,6 +764,7 @@ class DocumentsState(SessionState):
         self.rename_error = ""
 
     @rx.event
+    @api_errors(error="rename_error")
     async def rename(self, form_data: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
         """"Enregistrer" in the rename form of `renaming_id`."""
         document_id = self.renaming_id
@@ -714,10 +775,10 @@ class DocumentsState(SessionState):
             return
         title = " ".join(str(form_data.get("title") or "").split())
         if not title:
-            self.rename_error = TITLE_REQUIRED
+            self.rename_error = self._t(TITLE_REQUIRED)
             return
-        if len(title) > MAX_TITLE:
-            self.rename_error = TITLE_TOO_LONG
+        if len(title) > self.max_title:
+            self.rename_error = self._t(TITLE_TOO_LONG, max=self.max_title)
             return
         self.busy_id = document_id
         self.rename_error = ""
@@ -725,12 +786,6 @@ class DocumentsState(SessionState):
         yield
         try:
             data = await self._query(RENAME_DOCUMENT, {"id": document_id, "title": title})
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.rename_error = exc.message
-            return
         finally:
             self.busy_id = ""
         result = data["renameDocument"]
@@ -738,15 +793,16 @@ class DocumentsState(SessionState):
         if kind == "Document":
             self._replace(result)
             self.renaming_id = ""
-            self.info = RENAMED
+            self.info = self._t(RENAMED)
         elif kind == "DocumentNotFound":
             self.renaming_id = ""
             self._forget(document_id)
-            self.error = DOCUMENT_GONE
+            self.error = self._t(DOCUMENT_GONE)
         else:
-            self.rename_error = change_error_message(result)
+            self.rename_error = change_error_message(result, self.lang)
 
     @rx.event
+    @api_errors(error="error")
     async def set_hidden(self, document_id: str, hidden: bool) -> AsyncIterator[EventSpec | None]:
         """"Masquer aux professionnels" / "Afficher aux professionnels"."""
         if self.busy_id:
@@ -761,22 +817,16 @@ class DocumentsState(SessionState):
         try:
             data = await self._query(SET_DOCUMENT_HIDDEN, {"id": document_id,
                                                            "hidden": bool(hidden)})
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
         finally:
             self.busy_id = ""
         result = data["setDocumentHidden"]
         if result.get("__typename") == "Document":
             item = self._replace(result)
-            self.info = hidden_message(item.title, item.hidden)
+            self.info = self._t(NOW_HIDDEN if item.hidden else NOW_VISIBLE, title=item.title)
             return
         if result.get("__typename") == "DocumentNotFound":
             self._forget(document_id)
-        self.error = change_error_message(result)
+        self.error = change_error_message(result, self.lang)
 
     @rx.event
     def ask_delete(self, document_id: str) -> None:
@@ -786,18 +836,14 @@ class DocumentsState(SessionState):
         self.info = ""
 
     @rx.event
-    def cancel_delete(self) -> None:
-        self.deleting_id = ""
-        self.deleting_title = ""
-
-    @rx.event
     def delete_dialog_changed(self, is_open: bool) -> None:
-        """The confirmation closed by Escape or a click outside: as "Annuler"."""
+        """The confirmation closed ("Annuler", Escape, a click outside) or opened."""
         if not is_open:
             self.deleting_id = ""
             self.deleting_title = ""
 
     @rx.event
+    @api_errors(error="error")
     async def confirm_delete(self) -> AsyncIterator[EventSpec | None]:
         """"Supprimer" in the confirmation."""
         document_id = self.deleting_id
@@ -815,22 +861,16 @@ class DocumentsState(SessionState):
         yield
         try:
             data = await self._query(DELETE_DOCUMENT, {"id": document_id})
-        except api.ApiUnauthenticated:
-            yield self._expired()
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
         finally:
             self.busy_id = ""
         result = data["deleteDocument"]
         if result.get("__typename") == "DocumentDeleted":
             self._forget(document_id)
-            self.info = deleted_message(title)
+            self.info = self._t(DELETED, title=title)
             return
         if result.get("__typename") == "DocumentNotFound":
             self._forget(document_id)
-        self.error = change_error_message(result)
+        self.error = change_error_message(result, self.lang)
 
 
 def _size_of(file: rx.UploadFile) -> int:

@@ -98,6 +98,24 @@ def emergency_error_message(result: Mapping[str, Any], language: str = "fr") -> 
     return identity_error_message(result, language) or _fallback(result, language)
 
 
+FIRST_FIELD: Final = "insMatricule"
+REASON_FIELD_ID: Final = "emergency-reason"
+
+
+def field_id(field: str) -> str:
+    """The element to focus for a refused field ('' or unknown: the first trait, to review
+    them all)."""
+    if field == "reason":
+        return REASON_FIELD_ID
+    return "traits-" + (field if field in {"insMatricule", "birthName", "birthDate"}
+                        else FIRST_FIELD)
+
+
+def open_record_id(prefix: str) -> str:
+    """The "Ouvrir le dossier" link shown after success, focused then."""
+    return f"{prefix}-open-record"
+
+
 class ProDeclareState(SessionState):
     busy: bool = False
     error: str = ""
@@ -129,6 +147,7 @@ class ProDeclareState(SessionState):
         self.record_href = ""
         if isinstance(traits, TraitsError):
             self.error, self.error_field = traits.message, traits.field
+            yield rx.set_focus(field_id(traits.field))
             return
         self.busy = True
         self.error = ""
@@ -138,10 +157,14 @@ class ProDeclareState(SessionState):
         result = data["declareCareRelationship"]
         if result.get("__typename") != "CareRelationshipDeclared":
             self.error = declare_error_message(result, self.lang)
+            self.busy = False
+            yield rx.set_focus(field_id(""))  # the traits, to check them again
             return
         self.info = self._t(DECLARED)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1
+        self.busy = False
+        yield rx.set_focus(open_record_id("declare"))
 
 
 class ProEmergencyState(SessionState):
@@ -177,12 +200,15 @@ class ProEmergencyState(SessionState):
         reason = str(form_data.get("reason") or "").strip()
         if isinstance(traits, TraitsError):
             self.error, self.error_field = traits.message, traits.field
+            yield rx.set_focus(field_id(traits.field))
             return
         if not reason:
             self.error, self.error_field = self._t(MISSING_REASON), "reason"
+            yield rx.set_focus(REASON_FIELD_ID)
             return
         if len(reason) > MAX_REASON:
             self.error, self.error_field = self._t(LONG_REASON, max=MAX_REASON), "reason"
+            yield rx.set_focus(REASON_FIELD_ID)
             return
         self.busy = True
         self.error = ""
@@ -194,7 +220,11 @@ class ProEmergencyState(SessionState):
             self.error = emergency_error_message(result, self.lang)
             if result.get("__typename") == "InvalidAccessInput":
                 self.error_field = str(result.get("field") or "")
+            self.busy = False
+            yield rx.set_focus(field_id(self.error_field))
             return
         self.info = emergency_opened_message(str(result.get("expiresAt") or ""), self.lang)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1
+        self.busy = False
+        yield rx.set_focus(open_record_id("emergency"))

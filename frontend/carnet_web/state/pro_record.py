@@ -24,12 +24,13 @@ from carnet_web.documents_http import (
     download_script,
     download_url,
 )
+from carnet_web.i18n import N_, gettext
 from carnet_web.state.documents import count_label
-from carnet_web.state.formatting import french_date, french_day
+from carnet_web.state.formatting import date_text, day_text
 from carnet_web.state.pro_common import require_professional, route_patient_id
 from carnet_web.state.pro_patients import expiry_label, ground_label, patient_name
 from carnet_web.state.profile import KINDS, EntryItem, KindSpec, entry_item
-from carnet_web.state.session import SessionState
+from carnet_web.state.session import SessionState, api_errors
 
 DOCUMENTS_PAGE: Final = 20
 
@@ -81,23 +82,25 @@ MORE_DOCUMENTS: Final = api.operation(
     "  }\n}"
 )
 
-RECORD_UNAVAILABLE: Final = (
+RECORD_UNAVAILABLE: Final = N_(
     "Ce dossier n'est pas accessible : vous n'avez pas (ou plus) de relation de soins avec ce "
     "patient, ou son accès a pris fin."
 )
-DOCUMENT_GONE: Final = "Ce document n'est plus accessible."
-NO_DOCUMENTS: Final = "Aucun document que vous puissiez consulter."
-NO_SECTIONS: Final = "Votre profession ne donne accès à aucune rubrique du profil médical."
+DOCUMENT_GONE: Final = N_("Ce document n'est plus accessible.")
+NO_DOCUMENTS: Final = N_("Aucun document que vous puissiez consulter.")
+NO_SECTIONS: Final = N_(
+    "Votre profession ne donne accès à aucune rubrique du profil médical.")
 
 
-def author_label(author: Mapping[str, Any] | None) -> str:
+def author_label(author: Mapping[str, Any] | None, language: str = "fr") -> str:
     """'Le patient', or the professional: 'Médecin · Cabinet du Parc'."""
     author = author or {}
     if author.get("isPatient"):
-        return "Le patient"
+        return gettext(language, "Le patient")
     professional = author.get("professional") or {}
     parts = [str(professional.get(key) or "").strip() for key in ("profession", "practiceName")]
-    return " · ".join(part for part in parts if part) or "Professionnel de santé"
+    return (" · ".join(part for part in parts if part)
+            or gettext(language, "Professionnel de santé"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,14 +113,14 @@ class RecordDocument:
     author: str
 
 
-def record_document(node: Mapping[str, Any]) -> RecordDocument:
+def record_document(node: Mapping[str, Any], language: str = "fr") -> RecordDocument:
     return RecordDocument(
         id=str(node["id"]),
         title=str(node["title"]),
         type_label=str(node.get("typeLabel") or ""),
-        clinical_date=french_day(str(node.get("clinicalDate") or "")),
-        added=french_date(str(node.get("createdAt") or "")),
-        author=author_label(node.get("author")),
+        clinical_date=day_text(str(node.get("clinicalDate") or ""), language),
+        added=date_text(str(node.get("createdAt") or ""), language),
+        author=author_label(node.get("author"), language),
     )
 
 
@@ -130,27 +133,40 @@ class SectionView:
     rows: list[EntryItem]  # (not "entries": an object var has an entries() method)
 
 
-def _entry_meta(raw: Mapping[str, Any]) -> str:
-    day = french_date(str(raw.get("recordedAt") or ""))
+def _entry_meta(raw: Mapping[str, Any], language: str = "fr") -> str:
+    day = date_text(str(raw.get("recordedAt") or ""), language)
     author = raw.get("author") or {}
     if author.get("isPatient"):
-        by = "Saisi par le patient"
+        by = gettext(language, "Saisi par le patient")
     else:
         profession = str((author.get("professional") or {}).get("profession") or "").strip()
-        by = f"Saisi par : {profession or 'un professionnel de santé'}"
-    return f"{by} le {day}" if day else by
+        by = gettext(language, "Saisi par : {who}",
+                     who=profession or gettext(language, "un professionnel de santé"))
+    return gettext(language, "{by} le {date}", by=by, date=day) if day else by
 
 
-def pro_entry(spec: KindSpec, raw: Mapping[str, Any]) -> EntryItem:
+ADVANCE_DIRECTIVE_TITLE: Final = N_("Directives anticipées")
+ATTACHED_DOCUMENT: Final = N_("Un document du dossier est joint.")
+#: The profile page's empty texts speak to the patient ("Vous n'avez…"): to a professional.
+PRO_EMPTY_TEXTS: Final = {
+    "advance_directive": N_("Le patient n'a pas rédigé de directives anticipées."),
+    "organ_donation": N_("Le patient n'a pas indiqué de position."),
+}
+
+
+def pro_entry(spec: KindSpec, raw: Mapping[str, Any], language: str = "fr") -> EntryItem:
     """An entry as the profile page shows it, worded for a professional (not 'vous')."""
     item = entry_item(spec.key, raw)
-    title = "Directives anticipées" if spec.key == "advance_directive" else item.title
-    details = ["Un document du dossier est joint." if d.startswith("Un document") else d
-               for d in item.details]
-    return dataclasses.replace(item, title=title, details=details, meta=_entry_meta(raw))
+    title = (gettext(language, ADVANCE_DIRECTIVE_TITLE) if spec.key == "advance_directive"
+             else item.title)
+    details = [gettext(language, ATTACHED_DOCUMENT) if d.startswith("Un document")
+               else gettext(language, d) for d in item.details]
+    return dataclasses.replace(item, title=title, details=details,
+                               meta=_entry_meta(raw, language))
 
 
-def section_views(sections: list[str], profile: Mapping[str, Any] | None) -> list[SectionView]:
+def section_views(sections: list[str], profile: Mapping[str, Any] | None,
+                  language: str = "fr") -> list[SectionView]:
     """The sections I may read, in the profile page's order, with their entries."""
     allowed = {SECTION_KINDS[s] for s in sections if s in SECTION_KINDS}
     views = []
@@ -160,14 +176,17 @@ def section_views(sections: list[str], profile: Mapping[str, Any] | None) -> lis
         raw = (profile or {}).get(spec.profile_field)
         rows = ([raw] if raw else []) if spec.single else list(raw or [])
         views.append(SectionView(
-            key=spec.key, anchor="dossier-" + spec.anchor, title=spec.title,
-            empty=_empty_text(spec), rows=[pro_entry(spec, row) for row in rows],
+            key=spec.key, anchor="dossier-" + spec.anchor,
+            # The profile's own words (its catalogue), in the tab's language.
+            title=gettext(language, spec.title),
+            empty=_empty_text(spec, language),
+            rows=[pro_entry(spec, row, language) for row in rows],
         ))
     return views
 
 
-def _empty_text(spec: KindSpec) -> str:
-    return spec.empty.replace("Vous n'avez", "Le patient n'a").replace("vous", "le patient")
+def _empty_text(spec: KindSpec, language: str = "fr") -> str:
+    return gettext(language, PRO_EMPTY_TEXTS.get(spec.key, spec.empty))
 
 
 class ProRecordState(SessionState):
@@ -211,7 +230,7 @@ class ProRecordState(SessionState):
 
     def _take_documents(self, connection: Mapping[str, Any], *, more: bool) -> None:
         nodes = [edge["node"] for edge in connection.get("edges") or []]
-        items = [record_document(node) for node in nodes]
+        items = [record_document(node, self.lang) for node in nodes]
         urls = {str(node["id"]): str(node.get("downloadUrl") or "") for node in nodes}
         self.documents = [*self.documents, *items] if more else items
         self._download_urls = {**self._download_urls, **urls} if more else urls
@@ -223,15 +242,21 @@ class ProRecordState(SessionState):
     def _take_record(self, record: Mapping[str, Any]) -> None:
         patient = record.get("patient") or {}
         self.found = True
-        self.patient_label = patient_name(patient.get("birthName"), patient.get("firstNames"))
-        self.birth_date = french_day(str(patient.get("birthDate") or ""))
-        self.ground = ground_label(record.get("ground"))
-        self.expiry = expiry_label(record.get("ground"), record.get("expiresAt"))
+        self.patient_label = patient_name(patient.get("birthName"), patient.get("firstNames"),
+                                          self.lang)
+        self.birth_date = day_text(str(patient.get("birthDate") or ""), self.lang)
+        self.ground = ground_label(record.get("ground"), self.lang)
+        self.expiry = expiry_label(record.get("ground"), record.get("expiresAt"), self.lang)
         self._take_documents(record.get("documents") or {}, more=False)
         self.sections = section_views(list(record.get("sections") or []),
-                                      record.get("profile"))
+                                      record.get("profile"), self.lang)
+
+    def _expired(self) -> EventSpec:
+        self._clear()
+        return super()._expired()
 
     @rx.event
+    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
         """On page load and on "Réessayer"."""
         if (redirect := require_professional(self)) is not None:
@@ -245,26 +270,17 @@ class ProRecordState(SessionState):
         self.error = ""
         self.info = ""
         yield
-        try:
-            data = await self._query(PATIENT_RECORD,
-                                     {"patientId": patient_id, "first": DOCUMENTS_PAGE})
-        except api.ApiUnauthenticated:
-            self._clear()
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.loading = False
+        data = await self._query(PATIENT_RECORD,
+                                 {"patientId": patient_id, "first": DOCUMENTS_PAGE})
         record = data.get("patientRecord")
         if not record:
             self._clear()
-            self.error = RECORD_UNAVAILABLE
+            self.error = self._t(RECORD_UNAVAILABLE)
             return
         self._take_record(record)
 
     @rx.event
+    @api_errors(error="error", busy="more_loading")
     async def load_more(self) -> AsyncIterator[EventSpec | None]:
         """"Afficher plus": the next page of documents."""
         if self.more_loading or not self.has_more or not self.found:
@@ -275,22 +291,12 @@ class ProRecordState(SessionState):
         self.more_loading = True
         self.error = ""
         yield
-        try:
-            data = await self._query(MORE_DOCUMENTS, {
-                "patientId": self.patient_id, "first": DOCUMENTS_PAGE, "after": self._cursor})
-        except api.ApiUnauthenticated:
-            self._clear()
-            yield self._to_login(api.UNAUTHENTICATED_MESSAGE)
-            return
-        except api.ApiError as exc:
-            self.error = exc.message
-            return
-        finally:
-            self.more_loading = False
+        data = await self._query(MORE_DOCUMENTS, {
+            "patientId": self.patient_id, "first": DOCUMENTS_PAGE, "after": self._cursor})
         record = data.get("patientRecord")
         if not record:
             self._clear()
-            self.error = RECORD_UNAVAILABLE
+            self.error = self._t(RECORD_UNAVAILABLE)
             return
         self._take_documents(record.get("documents") or {}, more=True)
 
@@ -303,7 +309,7 @@ class ProRecordState(SessionState):
         self.error = ""
         path = self._download_urls.get(document_id, "")
         if not path.startswith("/") or path.startswith("//"):
-            self.error = DOCUMENT_GONE
+            self.error = self._t(DOCUMENT_GONE)
             return None
         ticket = TICKETS.issue(token=self._api_token, path=path,
                                headers=self._forwarded_headers())

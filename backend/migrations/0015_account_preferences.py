@@ -4,7 +4,7 @@ from backend.identity.models import CodeChannel
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', '0013_access_ground_self')]
+    dependencies = [('carnet', '0014_participant_account_index')]
 
     initial = False
 
