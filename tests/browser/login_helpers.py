@@ -15,7 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from playwright.async_api import BrowserContext, Page
 
-from tests.browser import a11y
 from tests.servers import free_port
 
 CODE_RE = re.compile(r"\b(\d{6})\b")
@@ -99,10 +98,3 @@ async def tab_to(page: Page, element_id: str, *, limit: int = 40) -> None:
     raise AssertionError(f"#{element_id} never got the focus with Tab "
                          f"(last: #{await focused_id(page)})")
 
-
-async def check_both_widths(page: Page, name: str) -> None:
-    """`a11y.check_at_widths`, the mouse first moved off the page's controls (a link left
-    hovered by the click that led here is drawn in its hover colour)."""
-    size = page.viewport_size or {"width": 1280, "height": 800}
-    await page.mouse.move(size["width"] - 2, size["height"] - 2)
-    await a11y.check_at_widths(page, name)

@@ -24,7 +24,8 @@ from playwright.async_api import BrowserContext, Page, expect
 from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Account, CodeChannel, Person
 from backend.notifications.masking import mask_email
-from tests.browser.login_helpers import SmsInbox, check_both_widths, language, tab_to
+from tests.browser.a11y import check_at_widths
+from tests.browser.login_helpers import SmsInbox, language, tab_to
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, open_login_page, sign_in
 from tests.factories import PASSWORD
@@ -51,8 +52,10 @@ def api_env(server_env: dict[str, str], mailbox: Mailbox, sms: SmsInbox) -> dict
 
 
 @pytest.fixture(autouse=True)
-def first_loads(page: Page) -> None:
-    """The first visit of a page compiles it (Vite dev mode): give navigations time."""
+def first_loads(api_server: str, page: Page) -> None:
+    """The first visit of a page compiles it (Vite dev mode): give navigations time.
+    (`api_server` first: the tab, set up after it, is checked for the last time before the
+    API stops.)"""
     page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
 
 
@@ -91,20 +94,20 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#identity-traits input")).to_have_count(0)  # nothing to edit
     await expect(page.locator("#account-email")).to_have_text(address)
     await expect(page.locator("#account-phone")).to_have_text("Aucun")
-    await check_both_widths(page, "account")
+    await check_at_widths(page, "account")
 
     # A phone number: the code goes to it by SMS.
     await page.get_by_role("button", name="Ajouter un numéro de téléphone").click()
     phone_field = page.get_by_label("Nouveau numéro de téléphone")
     await expect(phone_field).to_be_focused()
-    await check_both_widths(page, "account-phone-form")
+    await check_at_widths(page, "account-phone-form")
     await phone_field.fill(PHONE)
     await page.locator("#account-contact-password").fill(PASSWORD)
     await page.get_by_role("button", name="Recevoir un code").click()
     code_field = page.locator("#account-contact-code")
     await expect(code_field).to_be_focused()
     await expect(page.locator("#account-contact-destination")).not_to_be_empty()
-    await check_both_widths(page, "account-phone-code")
+    await check_at_widths(page, "account-phone-code")
     to, code = await sms.next_code()
     assert to == PHONE_E164
     await code_field.fill(code)
@@ -114,7 +117,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#account-phone")).to_have_text(PHONE_E164)
     change_phone = page.get_by_role("button", name="Changer de numéro de téléphone")
     await expect(change_phone).to_be_focused()  # back where the change started
-    await check_both_widths(page, "account-phone-changed")
+    await check_at_widths(page, "account-phone-changed")
 
     # A new e-mail address: a wrong password first, then the code sent to the new address.
     new_address = f"nouveau-{secrets.token_hex(4)}@example.fr"
@@ -125,7 +128,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#account-contact-error")).to_have_text(
         "Mot de passe actuel incorrect.")
     await expect(page.locator("#account-contact-password")).to_have_value("")
-    await check_both_widths(page, "account-email-wrong-password")
+    await check_at_widths(page, "account-email-wrong-password")
     await page.locator("#account-contact-password").fill(PASSWORD)
     await page.get_by_role("button", name="Recevoir un code").click()
     await expect(page.locator("#account-contact-destination")).to_have_text(
@@ -144,7 +147,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#account-password-code")).to_be_focused()
     await expect(page.locator("#account-password-destination")).to_have_text(
         mask_email(new_address))
-    await check_both_widths(page, "account-password-code")
+    await check_at_widths(page, "account-password-code")
     code = await mailbox.next_code(new_address, seen=1)
     await page.locator("#account-password-code").fill(code)
     await page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
@@ -152,14 +155,14 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await page.get_by_role("button", name="Changer le mot de passe").click()
     await expect(page.locator("#account-password-error")).to_have_text(
         "Les deux mots de passe ne sont pas identiques.")
-    await check_both_widths(page, "account-password-mismatch")
+    await check_at_widths(page, "account-password-mismatch")
     await page.locator("#account-password-code").fill(code)
     await page.get_by_label("Nouveau mot de passe", exact=True).fill(NEW_PASSWORD)
     await page.get_by_label("Confirmez le nouveau mot de passe").fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Changer le mot de passe").click()
     done = page.locator("#account-password-info")
     await expect(done).to_contain_text("Votre mot de passe a été changé.")
-    await check_both_widths(page, "account-password-changed")
+    await check_at_widths(page, "account-password-changed")
     # The message of a finished action does not come back: not after a reload, not when
     # coming back from another page.
     await page.reload()
@@ -189,7 +192,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
                      ).not_to_be_checked()
         await expect(page.get_by_role("checkbox", name="I receive a message")).to_be_checked()
         await expect(page.locator("#identity-sex")).to_have_text("Male")
-        await check_both_widths(page, "account-en-saved")
+        await check_at_widths(page, "account-en-saved")
         saved = await Account.get(id=account.id)
         assert saved.language == "en"
         assert saved.notification_channel is CodeChannel.SMS
@@ -221,7 +224,7 @@ async def test_mon_compte_in_english(
         await expect(page.locator("#identity-correction")).to_contain_text(
             "health insurance fund")
         await expect(page.locator("#account-phone")).to_have_text("None")
-        await check_both_widths(page, "account-en")
+        await check_at_widths(page, "account-en")
 
         new_address = f"new-{secrets.token_hex(4)}@example.fr"
         await page.get_by_role("button", name="Change email address").click()
@@ -229,14 +232,14 @@ async def test_mon_compte_in_english(
         await page.get_by_label("Current password").fill(PASSWORD)
         await page.get_by_role("button", name="Get a code").click()
         await expect(page.get_by_text("A 6-digit code has just been sent to")).to_be_visible()
-        await check_both_widths(page, "account-en-email-code")
+        await check_at_widths(page, "account-en-email-code")
         code = await mailbox.next_code(new_address)
         wrong = "000000" if code != "000000" else "111111"
         await page.get_by_label("6-digit code").fill(wrong)
         await page.get_by_role("button", name="Confirm").click()
         await expect(page.locator("#account-contact-error")).to_have_text(
             "Incorrect code. You have 4 tries left.")
-        await check_both_widths(page, "account-en-email-wrong-code")
+        await check_at_widths(page, "account-en-email-wrong-code")
         await page.get_by_role("button", name="Cancel").click()
         await expect(page.get_by_role("button", name="Change email address")).to_be_focused()
         await expect(page.locator("#account-email")).to_have_text(address)  # unchanged
@@ -246,13 +249,13 @@ async def test_mon_compte_in_english(
         await page.get_by_role("button", name="Get a code").click()
         await expect(page.locator("#account-password-error")).to_have_text(
             "Incorrect current password.")
-        await check_both_widths(page, "account-en-password-wrong")
+        await check_at_widths(page, "account-en-password-wrong")
 
         await page.get_by_role("radio", name="Text message").click()
         await page.get_by_role("button", name="Save preferences").click()
         await expect(page.locator("#preferences-error")).to_have_text(
             "To get notifications by text message, first add a verified phone number.")
-        await check_both_widths(page, "account-en-preferences-refused")
+        await check_at_widths(page, "account-en-preferences-refused")
 
 
 async def test_changing_my_password_with_the_keyboard(
@@ -300,7 +303,7 @@ async def test_forgotten_password_ends_every_session(
                                        timeout=FIRST_LOAD_TIMEOUT)
         identifier = page.get_by_label("Identifiant")
         await expect(identifier).to_be_focused(timeout=FIRST_LOAD_TIMEOUT)
-        await check_both_widths(page, "reset-identifier")
+        await check_at_widths(page, "reset-identifier")
         seen = len(mailbox.messages_to(address))
         await identifier.fill(address)
         await page.get_by_role("button", name="Recevoir un code").click()
@@ -310,7 +313,7 @@ async def test_forgotten_password_ends_every_session(
         await expect(page.locator("#reset-sent")).to_contain_text("Il est valable 15 minutes.")
         code_field = page.get_by_label("Code à 6 chiffres")
         await expect(code_field).to_be_focused()
-        await check_both_widths(page, "reset-code")
+        await check_at_widths(page, "reset-code")
         code = await mailbox.next_code(address, seen=seen)
         assert mailbox.messages_to(address)[seen]["Subject"] == (
             "Carnet : votre code de réinitialisation du mot de passe")
@@ -325,7 +328,7 @@ async def test_forgotten_password_ends_every_session(
         await expect(page.locator("#reset-error")).to_have_text(
             "Code incorrect. Il vous reste 4 essais.")
         await expect(new_password).to_have_value("")  # emptied after a failure
-        await check_both_widths(page, "reset-wrong-code")
+        await check_at_widths(page, "reset-wrong-code")
         await code_field.fill(code)
         await new_password.fill(NEW_PASSWORD)
         await confirmation.fill("autre chose encore")
@@ -342,7 +345,7 @@ async def test_forgotten_password_ends_every_session(
         await expect(page.locator("#reset-done")).to_be_focused()
         await expect(page.locator("#reset-sessions-ended")).to_contain_text(
             "toutes les sessions ouvertes sur votre compte ont été fermées")
-        await check_both_widths(page, "reset-done")
+        await check_at_widths(page, "reset-done")
 
         # The tab signed in before is signed out at its next step.
         await other_tab.get_by_role("banner").get_by_role("link", name="Mes sessions").click()
@@ -408,7 +411,7 @@ async def test_an_unknown_identifier_gets_the_same_screens_and_rate_limits_say_t
         await page.reload()
         await expect(page.get_by_role("heading", name="Choose a new password", level=1)
                      ).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
-        await check_both_widths(page, "reset-en-code")
+        await check_at_widths(page, "reset-en-code")
         again = page.get_by_role("button", name="Get a new code")
         error = page.locator("#reset-error")
         for _ in range(10):
@@ -418,7 +421,7 @@ async def test_an_unknown_identifier_gets_the_same_screens_and_rate_limits_say_t
                 break
         await expect(error).to_have_text(re.compile(
             r"^Too many password reset requests\. Please try again in \d+ minutes?\.$"))
-        await check_both_widths(page, "reset-en-rate-limited")
+        await check_at_widths(page, "reset-en-rate-limited")
 
 
 async def test_forgotten_password_with_the_keyboard_in_english(
@@ -436,7 +439,7 @@ async def test_forgotten_password_with_the_keyboard_in_english(
         await expect(page).to_have_url(web.url + "/mot-de-passe-oublie",
                                        timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_label("Username")).to_be_focused(timeout=FIRST_LOAD_TIMEOUT)
-        await check_both_widths(page, "reset-en-identifier")
+        await check_at_widths(page, "reset-en-identifier")
         await page.keyboard.type(address)
         await page.keyboard.press("Enter")
         await expect(page.get_by_label("6-digit code")).to_be_focused()
@@ -453,7 +456,7 @@ async def test_forgotten_password_with_the_keyboard_in_english(
         await expect(page.locator("#reset-done")).to_be_focused()
         await expect(page.locator("#reset-sessions-ended")).to_contain_text(
             "every session open on your account has been closed")
-        await check_both_widths(page, "reset-en-done")
+        await check_at_widths(page, "reset-en-done")
         await tab_to(page, "reset-sign-in")
         await page.keyboard.press("Enter")
         await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)

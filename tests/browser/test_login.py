@@ -17,7 +17,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from backend.notifications.masking import mask_email
-from tests.browser.login_helpers import check_both_widths, language, tab_to
+from tests.browser.a11y import check_at_widths
+from tests.browser.login_helpers import language, tab_to
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import (
     FIRST_LOAD_TIMEOUT,
@@ -33,8 +34,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
-def first_loads(page: Page) -> None:
-    """The first visit of a page compiles it (Vite dev mode): give navigations time."""
+def first_loads(api_server: str, page: Page) -> None:
+    """The first visit of a page compiles it (Vite dev mode): give navigations time.
+    (`api_server` first: the tab, set up after it, is checked for the last time before the
+    API stops.)"""
     page.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT)
 
 FIREFOX = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
@@ -79,7 +82,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     header = page.get_by_role("banner")
 
     await open_login_page(page, web)
-    await check_both_widths(page, "login")
+    await check_at_widths(page, "login")
     # The form is what password managers and phones expect.
     password_field = page.get_by_label("Mot de passe", exact=True)
     await expect(page.get_by_label("Identifiant")).to_have_attribute("autocomplete", "username")
@@ -104,7 +107,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await expect(timer).not_to_have_text(await timer.inner_text(), timeout=5_000)
     assert seconds(await timer.inner_text()) < first  # it really counts down
     await expect(page.locator("#code-resends-left")).to_have_text("Encore 3 renvois possibles.")
-    await check_both_widths(page, "login-code")
+    await check_at_widths(page, "login-code")
 
     code = await mailbox.next_code(address)
     message = mailbox.messages_to(address)[0]
@@ -133,12 +136,12 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await expect(here.get_by_role("button", name=re.compile("^Révoquer"))).to_have_count(0)
     await expect(elsewhere).to_contain_text("Firefox sur Windows")
     await expect(elsewhere).not_to_contain_text("cette session")
-    await check_both_widths(page, "sessions")
+    await check_at_widths(page, "sessions")
     await elsewhere.get_by_role("button", name="Révoquer la session Firefox sur Windows").click()
     await expect(page.locator("#sessions-info")).to_have_text("La session a été fermée.")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("cette session")
-    await check_both_widths(page, "sessions-revoked")
+    await check_at_widths(page, "sessions-revoked")
     # What the revoke said does not come back with the page.
     await page.reload()
     await expect(rows).to_have_count(1, timeout=FIRST_LOAD_TIMEOUT)
@@ -149,7 +152,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await everywhere.click()
     dialog = page.get_by_role("alertdialog")
     await expect(dialog).to_contain_text("Toutes vos sessions seront fermées")
-    await check_both_widths(page, "sessions-logout-everywhere-dialog")
+    await check_at_widths(page, "sessions-logout-everywhere-dialog")
     await dialog.get_by_role("button", name="Annuler").click()
     await expect(dialog).to_have_count(0)
     await expect(everywhere).to_be_focused()  # focus back where it was
@@ -160,7 +163,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(header.get_by_text(address)).to_have_count(0)
     await expect(page.locator("#login-notice")).to_have_text("Vous êtes déconnecté.")
-    await check_both_widths(page, "login-signed-out")
+    await check_at_widths(page, "login-signed-out")
 
     await page.goto(web.url + "/sessions")
     await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
@@ -184,7 +187,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     password = page.get_by_label("Mot de passe", exact=True)
     await expect(password).to_have_value("")  # emptied after a failure
     assert mailbox.messages_to(address) == []
-    await check_both_widths(page, "login-wrong-password")
+    await check_at_widths(page, "login-wrong-password")
 
     await password.fill(PASSWORD)
     await page.get_by_role("button", name="Continuer").click()
@@ -200,14 +203,14 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(code_field).to_be_focused()  # emptied, and ready for the next try
     await expect(code_field).to_have_value("")
-    await check_both_widths(page, "login-wrong-code")
+    await check_at_widths(page, "login-wrong-code")
 
     # A new code: the old one stops working (tries count afresh), one resend fewer.
     await page.get_by_role("button", name="Renvoyer le code").click()
     await expect(page.locator("#login-info")).to_contain_text("Un nouveau code vous a été envoyé")
     await expect(alert).to_have_count(0)
     await expect(page.locator("#code-resends-left")).to_have_text("Encore 2 renvois possibles.")
-    await check_both_widths(page, "login-code-resent")
+    await check_at_widths(page, "login-code-resent")
     new_code = await mailbox.next_code(address, seen=1)
     if new_code != code:
         await code_field.fill(code)
@@ -263,12 +266,12 @@ async def test_signing_in_in_english(
         await expect(submit).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("radio", name="Email")).to_be_checked()
         await expect(page.get_by_role("link", name="Forgotten your password?")).to_be_visible()
-        await check_both_widths(page, "login-en")
+        await check_at_widths(page, "login-en")
         await page.get_by_label("Username").fill(address)
         await page.get_by_label("Password", exact=True).fill("not the right one")
         await submit.click()
         await expect(alert).to_have_text("Incorrect username or password.")
-        await check_both_widths(page, "login-en-wrong-password")
+        await check_at_widths(page, "login-en-wrong-password")
 
         await page.get_by_label("Password", exact=True).fill(PASSWORD)
         await submit.click()
@@ -283,7 +286,7 @@ async def test_signing_in_in_english(
         await page.get_by_label("6-digit code").fill(wrong)
         await page.get_by_role("button", name="Confirm").click()
         await expect(alert).to_have_text("Incorrect code. You have 4 tries left.")
-        await check_both_widths(page, "login-code-en")
+        await check_at_widths(page, "login-code-en")
         await page.get_by_label("6-digit code").fill(code)
         await page.get_by_role("button", name="Confirm").click()
 
@@ -296,15 +299,15 @@ async def test_signing_in_in_english(
         await expect(rows.first).to_contain_text("Chrome on Linux")
         await expect(rows.first).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]+ \d{4} at "
                                                             r"\d\d:\d\d"))
-        await check_both_widths(page, "sessions-en")
+        await check_at_widths(page, "sessions-en")
         await page.get_by_role("button", name="Sign out everywhere").click()
-        await check_both_widths(page, "sessions-en-dialog")
+        await check_at_widths(page, "sessions-en-dialog")
         await page.get_by_role("alertdialog").get_by_role(
             "button", name="Sign out everywhere").click()
         await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.locator("#login-notice")).to_have_text(
             "You have been signed out of all your sessions.")
-        await check_both_widths(page, "login-en-signed-out")
+        await check_at_widths(page, "login-en-signed-out")
 
 
 async def test_signing_out_everywhere_with_the_keyboard(

@@ -21,9 +21,9 @@ from carnet_web.components.ui import (
     page_header,
     section,
     select_field,
+    success_callout,
 )
 from carnet_web.i18n import LANGUAGE_NAMES, N_, t, tf
-from carnet_web.pages.login import done_callout
 from carnet_web.state.account import (
     CODE,
     CONTACT_BUTTONS,
@@ -165,11 +165,8 @@ def _verified(verified: rx.Var, present: rx.Var) -> rx.Component:
         present,
         rx.cond(
             verified,
-            # High contrast: the soft green and amber badges are under 4.5:1.
-            rx.badge(t("vérifiée"), color_scheme="green", high_contrast=True,
-                     margin_left="0.5em"),
-            rx.badge(t("non vérifiée"), color_scheme="amber", high_contrast=True,
-                     margin_left="0.5em"),
+            rx.badge(t("vérifiée"), color_scheme="green", margin_left="0.5em"),
+            rx.badge(t("non vérifiée"), color_scheme="amber", margin_left="0.5em"),
         ),
     )
 
@@ -304,7 +301,7 @@ def _contacts() -> rx.Component:
                   _verified(AccountState.phone_verified, AccountState.phone != "")),
             id="account-contact-list",
         ),
-        done_callout(AccountState.contact_info, id="account-contact-info"),
+        success_callout(AccountState.contact_info, id="account-contact-info"),
         rx.cond(
             AccountState.contact_step == "",
             rx.flex(
@@ -392,7 +389,7 @@ def _password_code_form() -> rx.Component:
 def _password() -> rx.Component:
     return section(
         t("Mon mot de passe"),
-        done_callout(AccountState.password_info, id="account-password-info"),
+        success_callout(AccountState.password_info, id="account-password-info"),
         rx.cond(
             AccountState.password_step == "",
             rx.vstack(
@@ -484,7 +481,7 @@ def _preferences() -> rx.Component:
             width="100%",
         ),
         error_callout(AccountState.pref_error, id="preferences-error"),
-        done_callout(AccountState.pref_info, id="preferences-info"),
+        success_callout(AccountState.pref_info, id="preferences-info"),
         rx.button(t("Enregistrer les préférences"), on_click=AccountState.save_preferences,
                   loading=AccountState.pref_busy, disabled=~AccountState.is_hydrated,
                   size="3", id="preferences-save"),

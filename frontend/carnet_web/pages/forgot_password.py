@@ -9,9 +9,9 @@ from typing import Any, Final
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.components.ui import error_callout, form_field, page_header
+from carnet_web.components.ui import error_callout, form_field, page_header, success_callout
 from carnet_web.i18n import N_, t, tf
-from carnet_web.pages.login import channel_choice, done_callout
+from carnet_web.pages.login import channel_choice
 from carnet_web.state.account import MIN_PASSWORD
 from carnet_web.state.forgot_password import CODE, DONE, ROUTE, ForgotPasswordState
 from carnet_web.state.session import LOGIN_ROUTE
@@ -23,7 +23,7 @@ FORM_WIDTH: Final = "28em"
 def _messages() -> rx.Component:
     return rx.fragment(
         error_callout(ForgotPasswordState.error, id="reset-error"),
-        done_callout(ForgotPasswordState.info, id="reset-info"),
+        success_callout(ForgotPasswordState.info, id="reset-info"),
     )
 
 
@@ -137,7 +137,6 @@ def _done_step() -> rx.Component:
             rx.callout.icon(rx.icon("circle-check", aria_hidden="true")),
             rx.callout.text(t("Votre nouveau mot de passe est enregistré.")),
             color_scheme="green",
-            high_contrast=True,
             role="status",
             id="reset-done",
             tab_index=-1,  # focused when the reset is done (the form it replaces is gone)

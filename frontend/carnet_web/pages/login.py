@@ -11,7 +11,7 @@ from typing import Final
 import reflex as rx
 
 from carnet_web.components.layout import layout, page_title
-from carnet_web.components.ui import error_callout, form_field, page_header
+from carnet_web.components.ui import error_callout, form_field, page_header, success_callout
 from carnet_web.i18n import N_, t, tf
 from carnet_web.routes import FORGOT_PASSWORD_ROUTE
 from carnet_web.state.login import LoginState
@@ -36,29 +36,11 @@ def _notice() -> rx.Component:
     )
 
 
-def done_callout(message: rx.Var, *, id: str) -> rx.Component:
-    """`ui.success_callout` in high contrast: the soft green text of the shared one is at
-    4.3:1 on its background, under WCAG AA's 4.5:1 (axe's color-contrast). Shared by the
-    sign-in, sessions, account and forgotten password pages."""
-    return rx.cond(
-        message != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("circle-check", aria_hidden="true")),
-            rx.callout.text(message),
-            color_scheme="green",
-            high_contrast=True,
-            role="status",
-            width="100%",
-            id=id,
-        ),
-    )
-
-
 def _messages() -> rx.Component:
     return rx.fragment(
         _notice(),
         error_callout(LoginState.error, id="login-error"),
-        done_callout(LoginState.info, id="login-info"),
+        success_callout(LoginState.info, id="login-info"),
     )
 
 

@@ -17,9 +17,9 @@ from carnet_web.components.ui import (
     loading_state,
     page_body,
     page_header,
+    success_callout,
 )
 from carnet_web.i18n import N_, t, tf
-from carnet_web.pages.login import done_callout
 from carnet_web.state.session import SESSIONS_ROUTE
 from carnet_web.state.sessions import LOGOUT_EVERYWHERE_BUTTON, SessionItem, SessionsState
 
@@ -41,8 +41,7 @@ def _session(item: SessionItem) -> rx.Component:
                     rx.heading(item.browser, as_="h2", size="4", class_name="browser"),
                     rx.cond(
                         item.current,
-                        rx.badge(t("cette session"), color_scheme="green", high_contrast=True,
-                                 class_name="current"),
+                        rx.badge(t("cette session"), color_scheme="green", class_name="current"),
                     ),
                     spacing="2",
                     align="center",
@@ -110,8 +109,6 @@ def _logout_everywhere() -> rx.Component:
             confirm_label=t("Se déconnecter partout"),
             on_confirm=SessionsState.logout_everywhere,
             busy=SessionsState.busy,
-            # Not the red solid button: white on red-9 is at 3.9:1, under WCAG AA's 4.5:1.
-            danger=False,
             id="logout-everywhere-dialog",
         ),
     )
@@ -125,7 +122,7 @@ def _content() -> rx.Component:
               "pas un, révoquez-le et changez votre mot de passe."),
         ),
         error_callout(SessionsState.error, retry=SessionsState.load, id="sessions-error"),
-        done_callout(SessionsState.info, id="sessions-info"),
+        success_callout(SessionsState.info, id="sessions-info"),
         rx.cond(
             SessionsState.loading,
             rx.box(loading_state(), id="sessions-loading"),
