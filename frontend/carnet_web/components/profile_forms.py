@@ -4,8 +4,9 @@ Text fields are uncontrolled: they show `ProfileState.form_defaults` when the fo
 are read on submit; the form remounts (`key`) when it opens for another entry. Lists are native
 selects, uncontrolled too, whose changes are kept in `ProfileState.form_choices`: the
 measurement form shows the fields of the kind chosen (one value in its unit; the systolic and
-diastolic pressures of a blood pressure). Every field has its label, its hint and its error tied to it; the browser's own checks are off
-(`no_validate`: they would speak the browser's language), the state's are in the tab's.
+diastolic pressures of a blood pressure). Every field has its label, its hint and its error
+tied to it; the browser's own checks are off (`no_validate`: they would speak the browser's
+language), the state's are in the tab's.
 """
 
 from __future__ import annotations
