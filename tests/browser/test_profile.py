@@ -91,8 +91,9 @@ def section(page: Page, key: str) -> Locator:
 async def open_profile(page: Page, web: WebApp) -> None:
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Mon profil médical").click()
-    await expect(page).to_have_url(web.url + "/profil")
-    await expect(page.get_by_role("heading", name="Mon profil médical", level=1)).to_be_visible()
+    await expect(page).to_have_url(web.url + "/profil", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("heading", name="Mon profil médical", level=1)).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("button", name="Ajouter une allergie")).to_be_enabled(
         timeout=FIRST_LOAD_TIMEOUT)
     await away(page)
@@ -110,13 +111,16 @@ async def check(page: Page, name: str) -> None:
 
 
 async def signed_in_on_profile(page: Page, web: WebApp, mailbox: Mailbox) -> None:
+    # The login page first, with time for its first compilation (when this test runs first).
+    await page.goto(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     await sign_in(page, web, mailbox, await new_patient())
     await open_profile(page, web)
 
 
 async def to_english(page: Page) -> None:
     """The header's switch: the page reloads in English."""
-    await page.get_by_role("button", name="English").click()
+    async with page.expect_event("load", timeout=FIRST_LOAD_TIMEOUT):
+        await page.get_by_role("button", name="English").click()
     await expect(page.get_by_role("heading", name="My medical profile", level=1)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("button", name="Add an allergy")).to_be_enabled(
@@ -323,9 +327,11 @@ async def add_measurement(page: Page, kind: str, values: dict[str, str], when: s
     return form
 
 
-async def axis_ticks(chart: Locator, axis: str) -> list[str]:
-    return await chart.locator(
-        f".recharts-{axis}Axis .recharts-cartesian-axis-tick-value").all_inner_texts()
+def axis_tick(chart: Locator, axis: str, text: str) -> Locator:
+    """The tick of the chart's x or y axis that reads `text`."""
+    return chart.locator(f".recharts-{axis}Axis-tick-labels .recharts-cartesian-axis-tick-value"
+                         ).filter(
+        has_text=re.compile(f"^{re.escape(text)}$"))
 
 
 async def test_the_measurement_form_follows_the_kind_and_charts_speak_each_language(
@@ -377,8 +383,8 @@ async def test_the_measurement_form_follows_the_kind_and_charts_speak_each_langu
     await expect(curve).to_have_count(1)
     assert re.match(r"^M[\d.]+,[\d.]+", await curve.get_attribute("d") or "")
     await expect(chart.locator(".recharts-line-dots circle")).to_have_count(3)
-    assert "1er juin" in await axis_ticks(chart, "x")
-    assert "72,5" in await axis_ticks(chart, "y")
+    await expect(axis_tick(chart, "x", "1er juin")).to_have_count(1)
+    await expect(axis_tick(chart, "y", "72,5")).to_have_count(1)
     await expect(chart.locator(".chart-summary")).to_contain_text(
         "3 mesures ; dernière : 70,9 kg le ")
     await expect(page.get_by_role("figure", name="Tension artérielle (mmHg)")).to_contain_text(
@@ -386,9 +392,7 @@ async def test_the_measurement_form_follows_the_kind_and_charts_speak_each_langu
     await expect(page.locator("#chart-bmi")).to_have_count(0)  # no height, no BMI
 
     # The tooltip of the last point, then the values as a table.
-    dot = await chart.locator(".recharts-line-dots circle").last.bounding_box()
-    assert dot is not None
-    await page.mouse.move(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+    await chart.locator(".recharts-line-dots circle").last.hover(force=True)
     await expect(chart.locator(".recharts-tooltip-wrapper")).to_contain_text("70,9 kg")
     await away(page)
     await chart.get_by_text("Voir les valeurs").click()
@@ -417,16 +421,14 @@ async def test_the_measurement_form_follows_the_kind_and_charts_speak_each_langu
     chart = page.get_by_role("figure", name="Weight (kg)")
     await expect(chart.locator(".chart-summary")).to_contain_text(
         "3 measurements; latest: 70.9 kg on ")
-    assert "1 June" in await axis_ticks(chart, "x")
-    assert "72.5" in await axis_ticks(chart, "y")
-    assert "72,5" not in await axis_ticks(chart, "y")
+    await expect(axis_tick(chart, "x", "1 June")).to_have_count(1)
+    await expect(axis_tick(chart, "y", "72.5")).to_have_count(1)
+    await expect(axis_tick(chart, "y", "72,5")).to_have_count(0)
     await chart.get_by_text("Show the values").click()
     table = chart.get_by_role("table", name="Weight (kg)")
     await expect(table.get_by_role("row").nth(1)).to_contain_text(f"1 June {june.year} at 08:00")
     await expect(table.get_by_role("row").nth(1)).to_contain_text("72.5 kg")
-    dot = await chart.locator(".recharts-line-dots circle").last.bounding_box()
-    assert dot is not None
-    await page.mouse.move(dot["x"] + dot["width"] / 2, dot["y"] + dot["height"] / 2)
+    await chart.locator(".recharts-line-dots circle").last.hover(force=True)
     await expect(chart.locator(".recharts-tooltip-wrapper")).to_contain_text("70.9 kg")
     await away(page)
     await expect(section(page, "measurement").locator(".profile-entry .entry-title").first

@@ -110,6 +110,9 @@ def _chart(chart: ChartSpec) -> rx.Component:
                         width="100%",
                         height=CHART_HEIGHT,
                         margin={"top": 8, "right": 16, "bottom": 0, "left": 0},
+                        # No keyboard layer: the drawing is hidden from screen readers (its
+                        # values are in the table), so nothing in it may take the focus.
+                        custom_attrs={"accessibilityLayer": False},
                     ),
                     width="100%",
                     height=f"{CHART_HEIGHT}px",

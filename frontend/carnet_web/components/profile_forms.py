@@ -2,10 +2,11 @@
 
 Text fields are uncontrolled: they show `ProfileState.form_defaults` when the form mounts and
 are read on submit; the form remounts (`key`) when it opens for another entry. Lists are native
-selects kept in `ProfileState.form_choices`: the measurement form shows the fields of the kind
-chosen (one value in its unit; the systolic and diastolic pressures of a blood pressure).
-Every field has its label, its hint and its error tied to it; the browser's own checks are off
-(`no_validate`: they would speak the browser's language), the state's are in the tab's.
+selects, uncontrolled too, whose changes are kept in `ProfileState.form_choices`: the
+measurement form shows the fields of the kind chosen (one value in its unit; the systolic and
+diastolic pressures of a blood pressure). Every field has its label, its hint and its error
+tied to it; the browser's own checks are off (`no_validate`: they would speak the browser's
+language), the state's are in the tab's.
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ def _select(spec: KindSpec, field: FieldSpec, label: Any, *, first: bool) -> rx.
         empty = [] if field.default else [
             ("", t("Choisissez…") if field.required else t("Non précisé"))]
         options = [*empty, *((value, t(text)) for value, text in field.choices)]
-    # (Its hint and error are tied here: select_field's `error` needs a plain value.)
+    # Uncontrolled, like the text fields (a controlled select would jump back to the
+    # state's value between two arrow keys, before the server answers): it starts on the
+    # state's value when the form mounts and tells the state each change. (Its hint and
+    # error are tied here: select_field's `error` needs a plain value.)
     select = select_field(
         _label(label, field),
         id=control_id,
         options=options,
-        value=ProfileState.form_choices[field.name],
+        value=None,
+        default_value=ProfileState.form_choices[field.name],
         on_change=lambda value: ProfileState.choose(field.name, value),
         name=field.name,
         required=field.required,

@@ -28,6 +28,13 @@ from carnet_web.i18n import N_, t, tf
 from carnet_web.state.profile import KINDS, ROUTE, EntryItem, KindSpec, ProfileState
 
 TITLE = N_("Mon profil médical")
+DELETE_DIALOG_ID = "profile-delete-dialog"
+# Dialogs are drawn outside the app's root element, which the theme's contrast fixes
+# (theme.GLOBAL_STYLE: white on red 9 is 3.91:1) do not reach: the same fix for this dialog.
+_DIALOG_STYLE = (
+    f"#{DELETE_DIALOG_ID} .rt-BaseButton.rt-variant-solid[data-accent-color='red'] "
+    "{ background-color: var(--red-11); color: white; }"
+)
 
 
 def _page_messages() -> rx.Component:
@@ -190,7 +197,7 @@ def _delete_dialog() -> rx.Component:
         confirm_label=t("Supprimer"),
         on_confirm=ProfileState.confirm_delete,
         busy=ProfileState.deleting,
-        id="profile-delete-dialog",
+        id=DELETE_DIALOG_ID,
     )
 
 
@@ -217,6 +224,7 @@ def _content() -> rx.Component:
             ),
         ),
         _delete_dialog(),
+        rx.el.style(_DIALOG_STYLE),
     )
 
 

@@ -4,8 +4,8 @@ and the state part that opens, fills and submits it (`ProfileFormsMixin`).
 
 One form is open at a time (`form_kind`, and `form_entry_id` when editing). Its text fields
 are uncontrolled: they show `form_defaults` when the form mounts and are read on submit. Its
-lists (`select`) are kept in `form_choices` as they change, so the measurement form shows the
-fields of the chosen kind only. Dates and times typed, and shown, are in Paris time.
+lists (`select`) start on `form_choices` and tell it each change, so the measurement form shows
+the fields of the chosen kind only. Dates and times typed, and shown, are in Paris time.
 """
 
 from __future__ import annotations
@@ -410,7 +410,7 @@ class ProfileFormsMixin(ProfileBase, mixin=True):
         if (redirect := self._require_session()) is not None:
             yield redirect
             return
-        form = {**form_data, **self.form_choices}  # the lists as the state has them
+        form = {**self.form_choices, **form_data}  # (the lists are in both)
         values, problem = parse_form(spec, form, language=self.lang)
         if problem is not None:
             self.form_error, self.form_error_field = problem.message, problem.field
