@@ -176,7 +176,7 @@ async def _wrong_password(page: Page, demo: Demo) -> None:
 
 
 async def _delete_dialog(page: Page, demo: Demo) -> None:
-    await page.get_by_role("button", name=re.compile("^Supprimer «")).first.click()
+    await page.get_by_role("button", name=re.compile("^(Supprimer «|Delete “)")).first.click()
     await expect(page.get_by_role("alertdialog")).to_be_visible()
 
 
