@@ -118,7 +118,7 @@ def literal_texts(path: Path) -> list[tuple[int, str]]:
             found.add((node.lineno, text))
     return sorted(found)
 UI_MODULES = sorted([*(WEB_APP / "pages").glob("*.py"), *(WEB_APP / "components").glob("*.py"),
-                     *(WEB_APP / "state").glob("*.py")])
+                     *(WEB_APP / "state").rglob("*.py")])
 
 
 @pytest.mark.parametrize("path", UI_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")

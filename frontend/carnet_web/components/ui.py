@@ -51,7 +51,7 @@ def section(title: Text, *children: rx.Component, id: str, **props: Any) -> rx.C
 def _described_by(id: str, hint: Text | None, error: Any | None) -> Any:
     ids = [f"{id}-hint"] if hint is not None else []
     if error is None:
-        return " ".join(ids) or None
+        return " ".join(ids) or None  # a str, or None: never a Var without an error
     return rx.cond(error != "", " ".join([*ids, f"{id}-error"]), " ".join(ids))
 
 
@@ -82,7 +82,7 @@ def text_field(label: Text, *, id: str, value: Any, on_change: Any, type: str = 
     """A labelled text input (`props`: autocomplete, required, max_length, input_mode...)."""
     describedby = _described_by(id, hint, error)
     extra: dict[str, Any] = {}
-    if describedby:
+    if describedby is not None:
         extra["aria_describedby"] = describedby
     if error is not None:
         extra["aria_invalid"] = rx.cond(error != "", "true", "false")
@@ -94,7 +94,7 @@ def text_field(label: Text, *, id: str, value: Any, on_change: Any, type: str = 
 def text_area(label: Text, *, id: str, value: Any, on_change: Any, hint: Text | None = None,
               error: Any | None = None, **props: Any) -> rx.Component:
     describedby = _described_by(id, hint, error)
-    extra = {"aria_describedby": describedby} if describedby else {}
+    extra = {"aria_describedby": describedby} if describedby is not None else {}
     control = rx.text_area(id=id, value=value, on_change=on_change, width="100%", size="3",
                            **extra, **props)
     return form_field(label, control, id=id, hint=hint, error=error)
@@ -111,7 +111,7 @@ def select_field(label: Text, *, id: str, options: list[tuple[str, Text]] | Any,
     else:
         children = [rx.foreach(options, lambda pair: rx.el.option(pair[1], value=pair[0]))]
     describedby = _described_by(id, hint, error)
-    extra = {"aria_describedby": describedby} if describedby else {}
+    extra = {"aria_describedby": describedby} if describedby is not None else {}
     control = rx.el.select(
         *children, id=id, value=value, on_change=on_change, class_name="carnet-select",
         style={
