@@ -201,7 +201,8 @@ async def test_unsupported_and_duplicate_files_say_so_in_french(
 
     # Named .pdf, but the API reads the bytes: a GIF is refused.
     await upload(page, b"GIF89a" + b"\x00" * 64, filename="image.pdf", title="Pas un PDF")
-    await expect(error).to_contain_text("Format non accepté : envoyez un PDF", timeout=30_000)
+    await expect(error).to_contain_text(
+        "Format non accepté : envoyez un fichier de l'un de ces formats : PDF,", timeout=30_000)
     await expect(page.locator("#documents-empty")).to_contain_text(
         "Votre dossier ne contient encore aucun document.")
     await a11y.check_at_widths(page, "documents-upload-refused")

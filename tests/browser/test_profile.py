@@ -171,8 +171,11 @@ async def test_every_kind_of_entry_through_its_form(
     await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("status")).to_have_text(
         "Connectez-vous pour accéder à cette page.")
-
-    await signed_in_on_profile(page, web, mailbox)
+    # Signed in from there, the tab is back on the page it asked for.
+    await sign_in(page, web, mailbox, await new_patient(), home="/profil")
+    await expect(page.get_by_role("button", name="Ajouter une allergie")).to_be_enabled(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await away(page)
     for title in ("Allergies et intolérances", "Vaccinations", "Antécédents personnels",
                   "Antécédents familiaux", "Traitements", "Mesures", "Personnes à prévenir",
                   "Directives anticipées", "Don d'organes"):

@@ -126,3 +126,13 @@ def client_calls(events: list[Any]) -> list[tuple[str, str]]:
                         if key._js_expr in ("javascript_code", "function"))
             calls.append((name, str(getattr(code, "_var_value", code))))
     return calls
+
+
+def focused(events: list[Any]) -> list[str]:
+    """The element ids the handler's events move the focus to (`carnet_web.state.focus`)."""
+    found = []
+    for _name, script in client_calls(events):
+        if "getElementById" in script and ".focus()" in script:
+            start = script.index("getElementById(") + len("getElementById(")
+            found.append(script[start:script.index(")", start)].strip('"'))
+    return found

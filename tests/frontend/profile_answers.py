@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from carnet_web.state.profile import CHART_KINDS, ProfileState
 from reflex.event import EventSpec
 
-from tests.frontend.fakes import FakeApi, client_calls, redirects, run
+from tests.frontend.fakes import FakeApi, redirects, run
 
 TOKEN = "jeton-de-session-secret"
 PARIS = ZoneInfo("Europe/Paris")
@@ -82,16 +82,6 @@ async def loaded(fake_api: FakeApi, answer: dict[str, Any] | None = None,
     assert redirects(await run(state.load())) == []
     fake_api.calls.clear()
     return state
-
-
-def focused(events: list[Any]) -> list[str]:
-    """The element ids the handler's events move the focus to (state/profile/base.focus)."""
-    found = []
-    for _name, script in client_calls(events):
-        if "getElementById" in script:
-            start = script.index("getElementById(") + len("getElementById(")
-            found.append(script[start:script.index(")", start)].strip('"'))
-    return found
 
 
 def downloads(events: list[Any]) -> list[dict[str, str]]:

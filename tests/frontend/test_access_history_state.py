@@ -17,7 +17,7 @@ from carnet_web.state.access_history import (
 )
 from carnet_web.state.session import LOGIN_ROUTE, SessionState
 
-from tests.frontend.fakes import FakeApi, redirects, run
+from tests.frontend.fakes import FakeApi, focused, redirects, run
 
 TOKEN = "jeton-de-session-secret"
 DOCTOR = {"id": "7", "rpps": "10000000007", "profession": "Médecin",
@@ -118,8 +118,7 @@ async def test_load_then_voir_plus_appends_older_entries(fake_api: FakeApi) -> N
     assert [e.id for e in state.entries] == ["3", "2", "1"]
     assert not state.has_more and not state.loading_more
     # The keyboard goes on at the first older entry.
-    focus = [e for e in events if "set_focus" in str(getattr(e.handler.fn, "__qualname__", ""))]
-    assert len(focus) == 1 and "access_1" in str(focus[0].args)
+    assert focused(events) == ["access-1"]
 
     await run(state.load_more())  # nothing more to read
     assert len(fake_api.calls) == 2

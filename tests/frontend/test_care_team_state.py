@@ -12,13 +12,14 @@ from carnet_web import api
 from carnet_web.state import care_team as care_team_module
 from carnet_web.state.care_team import (
     RPPS_FIELD_ID,
+    TEAM_HEADING_ID,
     CareTeamState,
     member_items,
     normalized_rpps,
 )
 from carnet_web.state.session import LOGIN_ROUTE, SessionState
 
-from tests.frontend.fakes import FakeApi, redirects, run
+from tests.frontend.fakes import FakeApi, focused, redirects, run
 
 TOKEN = "jeton-de-session-secret"
 DOCTOR = {"id": "7", "rpps": "10000000007", "profession": "Médecin",
@@ -45,16 +46,6 @@ def page(*members: dict, emergency: bool = True, blocked: list[dict] | None = No
 def signed_in(state: SessionState) -> Any:
     state._sign_in(TOKEN, "jeanne@example.fr")
     return state
-
-
-def focus_targets(events: list[Any]) -> list[str]:
-    """The element ids the handler asked to focus (`rx.set_focus`)."""
-    targets = []
-    for event in events:
-        name = getattr(getattr(event, "handler", None), "fn", None)
-        if name is not None and getattr(name, "__qualname__", "").endswith("_set_focus"):
-            targets.append(str(dict((k._js_expr, v) for k, v in event.args)["ref"]))
-    return targets
 
 
 async def loaded(fake_api: FakeApi, *members: dict, **kwargs: Any) -> CareTeamState:
@@ -135,7 +126,7 @@ async def test_add_by_rpps_then_refresh(fake_api: FakeApi) -> None:
                           "de soins.")
     assert state.rpps_error == "" and not state.busy
     assert state.rpps_field_key == key + 1  # the field is emptied
-    assert RPPS_FIELD_ID.replace("-", "_") in "".join(focus_targets(events))
+    assert focused(events) == [RPPS_FIELD_ID]
 
 
 @pytest.mark.parametrize("typed", ["123", "1000000000x", ""])
@@ -144,7 +135,7 @@ async def test_add_with_a_malformed_rpps_calls_nothing(fake_api: FakeApi, typed:
     events = await run(state.add({"rpps": typed}))
     assert state.rpps_error == "Le numéro RPPS compte 11 chiffres."
     assert fake_api.called("AddToCareTeam") == []
-    assert focus_targets(events)
+    assert focused(events)
 
 
 async def test_add_someone_already_in_the_team_says_so(fake_api: FakeApi) -> None:
@@ -180,7 +171,7 @@ async def test_add_refused_shows_why_next_to_the_field(fake_api: FakeApi, answer
     events = await run(state.add({"rpps": "10000000099"}))
     assert state.rpps_error == error
     assert state.info == "" and state.action_error == "" and not state.busy
-    assert focus_targets(events)
+    assert focused(events)
     assert len(fake_api.called("CareTeam")) == 1  # nothing changed: not read again
 
 
@@ -204,7 +195,7 @@ async def test_remove_then_refresh(fake_api: FakeApi) -> None:
     assert state.removing_id == ""
     assert state.members == []
     assert state.info.startswith("Médecin (Médecine générale) ne fait plus partie")
-    assert focus_targets(events) == ['"ref_care_team_heading"']
+    assert focused(events) == [TEAM_HEADING_ID]
     # The dialog then reports it closed: nothing more happens.
     assert state.remove_dialog_changed(False) is None
 

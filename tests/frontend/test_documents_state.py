@@ -19,6 +19,7 @@ from carnet_web.i18n import gettext
 from carnet_web.state import documents
 from carnet_web.state.document_view import DocumentViewState
 from carnet_web.state.documents import (
+    SEND_FILE_ID,
     DocumentsState,
     Filters,
     author_label,
@@ -179,8 +180,7 @@ def test_every_error_of_the_upload_and_change_results_has_a_message() -> None:
 )
 def test_files_the_picker_refuses_are_explained(codes: list[str], lang: str,
                                                 message: str) -> None:
-    rejected = [{"file": {"path": "x"}, "errors": [{"code": c, "message": "en"} for c in codes]}]
-    assert rejection_message(rejected, lang, formats=["PDF", "Texte"],
+    assert rejection_message(codes, lang, formats=["PDF", "Texte"],
                              max_bytes=5 * 1024 * 1024) == message
 
 
@@ -522,18 +522,33 @@ async def test_upload_with_an_expired_session_goes_to_login(fake_api: FakeApi) -
     assert not state.signed_in and state.upload_phase == ""
 
 
+async def test_the_file_is_sent_only_once_the_form_is_right(fake_api: FakeApi) -> None:
+    """start_upload presses the hidden send button (which makes the browser send the file) only
+    when the form is right: a refused form sends nothing."""
+    fake_api.answer("DocumentsPage", first_page())
+    state = signed_in()
+    await run(state.load())
+    refused = state.start_upload({"title": "   ", "type": "LAB_REPORT",
+                                  "clinicalDate": "2025-03-02"})
+    assert refused is None and state.upload_phase == "" and state.upload_error_field == "title"
+    sent = state.start_upload({"title": "Bilan", "type": "LAB_REPORT",
+                               "clinicalDate": "2025-03-02"})
+    assert sent is not None and SEND_FILE_ID in str(sent.args)
+    assert state.upload_phase == "sending"
+    assert state.start_upload({"title": "Bilan", "type": "LAB_REPORT",
+                               "clinicalDate": "2025-03-02"}) is None  # already sending
+
+
 async def test_a_file_refused_when_picked_is_said_at_once(fake_api: FakeApi) -> None:
     reference = {**REFERENCE, "uploadLimits": {**REFERENCE["uploadLimits"],
                                                "maxDocumentBytes": 2 * 1024 * 1024}}
     fake_api.answer("DocumentsPage", first_page(reference=reference))
     state = signed_in()
     await run(state.load())
-    state.upload_rejected([{"file": {"path": "scanner.pdf"},
-                            "errors": [{"code": "file-too-large"}]}])
+    state.upload_rejected(["file-too-large"])
     assert state.pick_error == "Fichier trop volumineux : 2 Mo au maximum."  # the API's limit
     assert fake_api.called("UploadDocument") == []
-    state.upload_rejected([{"file": {"path": "film.mp4"},
-                            "errors": [{"code": "file-invalid-type"}]}])
+    state.upload_rejected(["file-invalid-type"])
     assert state.pick_error == (
         f"Format non accepté : envoyez un fichier de l'un de ces formats : {FORMATS_TEXT}.")
     ready_to_upload(state)

@@ -19,7 +19,7 @@ from graphql import build_schema, validate
 from reflex.event import EventSpec
 from reflex.utils.format import format_ref
 
-from tests.frontend.fakes import FakeApi, handler_names, redirects, run
+from tests.frontend.fakes import FakeApi, focused, handler_names, redirects, run
 
 TOKEN = "jeton-de-session-secret"
 CONV = "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
@@ -100,21 +100,15 @@ def signed_in(state: MessagingState, *, lang: str = "fr", role: str = "") -> Mes
 
 
 def _refs(events: list[Any], handler: str) -> list[str]:
-    """The elements (by their React ref) the `rx.set_focus` or `rx.set_value` events among
-    `events` act on."""
+    """The elements (by their React ref) the `rx.set_value` events among `events` act on."""
     return [dict((k._js_expr, v) for k, v in event.args)["ref"]._var_value
             for event in events
             if isinstance(event, EventSpec) and event.handler.fn.__qualname__ == handler]
 
 
-def focused(events: list[Any]) -> list[str]:
-    """The ids of the elements the focus is moved to."""
-    return [ref.removeprefix("ref_") for ref in _refs(events, "_set_focus")]
-
-
 def ids(*element_ids: str) -> list[str]:
-    """Element ids as their refs name them."""
-    return [format_ref(element_id).removeprefix("ref_") for element_id in element_ids]
+    """The DOM ids focus is expected to move to, in order."""
+    return list(element_ids)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from __future__ import annotations
 from carnet_web import api
 from carnet_web.state.session import LOGIN_ROUTE
 
-from tests.frontend.fakes import FakeApi, redirects, run
-from tests.frontend.profile_answers import ALLERGY, FULL, focused, loaded, profile_answer
+from tests.frontend.fakes import FakeApi, focused, redirects, run
+from tests.frontend.profile_answers import ALLERGY, FULL, loaded, profile_answer
 
 
 async def test_deleting_asks_then_deletes(fake_api: FakeApi) -> None:

@@ -18,13 +18,12 @@ from carnet_web.state.profile import (
     result_error,
 )
 
-from tests.frontend.fakes import FakeApi, redirects, run
+from tests.frontend.fakes import FakeApi, focused, redirects, run
 from tests.frontend.profile_answers import (
     ALLERGY,
     FULL,
     NOW,
     PRESSURE,
-    focused,
     loaded,
     profile_answer,
 )

@@ -25,7 +25,7 @@ from carnet_web.components.ui import (
 )
 from carnet_web.i18n import N_, t, tf
 from carnet_web.routes import DOCUMENTS_ROUTE
-from carnet_web.state.documents import UPLOAD_ID, DocumentItem, DocumentsState
+from carnet_web.state.documents import SEND_FILE_ID, UPLOAD_ID, DocumentItem, DocumentsState
 
 PAGE_TITLE = N_("Mes documents")
 FILE_INPUT_ID = "upload-file"
@@ -120,6 +120,15 @@ def _label_file_input(upload: rx.Component) -> rx.Component:
     return upload
 
 
+def _rejected_codes(rejected: rx.Var) -> rx.event.EventSpec:
+    """Only react-dropzone's error codes go to the server: the refused file stays in the browser
+    (sent whole, a file over the limit made the event too large for the websocket, and no error
+    was ever shown)."""
+    codes = rejected.to(list).flat_map(
+        lambda entry: entry.to(dict)["errors"].to(list).map(lambda error: error.to(dict)["code"]))
+    return DocumentsState.upload_rejected(codes)
+
+
 def _file_picker() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
     picker = rx.upload.root(
@@ -139,7 +148,7 @@ def _file_picker() -> rx.Component:
         accept=DocumentsState.accept,
         # The button inside is the one keyboard stop (Enter/Space open the file chooser).
         no_keyboard=True,
-        on_drop_rejected=DocumentsState.upload_rejected,
+        on_drop_rejected=_rejected_codes,
         disabled=DocumentsState.uploading,
         border="1px dashed var(--gray-a8)",
         border_radius="var(--radius-3)",
@@ -210,6 +219,23 @@ def _progress() -> rx.Component:
     )
 
 
+def _send_file_trigger() -> rx.Component:
+    """Pressed by `start_upload` once the form is right: the browser then sends the file to this
+    server, with progress, and `upload_document` forwards it to the API. rx.upload_files reads
+    the chosen file in the browser, so this event must start there, not from the server."""
+    return rx.el.button(
+        id=SEND_FILE_ID,
+        type="button",
+        hidden=True,
+        tab_index=-1,
+        aria_hidden="true",
+        on_click=DocumentsState.upload_document(
+            rx.upload_files(upload_id=UPLOAD_ID,
+                            on_upload_progress=DocumentsState.upload_progress),
+        ),
+    )
+
+
 def _upload_form() -> rx.Component:
     return rx.card(
         rx.form(
@@ -261,6 +287,7 @@ def _upload_form() -> rx.Component:
                 ),
                 _upload_messages(),
                 _progress(),
+                _send_file_trigger(),
                 rx.button(
                     t("Ajouter au dossier"),
                     type="submit",
@@ -273,15 +300,9 @@ def _upload_form() -> rx.Component:
                 spacing="4",
                 width="100%",
             ),
-            # The form's fields go to start_upload (checked there); then the browser sends the
-            # file to this server, with progress, and upload_document forwards it to the API.
-            on_submit=[
-                DocumentsState.start_upload,
-                DocumentsState.upload_document(
-                    rx.upload_files(upload_id=UPLOAD_ID,
-                                    on_upload_progress=DocumentsState.upload_progress),
-                ),
-            ],
+            # The form's fields go to start_upload (checked there); only if they are right does
+            # it press the hidden "send" button below, so a refused form sends no file.
+            on_submit=DocumentsState.start_upload,
             reset_on_submit=False,
             key=DocumentsState.upload_form_key.to_string(),
             aria_label=t("Ajouter un document"),

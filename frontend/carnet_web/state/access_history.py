@@ -19,6 +19,7 @@ from carnet_web import api
 from carnet_web.i18n import N_, gettext
 from carnet_web.routes import ACCESS_HISTORY_ROUTE as ROUTE  # noqa: F401  (re-exported)
 from carnet_web.state.care_team import professional_name
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import datetime_text
 from carnet_web.state.session import SessionState, api_errors
 
@@ -198,6 +199,6 @@ class AccessHistoryState(SessionState):
         # The keyboard goes on where the reading does: the first of the older entries (the
         # button may be gone). Nothing came (the log changed meanwhile): the heading.
         if len(self.entries) > shown:
-            yield rx.set_focus(ENTRY_ID_PREFIX + self.entries[shown].id)
+            yield focus(ENTRY_ID_PREFIX + self.entries[shown].id)
         elif not self.has_more:
-            yield rx.set_focus(HEADING_ID)
+            yield focus(HEADING_ID)

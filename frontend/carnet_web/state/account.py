@@ -17,7 +17,6 @@ after the reload that switches the tab.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
@@ -27,6 +26,7 @@ from reflex.event import EventSpec
 from carnet_web import api
 from carnet_web.i18n import LANGUAGES, N_, LanguageState, gettext, normalise
 from carnet_web.routes import ACCOUNT_ROUTE as ROUTE  # noqa: F401  (re-exported)
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import day_text
 from carnet_web.state.login import (
     CHANNELS,
@@ -243,16 +243,6 @@ def confirm_error(result: Mapping[str, Any], language: str = "fr") -> str:
     return code_error_message(result, language)
 
 
-def focus_script(element_id: str) -> str:
-    """Focus an element as soon as the page shows it (after the state change renders)."""
-    return (
-        "(() => { let tries = 0; const go = () => { "
-        f"const el = document.getElementById({json.dumps(element_id)}); "
-        "if (el) { el.focus(); } else if (tries++ < 40) { setTimeout(go, 25); } }; "
-        "setTimeout(go, 0); })()"
-    )
-
-
 #: Ids the page gives to the controls focus goes back to.
 CONTACT_BUTTONS: Final = {"EMAIL": "account-change-email", "SMS": "account-change-phone"}
 PASSWORD_BUTTON: Final = "account-change-password"  # noqa: S105 (an element id)
@@ -408,7 +398,7 @@ class AccountState(SessionState):
         kind = self.contact_kind or "EMAIL"
         self.contact_step = self.contact_kind = self.contact_masked = self.contact_error = ""
         self._contact_challenge = ""
-        return rx.call_script(focus_script(CONTACT_BUTTONS[kind]))
+        return focus(CONTACT_BUTTONS[kind])
 
     @rx.event
     @api_errors(error="contact_error", busy="contact_busy")
@@ -470,7 +460,7 @@ class AccountState(SessionState):
                              else self._t(PHONE_CHANGED, value=self.phone))
         self.contact_step = self.contact_kind = self.contact_masked = ""
         self._contact_challenge = ""
-        yield rx.call_script(focus_script(CONTACT_BUTTONS.get(kind, CONTACT_BUTTONS["EMAIL"])))
+        yield focus(CONTACT_BUTTONS.get(kind, CONTACT_BUTTONS["EMAIL"]))
 
     # --- my password ---------------------------------------------------------------------
 
@@ -485,7 +475,7 @@ class AccountState(SessionState):
     def cancel_password_change(self) -> EventSpec:
         self.password_step = self.password_masked = self.password_error = ""
         self._password_challenge = ""
-        return rx.call_script(focus_script(PASSWORD_BUTTON))
+        return focus(PASSWORD_BUTTON)
 
     @rx.event
     @api_errors(error="password_error", busy="password_busy")
@@ -546,7 +536,7 @@ class AccountState(SessionState):
         self.password_info = self._t(PASSWORD_CHANGED)
         self.password_step = self.password_masked = ""
         self._password_challenge = ""
-        yield rx.call_script(focus_script(PASSWORD_BUTTON))
+        yield focus(PASSWORD_BUTTON)
 
     # --- preferences ---------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ holds, never a guess.
 from __future__ import annotations
 
 import dataclasses
-import json
 import unicodedata
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
@@ -23,6 +22,7 @@ from reflex.event import EventSpec
 from carnet_web import api
 from carnet_web.i18n import N_, gettext
 from carnet_web.routes import CARE_TEAM_ROUTE as ROUTE  # noqa: E402,F401  (re-exported)
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import date_text
 from carnet_web.state.messaging import BLOCK, UNBLOCK
 from carnet_web.state.session import SessionState, api_errors
@@ -305,11 +305,11 @@ class CareTeamState(SessionState):
         rpps = normalized_rpps(str(form_data.get("rpps", "")))
         if not rpps:
             self.rpps_error = self._t(RPPS_FORMAT)
-            yield rx.set_focus(RPPS_FIELD_ID)
+            yield focus(RPPS_FIELD_ID)
             return
         if any(m.rpps == rpps and m.active for m in self.members):
             self.rpps_error = self._t(ALREADY_IN_TEAM)
-            yield rx.set_focus(RPPS_FIELD_ID)
+            yield focus(RPPS_FIELD_ID)
             return
         self.busy = True
         yield
@@ -323,13 +323,13 @@ class CareTeamState(SessionState):
             return
         if result is None:
             self.rpps_error = error
-            yield rx.set_focus(RPPS_FIELD_ID)
+            yield focus(RPPS_FIELD_ID)
             return
         self.action_error = error
         self.info = added_message(professional_name(result["professional"], self.lang),
                                   self.lang)
         self.rpps_field_key += 1
-        yield rx.set_focus(RPPS_FIELD_ID)
+        yield focus(RPPS_FIELD_ID)
 
     @rx.event
     def ask_remove(self, professional_id: str) -> None:
@@ -351,10 +351,8 @@ class CareTeamState(SessionState):
         self.removing_id = ""
         self.removing_name = ""
         # By id, once the dialog has finished closing (Radix restores focus to what was focused
-        # when it opened, which a re-rendered list may have replaced; a ref cannot reach a
-        # button inside rx.foreach).
-        return rx.call_script(
-            f"setTimeout(() => document.getElementById({json.dumps(button)})?.focus(), 50)")
+        # when it opened, which a re-rendered list may have replaced).
+        return focus(button)
 
     @rx.event
     async def confirm_remove(self) -> AsyncIterator[EventSpec | None]:
@@ -390,7 +388,7 @@ class CareTeamState(SessionState):
         self.action_error = error
         if result is not None:
             self.info = removed_message(name, self.lang)
-        yield rx.set_focus(TEAM_HEADING_ID)
+        yield focus(TEAM_HEADING_ID)
 
     @rx.event
     async def set_treating_doctor(self, rpps: str) -> AsyncIterator[EventSpec | None]:
@@ -417,7 +415,7 @@ class CareTeamState(SessionState):
         if result is not None:
             self.info = (treating_doctor_message(name, self.lang) if rpps
                          else self._t(TREATING_DOCTOR_CLEARED))
-        yield rx.set_focus(TEAM_HEADING_ID)
+        yield focus(TEAM_HEADING_ID)
 
     @rx.event
     @api_errors(error="emergency_error", busy="busy")
@@ -460,4 +458,4 @@ class CareTeamState(SessionState):
         self.action_error = error
         if result is not None:
             self.info = blocked_message(name, bool(result.get("blocked")), self.lang)
-        yield rx.set_focus(TEAM_HEADING_ID)
+        yield focus(TEAM_HEADING_ID)

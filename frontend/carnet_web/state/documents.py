@@ -46,6 +46,9 @@ PAGE_SIZE: Final = 20
 #: Until the API's reference data has come (it says the real values).
 DEFAULT_MAX_TITLE: Final = 200
 UPLOAD_ID: Final = "document-upload"
+# The hidden button that starts sending the chosen file (pages.documents), pressed by start_upload
+# once the form is right.
+SEND_FILE_ID: Final = "upload-send"
 
 _DOCUMENT_FIELDS: Final = """
 fragment DocumentFields on Document {
@@ -218,15 +221,10 @@ def change_error_message(result: Mapping[str, Any], lang: str) -> str:
     return _fallback(result, lang)
 
 
-def rejection_message(rejected: Sequence[Mapping[str, Any]], lang: str, *,
+def rejection_message(codes: Collection[str], lang: str, *,
                       formats: Sequence[str] = (), max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
-    """The message for files the file picker refused (react-dropzone error codes)."""
-    codes = {
-        str(error.get("code"))
-        for entry in rejected
-        for error in (entry.get("errors") or [])
-        if isinstance(error, Mapping)
-    }
+    """The message for files the file picker refused, from react-dropzone's error codes."""
+    codes = {str(code) for code in codes}
     if "too-many-files" in codes:
         return gettext(lang, ONE_FILE_ONLY)
     if "file-too-large" in codes:
@@ -579,23 +577,24 @@ class DocumentsState(SessionState):
     # --- adding a document --------------------------------------------------------------
 
     @rx.event
-    def upload_rejected(self, rejected: list[dict[str, Any]]) -> None:
+    def upload_rejected(self, codes: list[str]) -> None:
         """The file picker refused the file just picked (size, type, several files): said at
-        once, before anything is sent."""
+        once, before anything is sent. `codes`: react-dropzone's error codes only (the page
+        keeps the refused file itself in the browser: see `pages.documents`)."""
         self.upload_info = ""
         self.duplicate_id = ""
         self.duplicate_notice = ""
         self.upload_error = ""
         self.upload_error_field = ""
-        self.pick_error = rejection_message(rejected, self.lang, formats=self._format_labels,
+        self.pick_error = rejection_message(codes, self.lang, formats=self._format_labels,
                                             max_bytes=self.max_document_bytes)
 
     @rx.event
-    def start_upload(self, form_data: dict[str, Any]) -> None:
+    def start_upload(self, form_data: dict[str, Any]) -> EventSpec | None:
         """"Ajouter au dossier": check the form. The browser then sends the file here (the
         event chained after this one) and `upload_document` goes on only if this said yes."""
         if self.upload_phase:
-            return
+            return None
         self.upload_info = ""
         self.pick_error = ""
         self.duplicate_id = ""
@@ -604,11 +603,12 @@ class DocumentsState(SessionState):
         self.upload_type = str(form_data.get("type") or "")
         self.upload_date = str(form_data.get("clinicalDate") or "").strip()
         if self._form_problem():
-            return
+            return None
         self.upload_error = ""
         self.upload_error_field = ""
         self.upload_phase = "sending"
         self.upload_percent = 0
+        return rx.call_script(f"document.getElementById('{SEND_FILE_ID}').click()")
 
     def _form_problem(self) -> bool:
         """Check the upload form; say what is wrong (and return True) if something is."""

@@ -20,7 +20,8 @@ from reflex.event import EventSpec
 from carnet_web import api
 from carnet_web.i18n import N_, gettext
 from carnet_web.routes import FORGOT_PASSWORD_ROUTE as ROUTE  # noqa: F401  (re-exported)
-from carnet_web.state.account import WEAK_PASSWORD, focus_script, new_password_error
+from carnet_web.state.account import WEAK_PASSWORD, new_password_error
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import seconds_until, wait_text
 from carnet_web.state.login import (
     CHANNELS,
@@ -229,4 +230,4 @@ class ForgotPasswordState(SessionState):
             # Every session of the account was ended: this tab's too, if it was the same
             # account; in any case, signing in again is what comes next.
             self._sign_out()
-        yield rx.call_script(focus_script("reset-done"))
+        yield focus("reset-done")

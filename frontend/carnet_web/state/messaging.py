@@ -46,6 +46,7 @@ from carnet_web.routes import (  # noqa: F401  (re-exported)
     MESSAGING_ROUTE,
     conversation_path,
 )
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import datetime_text, day_text, size_text
 from carnet_web.state.pro_common import parse_traits
 from carnet_web.state.session import PROFESSIONAL_ROLE, SessionState, api_errors
@@ -800,7 +801,7 @@ class MessagingState(SessionState):
         self.compose_open = not self.compose_open
         self.compose_error = ""
         self.compose_field = ""
-        return None if self.compose_open else rx.set_focus(COMPOSE_TOGGLE_ID)
+        return None if self.compose_open else focus(COMPOSE_TOGGLE_ID)
 
     def _start_input(self, form: Mapping[str, Any]) -> dict[str, Any] | tuple[str, str]:
         """The `StartConversationInput` from the form, or (field, message) to fix first."""
@@ -842,7 +843,7 @@ class MessagingState(SessionState):
         checked = self._start_input(form)
         if isinstance(checked, tuple):
             self.compose_field, self.compose_error = checked
-            yield rx.set_focus(COMPOSE_PREFIX + self.compose_field)
+            yield focus(COMPOSE_PREFIX + self.compose_field)
             return
         self.composing = True
         yield
@@ -853,7 +854,7 @@ class MessagingState(SessionState):
             self.compose_field = _START_ERROR_FIELDS.get(
                 kind, _API_FIELDS.get(str(result.get("field") or ""), "subject"))
             self.compose_error = refusal_message(result, self.lang)
-            yield rx.set_focus(COMPOSE_PREFIX + self.compose_field)
+            yield focus(COMPOSE_PREFIX + self.compose_field)
             return
         self._reset_compose()
         yield rx.redirect(conversation_path(str(result["conversation"]["id"])))
@@ -967,7 +968,7 @@ class MessagingState(SessionState):
     def detach_document(self, document_id: str) -> EventSpec:
         """"Retirer": the chip goes; the focus goes back to the picker (not to the page)."""
         self.attached = [option for option in self.attached if option.id != document_id]
-        return rx.set_focus("attach-select")
+        return focus("attach-select")
 
     @rx.event
     @api_errors(error="reply_error", busy="sending")
@@ -983,11 +984,11 @@ class MessagingState(SessionState):
         self.info = ""
         if not body:
             self.reply_error = self._t(EMPTY_REPLY)
-            yield rx.set_focus(REPLY_ID)
+            yield focus(REPLY_ID)
             return
         if len(body) > MAX_BODY:
             self.reply_error = self._t(REPLY_TOO_LONG, max=MAX_BODY)
-            yield rx.set_focus(REPLY_ID)
+            yield focus(REPLY_ID)
             return
         self.sending = True
         yield
@@ -1007,7 +1008,7 @@ class MessagingState(SessionState):
         self.attached = []
         # Sent: the text box is emptied, and has the focus for the next message.
         yield rx.set_value(REPLY_ID, "")
-        yield rx.set_focus(REPLY_ID)
+        yield focus(REPLY_ID)
 
     # --- blocking -----------------------------------------------------------------------
 

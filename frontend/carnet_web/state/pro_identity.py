@@ -18,6 +18,7 @@ from reflex.event import EventSpec
 
 from carnet_web import api
 from carnet_web.i18n import N_, gettext
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import datetime_text
 from carnet_web.state.pro_common import (
     TraitsError,
@@ -147,7 +148,7 @@ class ProDeclareState(SessionState):
         self.record_href = ""
         if isinstance(traits, TraitsError):
             self.error, self.error_field = traits.message, traits.field
-            yield rx.set_focus(field_id(traits.field))
+            yield focus(field_id(traits.field))
             return
         self.busy = True
         self.error = ""
@@ -158,13 +159,13 @@ class ProDeclareState(SessionState):
         if result.get("__typename") != "CareRelationshipDeclared":
             self.error = declare_error_message(result, self.lang)
             self.busy = False
-            yield rx.set_focus(field_id(""))  # the traits, to check them again
+            yield focus(field_id(""))  # the traits, to check them again
             return
         self.info = self._t(DECLARED)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1
         self.busy = False
-        yield rx.set_focus(open_record_id("declare"))
+        yield focus(open_record_id("declare"))
 
 
 class ProEmergencyState(SessionState):
@@ -200,15 +201,15 @@ class ProEmergencyState(SessionState):
         reason = str(form_data.get("reason") or "").strip()
         if isinstance(traits, TraitsError):
             self.error, self.error_field = traits.message, traits.field
-            yield rx.set_focus(field_id(traits.field))
+            yield focus(field_id(traits.field))
             return
         if not reason:
             self.error, self.error_field = self._t(MISSING_REASON), "reason"
-            yield rx.set_focus(REASON_FIELD_ID)
+            yield focus(REASON_FIELD_ID)
             return
         if len(reason) > MAX_REASON:
             self.error, self.error_field = self._t(LONG_REASON, max=MAX_REASON), "reason"
-            yield rx.set_focus(REASON_FIELD_ID)
+            yield focus(REASON_FIELD_ID)
             return
         self.busy = True
         self.error = ""
@@ -221,10 +222,10 @@ class ProEmergencyState(SessionState):
             if result.get("__typename") == "InvalidAccessInput":
                 self.error_field = str(result.get("field") or "")
             self.busy = False
-            yield rx.set_focus(field_id(self.error_field))
+            yield focus(field_id(self.error_field))
             return
         self.info = emergency_opened_message(str(result.get("expiresAt") or ""), self.lang)
         self.record_href = record_href(str(result["patientId"]))
         self.form_key += 1
         self.busy = False
-        yield rx.set_focus(open_record_id("emergency"))
+        yield focus(open_record_id("emergency"))

@@ -13,7 +13,7 @@ from reflex.event import EventSpec
 
 from carnet_web import api
 from carnet_web.i18n import N_, gettext
-from carnet_web.state.account import focus_script
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import browser_text, datetime_text
 from carnet_web.state.session import SessionState, api_errors
 
@@ -138,7 +138,7 @@ class SessionsState(SessionState):
         dialog has no Radix trigger to give it back to)."""
         was_open, self.confirm_open = self.confirm_open, bool(value)
         if was_open and not self.confirm_open:
-            return rx.call_script(focus_script(LOGOUT_EVERYWHERE_BUTTON))
+            return focus(LOGOUT_EVERYWHERE_BUTTON)
         return None
 
     @rx.event

@@ -24,7 +24,8 @@ from __future__ import annotations
 import reflex as rx
 
 from carnet_web.routes import PROFILE_ROUTE as ROUTE
-from carnet_web.state.profile.base import PATIENTS_ONLY, ProfileBase, focus
+from carnet_web.state.focus import focus
+from carnet_web.state.profile.base import PATIENTS_ONLY, ProfileBase
 from carnet_web.state.profile.charts import (
     CHART_KINDS,
     CHARTS,

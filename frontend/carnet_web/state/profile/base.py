@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
@@ -26,27 +25,6 @@ from carnet_web.state.profile.sections import KINDS
 from carnet_web.state.session import SessionState, api_errors
 
 PATIENTS_ONLY: Final = N_("Le profil médical est réservé aux comptes patients.")
-
-# Focus `id` once it is on the page, enabled, and no dialog is open (a dialog closing, a form
-# giving way to its button: the element comes with the next render, not this one).
-_FOCUS_SCRIPT: Final = """(() => {
-  let tries = 120;
-  const attempt = () => {
-    const target = document.getElementById(%s);
-    if (target && !target.disabled && !document.querySelector('[role="alertdialog"]')) {
-      target.focus();
-      if (document.activeElement === target) return;
-    }
-    if (--tries > 0) requestAnimationFrame(attempt);
-  };
-  requestAnimationFrame(attempt);
-})()"""
-
-
-def focus(element_id: str) -> EventSpec:
-    """Move the keyboard focus to the element `element_id` as soon as it can take it."""
-    return rx.call_script(_FOCUS_SCRIPT % json.dumps(element_id))
-
 
 class ProfileBase(SessionState, mixin=True):
     loading: bool = True

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import reflex as rx
 from reflex.event import EventSpec
 
-from carnet_web.state.profile.base import ProfileBase, focus
+from carnet_web.state.focus import focus
+from carnet_web.state.profile.base import ProfileBase
 from carnet_web.state.profile.forms import result_error
 from carnet_web.state.profile.operations import OPERATIONS_BY_KIND
 from carnet_web.state.profile.sections import BY_KEY

@@ -20,8 +20,9 @@ from reflex.event import EventSpec
 
 from carnet_web import api
 from carnet_web.i18n import N_, gettext, normalise
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import display_zone, parse_moment
-from carnet_web.state.profile.base import ProfileBase, focus
+from carnet_web.state.profile.base import ProfileBase
 from carnet_web.state.profile.entries import document_choice
 from carnet_web.state.profile.measurements import (
     DIASTOLIC_NOT_BELOW,
