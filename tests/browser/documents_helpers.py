@@ -227,3 +227,25 @@ async def check_viewer_at_widths(page: Page, name: str) -> None:
         scroll = await viewer_frame(page).evaluate(
             "document.scrollingElement.scrollWidth <= window.innerWidth")
         assert scroll, f"{name}: the viewer scrolls sideways at {width} px"
+
+
+_DATE_ORDER: list[str] = []  # "DMY" or "MDY", probed once
+
+
+async def date_keys(page: Page, iso: str) -> str:
+    """What is typed into a date field, in the order of its segments. Chromium lays a date field
+    out in its own ICU locale, not the context's `locale` (here fr-FR) nor the page's language,
+    so the order is probed once, on a blank tab: type 01, 02, 2003 and read the value."""
+    if not _DATE_ORDER:
+        probe = await page.context.new_page()
+        try:
+            await probe.set_content('<input type="date" id="probe" aria-label="probe">')
+            await probe.focus("#probe")
+            await probe.keyboard.type("01022003")
+            value = await probe.eval_on_selector("#probe", "el => el.value")
+        finally:
+            await probe.close()
+        assert value in ("2003-02-01", "2003-01-02"), value
+        _DATE_ORDER.append("DMY" if value == "2003-02-01" else "MDY")
+    year, month, day = iso.split("-")
+    return f"{day}{month}{year}" if _DATE_ORDER[0] == "DMY" else f"{month}{day}{year}"

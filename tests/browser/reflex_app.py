@@ -48,7 +48,10 @@ def reflex_dev(api_url: str) -> Iterator[WebApp]:
     """`reflex run --env dev` on free ports, pointed at `api_url`; stopped on exit."""
     frontend_port, backend_port = free_port(), free_port()
     app = WebApp(f"http://127.0.0.1:{frontend_port}", f"http://127.0.0.1:{backend_port}")
-    with (tempfile.TemporaryFile(prefix="carnet-web-", suffix=".log") as log,
+    # CARNET_WEB_LOG=path keeps the web app's output there (to debug a browser test).
+    keep = os.environ.get("CARNET_WEB_LOG")
+    with (open(keep, "w+b") if keep else  # noqa: SIM115
+          tempfile.TemporaryFile(prefix="carnet-web-", suffix=".log") as log,
           tempfile.TemporaryDirectory(prefix="carnet-web-watch-") as watched):
         env = web_env(api_url)
         # Dev mode reloads the backend (and recompiles) whenever a file of frontend/ changes:

@@ -29,6 +29,7 @@ from tests.browser import a11y
 from tests.browser.documents_helpers import (
     TEXTS,
     back_to_french,
+    date_keys,
     open_documents,
     row,
     signed_in,
@@ -308,7 +309,7 @@ async def test_upload_and_delete_with_the_keyboard_only(
         await page.keyboard.press("ArrowDown")  # the first type of the API's list
         await page.keyboard.press("Tab")
         await expect(page.get_by_label(words["date"])).to_be_focused()
-        await page.keyboard.type("02032025")
+        await page.keyboard.type(await date_keys(page, "2025-03-02"))
         await tab_to(page, submit)
         await page.keyboard.press("Space")
         info = page.locator("#upload-info")

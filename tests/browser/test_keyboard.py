@@ -30,6 +30,7 @@ from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Person, Professional
 from tests.access_helpers import identity_of, make_professional, seed_matrix
 from tests.browser.a11y import check_at_widths, check_page
+from tests.browser.documents_helpers import date_keys
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
 from tests.factories import create_professional
@@ -250,12 +251,6 @@ async def test_access_history_voir_plus_by_keyboard(
 # Espace professionnel -----------------------------------------------------------------------
 
 
-def birth_date_keys(iso: str) -> str:
-    """What is typed into a date field in a French browser: day, month, year."""
-    year, month, day = iso.split("-")
-    return f"{day}{month}{year}"
-
-
 async def type_traits(page: Page, lang: str, traits: dict[str, str], birth_date: str) -> None:
     """From before the form: Tab to each trait and type it."""
     await tab_to(page, page.get_by_label(gettext(lang, "Matricule INS")))
@@ -265,7 +260,7 @@ async def type_traits(page: Page, lang: str, traits: dict[str, str], birth_date:
     await page.keyboard.type(traits["birthName"])
     await page.keyboard.press("Tab")
     await expect(page.get_by_label(gettext(lang, "Date de naissance"))).to_be_focused()
-    await page.keyboard.type(birth_date_keys(birth_date))
+    await page.keyboard.type(await date_keys(page, birth_date))
 
 
 async def test_professional_declares_by_keyboard(
@@ -299,7 +294,7 @@ async def test_professional_declares_by_keyboard(
     # The right date (typed over the wrong one), then Space on the button.
     date_field = page.get_by_label("Date de naissance")
     await tab_to(page, date_field)
-    await page.keyboard.type(birth_date_keys(traits["birthDate"]))
+    await page.keyboard.type(await date_keys(page, traits["birthDate"]))
     await tab_to(page, submit)
     await page.keyboard.press("Space")
     await expect(page.locator("#declare-info")).to_contain_text("relation de soins est")

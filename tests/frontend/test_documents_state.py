@@ -36,7 +36,7 @@ from graphql import GraphQLUnionType, build_schema
 from reflex import constants
 from reflex.istate.data import RouterData
 
-from tests.frontend.fakes import FakeApi, client_calls, redirects, run
+from tests.frontend.fakes import FakeApi, client_calls, focused, redirects, run
 
 SCHEMA = build_schema((Path(__file__).resolve().parents[2] / "schema.graphql").read_text())
 TOKEN = "jeton-de-session-secret"
@@ -654,8 +654,9 @@ async def test_delete_asks_first(fake_api: FakeApi) -> None:
     state = await loaded(fake_api, node(), node(id="d2", title="Ordonnance"))
     state.ask_delete("d2")
     assert state.deleting and (state.deleting_id, state.deleting_title) == ("d2", "Ordonnance")
-    state.delete_dialog_changed(False)  # "Annuler", Escape or a click outside
+    closed = state.delete_dialog_changed(False)  # "Annuler", Escape or a click outside
     assert state.deleting_id == "" and not state.deleting
+    assert focused([closed]) == ["delete-document-d2"]  # back on its "Supprimer"
     await run(state.confirm_delete())
     assert fake_api.called("DeleteDocument") == []
 

@@ -25,7 +25,13 @@ from carnet_web.components.ui import (
 )
 from carnet_web.i18n import N_, t, tf
 from carnet_web.routes import DOCUMENTS_ROUTE
-from carnet_web.state.documents import SEND_FILE_ID, UPLOAD_ID, DocumentItem, DocumentsState
+from carnet_web.state.documents import (
+    DELETE_BUTTON_PREFIX,
+    SEND_FILE_ID,
+    UPLOAD_ID,
+    DocumentItem,
+    DocumentsState,
+)
 
 PAGE_TITLE = N_("Mes documents")
 FILE_INPUT_ID = "upload-file"
@@ -303,6 +309,9 @@ def _upload_form() -> rx.Component:
             # The form's fields go to start_upload (checked there); only if they are right does
             # it press the hidden "send" button below, so a refused form sends no file.
             on_submit=DocumentsState.start_upload,
+            # Our own checks, said under each field in the page's language (the browser's would
+            # speak its own language, in a bubble that goes away).
+            no_validate=True,
             reset_on_submit=False,
             key=DocumentsState.upload_form_key.to_string(),
             aria_label=t("Ajouter un document"),
@@ -457,7 +466,8 @@ def _actions(item: DocumentItem) -> rx.Component:
         ),
         rx.button(t("Supprimer"), size="2", variant="soft", color_scheme="red",
                   on_click=DocumentsState.ask_delete(item.id), disabled=busy,
-                  aria_label=tf("Supprimer « {title} »", title=item.title)),
+                  aria_label=tf("Supprimer « {title} »", title=item.title),
+                  id=DELETE_BUTTON_PREFIX + item.id),
         spacing="2",
         wrap="wrap",
     )

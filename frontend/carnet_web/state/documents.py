@@ -39,6 +39,7 @@ from carnet_web.documents_http import (
 )
 from carnet_web.i18n import DEFAULT_LANGUAGE, N_, gettext
 from carnet_web.routes import document_view_path
+from carnet_web.state.focus import focus
 from carnet_web.state.formatting import date_text, day_text, size_text, today_here
 from carnet_web.state.session import SessionState, api_errors
 
@@ -49,6 +50,7 @@ UPLOAD_ID: Final = "document-upload"
 # The hidden button that starts sending the chosen file (pages.documents), pressed by start_upload
 # once the form is right.
 SEND_FILE_ID: Final = "upload-send"
+DELETE_BUTTON_PREFIX: Final = "delete-document-"  # + the document's id
 
 _DOCUMENT_FIELDS: Final = """
 fragment DocumentFields on Document {
@@ -836,11 +838,16 @@ class DocumentsState(SessionState):
         self.info = ""
 
     @rx.event
-    def delete_dialog_changed(self, is_open: bool) -> None:
-        """The confirmation closed ("Annuler", Escape, a click outside) or opened."""
-        if not is_open:
-            self.deleting_id = ""
-            self.deleting_title = ""
+    def delete_dialog_changed(self, is_open: bool) -> EventSpec | None:
+        """The confirmation closed ("Annuler", Escape, a click outside) or opened. Closed
+        without deleting: the keyboard is back on that document's "Supprimer" (the dialog has
+        no trigger of its own, and the list may have re-rendered the button meanwhile)."""
+        if is_open or not self.deleting_id:
+            return None
+        button = DELETE_BUTTON_PREFIX + self.deleting_id
+        self.deleting_id = ""
+        self.deleting_title = ""
+        return focus(button)
 
     @rx.event
     @api_errors(error="error")
