@@ -74,7 +74,7 @@ test: install-dev bun graphiql axe pdfjs
 	$(BIN)/lint-imports
 	$(BIN)/carnet export-schema --check
 	$(BIN)/carnet makemigrations --check
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTEST=$(BIN)/pytest scripts/run-tests.sh $(PYTEST_ARGS)
 
 schema: install
 	$(BIN)/carnet export-schema

@@ -1,6 +1,6 @@
 """Accessibility and layout checks for the browser tests: axe-core (every rule of WCAG 2.0 and
 2.1 A/AA plus axe's best practices; any violation, of any impact, fails), no sideways scrolling,
-and a screenshot of each state checked.
+and a screenshot of each state that fails.
 
     await check_page(page, "documents-delete-dialog")     # this state, at the current width
     await check_at_widths(page, "documents")               # at 390 x 844, then 1280 x 800
@@ -9,8 +9,9 @@ The `page` fixture (conftest.py) also checks every page a test opens with `page.
 app, and the tab's last state when a test passes; a test's problems are gathered and fail it at
 its end, all together (see `Findings`).
 
-Screenshots go to $CARNET_SCREENSHOTS, by default var/screenshots/ (gitignored), one PNG per
-state and width, with a `.axe.json` beside it when axe found violations.
+Screenshots go to $CARNET_SCREENSHOTS, by default var/screenshots/ (gitignored): one PNG per
+state and width where axe found violations, with a `.axe.json` beside it; with
+CARNET_SCREENSHOTS_ALL=1, one for every state checked.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import json
 import os
 import re
+import time
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -275,15 +277,34 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+#: What the checks cost this run: [count, seconds] (printed at the end of the session, so the
+#: browser suite's share of CI's time budget stays visible).
+CHECK_COST: list[float] = [0, 0.0]
+
+
 async def check_page(page: Page, name: str) -> None:
     """Settle, screenshot, then axe and the sideways-scroll check, at the current width.
 
     The mouse is first moved to the window's top left corner: the page is judged at rest, not
     with whatever a test last clicked hovered (a hovered link has its own colours)."""
+    started = time.monotonic()
+    try:
+        await _check_page(page, name)
+    finally:
+        CHECK_COST[0] += 1
+        CHECK_COST[1] += time.monotonic() - started
+
+
+async def _check_page(page: Page, name: str) -> None:
     await page.mouse.move(0, 0)
     await settle(page)
-    shot = await screenshot(page, name)
     violations = await assert_accessible(page, context=name)
+    # A full-page screenshot costs about a third of a check: taken where axe found something
+    # (beside its report), or everywhere with CARNET_SCREENSHOTS_ALL=1 (to look at every state).
+    if violations or os.environ.get("CARNET_SCREENSHOTS_ALL") == "1":
+        shot = await screenshot(page, name)
+    else:
+        shot = SCREENSHOTS / f"{_file_name(name)}-{_width(page)}px.png"
     report = shot.with_suffix(".axe.json")
     if violations:
         report.write_text(json.dumps({"name": name, "url": page.url, "width": _width(page),

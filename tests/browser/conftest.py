@@ -188,3 +188,10 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
         await browser_context.clear_cookies()
     if findings.problems:
         pytest.fail(findings.report(), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    count, seconds = a11y.CHECK_COST
+    if count:
+        terminalreporter.write_line(
+            f"accessibility checks: {int(count)} in {seconds:.0f} s ({seconds / count:.2f} s each)")

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test suite as two pytest processes at once: the browser tests (mostly waiting on Chromium,
+# Reflex and the API) beside everything else (mostly CPU), so CI's wall time is the longer of the
+# two rather than their sum. Each process has its own database and Redis key prefix
+# (tests/conftest.py), so they cannot see each other's data. Each line is prefixed with its
+# process; the exit status is non-zero if either failed.
+#   scripts/run-tests.sh [pytest args...]     CARNET_TEST_SERIAL=1: one process, as before.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTEST="${PYTEST:-.venv/bin/pytest}"
+
+# Arguments that name tests (paths, -k, -m) select: run them as one process.
+for arg in "$@"; do
+  case "$arg" in
+    tests*|-k|-m|--lf|--ff) CARNET_TEST_SERIAL=1 ;;
+  esac
+done
+if [ "${CARNET_TEST_SERIAL:-0}" = 1 ]; then
+  exec "$PYTEST" "$@"
+fi
+
+run() {  # name, pytest args...
+  local name=$1; shift
+  "$PYTEST" "$@" 2>&1 | sed -u "s/^/[$name] /"
+}
+start=$(date +%s)
+run browser "$@" tests/browser & browser=$!
+run main "$@" --ignore=tests/browser & main=$!
+wait "$main"; main_status=$?
+wait "$browser"; browser_status=$?
+echo "== tests: main exit $main_status, browser exit $browser_status, $(( $(date +%s) - start ))s"
+[ "$main_status" = 0 ] && [ "$browser_status" = 0 ]
