@@ -19,14 +19,25 @@ if [ "${CARNET_TEST_SERIAL:-0}" = 1 ]; then
   exec "$PYTEST" "$@"
 fi
 
+# Each process's output also goes to var/test-logs/<name>.log; its failures are repeated at the
+# end, after both have finished (the other's output would otherwise bury them).
+LOGS=var/test-logs
+mkdir -p "$LOGS"
 run() {  # name, pytest args...
   local name=$1; shift
-  "$PYTEST" "$@" 2>&1 | sed -u "s/^/[$name] /"
+  "$PYTEST" "$@" 2>&1 | tee "$LOGS/$name.log" | sed -u "s/^/[$name] /"
+}
+failures() {  # name: its short summary of failures and errors, and its last line
+  grep -E '^(FAILED|ERROR) ' "$LOGS/$1.log" | sed "s/^/[$1] /"
+  tail -n 1 "$LOGS/$1.log" | sed "s/^/[$1] /"
 }
 start=$(date +%s)
 run browser "$@" tests/browser & browser=$!
 run main "$@" --ignore=tests/browser & main=$!
 wait "$main"; main_status=$?
 wait "$browser"; browser_status=$?
+echo "== failures of each process (full logs in $LOGS/)"
+failures main
+failures browser
 echo "== tests: main exit $main_status, browser exit $browser_status, $(( $(date +%s) - start ))s"
 [ "$main_status" = 0 ] && [ "$browser_status" = 0 ]
