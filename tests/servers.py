@@ -25,7 +25,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+# How long a server process may take to answer after it starts. A healthy one answers in a few
+# seconds, but CI's machine runs the browser tests beside these (two cores): importing and
+# building the schema there was seen to take over 30 s. Waiting longer costs nothing when all
+# is well; a process that exits early is reported at once.
+START_TIMEOUT = float(os.environ.get("CARNET_TEST_START_TIMEOUT", "180"))
+
+
+def wait_http(url: str, timeout: float = START_TIMEOUT, proc: subprocess.Popen | None = None
+              ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -80,7 +80,7 @@ async def subscription(base: str, token: str, query: str, variables: dict):
         yield ws
 
 
-async def receive(ws, count: int, timeout: float = 15.0) -> list[str]:
+async def receive(ws, count: int, timeout: float = 45.0) -> list[str]:
     bodies: list[str] = []
     deadline = time.monotonic() + timeout
     while len(bodies) < count:
@@ -194,7 +194,7 @@ async def test_redis_restarted_mid_conversation_loses_nothing(migrated, live_env
                 # these announcements may be lost; catch-up must deliver the messages.
                 await api.send(conv_id, "after 1", d_token, retry_for=10)
                 await api.send(conv_id, "after 2", d_token, retry_for=10)
-                assert await receive(ws, 2, timeout=20) == ["after 1", "after 2"]
+                assert await receive(ws, 2, timeout=45) == ["after 1", "after 2"]
                 await api.send(conv_id, "live again", d_token)
                 assert await receive(ws, 1) == ["live again"]
                 await quiet(ws)
@@ -220,7 +220,7 @@ async def test_postgres_connections_killed_mid_stream(migrated, live_env, redis_
             # The API recovers by itself: the first write may fail, later ones go through.
             await api.send(conv_id, "two", d_token, retry_for=10)
             await api.send(conv_id, "three", d_token, retry_for=10)
-            assert await receive(ws, 2, timeout=20) == ["two", "three"]
+            assert await receive(ws, 2, timeout=45) == ["two", "three"]
             await quiet(ws)
     # Our own pool lost its connections too: make sure it is usable for the next tests.
     for _ in range(20):

@@ -36,7 +36,7 @@ from playwright.async_api import BrowserContext, Page, Response, async_playwrigh
 
 from backend.settings import Settings
 from tests.browser import a11y, axe
-from tests.browser.reflex_app import WebApp, bun_path, reflex_dev, web_env
+from tests.browser.reflex_app import WebApp, bun_path, reflex_web, web_env
 from tests.browser.signin import Mailbox
 from tests.conftest import service_missing
 from tests.servers import carnet_server, free_port
@@ -66,7 +66,7 @@ def web(chromium: str, api_port: int) -> Iterator[WebApp]:
     api_url = f"http://127.0.0.1:{api_port}/graphql"
     if bun_path(web_env(api_url)) is None:
         service_missing("bun (run scripts/ensure-bun.sh)", FileNotFoundError("bun"))
-    with reflex_dev(api_url) as app:
+    with reflex_web(api_url) as app:
         yield app
 
 
@@ -119,6 +119,17 @@ def axe_script() -> str:
     except axe.AxeMissing as exc:
         service_missing("axe-core (`make axe`)", exc)
         raise
+
+
+#: pytest-timeout counts fixtures in the first test that uses them: here that includes building
+#: the web app (a production build, see reflex_app.py), slower on a busy machine.
+BROWSER_TEST_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT))
 
 
 CALL_PASSED = pytest.StashKey[bool]()

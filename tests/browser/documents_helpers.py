@@ -127,7 +127,7 @@ async def open_documents(page: Page, web: WebApp, lang: str = "fr") -> None:
     words = TEXTS[lang]
     await page.get_by_role("navigation", name=words["nav"]).get_by_role(
         "link", name=words["documents"]).click()
-    await expect(page).to_have_url(web.url + "/documents")
+    await expect(page).to_have_url(web.at("/documents"))
     await expect(page.locator("#documents-count")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("button", name=words["add"])).to_be_enabled()
     await expect(page.locator("#upload-formats")).not_to_be_empty()  # the API's lists are in

@@ -88,11 +88,11 @@ async def sign_in(page: Page, web: WebApp, mailbox: Mailbox, address: str, *,
     seen = len(mailbox.messages_to(address))
     await open_login_page(page, web)
     await submit_password(page, address, password)
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address, seen=seen)
     if on_code_page is not None:
         await on_code_page()
     await page.get_by_label("Code à 6 chiffres").fill(code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + home, timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at(home), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)

@@ -169,7 +169,7 @@ async def test_mon_compte_identity_contacts_password_and_preferences(
     await expect(page.locator("#identity-traits")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(done).to_have_count(0)
     await page.get_by_role("banner").get_by_role("link", name="Mes sessions").click()
-    await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/sessions"), timeout=FIRST_LOAD_TIMEOUT)
     await open_account(page)
     await expect(done).to_have_count(0)
     await expect(page.locator("#account-contact-info")).to_have_count(0)
@@ -299,7 +299,7 @@ async def test_forgotten_password_ends_every_session(
 
         await open_login_page(page, web)
         await page.get_by_role("link", name="Mot de passe oublié ?").click()
-        await expect(page).to_have_url(web.url + "/mot-de-passe-oublie",
+        await expect(page).to_have_url(web.at("/mot-de-passe-oublie"),
                                        timeout=FIRST_LOAD_TIMEOUT)
         identifier = page.get_by_label("Identifiant")
         await expect(identifier).to_be_focused(timeout=FIRST_LOAD_TIMEOUT)
@@ -349,7 +349,7 @@ async def test_forgotten_password_ends_every_session(
 
         # The tab signed in before is signed out at its next step.
         await other_tab.get_by_role("banner").get_by_role("link", name="Mes sessions").click()
-        await expect(other_tab).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(other_tab).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(other_tab.locator("#login-notice")).to_have_text(
             "Votre session a expiré. Veuillez vous reconnecter.")
         await expect(other_tab.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
@@ -363,7 +363,7 @@ async def test_forgotten_password_ends_every_session(
     # The old password no longer works; the new one does (and leads back to the page asked
     # for).
     await page.goto(web.url + "/mon-compte")
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("button", name="Continuer")).to_be_enabled(
         timeout=FIRST_LOAD_TIMEOUT)
     await page.get_by_label("Identifiant").fill(address)
@@ -436,7 +436,7 @@ async def test_forgotten_password_with_the_keyboard_in_english(
             timeout=FIRST_LOAD_TIMEOUT)
         await tab_to(page, "login-forgot")
         await page.keyboard.press("Enter")
-        await expect(page).to_have_url(web.url + "/mot-de-passe-oublie",
+        await expect(page).to_have_url(web.at("/mot-de-passe-oublie"),
                                        timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_label("Username")).to_be_focused(timeout=FIRST_LOAD_TIMEOUT)
         await check_at_widths(page, "reset-en-identifier")
@@ -459,5 +459,5 @@ async def test_forgotten_password_with_the_keyboard_in_english(
         await check_at_widths(page, "reset-en-done")
         await tab_to(page, "reset-sign-in")
         await page.keyboard.press("Enter")
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible()

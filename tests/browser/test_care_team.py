@@ -62,7 +62,7 @@ async def open_from_nav(page: Page, web: WebApp, label: str, route: str) -> None
     if await menu.is_visible():  # below 640 px the navigation is behind the menu button
         await menu.click()
     await nav.get_by_role("link", name=label).click()
-    await expect(page).to_have_url(web.url + route)
+    await expect(page).to_have_url(web.at(route))
     await expect(page.get_by_role("heading", name=label, level=1)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
 

@@ -100,7 +100,7 @@ async def test_a_pdf_and_an_image_open_inside_carnet(
         await tab_to(page, view)
         await page.keyboard.press("Enter")
         await expect(page).to_have_url(  # a first visit compiles the page in Vite: wait
-            re.compile(re.escape(web.url) + r"/documents/[0-9a-f-]{36}$"),
+            re.compile(re.escape(web.url) + r"/documents/[0-9a-f-]{36}/?$"),
             timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", level=1)).to_have_text(
             "Compte rendu PDF", timeout=FIRST_LOAD_TIMEOUT)

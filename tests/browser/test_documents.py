@@ -138,7 +138,7 @@ async def test_upload_list_download_rename_hide_delete(
     assert saved.read_bytes() == PDF
     assert download.suggested_filename == f"{title}.pdf"
     assert "/_carnet/telechargement/" in download.url
-    await expect(page).to_have_url(web.url + "/documents")  # the page stayed
+    await expect(page).to_have_url(web.at("/documents"))  # the page stayed
     # The link worked once: the token never went to the browser, the ticket is spent.
     again = await page.request.get(download.url)
     assert again.status == 404

@@ -62,7 +62,7 @@ async def test_signed_out_home_says_what_carnet_is_and_how_to_sign_in(
     # The pages of my own data need a session: signed out, the tab goes to the login page.
     for label in SIGNED_IN_ONLY:
         await nav.get_by_role("link", name=label, exact=True).click()
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_TEXT_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_TEXT_TIMEOUT)
         await expect(page.get_by_role("status").first).to_have_text(
             "Connectez-vous pour accéder à cette page.")
         await page.goto(web.url + "/")

@@ -302,7 +302,7 @@ async def test_professional_declares_by_keyboard(
     await expect(open_record).to_be_focused()
     await check_at_widths(page, "keyboard-pro-declared")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/pro/patients/" + await _public_id(patient_address))
+    await expect(page).to_have_url(web.at("/pro/patients/" + await _public_id(patient_address)))
     await expect(page.locator("#record-patient")).to_contain_text("DUPONT Jean",
                                                                   timeout=FIRST_LOAD_TIMEOUT)
 
@@ -340,7 +340,7 @@ async def test_emergency_access_by_keyboard(
     await expect(open_record).to_be_focused()
     await check_at_widths(page, "keyboard-en-pro-emergency-opened")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/pro/patients/" + await _public_id(patient_address))
+    await expect(page).to_have_url(web.at("/pro/patients/" + await _public_id(patient_address)))
 
 
 async def _public_id(address: str) -> str:
@@ -366,7 +366,7 @@ async def test_home_skip_link_then_first_link(
     assert await has_focus(first), f"after the skip link, focus is on {await focused(page)}"
     await expect(first).to_have_text(gettext(lang, "Se connecter"))
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -391,6 +391,6 @@ async def test_phone_menu_by_keyboard(lang: str, api_server: str, web: WebApp, p
     agenda = nav.get_by_role("link", name=gettext(lang, "Agenda"))
     await tab_to(page, agenda)
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/agenda", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/agenda"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", level=1)).to_have_text(gettext(lang, "Agenda"))
     await expect(menu).to_have_attribute("aria-expanded", "false")  # folded again

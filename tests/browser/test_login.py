@@ -94,7 +94,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await submit_password(page, address, PASSWORD)
 
     # The code page says where the code went, counts down, and has the focus in the field.
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#code-destination")).to_have_text(mask_email(address),
                                                                  timeout=FIRST_LOAD_TIMEOUT)
     code_field = page.get_by_label("Code à 6 chiffres")
@@ -116,7 +116,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     await page.get_by_role("button", name="Valider").click()
 
     # Signed in: the home page, with who I am in the header.
-    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_have_text(f"Connecté : {address}")
     await expect(header.get_by_role("link", name="Se connecter")).to_have_count(0)
 
@@ -124,7 +124,7 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
     # server), and one opened elsewhere, which I revoke.
     await sign_in_elsewhere(api_server, mailbox, address)
     await header.get_by_role("link", name="Mes sessions").click()
-    await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/sessions"), timeout=FIRST_LOAD_TIMEOUT)
     rows = page.locator("#sessions-list > li")
     await expect(rows).to_have_count(2, timeout=FIRST_LOAD_TIMEOUT)
     here, elsewhere = rows.nth(0), rows.nth(1)
@@ -159,14 +159,14 @@ async def test_login_with_the_emailed_code_sessions_then_logout(
 
     # Log out: back to the login page, the login link again, and /sessions is closed.
     await header.get_by_role("button", name="Se déconnecter").click()
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(header.get_by_text(address)).to_have_count(0)
     await expect(page.locator("#login-notice")).to_have_text("Vous êtes déconnecté.")
     await check_at_widths(page, "login-signed-out")
 
     await page.goto(web.url + "/sessions")
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#login-notice")).to_have_text(
         "Connectez-vous pour accéder à cette page."
     )
@@ -183,7 +183,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await open_login_page(page, web)
     await submit_password(page, address, "pas le bon mot de passe")
     await expect(alert).to_have_text("Identifiant ou mot de passe incorrect.")
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     password = page.get_by_label("Mot de passe", exact=True)
     await expect(password).to_have_value("")  # emptied after a failure
     assert mailbox.messages_to(address) == []
@@ -191,7 +191,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
 
     await password.fill(PASSWORD)
     await page.get_by_role("button", name="Continuer").click()
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address)
 
     wrong = "000000" if code != "000000" else "111111"
@@ -199,7 +199,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
     await code_field.fill(wrong)
     await page.get_by_role("button", name="Valider").click()
     await expect(alert).to_have_text("Code incorrect. Il vous reste 4 essais.")
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.get_by_role("link", name="Se connecter")).to_be_visible()
     await expect(code_field).to_be_focused()  # emptied, and ready for the next try
     await expect(code_field).to_have_value("")
@@ -219,7 +219,7 @@ async def test_wrong_password_wrong_code_and_resend_say_so_in_french(
 
     await code_field.fill(new_code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(header.locator("#signed-in-as")).to_contain_text(address)
 
 
@@ -236,14 +236,14 @@ async def test_signing_in_with_the_keyboard_only(
     assert focused == "password", "Tab from the identifier goes to the password"
     await page.keyboard.type(PASSWORD)
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     code = await mailbox.next_code(address)
     # On arrival the code field has the focus: type, then Enter.
     await expect(page.get_by_label("Code à 6 chiffres")).to_be_focused(
         timeout=FIRST_LOAD_TIMEOUT)
     await page.keyboard.type(code)
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
 
 
@@ -256,7 +256,7 @@ async def test_signing_in_in_english(
     alert = page.get_by_role("alert")
     async with language(page.context, web.url, "en"):
         await page.goto(web.url + "/sessions")  # needs a session: the sign-in page says so
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", name="Sign in", level=1)).to_be_visible(
             timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.locator("#login-notice")).to_have_text(
@@ -275,7 +275,7 @@ async def test_signing_in_in_english(
 
         await page.get_by_label("Password", exact=True).fill(PASSWORD)
         await submit.click()
-        await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", name="Enter your code", level=1)
                      ).to_be_visible()
         await expect(page.get_by_text("A 6-digit code has been sent by email to")).to_be_visible()
@@ -291,7 +291,7 @@ async def test_signing_in_in_english(
         await page.get_by_role("button", name="Confirm").click()
 
         # Back to the page asked for: my sessions, in English.
-        await expect(page).to_have_url(web.url + "/sessions", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/sessions"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.get_by_role("heading", name="My sessions", level=1)).to_be_visible()
         rows = page.locator("#sessions-list > li")
         await expect(rows).to_have_count(1, timeout=FIRST_LOAD_TIMEOUT)
@@ -304,7 +304,7 @@ async def test_signing_in_in_english(
         await check_at_widths(page, "sessions-en-dialog")
         await page.get_by_role("alertdialog").get_by_role(
             "button", name="Sign out everywhere").click()
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.locator("#login-notice")).to_have_text(
             "You have been signed out of all your sessions.")
         await check_at_widths(page, "login-en-signed-out")
@@ -326,7 +326,7 @@ async def test_signing_out_everywhere_with_the_keyboard(
     await page.keyboard.press("Tab")
     await expect(dialog.get_by_role("button", name="Se déconnecter partout")).to_be_focused()
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#login-notice")).to_have_text(
         "Vous avez été déconnecté de toutes vos sessions.")
 
@@ -339,15 +339,15 @@ async def test_a_professional_lands_in_their_own_area(
     address = f"dr-{secrets.token_hex(4)}@example.fr"
     await create_professional(email=address)
     await page.goto(web.url + "/documents")  # a patient's page
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await sign_in(page, web, mailbox, address, home="/pro")
     await expect(page.get_by_role("heading", name="Mes patients", level=1)).to_be_visible()
     await expect(page.get_by_role("alert")).to_have_count(0)
     await page.get_by_role("banner").get_by_role("button", name="Se déconnecter").click()
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
 
     await page.goto(web.url + "/mon-compte")  # one of theirs
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await sign_in(page, web, mailbox, address, home="/mon-compte")
     await expect(page.locator("#identity-rpps")).not_to_be_empty(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("alert")).to_have_count(0)

@@ -189,7 +189,7 @@ async def test_live_conversation_reply_with_attachment_and_blocking(
     # The list: subject, who, the last message, unread; it follows new messages too.
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Messagerie").click()
-    await expect(page).to_have_url(web.url + "/messagerie", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/messagerie"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", level=1, name="Messagerie")).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
     card = page.locator("#conversations > li").filter(has_text=SUBJECT)
@@ -206,7 +206,7 @@ async def test_live_conversation_reply_with_attachment_and_blocking(
 
     # The conversation: its messages, oldest first, then live.
     await card.get_by_role("link").click()
-    await expect(page).to_have_url(web.url + f"/messagerie/{conversation_id}",
+    await expect(page).to_have_url(web.at(f"/messagerie/{conversation_id}"),
                                    timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", level=1, name=SUBJECT)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
@@ -296,7 +296,7 @@ async def test_live_conversation_reply_with_attachment_and_blocking(
 
     # Back to the list: everything that came while the conversation was open is read.
     await page.get_by_role("link", name="Toutes mes conversations").click()
-    await expect(page).to_have_url(web.url + "/messagerie")
+    await expect(page).to_have_url(web.at("/messagerie"))
     await expect(card).to_contain_text("Bien reçu, merci.")
     await expect(card.locator(".unread-badge")).to_have_count(0)
 
@@ -304,10 +304,10 @@ async def test_live_conversation_reply_with_attachment_and_blocking(
     await until_connections(api_port, 1)
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Mes documents").click()
-    await expect(page).to_have_url(web.url + "/documents", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/documents"), timeout=FIRST_LOAD_TIMEOUT)
     await until_connections(api_port, 0)
     await page.go_back()
-    await expect(page).to_have_url(web.url + "/messagerie")
+    await expect(page).to_have_url(web.at("/messagerie"))
     await expect(card).to_have_count(1, timeout=FIRST_LOAD_TIMEOUT)
     await page.mouse.move(0, 0)  # (for the last state's check, see `check_at_widths`)
 
@@ -341,7 +341,7 @@ async def test_in_english_live_messages_and_a_reply_by_keyboard_only(
     link = card.get_by_role("link")
     await tab_to(page, link)
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(web.url + f"/messagerie/{conversation_id}",
+    await expect(page).to_have_url(web.at(f"/messagerie/{conversation_id}"),
                                    timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", level=1, name=SUBJECT)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
@@ -481,7 +481,7 @@ async def test_a_professional_writes_to_a_patient_by_keyboard_only(
         arrived = await next_data(ws, "inbox")
         assert arrived["body"] == "Bonjour, pouvez-vous passer au cabinet ?"
         assert arrived["isMine"] is False
-        assert page.url == web.url + f"/messagerie/{arrived['conversationId']}"
+        assert web.at(f"/messagerie/{arrived['conversationId']}").match(page.url)
     await check_at_widths(page, "conversation-professional-fr")
 
 
@@ -490,7 +490,7 @@ async def test_messaging_pages_need_a_session(
 ) -> None:
     for path in ("/messagerie", "/messagerie/7b0c3f5e-0000-4000-8000-000000000000"):
         await page.goto(web.url + path)
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
         await expect(page.locator("#login-notice")).to_have_text(
             "Connectez-vous pour accéder à cette page.")
 
@@ -513,6 +513,6 @@ async def test_a_revoked_session_sends_the_open_conversation_to_the_login_page(
     elsewhere = await mint_session(redis_url, patient)
     out = await api("mutation { logoutEverywhere { sessionsClosed } }", {}, elsewhere)
     assert out["data"]["logoutEverywhere"]["sessionsClosed"] == 2
-    await expect(page).to_have_url(web.url + "/connexion", timeout=LIVE_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=LIVE_TIMEOUT)
     await expect(page.locator("#login-notice")).to_have_text(
         "Votre session a expiré. Veuillez vous reconnecter.")

@@ -33,10 +33,10 @@ async def sign_in_professional(page: Page, web: WebApp, mailbox: Mailbox, addres
     seen = len(mailbox.messages_to(address))
     await open_login_page(page, web)
     await submit_password(page, address, PASSWORD)
-    await expect(page).to_have_url(web.url + "/connexion/code", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
     await page.get_by_label("Code à 6 chiffres").fill(await mailbox.next_code(address, seen=seen))
     await page.get_by_role("button", name="Valider").click()
-    await expect(page).to_have_url(web.url + "/pro", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/pro"), timeout=FIRST_LOAD_TIMEOUT)
 
 
 async def fill_traits(page: Page, traits: dict[str, str], birth_date: str) -> None:
@@ -71,7 +71,7 @@ async def test_professional_declares_then_reads_the_record(
 
     # Declaring: a wrong birth date first gets the one refusal, then the right traits work.
     await nav.get_by_role("link", name="Déclarer une relation de soins").click()
-    await expect(page).to_have_url(web.url + "/pro/declarer")
+    await expect(page).to_have_url(web.at("/pro/declarer"))
     submit = page.get_by_role("button", name="Déclarer la relation de soins")
     await expect(submit).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
     year, month, day = traits["birthDate"].split("-")
@@ -86,7 +86,7 @@ async def test_professional_declares_then_reads_the_record(
 
     # The record: the document deposited for the patient, and an allowed profile section.
     await page.get_by_role("link", name="Ouvrir le dossier").click()
-    await expect(page).to_have_url(web.url + "/pro/patients/" + await record_id(patient))
+    await expect(page).to_have_url(web.at("/pro/patients/" + await record_id(patient)))
     await expect(page.locator("#record-patient")).to_contain_text("DUPONT Jean",
                                                                   timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#record-ground")).to_have_text("Relation de soins déclarée")

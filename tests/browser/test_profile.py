@@ -91,7 +91,7 @@ def section(page: Page, key: str) -> Locator:
 async def open_profile(page: Page, web: WebApp) -> None:
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Mon profil médical").click()
-    await expect(page).to_have_url(web.url + "/profil", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/profil"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", name="Mon profil médical", level=1)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("button", name="Ajouter une allergie")).to_be_enabled(
@@ -168,7 +168,7 @@ async def test_every_kind_of_entry_through_its_form(
 ) -> None:
     # Without a session, the page sends the tab to the login page.
     await page.goto(web.url + "/profil", timeout=FIRST_LOAD_TIMEOUT)
-    await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("status")).to_have_text(
         "Connectez-vous pour accéder à cette page.")
     # Signed in from there, the tab is back on the page it asked for.
@@ -558,7 +558,7 @@ async def test_messages_do_not_outlive_the_page_and_the_fhir_export(
     # Away and back: the page says nothing of before.
     nav = page.get_by_role("navigation", name="Navigation principale")
     await nav.get_by_role("link", name="Mes documents").click()
-    await expect(page).to_have_url(web.url + "/documents")
+    await expect(page).to_have_url(web.at("/documents"))
     await open_profile(page, web)
     await expect(allergies.locator(".profile-entry")).to_have_count(1)
     await expect(page.get_by_role("status")).to_have_count(0)

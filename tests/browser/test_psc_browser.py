@@ -13,6 +13,7 @@ refusals are checked with axe at both widths, in French and in English.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -111,7 +112,7 @@ async def test_professional_signs_in_with_pro_sante_connect(
 
     await click_psc(page, web)
     # Login -> provider (auto-approves) -> callback -> /connexion/psc?ticket= -> /pro.
-    await expect(page).to_have_url(web.url + "/pro", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/pro"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", name="Mes patients", level=1)).to_be_visible(
         timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
@@ -131,12 +132,15 @@ async def test_professional_signs_in_with_pro_sante_connect(
 
     # The landing page replaced its address (and history entry) by one without the ticket
     # before going on to /pro.
-    assert addresses[-3:] == [location, web.url + LANDING, web.url + "/pro"], addresses
+    # (A page loaded from the production build's server gets a "/" before its query: see
+    # WebApp.at.)
+    assert [re.sub(r"/(?=\?|$)", "", a) for a in addresses[-3:]] == [
+        location, web.url + LANDING, web.url + "/pro"], addresses
     # Single use: the same ticket again is refused, in French, and drops out of the URL.
     await page.goto(f"{web.url}{LANDING}?ticket={ticket}")
     await expect(page.locator("#psc-error")).to_have_text(TICKET_REFUSED,
                                                           timeout=FIRST_LOAD_TIMEOUT)
-    await expect(page).to_have_url(web.url + LANDING)
+    await expect(page).to_have_url(web.at(LANDING))
     await expect(page.get_by_role("link", name="Revenir à la page de connexion")).to_be_visible()
     await check_at_widths(page, "psc-landing-replayed")
     assert provider.requests["token"] == 1  # the replay never reached the provider
@@ -144,7 +148,7 @@ async def test_professional_signs_in_with_pro_sante_connect(
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Mes patients").click()
-    await expect(page).to_have_url(web.url + "/pro")
+    await expect(page).to_have_url(web.at("/pro"))
     await expect(page.locator("#patients-empty")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
 
 
@@ -195,7 +199,7 @@ async def test_a_ticket_link_opened_in_another_tab_is_refused_and_burnt(
         await victim.goto(link)
         await expect(victim.locator("#psc-error")).to_have_text(TICKET_REFUSED,
                                                                 timeout=FIRST_LOAD_TIMEOUT)
-        await expect(victim).to_have_url(web.url + LANDING)
+        await expect(victim).to_have_url(web.at(LANDING))
         await expect(victim.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
     finally:
         await victim.close()
@@ -232,7 +236,7 @@ async def test_unknown_rpps_gets_the_refusal_page(
     back = page.get_by_role("link", name="Revenir à Carnet")
     await expect(back).to_have_attribute("href", web.url + "/")
     await back.click()
-    await expect(page).to_have_url(web.url + "/", timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("heading", level=1)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_role("banner").locator("#signed-in-as")).to_have_count(0)
 
@@ -262,10 +266,10 @@ async def test_pro_sante_connect_pages_in_english(
         await expect(page.locator("#psc-error")).to_have_text(
             "This sign-in link has expired or has already been used. Sign in with Pro Santé "
             "Connect again.", timeout=FIRST_LOAD_TIMEOUT)
-        await expect(page).to_have_url(web.url + LANDING)  # the ticket left the address bar
+        await expect(page).to_have_url(web.at(LANDING))  # the ticket left the address bar
         await check_at_widths(page, "psc-landing-en-stale-ticket")
         await page.get_by_role("link", name="Back to the sign-in page").click()
-        await expect(page).to_have_url(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+        await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
 
     await page.goto(web.url + "/connexion")
     await expect(page.get_by_role("button", name="Se connecter avec Pro Santé Connect")
