@@ -92,8 +92,8 @@ GLOBAL = {
 GLOBAL_UNIQUES = {
     ("person", ("matricule_index",)): "lookup table distributed by matricule_index",
     ("person", ("public_id",)): "lookup table distributed by public_id (FHIR ids)",
-    ("document", ("blob_name",)): "blob names embed the random document id: uniqueness by "
-                                  "construction, constraint becomes (person_id, blob_name)",
+    ("document", ("blob_name",)): "128 random bits (records/storage.py): unique by "
+                                  "construction; the constraint becomes (person_id, blob_name)",
     ("message", ("seq",)): "global sequence: replaced by a per-conversation sequence",
     ("message", ("author_account_id", "client_message_id")): "becomes (patient column, "
                                                              "author, client id)",
