@@ -41,7 +41,7 @@ PATIENT_OWNED = {
 # Co-located through a parent: they reach the patient only through a foreign key to a
 # patient-owned (or itself co-located) table. Under Citus the distribution step adds the
 # parent's patient column to them (backfilled from the parent, written by the service on
-# insert, composite keys); until then every query on them goes through the parent's key.
+# insert, composite keys); until then they belong to the parent's patient only through the join.
 # table -> (join column, parent table)
 CO_LOCATED = {
     "conversation_participant": ("conversation_id", "conversation"),
