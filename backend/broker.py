@@ -32,8 +32,8 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AskError, RedisClusterException, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MovedError, RedisClusterException, ResponseError
 
 from backend.kv import KV_UNAVAILABLE_ERRORS
 
@@ -407,7 +407,10 @@ class ClusterBroker(_FanOut):
 
     async def _route_channel(self, key: str) -> None:
         """Subscribe the channel on the master owning its slot (caller holds `_routing`)."""
-        owner = self._owner(key).name
+        node = self._owner(key)
+        owner = node.name
+        if owner not in self._readers:  # the client's slot map may know a new master first
+            self._readers[owner] = _ShardReader(self, node)
         current = self._route.get(key)
         if current == owner:
             return
@@ -443,7 +446,12 @@ class ClusterBroker(_FanOut):
         re-route; retries with jittered backoff while the cluster cannot be reached."""
         backoff = 0.05
         first = True
+        loop = asyncio.get_running_loop()
+        last = -1.0
         while not self._closing:
+            # At most 10 slot-map reads a second, however often readers ask.
+            await asyncio.sleep(max(0.0, last + 0.1 - loop.time()))
+            last = loop.time()
             self._stale.clear()
             try:
                 if first:
@@ -468,7 +476,10 @@ class ClusterBroker(_FanOut):
 
     # Called by the readers.
 
-    def _mark_stale(self) -> None:
+    def _on_moved(self, reader: _ShardReader, slot: int) -> None:
+        for key in [k for k in reader.channels if self._cluster.keyslot(k) == slot]:
+            reader.forget(key)
+            self._on_dropped(reader, key)
         self._stale.set()
 
     def _on_confirmed(self, key: str) -> None:
@@ -596,9 +607,10 @@ class _ShardReader:
         while True:
             try:
                 reply = await conn.read_response(timeout=1.0)
-            except MovedError:
-                # A subscription sent with an outdated slot map: read it again, re-route.
-                broker._mark_stale()
+            except AskError as exc:
+                # MOVED (or ASK, mid-migration): a subscription sent with an outdated slot
+                # map. Its channels in that slot are routed again once the map is re-read.
+                broker._on_moved(self, exc.slot_id)
                 continue
             except ResponseError as exc:
                 # e.g. CLUSTERDOWN: subscriptions are uncertain; start again on a new
