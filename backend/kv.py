@@ -22,17 +22,26 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import MaxConnectionsError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backend.settings import is_cluster_url, parse_cluster_url
 
-# What a client sees when Redis is down: the API answers "service unavailable".
+# What a client sees when Redis is down: the API answers "service unavailable". On a cluster,
+# also: some slots have no master (CLUSTERDOWN, or not covered), or a slot is being moved.
 KV_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,
+    ClusterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
 )
 
 
