@@ -132,19 +132,34 @@ class PrivateRedisCluster:
     def url(self) -> str:
         return "redis+cluster://" + ",".join(self.addresses)
 
-    def start(self, timeout: float = 30.0) -> None:
-        for port, bus in self.ports:
-            node_dir = Path(self.dir, str(port))
-            node_dir.mkdir()
-            log = open(node_dir / "redis.log", "wb")  # noqa: SIM115 - closed with the process
-            self.procs.append(subprocess.Popen(
+    def _spawn(self, index: int) -> subprocess.Popen:
+        port, bus = self.ports[index]
+        node_dir = Path(self.dir, str(port))
+        node_dir.mkdir(exist_ok=True)
+        # nodes.conf in node_dir keeps the node's id and slots across a restart.
+        with open(node_dir / "redis.log", "ab") as log:
+            return subprocess.Popen(
                 [self.binary, "--port", str(port), "--bind", "127.0.0.1",
                  "--cluster-enabled", "yes", "--cluster-port", str(bus),
                  "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
                  "--save", "", "--appendonly", "no", "--dir", str(node_dir)],
                 stdout=log, stderr=subprocess.STDOUT,
-            ))
-            log.close()
+            )
+
+    def stop_node(self, index: int) -> None:
+        self.procs[index].terminate()
+        self.procs[index].wait(timeout=10)
+
+    def start_node(self, index: int, timeout: float = 30.0) -> None:
+        """Start a stopped node again; returns once every node says cluster_state:ok."""
+        self.procs[index] = self._spawn(index)
+        deadline = time.monotonic() + timeout
+        for port, _ in self.ports:
+            self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"),
+                       deadline, f"node {port} never reached cluster_state:ok")
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.procs = [self._spawn(i) for i in range(len(self.ports))]
         deadline = time.monotonic() + timeout
         for port, _ in self.ports:
             self._wait(lambda p=port: self._answers(p), deadline, f"node {port} did not start")

@@ -424,6 +424,26 @@ async def test_a_subscription_refused_with_moved_is_routed_again(brokers, cluste
         await _move_slot(cluster, key_slot_number, target, source)
 
 
+async def test_the_broker_survives_a_master_restart(brokers, cluster, redis_cluster):
+    """A master stops and comes back: publishing to its slots fails softly meanwhile, then its
+    reader reconnects, subscribes again and asks the subscribers to catch up."""
+    publisher, subscriber = brokers
+    index = 0
+    port = redis_cluster.ports[index][0]
+    name = next(names[0] for node, names in _channels_on_every_master(cluster, 1).items()
+                if node.endswith(f":{port}"))
+    async with contextlib_subscriptions(subscriber, [name]) as [sub]:
+        redis_cluster.stop_node(index)
+        try:
+            assert await publisher.publish(name, "during") is False
+        finally:
+            redis_cluster.start_node(index)
+        assert (await _next(sub, timeout=20)).resync
+        await asyncio.wait_for(subscriber.connected.wait(), 20)
+        assert await publisher.publish(name, "after")
+        assert (await _next_message(sub)).data == "after"
+
+
 # --- two real server processes on the cluster ---------------------------------------------------
 
 
