@@ -358,6 +358,11 @@ class ClusterBroker(_FanOut):
 
     async def start(self) -> None:
         if self._task is None:
+            # Read the slot map before the first requests: redis-py's cluster client can fail
+            # (AttributeError on a half-made connection) when a burst of commands is what
+            # initialises it. If the cluster is down now, the supervisor keeps trying.
+            with contextlib.suppress(*KV_UNAVAILABLE_ERRORS, RedisClusterException):
+                await self._cluster.initialize()
             self._task = asyncio.create_task(self._supervise(), name="carnet-cluster-broker")
 
     async def publish(self, channel: str, data: str) -> bool:

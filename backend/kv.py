@@ -160,11 +160,14 @@ class GatedRedisCluster(RedisCluster):
         self._gate_wait = wait
 
     async def execute_command(self, *args: object, **kwargs: object) -> object:
-        try:
-            async with asyncio.timeout(self._gate_wait):
-                await self._gate.acquire()
-        except TimeoutError:
-            raise MaxConnectionsError("too many Redis commands waiting") from None
+        if self._gate.locked():
+            try:
+                async with asyncio.timeout(self._gate_wait):
+                    await self._gate.acquire()
+            except TimeoutError:
+                raise MaxConnectionsError("too many Redis commands waiting") from None
+        else:
+            await self._gate.acquire()  # free: no wait
         try:
             return await super().execute_command(*args, **kwargs)  # type: ignore[arg-type]
         finally:

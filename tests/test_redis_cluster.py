@@ -16,7 +16,7 @@ from redis.crc import key_slot
 
 from backend.broker import RESYNC, ClusterBroker, Delivery, RedisBroker
 from backend.identity import codes, errors, matching, services
-from backend.kv import CodeCheck, RedisKeyValueStore, cluster_client
+from backend.kv import MAX_CONNECTIONS, CodeCheck, RedisKeyValueStore, cluster_client
 from backend.runtime import Runtime
 from backend.settings import SettingsError, load_settings
 from tests.conftest import REDIS_PREFIX, make_settings
@@ -177,6 +177,11 @@ async def test_key_value_store_on_the_cluster(cluster):
     values = await asyncio.gather(*(kv.incr("hits:{a}", ttl=30) for _ in range(50)))
     assert sorted(values) == list(range(1, 51))
     assert 0 < (await kv.ttl("hits:{a}") or 0) <= 30
+    # More commands at once than connections: they wait for one (no MaxConnectionsError).
+    burst = await asyncio.gather(*(kv.incr("burst:{b}") for _ in range(3 * MAX_CONNECTIONS)))
+    assert sorted(burst) == list(range(1, 3 * MAX_CONNECTIONS + 1))
+    assert len(cluster.get_node_from_key(REDIS_PREFIX + "burst:{b}")._connections) <= (
+        MAX_CONNECTIONS)
     # A delete of keys on several masters, and GETDEL exactly once.
     names = [f"k{i}" for i in range(12)]
     assert len({cluster.get_node_from_key(REDIS_PREFIX + n).name for n in names}) == 3
