@@ -230,6 +230,13 @@ async def test_wrong_codes_burn_the_challenge_on_the_cluster(on_cluster, gql, no
     assert right["data"]["verifyLoginCode"]["__typename"] == "TooManyAttempts"
 
 
+async def test_a_challenge_id_with_braces_is_just_unknown(on_cluster, gql):
+    # Client input never reaches a key name as a hash tag: no error, the usual answer.
+    for challenge_id in ("x{y}", "}", "{"):
+        answer = await gql(VERIFY, {"challengeId": challenge_id, "code": "123456"})
+        assert answer["data"]["verifyLoginCode"]["__typename"] == "CodeExpired", answer
+
+
 async def test_rate_limits_on_the_cluster(on_cluster, client, notifier):
     limit = on_cluster.settings.login_rate_per_address
     fields = " ".join(

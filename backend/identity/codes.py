@@ -128,6 +128,8 @@ class CodeStore:
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The pending challenge; None if unknown, used or expired (by the store's clock)."""
+        if "{" in challenge_id or "}" in challenge_id:
+            return None  # never one of ours (ids are url-safe), and no key can hold it
         raw = await self.kv.get(_meta_key(challenge_id))
         if not raw:
             return None
