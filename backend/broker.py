@@ -382,7 +382,9 @@ class ClusterBroker(_FanOut):
         if len(subs) == 1:
             async with self._routing:
                 if self._known and sub.channel in self._subscribers:
-                    await self._route_channel(self._key(sub.channel))
+                    # Even if still subscribed (detached and attached again at once): a fresh
+                    # confirmation is what gives this subscriber its first RESYNC.
+                    await self._route_channel(self._key(sub.channel), confirm=True)
         elif event.is_set():
             sub._offer(RESYNC)
             return
@@ -410,14 +412,17 @@ class ClusterBroker(_FanOut):
         slot = self._cluster.keyslot(key)
         return self._cluster.nodes_manager.get_node_from_slot(slot)
 
-    async def _route_channel(self, key: str) -> None:
-        """Subscribe the channel on the master owning its slot (caller holds `_routing`)."""
+    async def _route_channel(self, key: str, *, confirm: bool = False) -> None:
+        """Subscribe the channel on the master owning its slot (caller holds `_routing`);
+        `confirm`: subscribe again even if it is there already."""
         node = self._owner(key)
         owner = node.name
         if owner not in self._readers:  # the client's slot map may know a new master first
             self._readers[owner] = _ShardReader(self, node)
         current = self._route.get(key)
         if current == owner:
+            if confirm:
+                await self._readers[owner].add(key)
             return
         if current is not None:
             self.reroutes += 1

@@ -356,6 +356,24 @@ async def test_readers_resubscribe_after_their_connections_are_killed(brokers, c
             assert (await _next_message(sub)).data == "after"
 
 
+async def test_attaching_while_the_last_subscriber_detaches_still_gives_a_resync(brokers):
+    _, broker = brokers
+    first, second = broker.subscribe("flip"), broker.subscribe("flip")
+    await first.__aenter__()
+    assert await _next(first) == RESYNC
+    async with broker._routing:  # both wait for the routing lock, in this order
+        leaving = asyncio.create_task(first.__aexit__(None, None, None))
+        await asyncio.sleep(0)
+        joining = asyncio.create_task(second.__aenter__())
+        await asyncio.sleep(0)
+    await leaving
+    await joining
+    try:
+        assert await _next(second) == RESYNC  # the channel stayed subscribed: confirmed anew
+    finally:
+        await second.__aexit__(None, None, None)
+
+
 class contextlib_subscriptions:  # noqa: N801 - used like a function
     """Enter several subscriptions; each has had its first RESYNC."""
 
