@@ -2,6 +2,13 @@
 
 Both implement the same small interface, with the atomic operations security rules need
 (INCR with a first-hit TTL, GETDEL, SET NX), so services never care which one runs.
+
+Redis may be one server or a Redis Cluster (REDIS_URL=redis+cluster://...). On a cluster every
+key lives in the hash slot of its hash tag, the `{...}` part that key builders put right after
+their name (`otp:code:{challenge}`, see `hash_tag`): keys a multi-key command (the one-time
+code script, a DEL of several keys) touches together must carry the same tag, and an owner's
+keys used together share it. Keys with different tags (a session's token key and its id key)
+are in different slots: never combine them in one multi-key command, MGET or transaction.
 """
 
 from __future__ import annotations
@@ -12,17 +19,43 @@ from enum import StrEnum
 from typing import Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import (
+    ClusterDownError,
+    MaxConnectionsError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-# What a client sees when Redis is down: the API answers "service unavailable".
+from backend.settings import is_cluster_url, parse_cluster_url
+
+# What a client sees when Redis is down: the API answers "service unavailable". On a cluster,
+# also: some slots have no master (CLUSTERDOWN, or not covered), or a slot is being moved.
 KV_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     ConnectionError,
+    ClusterDownError,
+    SlotNotCoveredError,
+    TryAgainError,
 )
+
+
+# A connection pool's size: commands beyond it wait for a free connection.
+MAX_CONNECTIONS = 100
+
+
+def hash_tag(value: object) -> str:
+    """`{value}`: the part of a key Redis Cluster hashes to choose its slot. Keys built with
+    the same tag share a slot (and a cluster node)."""
+    text = str(value)
+    if "{" in text or "}" in text:
+        raise ValueError("a hash tag cannot contain braces")
+    return "{" + text + "}"
 
 
 class KeyValueStore(Protocol):
@@ -89,11 +122,14 @@ return value
 
 
 def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
-    """A Redis client with short connect timeouts and a small retry budget.
+    """A Redis client with short connect timeouts and a small retry budget (one server; see
+    `cluster_client` for a redis+cluster:// URL).
 
     The pub/sub client gets no socket timeout: an idle `listen()` would otherwise time out and
     silently re-subscribe, opening windows for loss (see shared notes on recovery).
     """
+    if is_cluster_url(url):
+        raise ValueError("a redis+cluster:// URL needs cluster_client()")
     # A BLOCKING pool: when every connection is busy (hundreds of subscriptions waking at
     # once), a command waits for a free one instead of failing with MaxConnectionsError.
     pool = BlockingConnectionPool.from_url(
@@ -103,14 +139,64 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
         socket_timeout=None if for_pubsub else 5.0,
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        max_connections=100,
+        max_connections=MAX_CONNECTIONS,
         timeout=10,
     )
     return Redis.from_pool(pool)
 
 
+class GatedRedisCluster(RedisCluster):
+    """A cluster client whose commands wait for a free slot instead of failing.
+
+    redis-py's cluster client keeps a pool per node that raises MaxConnectionsError once it is
+    exhausted (no blocking pool as for one server): at most MAX_CONNECTIONS commands run at
+    once here, the others wait (up to `wait` seconds, then MaxConnectionsError, which callers
+    see as "Redis unavailable").
+    """
+
+    def __init__(self, *args: object, wait: float = 10.0, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._gate = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._gate_wait = wait
+
+    async def execute_command(self, *args: object, **kwargs: object) -> object:
+        if self._gate.locked():
+            try:
+                async with asyncio.timeout(self._gate_wait):
+                    await self._gate.acquire()
+            except TimeoutError:
+                raise MaxConnectionsError("too many Redis commands waiting") from None
+        else:
+            await self._gate.acquire()  # free: no wait
+        try:
+            return await super().execute_command(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            self._gate.release()
+
+
+def cluster_client(url: str) -> GatedRedisCluster:
+    """A Redis Cluster client for a redis+cluster:// (or rediss+cluster://) URL: its nodes are
+    startup nodes, the slot map is read from them (and refreshed on MOVED)."""
+    parsed = parse_cluster_url(url)
+    return GatedRedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
+        username=parsed.username,
+        password=parsed.password,
+        ssl=parsed.tls,
+        decode_responses=True,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        max_connections=MAX_CONNECTIONS,
+    )
+
+
+RedisClient = Redis | RedisCluster
+
+
 class RedisKeyValueStore:
-    def __init__(self, client: Redis, prefix: str = "carnet:") -> None:
+    def __init__(self, client: RedisClient, prefix: str = "carnet:") -> None:
         self._redis = client
         self._prefix = prefix
         self._incr_script = client.register_script(_INCR_WITH_TTL)
@@ -120,7 +206,7 @@ class RedisKeyValueStore:
         return self._prefix + key
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> RedisClient:
         return self._redis
 
     async def get(self, key: str) -> str | None:

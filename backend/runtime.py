@@ -11,9 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from backend.broker import Broker, MemoryBroker, RedisBroker
-from backend.kv import KeyValueStore, MemoryKeyValueStore, RedisKeyValueStore, redis_client
-from backend.settings import Settings
+from backend.broker import Broker, ClusterBroker, MemoryBroker, RedisBroker
+from backend.kv import (
+    KeyValueStore,
+    MemoryKeyValueStore,
+    RedisKeyValueStore,
+    cluster_client,
+    redis_client,
+)
+from backend.settings import Settings, is_cluster_url
 
 
 @runtime_checkable
@@ -68,6 +74,13 @@ class Runtime:
                       ) -> Runtime:
         """The key-value store and broker the settings name, with the given adapters.
         `backend.bootstrap.build_runtime(settings)` builds the adapters from the settings too."""
+        if settings.redis_url and is_cluster_url(settings.redis_url):
+            # One cluster client (a pool per master) for keys and SPUBLISH; the broker adds
+            # one sharded pub/sub connection per master.
+            cluster = cluster_client(settings.redis_url)
+            prefix = settings.redis_key_prefix
+            return cls(settings, RedisKeyValueStore(cluster, prefix=prefix),
+                       ClusterBroker(cluster, prefix=prefix), notifier, blobs)
         if settings.redis_url:
             client = redis_client(settings.redis_url)
             prefix = settings.redis_key_prefix

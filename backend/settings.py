@@ -11,11 +11,12 @@ import ipaddress
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     Field,
@@ -58,8 +59,10 @@ class Settings(BaseSettings):
     carnet_env: Environment = Environment.DEV
     database_url: str = f"sqlite://{VAR_DIR}/carnet.sqlite3"
     # None means: an in-process broker and key-value store (single process only).
+    # redis+cluster://host:port[,host:port...] (rediss+cluster:// for TLS): a Redis Cluster.
     redis_url: str | None = None
     # Namespace of every Redis key and channel (several deployments can share one Redis).
+    # No braces: keys carry a Redis Cluster hash tag (`{...}`) right after the prefix.
     redis_key_prefix: str = Field(default="carnet:", min_length=1, max_length=64)
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -218,8 +221,20 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        if is_cluster_url(value):
+            parse_cluster_url(value)
+        elif not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss://, unix://, redis+cluster:// or "
+                             "rediss+cluster:// URL")
+        return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _check_redis_key_prefix(cls, value: str) -> str:
+        if "{" in value or "}" in value:
+            raise ValueError("must not contain { or }: Carnet puts a Redis Cluster hash tag "
+                             "({...}) right after the prefix, and a brace in the prefix would "
+                             "become the tag and put every key in one slot")
         return value
 
     @field_validator("sms_webhook_url", "smtp_host", "psc_issuer", "psc_client_id",
@@ -317,6 +332,56 @@ class Settings(BaseSettings):
         if self.carnet_master_key:
             return _decoded_key(self.carnet_master_key)
         return _dev_master_key(str(DEV_MASTER_KEY_FILE.resolve()))
+
+
+CLUSTER_SCHEMES = {"redis+cluster": False, "rediss+cluster": True}  # scheme -> TLS
+
+
+@dataclass(frozen=True)
+class ClusterUrl:
+    """A parsed `redis+cluster://[user:password@]host:port[,host:port...]` URL."""
+
+    nodes: tuple[tuple[str, int], ...]
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in CLUSTER_SCHEMES
+
+
+def parse_cluster_url(url: str) -> ClusterUrl:
+    """The startup nodes and credentials of a cluster URL; ValueError saying what is wrong
+    (never echoing the URL: it may hold a password)."""
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in CLUSTER_SCHEMES:
+        raise ValueError("expected a redis+cluster:// or rediss+cluster:// URL")
+    if "?" in rest or "#" in rest:
+        raise ValueError("a cluster URL takes no query string or fragment")
+    userinfo, _, hosts = rest.rpartition("@")
+    hosts, _, path = hosts.partition("/")
+    if path not in ("", "0"):
+        raise ValueError("a Redis Cluster has only database 0")
+    username = password = None
+    if userinfo:
+        user, has_password, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(secret) if has_password else None
+    nodes = []
+    for entry in hosts.split(","):
+        entry = entry.strip()
+        if entry.startswith("["):  # [IPv6]:port
+            host, _, port = entry[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = entry.rpartition(":") if ":" in entry else (entry, "", "")
+        if not host:
+            raise ValueError("expected host:port[,host:port...] after the scheme")
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError("a cluster node's port must be a number from 1 to 65535")
+        nodes.append((host, int(port) if port else 6379))
+    return ClusterUrl(tuple(nodes), username, password, CLUSTER_SCHEMES[scheme.lower()])
 
 
 def decode_master_key(value: str) -> bytes:

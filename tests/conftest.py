@@ -3,8 +3,9 @@ and the app under test with its lifespan running.
 
 Services: PostgreSQL at CARNET_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres,
 used only to create and drop a database of our own) and Redis at CARNET_TEST_REDIS_URL (default
-redis://127.0.0.1:6379/15, flushed). Locally a missing service skips the tests that need it;
-with CI=true it is a failure.
+redis://127.0.0.1:6379/15, flushed); the Redis Cluster tests start their own cluster from the
+redis-server binary. Locally a missing service skips the tests that need it; with CI=true it is
+a failure.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tortoise import Tortoise, connections
 
 from backend import db
 from backend.settings import Settings, generate_master_key, load_settings
-from tests.servers import PrivateRedis
+from tests.servers import PrivateRedis, PrivateRedisCluster
 
 CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
@@ -204,6 +205,25 @@ def private_redis() -> Iterator[PrivateRedis]:
     server.start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[PrivateRedisCluster]:
+    """A 3-master Redis Cluster of our own (started once per test session, then removed)."""
+    import shutil as _shutil
+    import subprocess as _subprocess
+
+    for binary in ("redis-server", "redis-cli"):
+        if not _shutil.which(binary) and not os.path.exists(f"/usr/bin/{binary}"):
+            service_missing(f"{binary} binary", FileNotFoundError(binary))
+    cluster = PrivateRedisCluster(masters=3)
+    try:
+        cluster.start()
+    except (OSError, _subprocess.SubprocessError, TimeoutError) as exc:
+        cluster.close()
+        service_missing("a local Redis Cluster (redis-server --cluster-enabled yes)", exc)
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture

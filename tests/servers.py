@@ -118,3 +118,95 @@ class PrivateRedis:
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRedisCluster:
+    """A Redis Cluster of our own: `masters` redis-servers with cluster-enabled yes, no
+    replicas, every slot assigned, on free ports in a temporary directory."""
+
+    def __init__(self, masters: int = 3) -> None:
+        self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.cli = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+        self.dir = tempfile.mkdtemp(prefix="carnet-redis-cluster-")
+        # Each node also needs a cluster bus port; `cluster-port` names it (Redis >= 7).
+        self.ports = [(free_port(), free_port()) for _ in range(masters)]
+        self.procs: list[subprocess.Popen] = []
+
+    @property
+    def addresses(self) -> list[str]:
+        return [f"127.0.0.1:{port}" for port, _ in self.ports]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(self.addresses)
+
+    def _spawn(self, index: int) -> subprocess.Popen:
+        port, bus = self.ports[index]
+        node_dir = Path(self.dir, str(port))
+        node_dir.mkdir(exist_ok=True)
+        # nodes.conf in node_dir keeps the node's id and slots across a restart.
+        with open(node_dir / "redis.log", "ab") as log:
+            return subprocess.Popen(
+                [self.binary, "--port", str(port), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes", "--cluster-port", str(bus),
+                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+                 "--save", "", "--appendonly", "no", "--dir", str(node_dir)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def stop_node(self, index: int) -> None:
+        self.procs[index].terminate()
+        self.procs[index].wait(timeout=10)
+
+    def start_node(self, index: int, timeout: float = 30.0) -> None:
+        """Start a stopped node again; returns once every node says cluster_state:ok."""
+        self.procs[index] = self._spawn(index)
+        deadline = time.monotonic() + timeout
+        for port, _ in self.ports:
+            self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"),
+                       deadline, f"node {port} never reached cluster_state:ok")
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.procs = [self._spawn(i) for i in range(len(self.ports))]
+        deadline = time.monotonic() + timeout
+        for port, _ in self.ports:
+            self._wait(lambda p=port: self._answers(p), deadline, f"node {port} did not start")
+        subprocess.run(
+            [self.cli, "--cluster", "create", *self.addresses, "--cluster-replicas", "0",
+             "--cluster-yes"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout,
+        )
+        for port, _ in self.ports:
+            self._wait(lambda p=port: "cluster_state:ok" in self._cli(p, "cluster", "info"),
+                       deadline, f"node {port} never reached cluster_state:ok")
+
+    def _cli(self, port: int, *args: str) -> str:
+        result = subprocess.run([self.cli, "-p", str(port), *args], capture_output=True,
+                                text=True, timeout=10)
+        return result.stdout
+
+    def _answers(self, port: int) -> bool:
+        with contextlib.suppress(OSError), socket.create_connection(
+            ("127.0.0.1", port), timeout=0.2
+        ):
+            return True
+        return False
+
+    @staticmethod
+    def _wait(ready, deadline: float, message: str) -> None:
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.05)
+        raise TimeoutError(message)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.procs = []
+        shutil.rmtree(self.dir, ignore_errors=True)

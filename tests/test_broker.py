@@ -1,4 +1,5 @@
-"""One suite for both brokers: Redis pub/sub and the in-process one."""
+"""One suite for the brokers: Redis pub/sub, sharded pub/sub on a Redis Cluster, and the
+in-process one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from backend.broker import RESYNC, Broker, Delivery, MemoryBroker, RedisBroker
-from backend.kv import redis_client
+from backend.broker import RESYNC, Broker, ClusterBroker, Delivery, MemoryBroker, RedisBroker
+from backend.kv import cluster_client, redis_client
 from tests.conftest import REDIS_PREFIX
 
 
@@ -29,12 +30,19 @@ def make_redis_broker(url: str, **kw) -> RedisBroker:
                        prefix=REDIS_PREFIX, **kw)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def broker(request, redis_url: str) -> AsyncIterator[Broker]:
-    b: Broker = MemoryBroker() if request.param == "memory" else make_redis_broker(redis_url)
+    client = None
+    if request.param == "cluster":
+        client = cluster_client(request.getfixturevalue("redis_cluster").url)
+        b: Broker = ClusterBroker(client, prefix=REDIS_PREFIX)
+    else:
+        b = MemoryBroker() if request.param == "memory" else make_redis_broker(redis_url)
     await b.start()
     yield b
     await b.aclose()
+    if client is not None:
+        await client.aclose()
 
 
 async def test_subscriber_gets_a_resync_first_then_messages_in_order(broker: Broker):

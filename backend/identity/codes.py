@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from backend.crypto import keyed_hash, keyring
-from backend.kv import CodeCheck, KeyValueStore
+from backend.kv import CodeCheck, KeyValueStore, hash_tag
 
 MAX_TRIES = 5
 MAX_RESENDS = 3
@@ -51,20 +51,22 @@ def draw_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
+# A challenge's keys share its hash tag (one Redis Cluster slot): the code check script and
+# the voiding of a previous challenge touch them in one command.
 def _code_key(challenge_id: str) -> str:
-    return f"otp:code:{challenge_id}"
+    return f"otp:code:{hash_tag(challenge_id)}"
 
 
 def _tries_key(challenge_id: str) -> str:
-    return f"otp:tries:{challenge_id}"
+    return f"otp:tries:{hash_tag(challenge_id)}"
 
 
 def _meta_key(challenge_id: str) -> str:
-    return f"otp:meta:{challenge_id}"
+    return f"otp:meta:{hash_tag(challenge_id)}"
 
 
 def _current_key(account_id: int, purpose: str) -> str:
-    return f"otp:current:{account_id}:{purpose}"
+    return f"otp:current:{hash_tag(account_id)}:{purpose}"
 
 
 def _utc_now() -> datetime:
@@ -103,7 +105,8 @@ class CodeStore:
         payload: dict | None = None, slot: str | None = None, decoy: bool = False,
     ) -> tuple[Challenge, str]:
         """A new challenge and its code; voids the previous one of the account for this
-        purpose, or of `slot` when given (e.g. one identifier's password resets, known or not).
+        purpose, or of `slot` when given (e.g. one identifier's password resets, known or not;
+        part of a key name, with the hash tag of the owner's keys: "reset:{tag}").
         `decoy`: the same work and the same record, but no code can match (the code returned
         is not a 6-digit code and must not be sent)."""
         challenge = Challenge(
@@ -125,6 +128,8 @@ class CodeStore:
 
     async def get(self, challenge_id: str) -> Challenge | None:
         """The pending challenge; None if unknown, used or expired (by the store's clock)."""
+        if "{" in challenge_id or "}" in challenge_id:
+            return None  # never one of ours (ids are url-safe), and no key can hold it
         raw = await self.kv.get(_meta_key(challenge_id))
         if not raw:
             return None

@@ -30,6 +30,7 @@ from backend.identity.errors import IdentityError
 from backend.identity.ins import InvalidNir, normalise_nir
 from backend.identity.lookup import person_by_matricule
 from backend.identity.models import Person
+from backend.kv import hash_tag
 from backend.runtime import Runtime
 
 WINDOW_SECONDS = 3600
@@ -67,7 +68,7 @@ class Requester:
 
 
 def _keys(professional_id: int) -> tuple[str, str, str]:
-    base = f"identity-match:{professional_id}"
+    base = f"identity-match:{hash_tag(professional_id)}"  # one slot: used together
     return f"{base}:attempts", f"{base}:matched", f"{base}:limited"
 
 

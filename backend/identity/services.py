@@ -49,7 +49,7 @@ from backend.identity.errors import (
 from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Account, AccountStatus, CodeChannel, identifier_key
 from backend.identity.sessions import SessionRecord, SessionStore
-from backend.kv import CodeCheck
+from backend.kv import CodeCheck, hash_tag
 from backend.notifications.masking import mask_email, mask_phone
 from backend.notifications.services import DeliveryFailed
 from backend.runtime import Runtime
@@ -116,7 +116,7 @@ def _address_tag(rt: Runtime, address: str) -> str:
 
 
 def _address_key(rt: Runtime, tag: str, caller: Caller) -> str:
-    return f"failures:{tag}:{_address_tag(rt, caller.address)}"
+    return f"failures:{hash_tag(tag)}:{_address_tag(rt, caller.address)}"
 
 
 async def _guard_address(rt: Runtime, tag: str, caller: Caller, account_id: int | None,
@@ -161,20 +161,21 @@ async def _guard_password_check(
     s = rt.settings
     clean = await rt.kv.get(_address_key(rt, tag, caller)) is None
     address_key = await _guard_address(rt, tag, caller, account_id)
-    checks = await rt.kv.incr(f"checks:{tag}", ttl=DAY_SECONDS)
+    # An identifier's counters share its hash tag (one Redis Cluster slot).
+    checks = await rt.kv.incr(f"checks:{hash_tag(tag)}", ttl=DAY_SECONDS)
     if checks <= s.login_max_failures:
         return address_key
     if checks == s.login_max_failures + 1:
         await audit.record(AuditKind.ACCOUNT_LOCKED, account_id=account_id, outcome="denied",
                            address=caller.address, attempts=checks - 1, reason="delays")
-    if clean and await rt.kv.incr(f"fresh:{tag}", ttl=DAY_SECONDS) <= (
+    if clean and await rt.kv.incr(f"fresh:{hash_tag(tag)}", ttl=DAY_SECONDS) <= (
             s.login_fresh_address_checks_per_day):
         return address_key
     exponent = min(checks - s.login_max_failures - 1, 40)
     delay = min(float(s.login_lock_seconds), s.login_delay_base_seconds * 2**exponent)
-    if await rt.kv.set(f"slot:{tag}", "1", ttl=delay, only_if_absent=True):
+    if await rt.kv.set(f"slot:{hash_tag(tag)}", "1", ttl=delay, only_if_absent=True):
         return address_key
-    raise RateLimited(int(await rt.kv.ttl(f"slot:{tag}") or 1) + 1)
+    raise RateLimited(int(await rt.kv.ttl(f"slot:{hash_tag(tag)}") or 1) + 1)
 
 
 async def _succeeded(rt: Runtime, address_key: str) -> None:
@@ -192,9 +193,10 @@ async def _throttle_contact_codes(rt: Runtime, account_id: int, destination: str
     cap per account and per destination it would let an account harass any address."""
     s = rt.settings
     limits = (
-        (f"contact-codes:{account_id}", s.contact_codes_per_account_day),
+        (f"contact-codes:{hash_tag(account_id)}", s.contact_codes_per_account_day),
         # Keyed by a keyed hash: Redis never holds the address itself.
-        (f"contact-dest:{_destination_tag(rt, destination)}", s.contact_codes_per_destination_day),
+        (f"contact-dest:{hash_tag(_destination_tag(rt, destination))}",
+         s.contact_codes_per_destination_day),
     )
     for key, limit in limits:
         if await rt.kv.incr(key, ttl=DAY_SECONDS) > limit:
@@ -237,9 +239,10 @@ def _code_text(code: str, minutes: int, purpose: str, language: str) -> tuple[st
 async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller,
                      language: str) -> None:
     # Sending codes costs money and can harass: a few per account per quarter hour.
-    sent = await rt.kv.incr(f"codes-sent:{challenge.account_id}", ttl=CODES_WINDOW_SECONDS)
+    key = f"codes-sent:{hash_tag(challenge.account_id)}"
+    sent = await rt.kv.incr(key, ttl=CODES_WINDOW_SECONDS)
     if sent > rt.settings.codes_per_account_window:
-        raise RateLimited(int(await rt.kv.ttl(f"codes-sent:{challenge.account_id}") or 60))
+        raise RateLimited(int(await rt.kv.ttl(key) or 60))
     # The account's language, or the request's when the account keeps the default (someone
     # using the web app in English gets English codes before choosing it in "Mon compte").
     if language == DEFAULT_LOCALE:
@@ -503,7 +506,7 @@ async def _throttle_resets(rt: Runtime, tag: str, caller: Caller) -> None:
     """Per identifier (known or not: the same refusal either way), a few requests per
     quarter hour; per address, the login rate (`_throttle_address`)."""
     await _throttle_address(rt, caller, "reset")
-    key = f"reset-requests:{tag}"
+    key = f"reset-requests:{hash_tag(tag)}"
     if await rt.kv.incr(key, ttl=CODES_WINDOW_SECONDS) > rt.settings.codes_per_account_window:
         await audit.record(AuditKind.LOGIN_RATE_LIMITED, account_id=None, outcome="denied",
                            address=caller.address, reason="reset")
@@ -532,13 +535,13 @@ async def request_password_reset(
     if route is None:
         challenge, _ = await store.issue(
             account_id=0, purpose="reset", channel=(channel or CodeChannel.EMAIL).value,
-            destination="", payload=payload, slot=f"reset:{tag}", decoy=True)
+            destination="", payload=payload, slot=f"reset:{hash_tag(tag)}", decoy=True)
         return challenge
     assert account is not None
     chosen, destination = route
     challenge, code = await store.issue(
         account_id=account.id, purpose="reset", channel=chosen.value, destination=destination,
-        payload=payload, slot=f"reset:{tag}")
+        payload=payload, slot=f"reset:{hash_tag(tag)}")
     notices.later(_send_code(rt, challenge, code, caller, account.language),
                   what="password reset code")
     return challenge

@@ -34,6 +34,8 @@ class SessionRecord:
         return datetime.fromisoformat(self.absolute_expires_at)
 
 
+# Each key is found from its own id (token hash, session id, account), so on a Redis Cluster
+# they are in different slots: commands on them stay single-key (no MGET, no transaction).
 def _token_key(token_hash: str) -> str:
     return f"session:token:{token_hash}"
 
