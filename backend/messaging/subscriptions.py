@@ -5,6 +5,10 @@ after its cursor whenever the broker wakes it (a message, or a resync after Redi
 so an announcement lost or raced never loses a message. A revoked session's sockets are closed
 by backend/live_sockets.py (announced revocations, and a periodic sweep as a fallback), which
 ends these subscriptions too.
+
+Fan-out cost: the local subscribers of a conversation share one catch-up read, one decryption
+per message, and one execution of their selection per (operation, variables, visibility)
+(backend/live_frames.py); each socket then only gets the frame written.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 import strawberry
 from strawberry.types import Info
@@ -21,7 +27,9 @@ from tortoise.exceptions import OperationalError
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.i18n import N_
+from backend.live_frames import SharedEvent, SharedResults
 from backend.messaging import services
+from backend.messaging.models import Message as MessageModel
 from backend.messaging.types import Message
 
 log = logging.getLogger(__name__)
@@ -32,7 +40,7 @@ SAFETY_READ_SECONDS = 30.0
 
 
 async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | None,
-                  cursor: int) -> AsyncGenerator[Message, None]:
+                  cursor: int) -> AsyncGenerator[SharedEvent, None]:
     context = info.context
     viewer = context.viewer
     ring = services.KeyRing(context.settings)
@@ -44,11 +52,11 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
             if must_read:
                 last_read = loop.time()
                 while True:  # drain everything past the cursor, in commit order
-                    batch = await _read_after(conversation_ids, viewer.account_id, cursor)
-                    for row in batch:
-                        cursor = row.seq
-                        body = await ring.body(row, row.conversation.data_key_id)
-                        yield Message.from_model(row, body, viewer.account_id)
+                    batch = await _read_after(conversation_ids, viewer.account_id, cursor,
+                                              ring)
+                    for live in batch:
+                        cursor = live.row.seq
+                        yield live.event_for(viewer.account_id, context.locale)
                     if len(batch) < services.CATCH_UP_BATCH:
                         break
             # Sleep until a wake-up (message or resync) or the safety read. Only those read
@@ -61,22 +69,64 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
                 must_read = loop.time() - last_read >= SAFETY_READ_SECONDS
 
 
+@dataclass(slots=True)
+class LiveMessage:
+    """One stored message as this process delivers it: read and decrypted once, executed once
+    per (operation, variables, visibility) for all its local subscribers."""
+
+    row: MessageModel
+    body: str
+    shared: SharedResults
+
+    def event_for(self, viewer_account_id: int, locale: str) -> SharedEvent:
+        # Visibility: what makes two viewers see this message differently: `isMine` (author
+        # or not) and the language (authorName of a deleted account, attachments'
+        # typeLabel). Attachments are the same for every participant (no per-viewer
+        # filtering), and blocking stops writing, not reading. A new viewer-dependent field
+        # of Message must be added here.
+        is_mine = self.row.author_account_id == viewer_account_id
+        return SharedEvent(value=Message.from_model(self.row, self.body, viewer_account_id),
+                           visibility=("message", is_mine, locale), shared=self.shared)
+
+
 # Identical catch-up reads in flight in this process, shared: after a message, every local
 # subscriber of the conversation asks for the same rows at the same cursor.
 _inflight: dict[tuple, asyncio.Task] = {}
+# Messages recently delivered by this process, by id: subscribers at different cursors (one
+# was behind) still share one decryption and one execution per visibility.
+_recent: OrderedDict[uuid.UUID, LiveMessage] = OrderedDict()
+RECENT_MESSAGES = 2048
 
 
-async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int
-                      ) -> list:
+async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int,
+                      ring: services.KeyRing) -> list[LiveMessage]:
     scope = tuple(conversation_ids) if conversation_ids is not None else ("inbox", account_id)
     key = (scope, cursor)
     task = _inflight.get(key)
     if task is None:
-        task = asyncio.ensure_future(_read_with_retry(conversation_ids, account_id, cursor))
+        task = asyncio.ensure_future(_read_live(conversation_ids, account_id, cursor, ring))
         _inflight[key] = task
         task.add_done_callback(lambda _t, k=key: _inflight.pop(k, None))
     # shield: one subscriber leaving must not cancel the read the others wait for.
     return await asyncio.shield(task)
+
+
+async def _read_live(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int,
+                     ring: services.KeyRing) -> list[LiveMessage]:
+    """The rows past the cursor, decrypted once with the key ring of the subscriber that asked
+    first (every subscriber sharing this read was allowed this scope when it subscribed)."""
+    rows = await _read_with_retry(conversation_ids, account_id, cursor)
+    result = []
+    for row in rows:
+        live = _recent.get(row.id)
+        if live is None:
+            body = await ring.body(row, row.conversation.data_key_id)
+            live = LiveMessage(row, body, SharedResults())
+            _recent[row.id] = live
+            if len(_recent) > RECENT_MESSAGES:
+                _recent.popitem(last=False)
+        result.append(live)
+    return result
 
 
 async def _read_with_retry(conversation_ids: list[uuid.UUID] | None, account_id: int,
