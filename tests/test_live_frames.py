@@ -120,11 +120,15 @@ def _live(author: int) -> LiveMessage:
 
 def test_a_message_visibility_tells_the_author_and_the_language_apart():
     live = _live(author=1)
-    author = live.event_for(1, "fr")
-    reader, other_reader = live.event_for(2, "fr"), live.event_for(3, "fr")
-    english_reader = live.event_for(2, "en")
+    author = live.event_for(1, "fr", "c7")
+    reader, other_reader = live.event_for(2, "fr", "c7"), live.event_for(3, "fr", "c7")
+    english_reader = live.event_for(2, "en", "c7")
     assert author.visibility != reader.visibility
     assert reader.visibility == other_reader.visibility
     assert english_reader.visibility != reader.visibility
     assert author.value.is_mine and not reader.value.is_mine
     assert author.shared is reader.shared  # one cache per message
+    # An inbox cursor holds one subscriber's positions: another cursor, another frame.
+    elsewhere = live.event_for(3, "fr", "inbox of 3")
+    assert elsewhere.visibility != other_reader.visibility
+    assert elsewhere.value.cursor == "inbox of 3" and reader.value.cursor == "c7"

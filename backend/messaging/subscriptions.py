@@ -17,7 +17,7 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 
 import strawberry
@@ -39,8 +39,49 @@ log = logging.getLogger(__name__)
 SAFETY_READ_SECONDS = 30.0
 
 
-async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | None,
-                  cursor: int) -> AsyncGenerator[SharedEvent, None]:
+class ConversationPosition:
+    """`messageAdded`'s place: the seq of the last message delivered in its conversation."""
+
+    def __init__(self, conversation_id: uuid.UUID, seq: int) -> None:
+        self.conversation_id = conversation_id
+        self.seq = seq
+
+    def read_key(self) -> tuple:
+        return ("conversation", self.conversation_id, self.seq)
+
+    async def read(self) -> list[MessageModel]:
+        return await services.messages_after(self.conversation_id, self.seq,
+                                             limit=services.CATCH_UP_BATCH)
+
+    def advance(self, row: MessageModel) -> str:
+        self.seq = row.seq
+        return services.encode_cursor(row.seq)
+
+
+class InboxPosition:
+    """`inbox`'s place: one seq per conversation (conversations have no common order)."""
+
+    def __init__(self, account_id: int, positions: dict[uuid.UUID, int]) -> None:
+        self.account_id = account_id
+        self.positions = dict(positions)
+
+    def read_key(self) -> tuple:
+        return ("inbox", self.account_id, services.encode_inbox_cursor(self.positions))
+
+    async def read(self) -> list[MessageModel]:
+        return await services.inbox_after(self.account_id, dict(self.positions),
+                                          limit=services.CATCH_UP_BATCH)
+
+    def advance(self, row: MessageModel) -> str:
+        self.positions[row.conversation_id] = row.seq
+        return services.encode_inbox_cursor(self.positions)
+
+
+Position = ConversationPosition | InboxPosition
+
+
+async def _follow(info: Info, channel: str, position: Position
+                  ) -> AsyncGenerator[SharedEvent, None]:
     context = info.context
     viewer = context.viewer
     ring = services.KeyRing(context.settings)
@@ -51,12 +92,11 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
         while True:
             if must_read:
                 last_read = loop.time()
-                while True:  # drain everything past the cursor, in commit order
-                    batch = await _read_after(conversation_ids, viewer.account_id, cursor,
-                                              ring)
+                while True:  # drain everything past the position, in commit order
+                    batch = await _read_after(position, ring)
                     for live in batch:
-                        cursor = live.row.seq
-                        yield live.event_for(viewer.account_id, context.locale)
+                        cursor = position.advance(live.row)
+                        yield live.event_for(viewer.account_id, context.locale, cursor)
                     if len(batch) < services.CATCH_UP_BATCH:
                         break
             # Sleep until a wake-up (message or resync) or the safety read. Only those read
@@ -78,44 +118,46 @@ class LiveMessage:
     body: str
     shared: SharedResults
 
-    def event_for(self, viewer_account_id: int, locale: str) -> SharedEvent:
+    def event_for(self, viewer_account_id: int, locale: str, cursor: str) -> SharedEvent:
         # Visibility: what makes two viewers see this message differently: `isMine` (author
-        # or not) and the language (authorName of a deleted account, attachments'
-        # typeLabel). Attachments are the same for every participant (no per-viewer
-        # filtering), and blocking stops writing, not reading. A new viewer-dependent field
-        # of Message must be added here.
+        # or not), the language (authorName of a deleted account, attachments' typeLabel)
+        # and the cursor (the same for every `messageAdded` subscriber; an `inbox` cursor
+        # holds that subscriber's positions). Attachments are the same for every participant
+        # (no per-viewer filtering), and blocking stops writing, not reading. A new
+        # viewer-dependent field of Message must be added here.
         is_mine = self.row.author_account_id == viewer_account_id
-        return SharedEvent(value=Message.from_model(self.row, self.body, viewer_account_id),
-                           visibility=("message", is_mine, locale), shared=self.shared)
+        value = Message.from_model(self.row, self.body, viewer_account_id)
+        value.cursor = cursor
+        return SharedEvent(value=value, visibility=("message", is_mine, locale, cursor),
+                           shared=self.shared)
 
 
 # Identical catch-up reads in flight in this process, shared: after a message, every local
-# subscriber of the conversation asks for the same rows at the same cursor.
+# subscriber of the conversation asks for the same rows at the same position.
 _inflight: dict[tuple, asyncio.Task] = {}
-# Messages recently delivered by this process, by id: subscribers at different cursors (one
+# Messages recently delivered by this process, by id: subscribers at different positions (one
 # was behind) still share one decryption and one execution per visibility.
 _recent: OrderedDict[uuid.UUID, LiveMessage] = OrderedDict()
 RECENT_MESSAGES = 2048
 
 
-async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int,
-                      ring: services.KeyRing) -> list[LiveMessage]:
-    scope = tuple(conversation_ids) if conversation_ids is not None else ("inbox", account_id)
-    key = (scope, cursor)
+async def _read_after(position: Position, ring: services.KeyRing) -> list[LiveMessage]:
+    key = position.read_key()
     task = _inflight.get(key)
     if task is None:
-        task = asyncio.ensure_future(_read_live(conversation_ids, account_id, cursor, ring))
+        task = asyncio.ensure_future(_read_live(position.read, ring))
         _inflight[key] = task
         task.add_done_callback(lambda _t, k=key: _inflight.pop(k, None))
     # shield: one subscriber leaving must not cancel the read the others wait for.
     return await asyncio.shield(task)
 
 
-async def _read_live(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int,
+async def _read_live(read: Callable[[], Awaitable[list[MessageModel]]],
                      ring: services.KeyRing) -> list[LiveMessage]:
-    """The rows past the cursor, decrypted once with the key ring of the subscriber that asked
-    first (every subscriber sharing this read was allowed this scope when it subscribed)."""
-    rows = await _read_with_retry(conversation_ids, account_id, cursor)
+    """The rows past the position, decrypted once with the key ring of the subscriber that
+    asked first (every subscriber sharing this read has the same scope: one conversation it
+    takes part in, or one account's inbox)."""
+    rows = await _read_with_retry(read)
     result = []
     for row in rows:
         live = _recent.get(row.id)
@@ -129,15 +171,14 @@ async def _read_live(conversation_ids: list[uuid.UUID] | None, account_id: int, 
     return result
 
 
-async def _read_with_retry(conversation_ids: list[uuid.UUID] | None, account_id: int,
-                           cursor: int) -> list:
+async def _read_with_retry(read: Callable[[], Awaitable[list[MessageModel]]]
+                           ) -> list[MessageModel]:
     """Catch-up read that outlives a PostgreSQL restart or killed connections: reads are
     idempotent, so retrying with backoff is safe (writes are never retried)."""
     delay = 0.1
     while True:
         try:
-            return await services.messages_after(conversation_ids, account_id, cursor,
-                                                 limit=services.CATCH_UP_BATCH)
+            return await read()
         except (OperationalError, *DATABASE_UNAVAILABLE_ERRORS) as exc:
             log.warning("subscription read failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(delay)
@@ -162,20 +203,24 @@ class MessagingSubscriptions:
         cursor = services.decode_cursor(after)
         start = conversation.last_seq if cursor is None else cursor
         async for message in _follow(info, services.conversation_channel(conversation.id),
-                                     [conversation.id], start):
+                                     ConversationPosition(conversation.id, start)):
             yield message
 
     @strawberry.subscription(description="Every new message in any of my conversations after "
-                                          "`after` (a message cursor, e.g. `conversations."
-                                          "latestCursor`), then live ones, in the order they "
-                                          "were stored. Without `after`: from now on.")
+                                          "`after` (an inbox cursor: `latestCursor`, or the "
+                                          "`cursor` of a message this subscription gave), "
+                                          "then live ones, without duplicates; each "
+                                          "conversation's in the order they were stored. "
+                                          "Without `after` (or with another kind of cursor): "
+                                          "from now on.")
     async def inbox(self, info: Info, after: str | None = None
                     ) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer
         if viewer is None:
             raise NotAuthenticated()
-        cursor = services.decode_cursor(after)
-        start = await services.current_seq() if cursor is None else cursor
-        async for message in _follow(info, services.inbox_channel(viewer.account_id), None,
-                                     start):
+        positions = services.decode_inbox_cursor(after)
+        if positions is None:
+            positions = await services.inbox_positions(viewer.account_id)
+        async for message in _follow(info, services.inbox_channel(viewer.account_id),
+                                     InboxPosition(viewer.account_id, positions)):
             yield message
