@@ -4,7 +4,8 @@ When a message reaches 1,000 subscribers of one conversation, graphql-core would
 subscription's selection 1,000 times on the same value (0.34-0.43 ms of CPU each). A source
 stream that yields a `SharedEvent` instead of a plain value lets `SharedEventExecutor` execute
 the selection once for every subscriber whose operation (with its fragments, as printed: the
-same text), coerced variables and `visibility` are equal, and
+same text), `visibility` and the coerced values of the variables the selection reads are
+equal (a root field's arguments, such as a resume cursor, only feed the source stream), and
 hand them all the same result. The transport then only frames it.
 
 `visibility` must hold everything that makes two subscribers see different data for the same
@@ -22,7 +23,17 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import print_ast
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    Node,
+    SelectionSetNode,
+    VariableNode,
+    Visitor,
+    print_ast,
+    visit,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 
@@ -44,11 +55,67 @@ class SharedEvent:
     shared: SharedResults
 
 
-def _variables_key(variable_values: Any) -> str:
-    # Coerced values may be lists or input objects (unhashable): their repr is exact for the
-    # scalars and inputs of this schema, and computed once per event per subscriber.
-    coerced = getattr(variable_values, "coerced", variable_values) or {}
-    return repr(sorted(coerced.items()))
+class _Variables(Visitor):
+    """Collects the variables used under a node, and the fragments it spreads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.spreads: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
+        self.spreads.add(node.name.value)
+
+
+def _event_nodes(selection_set: SelectionSetNode, fragments: dict[str, Any],
+                 seen: set[str]) -> list[Node]:
+    """What an event's execution reads of the operation: the directives at the root and the
+    selections below each root field, not the root fields' own arguments (those only feed the
+    source stream: Strawberry resolves a subscription field's event to the event itself)."""
+    nodes: list[Node] = []
+    for selection in selection_set.selections:
+        nodes.extend(selection.directives or ())
+        if isinstance(selection, FieldNode):
+            if selection.selection_set is not None:
+                nodes.append(selection.selection_set)
+        elif isinstance(selection, InlineFragmentNode):
+            nodes.extend(_event_nodes(selection.selection_set, fragments, seen))
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in seen:
+                seen.add(name)
+                nodes.extend(fragment.directives or ())
+                nodes.extend(_event_nodes(fragment.selection_set, fragments, seen))
+    return nodes
+
+
+def _event_variables(executor: Any) -> list[str]:
+    fragments = executor.fragment_definitions
+    seen: set[str] = set()
+    pending = [*(executor.operation.directives or ()),
+               *_event_nodes(executor.operation.selection_set, fragments, seen)]
+    collector = _Variables()
+    while pending:
+        visit(pending.pop(), collector)
+        for name in collector.spreads - seen:
+            seen.add(name)
+            if name in fragments:
+                pending.append(fragments[name])
+    return sorted(collector.names)
+
+
+def _variables_key(executor: Any) -> str:
+    # Only the variables the event's execution reads: `messageAdded(after: $after)` resumed
+    # from different cursors still shares. Coerced values may be lists or input objects
+    # (unhashable): their repr is exact for the scalars and inputs of this schema, and
+    # computed once per subscription.
+    values = executor.variable_values
+    coerced = getattr(values, "coerced", values) or {}
+    return repr([(name, coerced.get(name)) for name in _event_variables(executor)])
 
 
 def _operation_key(executor: Any) -> str:
@@ -69,7 +136,7 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if not isinstance(payload, SharedEvent):
             return super().build_per_event_executor(payload)
         if self._static_key is None:  # once per subscription, not per event
-            self._static_key = (_operation_key(self), _variables_key(self.variable_values))
+            self._static_key = (_operation_key(self), _variables_key(self))
         executor = super().build_per_event_executor(payload.value)
         executor._shared_event = payload
         return executor

@@ -95,7 +95,8 @@ START = """mutation Start($input: StartConversationInput!) { startConversation(i
 
 
 def seq_of(cursor: str) -> int:
-    """A message cursor is base64("msg:<seq>"): the global commit order."""
+    """A message cursor is base64("msg:<seq>"): its position in its conversation (commit
+    order there; the bench follows one conversation)."""
     kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     if kind != "msg":
         raise ValueError(cursor)

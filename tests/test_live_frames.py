@@ -53,6 +53,14 @@ class Subscription:
             yield SharedEvent(Item(text=event), visibility=info.context["group"],
                               shared=info.context["shared"][event])
 
+    @strawberry.subscription
+    async def items_after(self, info: Info, after: str | None = None
+                          ) -> AsyncGenerator[Item, None]:
+        # `after` only feeds the source stream (like a resume cursor).
+        async for event in _events(info.context["queue"]):
+            yield SharedEvent(Item(text=event), visibility=info.context["group"],
+                              shared=info.context["shared"][event])
+
 
 schema = strawberry.Schema(query=Query, subscription=Subscription,
                            execution_context_class=SharedEventExecutor)
@@ -110,6 +118,25 @@ async def test_different_variables_are_executed_apart():
     assert two == two_again == {"items": {"shout": "HIHI"}}
     assert three == {"items": {"shout": "HIHIHI"}}
     assert shared["hi"].executions == 2
+
+
+AFTER = """subscription A($after: String, $n: Int!) {
+  itemsAfter(after: $after) { ...Loud } }
+fragment Loud on Item { shout(times: $n) }"""
+
+
+async def test_a_root_argument_does_not_split_executions_but_a_selection_variable_does():
+    """Subscribers resumed from different cursors (a root field argument, read by the source
+    stream only) share; a variable read by the selection (here through a fragment) splits."""
+    shared = {"hey": SharedResults()}
+    one, two, three = await asyncio.gather(
+        _first(AFTER, "alice", "patients", shared, "hey", {"after": "c1", "n": 1}),
+        _first(AFTER, "bob", "patients", shared, "hey", {"after": "c2", "n": 1}),
+        _first(AFTER, "carol", "patients", shared, "hey", {"after": "c1", "n": 2}),
+    )
+    assert one == two == {"itemsAfter": {"shout": "HEY"}}
+    assert three == {"itemsAfter": {"shout": "HEYHEY"}}
+    assert shared["hey"].executions == 2
 
 
 def _live(author: int) -> LiveMessage:
