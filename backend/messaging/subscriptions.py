@@ -35,7 +35,7 @@ from backend.messaging.types import Message
 log = logging.getLogger(__name__)
 
 # A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
-# that could be lost between a timeout and a delivery (asyncio.wait_for on Python 3.11).
+# lost some other way (pub/sub is at-most-once; the broker's resync covers reconnections).
 SAFETY_READ_SECONDS = 30.0
 
 
@@ -100,10 +100,15 @@ async def _follow(info: Info, channel: str, position: Position
                     if len(batch) < services.CATCH_UP_BATCH:
                         break
             # Sleep until a wake-up (message or resync) or the safety read. Only those read
-            # the database: idle subscriptions cost few queries.
+            # the database: idle subscriptions cost few queries. Wake-ups queued meanwhile
+            # are coalesced: the read takes everything past the position anyway.
             wait = max(0.05, SAFETY_READ_SECONDS - (loop.time() - last_read))
             try:
-                await asyncio.wait_for(subscription.get(), timeout=wait)
+                # (asyncio.timeout, not wait_for: no task per wait. A cancelled Queue.get
+                # leaves its item queued, so a wake-up is never lost to the timeout.)
+                async with asyncio.timeout(wait):
+                    await subscription.get()
+                subscription.take_pending()
                 must_read = True
             except TimeoutError:
                 must_read = loop.time() - last_read >= SAFETY_READ_SECONDS
