@@ -204,3 +204,17 @@ async def test_inbox_positions_never_reach_conversations_i_am_not_in(gql, cast, 
         assert {m.conversation_id for m in got} == {mine.id}
     assert services.decode_inbox_cursor(services.encode_cursor(3)) is None  # another kind
     assert services.decode_inbox_cursor("not a cursor") is None
+
+
+def test_conversation_list_cursor_round_trips_exactly():
+    """The list is ordered by (last message time, id): its cursor keeps every microsecond (a
+    float would round some, and a page boundary could then skip or repeat a conversation)."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    for micro in (0, 1, 308703, 999999):
+        at = datetime(2026, 12, 3, 7, 43, 0, micro, tzinfo=UTC)
+        row = SimpleNamespace(last_message_at=at, created_at=None, id=uuid.uuid4())
+        cursor = services.encode_conversation_cursor(row)
+        assert services.decode_conversation_cursor(cursor) == (at, row.id)
+    assert services.decode_conversation_cursor(services.encode_cursor(3)) is None

@@ -135,10 +135,14 @@ def decode_inbox_cursor(cursor: str | None) -> dict[uuid.UUID, int] | None:
     return {uuid.UUID(bytes=c): s for c, s in _INBOX_ENTRY.iter_unpack(raw)}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def encode_conversation_cursor(conversation: Conversation) -> str:
     """A place in the conversation list (most recent activity first)."""
     at = conversation.last_message_at or conversation.created_at
-    micros = int(at.timestamp() * 1_000_000) if at else 0
+    micros = (at - _EPOCH) // _MICROSECOND if at else 0  # exact (no float)
     return base64.urlsafe_b64encode(f"conv:{micros}:{conversation.id}".encode()).decode()
 
 
@@ -150,8 +154,7 @@ def decode_conversation_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID]
             base64.urlsafe_b64decode(cursor.encode()).decode().split(":"))
         if kind != "conv":
             return None
-        return (datetime.fromtimestamp(int(micros) / 1_000_000, UTC),
-                uuid.UUID(conversation_id))
+        return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(conversation_id)
     except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         return None
 
