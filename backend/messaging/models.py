@@ -23,7 +23,9 @@ class Conversation(Model):
     # This conversation's own message sequence: the seq of its latest message. Incremented by
     # each insert under the row lock (UPDATE in the inserting transaction): inserts into one
     # conversation queue on it, inserts into different conversations never wait on each other.
-    last_seq = fields.BigIntField(default=0)
+    # (Still indexed: dropping it would make Tortoise rebuild this table on SQLite, whose DROP
+    # TABLE cascades to participants and messages.)
+    last_seq = fields.BigIntField(default=0, db_index=True)
     # The latest message (no foreign key: a cycle with message) and when it was sent: the
     # conversation list is ordered by (last_message_at, id), newest first.
     last_message_id = fields.UUIDField(null=True)

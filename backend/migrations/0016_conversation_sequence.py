@@ -33,17 +33,30 @@ async def nothing(apps, schema_editor) -> None:
     pass
 
 
+class AlterFieldKeepingAttachments(ops.AlterField):
+    """Dropping `message.seq`'s global uniqueness makes Tortoise rebuild the table on SQLite,
+    and SQLite's DROP TABLE deletes the rows first, cascading to message_attachment (foreign
+    keys are on, and cannot be turned off inside the migration's transaction): the
+    attachments are kept aside during the rebuild and put back."""
+
+    async def database_forward(self, app_label, old_state, new_state, state_editor=None):
+        sqlite = state_editor is not None and state_editor.client.capabilities.dialect == "sqlite"
+        if sqlite:
+            await state_editor.client.execute_script(
+                "CREATE TEMP TABLE keep_message_attachment AS SELECT * FROM message_attachment")
+        await super().database_forward(app_label, old_state, new_state, state_editor)
+        if sqlite:
+            await state_editor.client.execute_script(
+                "INSERT INTO message_attachment SELECT * FROM keep_message_attachment; "
+                "DROP TABLE keep_message_attachment")
+
+
 class Migration(migrations.Migration):
     dependencies = [('carnet', '0015_account_preferences')]
 
     initial = False
 
     operations = [
-        ops.AlterField(
-            model_name='Conversation',
-            name='last_seq',
-            field=fields.BigIntField(default=0),
-        ),
         ops.AddField(
             model_name='Conversation',
             name='last_message_at',
@@ -64,7 +77,7 @@ class Migration(migrations.Migration):
             name=None,
             fields=['conversation_id', 'seq'],
         ),
-        ops.AlterField(
+        AlterFieldKeepingAttachments(
             model_name='Message',
             name='seq',
             field=fields.BigIntField(),
