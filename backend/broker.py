@@ -81,6 +81,14 @@ class Subscription:
         self._overflowed = False
         return delivery
 
+    def take_pending(self) -> list[Delivery]:
+        """What is already queued, without waiting (a consumer coalescing wake-ups)."""
+        taken = []
+        while not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        self._overflowed = False
+        return taken
+
     def __aiter__(self) -> AsyncIterator[Delivery]:
         return self._iterate()
 

@@ -26,6 +26,7 @@ from backend.graphql_documents import CarnetDocuments, DocumentService
 from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
 from backend.identity.mutations import IdentityMutations
 from backend.identity.queries import IdentityQueries
+from backend.live_frames import SharedEventExecutor
 from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
@@ -180,6 +181,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=hide_suggestions),
+        # Live events are executed once per (operation, variables, visibility): live_frames.py.
+        execution_context_class=SharedEventExecutor,
     )
     schema.hide_suggestions = hide_suggestions
     schema.time_budget = settings.graphql_time_budget_seconds

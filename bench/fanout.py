@@ -95,7 +95,8 @@ START = """mutation Start($input: StartConversationInput!) { startConversation(i
 
 
 def seq_of(cursor: str) -> int:
-    """A message cursor is base64("msg:<seq>"): the global commit order."""
+    """A message cursor is base64("msg:<seq>"): its position in its conversation (commit
+    order there; the bench follows one conversation)."""
     kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
     if kind != "msg":
         raise ValueError(cursor)
@@ -994,6 +995,7 @@ def describe(o: Outcome) -> list[str]:
               f"Redis (whole server) {o.redis_cpu:.1f} s" if o.redis_cpu is not None else None,
               f"bench clients {o.client_cpu_window:.1f} s"]
     lines.append("other CPU:  " + ", ".join(x for x in others if x) + " in the window")
+    lines.append("goal:       " + goal_text(o))
     if o.log_lines:
         lines.append(f"server log ({sum(o.log_lines.values())} lines):")
         for text, count in o.log_lines.most_common(6):
@@ -1001,11 +1003,41 @@ def describe(o: Outcome) -> list[str]:
     return lines
 
 
+# Issue 12's goal: 1,000 subscribers at 20 messages/s with 2 workers, p99 delivery < 250 ms,
+# <= 50 us of server CPU per delivery, nothing lost or duplicated.
+GOAL_P99_MS = 250.0
+GOAL_CPU_US = 50.0
+
+
+def cpu_us_per_delivery(o: Outcome) -> float | None:
+    received = o.tally["received"]
+    return sum(o.server_cpu_window.values()) / received * 1e6 if received else None
+
+
+def goal_met(o: Outcome) -> bool:
+    lat = sorted(o.latencies)
+    cpu = cpu_us_per_delivery(o)
+    return bool(lat) and percentile(lat, 99) < GOAL_P99_MS and cpu is not None \
+        and cpu <= GOAL_CPU_US and o.tally["lost"] == 0 and o.tally["duplicated"] == 0 \
+        and o.tally["out_of_order"] == 0 and not o.fatal and o.tally["received"] == o.expected
+
+
+def goal_text(o: Outcome) -> str:
+    lat = sorted(o.latencies)
+    cpu = cpu_us_per_delivery(o)
+    p99 = f"{percentile(lat, 99):,.0f} ms" if lat else "-"
+    cpu_text = f"{cpu:.0f} us" if cpu is not None else "-"
+    return (f"p99 {p99} (< {GOAL_P99_MS:.0f}), CPU {cpu_text} per delivery "
+            f"(<= {GOAL_CPU_US:.0f}), lost {o.tally['lost']}, duplicated "
+            f"{o.tally['duplicated']}: {'MET' if goal_met(o) else 'MISSED'}")
+
+
 def summary(outcomes: list[Outcome]) -> list[str]:
     columns = [("subs", 5), ("wk", 2), ("msgs", 4), ("sent ok", 7), ("expected", 8),
                ("received", 8), ("LOST", 6), ("DUP", 4), ("OOO", 4), ("unexp", 5),
                ("p50 ms", 7), ("p95 ms", 7),
-               ("p99 ms", 7), ("max ms", 7), ("RSS MB/worker", 13), ("srv CPU", 11)]
+               ("p99 ms", 7), ("max ms", 7), ("RSS MB/worker", 13), ("srv CPU", 11),
+               ("us/deliv", 8), ("goal", 6)]
     lines = ["  ".join(f"{name:>{width}}" for name, width in columns),
              "  ".join("-" * width for _, width in columns)]
     for o in outcomes:
@@ -1016,7 +1048,9 @@ def summary(outcomes: list[Outcome]) -> list[str]:
                  o.tally["received"], o.tally["lost"], o.tally["duplicated"],
                  o.tally["out_of_order"], o.tally["unexpected"],
                  _ms(lat, 50), _ms(lat, 95), _ms(lat, 99), _ms(lat, 100), rss,
-                 f"{total:.1f}s {total / o.window_s * 100 if o.window_s else 0:.0f}%"]
+                 f"{total:.1f}s {total / o.window_s * 100 if o.window_s else 0:.0f}%",
+                 f"{cpu:.0f}" if (cpu := cpu_us_per_delivery(o)) is not None else "-",
+                 "MET" if goal_met(o) else "MISSED"]
         lines.append("  ".join(f"{cell!s:>{width}}"
                                for cell, (_, width) in zip(cells, columns, strict=True)))
     return lines

@@ -30,7 +30,8 @@ import pytest
 from starlette.routing import Route
 
 from backend.identity.models import Person, Professional
-from backend.messaging.services import current_seq, encode_cursor
+from backend.messaging.models import Conversation
+from backend.messaging.services import encode_cursor
 from backend.schema import build_schema
 from tests.access_helpers import identity_of, make_professional, seed_matrix, store
 from tests.attack_matrix import (
@@ -357,6 +358,16 @@ async def _subscription_answer(app, caller: Caller, op: Operation, case: Case, v
         return await first_answer(ws)
 
 
+async def _position_now(object_id: str) -> int:
+    """Where a subscription to this object resumes from now: a conversation's latest message
+    (messages are numbered per conversation)."""
+    try:
+        conversation = await Conversation.get_or_none(id=uuid.UUID(str(object_id)))
+    except ValueError:
+        conversation = None
+    return conversation.last_seq if conversation is not None else 0
+
+
 async def test_subscriptions_to_the_victims_objects_answer_like_missing_ids(app, world):
     """Each attacker subscribes (over the app's real websocket route and graphql-transport-ws
     handler) with the victim's object and with a random missing id: the first answers are
@@ -386,7 +397,7 @@ async def test_subscriptions_to_the_victims_objects_answer_like_missing_ids(app,
                 covered.setdefault(op.label, []).append(f"{name} (after {cursor_label})")
 
         owner = world["callers"][case.owner]
-        values = {**owner.context, "cursor": encode_cursor(await current_seq())}
+        values = {**owner.context, "cursor": encode_cursor(await _position_now(real))}
         missing = missing_like(real)
         refused = await _subscription_answer(app, owner, op, case, missing, values)
         assert refused[-1]["type"] in ("error", "complete"), refused

@@ -126,3 +126,17 @@ async def test_redis_broker_survives_a_redis_restart(private_redis):
             assert (await _next_message(sub, timeout=5)).data == "after"
     finally:
         await broker.aclose()
+
+
+async def test_take_pending_returns_what_is_queued_without_waiting(broker: Broker):
+    async with broker.subscribe("coalesce") as sub:
+        await _next(sub)  # the initial resync
+        assert sub.take_pending() == []
+        for i in range(3):
+            await broker.publish("coalesce", f"m{i}")
+        first = await _next_message(sub)
+        rest = [first, *sub.take_pending()]
+        while len(rest) < 3:  # Redis may still be delivering the last ones
+            rest.append(await _next_message(sub))
+        assert [d.data for d in rest] == ["m0", "m1", "m2"]
+        assert sub._queue.empty()

@@ -79,9 +79,6 @@ GLOBAL = {
     # The security trail (logins, lockouts) of patients and professionals, by account and time;
     # partitioned by created_at (month), never by patient.
     "audit_event": "security trail by account and time, patients and professionals",
-    # A single row: the global message sequence. Incompatible with distribution (every send
-    # locks it); replaced by a per-conversation sequence (docs/scaling.md).
-    "message_clock": "one row, the global message sequence (to be replaced)",
     "tortoise_migrations": "migration bookkeeping",
 }
 
@@ -94,7 +91,6 @@ GLOBAL_UNIQUES = {
     ("person", ("public_id",)): "lookup table distributed by public_id (FHIR ids)",
     ("document", ("blob_name",)): "128 random bits (records/storage.py): unique by "
                                   "construction; the constraint becomes (person_id, blob_name)",
-    ("message", ("seq",)): "global sequence: replaced by a per-conversation sequence",
     ("message", ("author_account_id", "client_message_id")): "becomes (patient column, "
                                                              "author, client id)",
 }

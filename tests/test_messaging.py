@@ -272,7 +272,7 @@ LATEST = """query L($first: Int!, $after: String) {
 
 
 async def test_latest_cursor_and_unread_summary_across_conversations(gql, cast):
-    """The web app resumes `inbox` from `latestCursor` (the latest message of any of my
+    """The web app resumes `inbox` from `latestCursor` (past the latest message of each of my
     conversations, whatever the page) instead of comparing cursors itself."""
     patient, p_token = cast["patient"]
     _, d_token = cast["doctor"]
@@ -292,18 +292,24 @@ async def test_latest_cursor_and_unread_summary_across_conversations(gql, cast):
     page_one = (await gql(LATEST, {"first": 1}, token=p_token))["data"]
     after = page_one["conversations"]["edges"][0]["node"]["id"]
     assert after == first
-    assert page_one["conversations"]["latestCursor"] == cursor
+    latest = page_one["conversations"]["latestCursor"]
+    assert latest
     assert page_one["messagingSummary"] == {"unreadCount": 3, "unreadConversations": 2,
-                                            "latestCursor": cursor}
+                                            "latestCursor": latest}
     conversations_page = await gql("query C { conversations(first: 1) { pageInfo { endCursor }"
                                    " } }", token=p_token)
     end = conversations_page["data"]["conversations"]["pageInfo"]["endCursor"]
     page_two = (await gql(LATEST, {"first": 1, "after": end}, token=p_token))["data"]
     assert [e["node"]["id"] for e in page_two["conversations"]["edges"]] == [second]
-    assert page_two["conversations"]["latestCursor"] == cursor  # whatever the page
+    assert page_two["conversations"]["latestCursor"] == latest  # whatever the page
     # Nothing after it in that conversation; the nurse's professionals-only one is hers.
     after_latest = await gql(MESSAGES, {"c": first, "first": 10, "after": cursor}, token=p_token)
     assert after_latest["data"]["messages"]["edges"] == []
     nurse = (await gql(LATEST, {"first": 5}, token=n_token))["data"]
     assert nurse["messagingSummary"]["unreadConversations"] == 1  # the doctor's "Entre nous"
-    assert nurse["conversations"]["latestCursor"] != cursor
+    assert nurse["conversations"]["latestCursor"] != latest
+    # A message in any of my conversations moves it on (here the second one).
+    await gql(SEND, {"c": second, "body": "Encore"}, token=n_token)
+    moved = (await gql(LATEST, {"first": 1}, token=p_token))["data"]
+    assert moved["conversations"]["latestCursor"] not in (None, latest)
+    assert moved["conversations"]["edges"][0]["node"]["id"] == second

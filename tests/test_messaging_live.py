@@ -25,6 +25,7 @@ from tests.servers import PrivateRedis, carnet_server
 ADDED = """subscription Added($c: ID!, $after: String) {
   messageAdded(conversationId: $c, after: $after) { body cursor isMine } }"""
 INBOX = "subscription Inbox($after: String) { inbox(after: $after) { body cursor } }"
+LATEST = "query Latest { messagingSummary { latestCursor } }"
 SEND = """mutation Send($c: ID!, $body: String!) { sendMessage(conversationId: $c, body: $body) {
   __typename ... on MessageSent { sentMessage { cursor } } } }"""
 START = """mutation Start($input: StartConversationInput!) { startConversation(input: $input) {
@@ -80,20 +81,24 @@ async def subscription(base: str, token: str, query: str, variables: dict):
         yield ws
 
 
-async def receive(ws, count: int, timeout: float = 45.0) -> list[str]:
-    bodies: list[str] = []
+async def receive_items(ws, count: int, timeout: float = 45.0) -> list[dict]:
+    items: list[dict] = []
     deadline = time.monotonic() + timeout
-    while len(bodies) < count:
+    while len(items) < count:
         remaining = deadline - time.monotonic()
-        assert remaining > 0, f"got only {bodies}"
+        assert remaining > 0, f"got only {items}"
         message = json.loads(await asyncio.wait_for(ws.recv(), remaining))
         if message["type"] == "next":
             assert "errors" not in message["payload"], message
             data = message["payload"]["data"]
-            bodies.append(next(iter(data.values()))["body"])
+            items.append(next(iter(data.values())))
         elif message["type"] in ("error", "complete"):
             raise AssertionError(message)
-    return bodies
+    return items
+
+
+async def receive(ws, count: int, timeout: float = 45.0) -> list[str]:
+    return [item["body"] for item in await receive_items(ws, count, timeout)]
 
 
 async def quiet(ws, seconds: float = 0.7) -> None:
@@ -126,7 +131,9 @@ async def test_resume_from_cursor_exactly_the_missed_ones_then_live(migrated, li
                                                                     redis_url, clean):
     with carnet_server(live_env) as base:
         api = Api(base)
-        conv_id, p_token, d_token, first_cursor = await setup_conversation(api, redis_url)
+        conv_id, p_token, d_token, _ = await setup_conversation(api, redis_url)
+        latest = await api(LATEST, {}, d_token)
+        inbox_cursor = latest["data"]["messagingSummary"]["latestCursor"]
         seen_cursor = await api.send(conv_id, "m1", d_token)
         for body in ("m2", "m3", "m4"):
             await api.send(conv_id, body, d_token)
@@ -136,8 +143,15 @@ async def test_resume_from_cursor_exactly_the_missed_ones_then_live(migrated, li
             await api.send(conv_id, "m6", p_token)
             assert await receive(ws, 2) == ["m5", "m6"]
             await quiet(ws)
-        async with subscription(base, d_token, INBOX, {"after": first_cursor}) as ws:
-            assert await receive(ws, 6) == ["m1", "m2", "m3", "m4", "m5", "m6"]
+        async with subscription(base, d_token, INBOX, {"after": inbox_cursor}) as ws:
+            got = await receive_items(ws, 6)
+            assert [m["body"] for m in got] == ["m1", "m2", "m3", "m4", "m5", "m6"]
+            await quiet(ws)
+        # Resuming from the cursor of an item the inbox gave: exactly what came after it.
+        async with subscription(base, d_token, INBOX, {"after": got[3]["cursor"]}) as ws:
+            assert await receive(ws, 2) == ["m5", "m6"]
+            await api.send(conv_id, "m7", p_token)
+            assert await receive(ws, 1) == ["m7"]
             await quiet(ws)
 
 

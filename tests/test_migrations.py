@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -52,3 +53,22 @@ def test_carnet_migrate_on_a_fresh_sqlite_file_twice(tmp_path):
     tables = {r[0] for r in sqlite3.connect(tmp_path / "fresh.sqlite3").execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "announcement" in tables
+
+
+def test_0016_keeps_messages_and_numbers_on_per_conversation_on_sqlite(tmp_path):
+    """Messages numbered by the former global clock keep their numbers (their cursors stay
+    valid) and their attachments (SQLite rebuilds the message table, and its DROP TABLE
+    would cascade); the conversation's latest message is filled in; new messages continue
+    from the conversation's own counter, another conversation starts at 1."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.sequence_migration_probe",
+         f"sqlite://{tmp_path}/upgrade.sqlite3"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    kept = {"message": 3, "message_attachment": 1, "conversation_participant": 1}
+    assert probe["before"] == kept and probe["after"] == kept
+    assert probe["last_seq"] == 7 and probe["last_message_kept"] and probe["last_message_at"]
+    assert (probe["next"], probe["first_elsewhere"]) == (8, 1)
+    assert probe["after_3"] == [5, 7, 8]

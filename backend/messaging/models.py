@@ -20,11 +20,20 @@ class Conversation(Model):
     data_key_id = fields.IntField()
     created_by_account_id = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
-    # Global message sequence of the latest message (ordering of the conversation list).
+    # This conversation's own message sequence: the seq of its latest message. Incremented by
+    # each insert under the row lock (UPDATE in the inserting transaction): inserts into one
+    # conversation queue on it, inserts into different conversations never wait on each other.
+    # (Still indexed: dropping it would make Tortoise rebuild this table on SQLite, whose DROP
+    # TABLE cascades to participants and messages.)
     last_seq = fields.BigIntField(default=0, db_index=True)
+    # The latest message (no foreign key: a cycle with message) and when it was sent: the
+    # conversation list is ordered by (last_message_at, id), newest first.
+    last_message_id = fields.UUIDField(null=True)
+    last_message_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "conversation"
+        indexes = (("last_message_at", "id"),)
 
 
 class Participant(Model):
@@ -53,10 +62,12 @@ class Message(Model):
     conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
         "carnet.Conversation", related_name="messages", on_delete=fields.CASCADE
     )
-    # Global sequence taken under a row lock on the message clock, inside the inserting
-    # transaction: seq order is commit order, so "everything after cursor N" never skips a
-    # message that committed late (see shared notes on recovery).
-    seq = fields.BigIntField(unique=True)
+    # Position in its conversation, taken from the conversation row (`last_seq + 1`) under
+    # its row lock inside the inserting transaction: within a conversation seq order is commit
+    # order, so "everything after cursor N" never skips a message that committed late (see
+    # shared notes on recovery). Strictly increasing, gap-free for messages inserted since
+    # migration 0016 (older ones keep their former global numbers, increasing too).
+    seq = fields.BigIntField()
     author_account_id = fields.IntField()
     body_encrypted = fields.BinaryField()
     sent_at = fields.DatetimeField(auto_now_add=True)
@@ -66,8 +77,7 @@ class Message(Model):
 
     class Meta:
         table = "message"
-        indexes = (("conversation_id", "seq"),)
-        unique_together = (("author_account_id", "client_message_id"),)
+        unique_together = (("conversation", "seq"), ("author_account_id", "client_message_id"))
 
 
 class MessageAttachment(Model):
@@ -82,16 +92,6 @@ class MessageAttachment(Model):
     class Meta:
         table = "message_attachment"
         unique_together = (("message", "document"),)
-
-
-class MessageClock(Model):
-    """A single row: its value is the last global message sequence handed out."""
-
-    id = fields.IntField(primary_key=True)
-    value = fields.BigIntField(default=0)
-
-    class Meta:
-        table = "message_clock"
 
 
 class Block(Model):

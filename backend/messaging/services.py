@@ -10,6 +10,10 @@
 - A non-participant gets exactly what a missing conversation gives.
 - A message is committed first, then announced through the broker (payload: its sequence
   number only, never content). Subscribers catch up from the database from their cursor.
+- Each conversation numbers its own messages (`Conversation.last_seq`, taken under that row's
+  lock by the inserting transaction): no global lock, so inserts into different conversations
+  never wait on each other. A message cursor is a position in its conversation; the `inbox`
+  cursor (across conversations, which have no common order) is one position per conversation.
 - The patient is told at once of a message someone else wrote to them (if they want to know,
   on their channel, in their language, with no content: backend/identity/notices.py), once per
   unread streak; professionals get a reminder for a message left unread a while.
@@ -18,7 +22,9 @@
 from __future__ import annotations
 
 import base64
+import heapq
 import logging
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,6 +92,8 @@ class ProfessionalNotFound(MessagingError):
 
 
 def encode_cursor(seq: int) -> str:
+    """A message's position in its conversation (unchanged format: cursors taken before the
+    per-conversation sequences still resume the same messages)."""
     return base64.urlsafe_b64encode(f"msg:{seq}".encode()).decode()
 
 
@@ -96,6 +104,58 @@ def decode_cursor(cursor: str | None) -> int | None:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         return int(value) if kind == "msg" and int(value) >= 0 else None
     except (ValueError, UnicodeDecodeError):
+        return None
+
+
+_INBOX_PREFIX = b"inbox1:"
+_INBOX_ENTRY = struct.Struct(">16sQ")
+# A cursor naming more positions than this is refused (read as no cursor).
+MAX_INBOX_POSITIONS = 10_000
+
+
+def encode_inbox_cursor(positions: dict[uuid.UUID, int]) -> str:
+    """The `inbox` position: for each conversation, the seq of the last message delivered.
+    A conversation absent from it is read from its first message."""
+    raw = b"".join(_INBOX_ENTRY.pack(c.bytes, s) for c, s in sorted(positions.items()) if s)
+    return base64.urlsafe_b64encode(_INBOX_PREFIX + raw).decode()
+
+
+def decode_inbox_cursor(cursor: str | None) -> dict[uuid.UUID, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode())
+    except ValueError:
+        return None
+    if not raw.startswith(_INBOX_PREFIX):
+        return None
+    raw = raw[len(_INBOX_PREFIX):]
+    if len(raw) % _INBOX_ENTRY.size or len(raw) // _INBOX_ENTRY.size > MAX_INBOX_POSITIONS:
+        return None
+    return {uuid.UUID(bytes=c): s for c, s in _INBOX_ENTRY.iter_unpack(raw)}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def encode_conversation_cursor(conversation: Conversation) -> str:
+    """A place in the conversation list (most recent activity first)."""
+    at = conversation.last_message_at or conversation.created_at
+    micros = (at - _EPOCH) // _MICROSECOND if at else 0  # exact (no float)
+    return base64.urlsafe_b64encode(f"conv:{micros}:{conversation.id}".encode()).decode()
+
+
+def decode_conversation_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        kind, micros, conversation_id = (
+            base64.urlsafe_b64decode(cursor.encode()).decode().split(":"))
+        if kind != "conv":
+            return None
+        return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(conversation_id)
+    except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         return None
 
 
@@ -216,15 +276,21 @@ async def _is_blocked(patient_person_id: int, professional_id: int) -> bool:
 # --- writing -------------------------------------------------------------------------------
 
 
-async def _next_seq(conn) -> int:  # noqa: ANN001
-    # One statement, atomic: the row stays locked until our transaction commits, so
-    # sequence order is commit order.
-    # (execute_query_dict: Tortoise's execute_query drops rows of INSERT ... RETURNING.)
-    rows = await conn.execute_query_dict(
-        "INSERT INTO message_clock (id, value) VALUES (1, 1) "
-        "ON CONFLICT (id) DO UPDATE SET value = message_clock.value + 1 RETURNING value"
-    )
-    return int(rows[0]["value"])
+_NEXT_SEQ_POSTGRES = ("UPDATE conversation SET last_seq = last_seq + 1 WHERE id = $1 "
+                      "RETURNING last_seq")
+_NEXT_SEQ_SQLITE = "UPDATE conversation SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq"
+
+
+async def _next_seq(conn, conversation_id: uuid.UUID) -> int:  # noqa: ANN001
+    """The conversation's next message position. One statement, atomic: the conversation row
+    stays locked until our transaction commits, so within a conversation sequence order is
+    commit order; other conversations' rows, hence their inserts, are untouched."""
+    # (execute_query_dict: Tortoise's execute_query drops rows of UPDATE ... RETURNING.)
+    if conn.capabilities.dialect == "postgres":
+        rows = await conn.execute_query_dict(_NEXT_SEQ_POSTGRES, [conversation_id])
+    else:  # SQLite (3.35+ has RETURNING; it serialises writers anyway); UUIDs stored as text
+        rows = await conn.execute_query_dict(_NEXT_SEQ_SQLITE, [str(conversation_id)])
+    return int(rows[0]["last_seq"])
 
 
 async def _insert_message(conversation: Conversation, author_account_id: int, body: str,
@@ -233,7 +299,7 @@ async def _insert_message(conversation: Conversation, author_account_id: int, bo
     message_id = uuid.uuid4()
     encrypted = keys.encrypt_bytes(data_key, body.encode(), associated=_body_ad(message_id))
     async with in_transaction() as conn:
-        seq = await _next_seq(conn)
+        seq = await _next_seq(conn, conversation.id)  # first: the lock is held from here
         message = await Message.create(
             id=message_id, conversation_id=conversation.id, seq=seq,
             author_account_id=author_account_id, body_encrypted=encrypted,
@@ -241,12 +307,15 @@ async def _insert_message(conversation: Conversation, author_account_id: int, bo
         for document_id in attachment_ids:
             await MessageAttachment.create(message_id=message_id, document_id=document_id,
                                            using_db=conn)
-        await Conversation.filter(id=conversation.id).using_db(conn).update(last_seq=seq)
+        await Conversation.filter(id=conversation.id).using_db(conn).update(
+            last_message_id=message_id, last_message_at=message.sent_at)
         # The author has read their own message.
         await Participant.filter(conversation_id=conversation.id,
                                  account_id=author_account_id).using_db(conn).update(
             read_seq=seq)
     conversation.last_seq = seq
+    conversation.last_message_id = message_id
+    conversation.last_message_at = message.sent_at
     return message
 
 
@@ -306,6 +375,7 @@ async def start_conversation(
         subject_encrypted=keys.encrypt_bytes(data_key, subject.encode(),
                                              associated=_subject_ad(conversation_id)),
         data_key_id=data_key_id, created_by_account_id=viewer.account_id,
+        last_message_at=datetime.now(UTC),
     )
     async with in_transaction():
         await conversation.save(force_create=True)
@@ -430,10 +500,12 @@ async def list_conversations(viewer: Viewer, *, first: int, after: str | None
                              ) -> ConversationPage:
     first = max(1, min(first, MAX_PAGE))
     query = Conversation.filter(participants__account_id=viewer.account_id)
-    position = decode_cursor(after)
+    position = decode_conversation_cursor(after)
     if position is not None:
-        query = query.filter(last_seq__lt=position)
-    rows = await query.order_by("-last_seq").limit(first + 1)
+        at, conversation_id = position
+        query = query.filter(Q(last_message_at__lt=at)
+                             | Q(last_message_at=at, id__lt=conversation_id))
+    rows = await query.order_by("-last_message_at", "-id").limit(first + 1)
     return ConversationPage(rows[:first], len(rows) > first)
 
 
@@ -472,19 +544,24 @@ async def unread_summary(account_id: int) -> UnreadSummary:
     return UnreadSummary(messages=sum(int(r["n"]) for r in rows), conversations=len(rows))
 
 
+async def inbox_positions(account_id: int) -> dict[uuid.UUID, int]:
+    """Where each of my conversations stands now (its latest message). One statement."""
+    rows = await Conversation.filter(participants__account_id=account_id,
+                                     last_seq__gt=0).values_list("id", "last_seq")
+    return {conversation_id: int(seq) for conversation_id, seq in rows}
+
+
 async def latest_cursor(viewer: Viewer) -> str | None:
-    """The cursor of the latest message in any of my conversations (None without any): the
-    `inbox` subscription resumes from it. One statement."""
-    seqs = await (Conversation.filter(participants__account_id=viewer.account_id,
-                                      last_seq__gt=0)
-                  .order_by("-last_seq").limit(1).values_list("last_seq", flat=True))
-    return encode_cursor(int(seqs[0])) if seqs else None
+    """The `inbox` cursor of now: past the latest message of every one of my conversations
+    (None without any). One statement."""
+    positions = await inbox_positions(viewer.account_id)
+    return encode_inbox_cursor(positions) if positions else None
 
 
 async def last_messages(conversations: Sequence[Conversation]) -> list[Message | None]:
-    seqs = [c.last_seq for c in conversations if c.last_seq]
-    found = {m.seq: m for m in await Message.filter(seq__in=seqs)} if seqs else {}
-    return [found.get(c.last_seq) for c in conversations]
+    ids = [c.last_message_id for c in conversations if c.last_message_id]
+    found = {m.id: m for m in await Message.filter(id__in=ids)} if ids else {}
+    return [found.get(c.last_message_id) for c in conversations]
 
 
 async def participants_of(conversation_ids: Sequence[uuid.UUID]) -> list[list[Participant]]:
@@ -532,20 +609,36 @@ async def list_messages(viewer: Viewer, conversation_id: str, *, first: int,
     return conversation, MessagePage(rows[-first:], before_seq is not None, has_previous)
 
 
-async def messages_after(conversation_ids: Sequence[uuid.UUID] | None, account_id: int,
-                         seq: int, limit: int = 500) -> list[Message]:
-    """For subscriptions: messages past a cursor, in commit order."""
-    query = Message.filter(seq__gt=seq)
-    if conversation_ids is not None:
-        query = query.filter(conversation_id__in=list(conversation_ids))
-    else:
-        query = query.filter(conversation__participants__account_id=account_id)
-    return await query.order_by("seq").limit(limit).prefetch_related("conversation")
+async def messages_after(conversation_id: uuid.UUID, seq: int, limit: int = CATCH_UP_BATCH
+                         ) -> list[Message]:
+    """For `messageAdded`: the conversation's messages past a position, in commit order (the
+    caller checked it takes part)."""
+    return await (Message.filter(conversation_id=conversation_id, seq__gt=seq)
+                  .order_by("seq").limit(limit).prefetch_related("conversation"))
 
 
-async def current_seq() -> int:
-    row = await Message.all().order_by("-seq").first()
-    return row.seq if row else 0
+async def inbox_after(account_id: int, positions: dict[uuid.UUID, int],
+                      limit: int = CATCH_UP_BATCH) -> list[Message]:
+    """For `inbox`: the messages of my conversations past their position in `positions` (a
+    conversation absent from it: from its first message), each conversation's in commit
+    order, conversations interleaved by sending time. Positions of conversations I do not
+    take part in are ignored, as if they did not exist. At most `limit` messages."""
+    behind = [(conversation_id, positions.get(conversation_id, 0)) for conversation_id, last
+              in await Conversation.filter(participants__account_id=account_id)
+              .values_list("id", "last_seq")
+              if int(last) > positions.get(conversation_id, 0)]
+    if not behind:
+        return []
+    condition = Q(*(Q(conversation_id=conversation_id, seq__gt=seq)
+                    for conversation_id, seq in behind), join_type="OR")
+    rows = await (Message.filter(condition).order_by("conversation_id", "seq")
+                  .limit(limit).prefetch_related("conversation"))
+    streams: dict[uuid.UUID, list[Message]] = {}
+    for row in rows:
+        streams.setdefault(row.conversation_id, []).append(row)
+    # Each stream is a prefix of its conversation's missing messages (ordered by conversation
+    # then seq, cut by the limit): merging keeps every conversation's own order.
+    return list(heapq.merge(*streams.values(), key=lambda m: (m.sent_at, m.conversation_id)))
 
 
 async def accounts_by_ids(ids: Sequence[int]) -> list[Account | None]:

@@ -5,6 +5,10 @@ after its cursor whenever the broker wakes it (a message, or a resync after Redi
 so an announcement lost or raced never loses a message. A revoked session's sockets are closed
 by backend/live_sockets.py (announced revocations, and a periodic sweep as a fallback), which
 ends these subscriptions too.
+
+Fan-out cost: the local subscribers of a conversation share one catch-up read, one decryption
+per message, and one execution of their selection per (operation, variables, visibility)
+(backend/live_frames.py); each socket then only gets the frame written.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
 
 import strawberry
 from strawberry.types import Info
@@ -21,18 +27,61 @@ from tortoise.exceptions import OperationalError
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.i18n import N_
+from backend.live_frames import SharedEvent, SharedResults
 from backend.messaging import services
+from backend.messaging.models import Message as MessageModel
 from backend.messaging.types import Message
 
 log = logging.getLogger(__name__)
 
 # A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
-# that could be lost between a timeout and a delivery (asyncio.wait_for on Python 3.11).
+# lost some other way (pub/sub is at-most-once; the broker's resync covers reconnections).
 SAFETY_READ_SECONDS = 30.0
 
 
-async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | None,
-                  cursor: int) -> AsyncGenerator[Message, None]:
+class ConversationPosition:
+    """`messageAdded`'s place: the seq of the last message delivered in its conversation."""
+
+    def __init__(self, conversation_id: uuid.UUID, seq: int) -> None:
+        self.conversation_id = conversation_id
+        self.seq = seq
+
+    def read_key(self) -> tuple:
+        return ("conversation", self.conversation_id, self.seq)
+
+    async def read(self) -> list[MessageModel]:
+        return await services.messages_after(self.conversation_id, self.seq,
+                                             limit=services.CATCH_UP_BATCH)
+
+    def advance(self, row: MessageModel) -> str:
+        self.seq = row.seq
+        return services.encode_cursor(row.seq)
+
+
+class InboxPosition:
+    """`inbox`'s place: one seq per conversation (conversations have no common order)."""
+
+    def __init__(self, account_id: int, positions: dict[uuid.UUID, int]) -> None:
+        self.account_id = account_id
+        self.positions = dict(positions)
+
+    def read_key(self) -> tuple:
+        return ("inbox", self.account_id, services.encode_inbox_cursor(self.positions))
+
+    async def read(self) -> list[MessageModel]:
+        return await services.inbox_after(self.account_id, dict(self.positions),
+                                          limit=services.CATCH_UP_BATCH)
+
+    def advance(self, row: MessageModel) -> str:
+        self.positions[row.conversation_id] = row.seq
+        return services.encode_inbox_cursor(self.positions)
+
+
+Position = ConversationPosition | InboxPosition
+
+
+async def _follow(info: Info, channel: str, position: Position
+                  ) -> AsyncGenerator[SharedEvent, None]:
     context = info.context
     viewer = context.viewer
     ring = services.KeyRing(context.settings)
@@ -43,51 +92,98 @@ async def _follow(info: Info, channel: str, conversation_ids: list[uuid.UUID] | 
         while True:
             if must_read:
                 last_read = loop.time()
-                while True:  # drain everything past the cursor, in commit order
-                    batch = await _read_after(conversation_ids, viewer.account_id, cursor)
-                    for row in batch:
-                        cursor = row.seq
-                        body = await ring.body(row, row.conversation.data_key_id)
-                        yield Message.from_model(row, body, viewer.account_id)
+                while True:  # drain everything past the position, in commit order
+                    batch = await _read_after(position, ring)
+                    for live in batch:
+                        cursor = position.advance(live.row)
+                        yield live.event_for(viewer.account_id, context.locale, cursor)
                     if len(batch) < services.CATCH_UP_BATCH:
                         break
             # Sleep until a wake-up (message or resync) or the safety read. Only those read
-            # the database: idle subscriptions cost few queries.
+            # the database: idle subscriptions cost few queries. Wake-ups queued meanwhile
+            # are coalesced: the read takes everything past the position anyway.
             wait = max(0.05, SAFETY_READ_SECONDS - (loop.time() - last_read))
             try:
-                await asyncio.wait_for(subscription.get(), timeout=wait)
+                # (asyncio.timeout, not wait_for: no task per wait. A cancelled Queue.get
+                # leaves its item queued, so a wake-up is never lost to the timeout.)
+                async with asyncio.timeout(wait):
+                    await subscription.get()
+                subscription.take_pending()
                 must_read = True
             except TimeoutError:
                 must_read = loop.time() - last_read >= SAFETY_READ_SECONDS
 
 
+@dataclass(slots=True)
+class LiveMessage:
+    """One stored message as this process delivers it: read and decrypted once, executed once
+    per (operation, variables, visibility) for all its local subscribers."""
+
+    row: MessageModel
+    body: str
+    shared: SharedResults
+
+    def event_for(self, viewer_account_id: int, locale: str, cursor: str) -> SharedEvent:
+        # Visibility: what makes two viewers see this message differently: `isMine` (author
+        # or not), the language (authorName of a deleted account, attachments' typeLabel)
+        # and the cursor (the same for every `messageAdded` subscriber; an `inbox` cursor
+        # holds that subscriber's positions). Attachments are the same for every participant
+        # (no per-viewer filtering), and blocking stops writing, not reading. A new
+        # viewer-dependent field of Message must be added here.
+        is_mine = self.row.author_account_id == viewer_account_id
+        value = Message.from_model(self.row, self.body, viewer_account_id)
+        value.cursor = cursor
+        return SharedEvent(value=value, visibility=("message", is_mine, locale, cursor),
+                           shared=self.shared)
+
+
 # Identical catch-up reads in flight in this process, shared: after a message, every local
-# subscriber of the conversation asks for the same rows at the same cursor.
+# subscriber of the conversation asks for the same rows at the same position.
 _inflight: dict[tuple, asyncio.Task] = {}
+# Messages recently delivered by this process, by id: subscribers at different positions (one
+# was behind) still share one decryption and one execution per visibility.
+_recent: OrderedDict[uuid.UUID, LiveMessage] = OrderedDict()
+RECENT_MESSAGES = 2048
 
 
-async def _read_after(conversation_ids: list[uuid.UUID] | None, account_id: int, cursor: int
-                      ) -> list:
-    scope = tuple(conversation_ids) if conversation_ids is not None else ("inbox", account_id)
-    key = (scope, cursor)
+async def _read_after(position: Position, ring: services.KeyRing) -> list[LiveMessage]:
+    key = position.read_key()
     task = _inflight.get(key)
     if task is None:
-        task = asyncio.ensure_future(_read_with_retry(conversation_ids, account_id, cursor))
+        task = asyncio.ensure_future(_read_live(position.read, ring))
         _inflight[key] = task
         task.add_done_callback(lambda _t, k=key: _inflight.pop(k, None))
     # shield: one subscriber leaving must not cancel the read the others wait for.
     return await asyncio.shield(task)
 
 
-async def _read_with_retry(conversation_ids: list[uuid.UUID] | None, account_id: int,
-                           cursor: int) -> list:
+async def _read_live(read: Callable[[], Awaitable[list[MessageModel]]],
+                     ring: services.KeyRing) -> list[LiveMessage]:
+    """The rows past the position, decrypted once with the key ring of the subscriber that
+    asked first (every subscriber sharing this read has the same scope: one conversation it
+    takes part in, or one account's inbox)."""
+    rows = await _read_with_retry(read)
+    result = []
+    for row in rows:
+        live = _recent.get(row.id)
+        if live is None:
+            body = await ring.body(row, row.conversation.data_key_id)
+            live = LiveMessage(row, body, SharedResults())
+            _recent[row.id] = live
+            if len(_recent) > RECENT_MESSAGES:
+                _recent.popitem(last=False)
+        result.append(live)
+    return result
+
+
+async def _read_with_retry(read: Callable[[], Awaitable[list[MessageModel]]]
+                           ) -> list[MessageModel]:
     """Catch-up read that outlives a PostgreSQL restart or killed connections: reads are
     idempotent, so retrying with backoff is safe (writes are never retried)."""
     delay = 0.1
     while True:
         try:
-            return await services.messages_after(conversation_ids, account_id, cursor,
-                                                 limit=services.CATCH_UP_BATCH)
+            return await read()
         except (OperationalError, *DATABASE_UNAVAILABLE_ERRORS) as exc:
             log.warning("subscription read failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(delay)
@@ -112,20 +208,24 @@ class MessagingSubscriptions:
         cursor = services.decode_cursor(after)
         start = conversation.last_seq if cursor is None else cursor
         async for message in _follow(info, services.conversation_channel(conversation.id),
-                                     [conversation.id], start):
+                                     ConversationPosition(conversation.id, start)):
             yield message
 
     @strawberry.subscription(description="Every new message in any of my conversations after "
-                                          "`after` (a message cursor, e.g. `conversations."
-                                          "latestCursor`), then live ones, in the order they "
-                                          "were stored. Without `after`: from now on.")
+                                          "`after` (an inbox cursor: `latestCursor`, or the "
+                                          "`cursor` of a message this subscription gave), "
+                                          "then live ones, without duplicates; each "
+                                          "conversation's in the order they were stored. "
+                                          "Without `after` (or with another kind of cursor): "
+                                          "from now on.")
     async def inbox(self, info: Info, after: str | None = None
                     ) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer
         if viewer is None:
             raise NotAuthenticated()
-        cursor = services.decode_cursor(after)
-        start = await services.current_seq() if cursor is None else cursor
-        async for message in _follow(info, services.inbox_channel(viewer.account_id), None,
-                                     start):
+        positions = services.decode_inbox_cursor(after)
+        if positions is None:
+            positions = await services.inbox_positions(viewer.account_id)
+        async for message in _follow(info, services.inbox_channel(viewer.account_id),
+                                     InboxPosition(viewer.account_id, positions)):
             yield message

@@ -36,9 +36,10 @@ class MessageAttachment:
     size: int
 
 
-@strawberry.type(description="A message; `cursor` resumes subscriptions and pagination. "
-                              "Cursors are opaque: pass them back, never decode or compare "
-                              "them (lists and subscriptions already come in order).")
+@strawberry.type(description="A message; `cursor` resumes what gave it: the conversation's "
+                              "pages and `messageAdded`, or the `inbox` subscription. Cursors "
+                              "are opaque: pass them back, never decode or compare them "
+                              "(lists and subscriptions already come in order).")
 class Message:
     id: strawberry.ID
     conversation_id: strawberry.ID
@@ -108,7 +109,7 @@ class Conversation:
               last: Message | None) -> Conversation:
         return cls(id=strawberry.ID(str(row.id)), subject=subject, created_at=row.created_at,
                    patient_participates=row.patient_participates, unread_count=unread,
-                   last_message=last, cursor=services.encode_cursor(row.last_seq))
+                   last_message=last, cursor=services.encode_conversation_cursor(row))
 
 
 @strawberry.type
@@ -127,10 +128,10 @@ async def _latest_cursor(info: Info) -> str | None:
     return await services.latest_cursor(info.context.viewer)
 
 
-LATEST_CURSOR = ("Resume the `inbox` subscription from here: the cursor of the latest message "
-                 "in any of my conversations, whatever the page (null without any). Cursors "
-                 "are opaque: pass them back, never read or compare them. One query, only "
-                 "when asked.")
+LATEST_CURSOR = ("Resume the `inbox` subscription from here: past the latest message of "
+                 "every one of my conversations, whatever the page (null without any). "
+                 "Cursors are opaque: pass them back, never read or compare them. One "
+                 "query, only when asked.")
 
 
 @strawberry.type
