@@ -61,7 +61,7 @@ async def document_connection(info: Info, access: policy.Access, first: int,
         page_info=PageInfo(has_next_page=page.has_next,
                            end_cursor=edges[-1].cursor if edges else None),
         total_count=page.total,
-        _settings=info.context.settings, _access=access, _filter=criteria,
+        _settings=info.context.settings, _access=access, _filter=criteria, _new=page.new,
     )
 
 

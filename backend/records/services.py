@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from pypika_tortoise import analytics as an
+from pypika_tortoise.terms import Case, Star
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -328,6 +330,9 @@ class Page:
     titles: dict[uuid.UUID, str]
     has_next: bool
     total: int
+    # New documents among all those matching (not only this page), when the listing's one
+    # statement counted them (the first page without a title text filter); else None.
+    new: int | None = None
 
 
 def encode_cursor(document: Document) -> str:
@@ -415,14 +420,40 @@ async def list_documents(
                          len(matching))
         rows = matching[start:start + first + 1]
         return Page(rows[:first], titles, len(rows) > first, len(matching))
-    total = await query.count()
     position = decode_cursor(after) if after else None
-    if position is not None:
+    if position is None:
+        # The first page (every screen opens on it): rows, total and new count in ONE
+        # statement, the counts as window functions over the same filtered set.
+        rows = await _with_counts(query.limit(first + 1))
+        total = rows[0].window_total if rows else 0
+        new = rows[0].window_new if rows else 0
+    else:
+        # A later page: the cursor narrows the rows, not the total, which is counted apart.
+        total = await query.count()
+        new = None
         created, doc_id = position
         query = query.filter(Q(created_at__lt=created) | (Q(created_at=created) & Q(id__lt=doc_id)))
-    rows = await query.limit(first + 1)
+        rows = await query.limit(first + 1)
     page_rows = rows[:first]
-    return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first, total)
+    return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first,
+                int(total), None if new is None else int(new))
+
+
+async def _with_counts(query: QuerySet[Document]) -> list[Document]:
+    """`query`'s rows, each carrying `window_total` (how many rows the filter matches, before
+    the limit) and `window_new` (how many of those are new, `is_new`): COUNT(*) OVER () and
+    COUNT(CASE ...) OVER (), portable to PostgreSQL and SQLite (3.25+)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    table = Document._meta.basetable
+    # COUNT of a CASE without ELSE counts the new rows (NULL otherwise): no parameter whose
+    # type PostgreSQL would have to guess.
+    new = Case().when(table.seen_by_patient_at.isnull()
+                      & table.author_professional_id.notnull(), table.id)
+    query.query = query.query.select(an.Count(Star()).over().as_("window_total"),
+                                     an.Count(new).over().as_("window_new"))
+    return await query._db.executor_class(model=Document, db=query._db).execute_select(
+        *query.query.get_parameterized_sql(), custom_fields=["window_total", "window_new"])
 
 
 async def count_new_documents(settings: Settings, access: Access, filter: DocumentFilter

@@ -112,10 +112,15 @@ class DocumentConnection:
     _settings: strawberry.Private[Settings]
     _access: strawberry.Private[policy.Access]
     _filter: strawberry.Private[services.DocumentFilter]
+    # Counted by the listing's own statement (first pages); None: counted when asked.
+    _new: strawberry.Private[int | None] = None
 
     @strawberry.field(description="How many of the documents matching the filter are new "
-                                  "(`isNew`), whatever the page. One query, only when asked.")
+                                  "(`isNew`), whatever the page. Counted with the first page, "
+                                  "else one query, only when asked.")
     async def new_count(self) -> int:
+        if self._new is not None:
+            return self._new
         return await services.count_new_documents(self._settings, self._access, self._filter)
 
 

@@ -1,0 +1,127 @@
+"""The web app's three main screens (issue 12): each in at most 4 SQL statements, for a patient
+with data (20 documents with their authors, several conversations with unread messages, a full
+profile), with the exact documents the web app sends (imported from frontend/carnet_web).
+
+Counted: every statement Tortoise logs while the GraphQL request runs (tests/querycount.py),
+the access-log insert included (a professional's read of the same record is counted too; the
+patient's own reads log nothing). Not counted: the session check, which is a Redis round trip,
+not SQL.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from backend.identity import accounts
+from backend.identity.models import Professional
+from backend.profile import services as profile
+from backend.profile.models import MeasurementKind, OrganDonationPosition, Relative
+from tests.access_helpers import make_professional, seed_matrix, store
+from tests.factories import PASSWORD, make_nir
+from tests.identity_helpers import sign_in
+from tests.messaging_helpers import SEND, start
+from tests.querycount import count_queries
+
+FRONTEND_DIR = Path(__file__).resolve().parents[1] / "frontend"
+if str(FRONTEND_DIR) not in sys.path:
+    sys.path.insert(0, str(FRONTEND_DIR))
+
+from carnet_web.state import documents as documents_state  # noqa: E402
+from carnet_web.state import home as home_state  # noqa: E402
+from carnet_web.state.profile import operations as profile_operations  # noqa: E402
+
+MAX_STATEMENTS = 4
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+MARK_READ = """mutation R($c: ID!) { markRead(conversationId: $c) { __typename } }"""
+ADD_TO_TEAM = """mutation A($rpps: String!) { addToCareTeam(rpps: $rpps) { __typename } }"""
+
+
+def source(operation) -> str:
+    return operation.payload["query"]
+
+
+SCREENS = {
+    "home": (source(home_state.HOME_SIGNED_IN),
+             {"documents": home_state.DOCUMENTS_SHOWN, "trendPoints": home_state.TREND_POINTS,
+              "announcements": home_state.ANNOUNCEMENTS_SHOWN}),
+    "documents": (source(documents_state.DOCUMENTS_PAGE),
+                  {"first": documents_state.PAGE_SIZE, "filter": None}),
+    "profile": (source(profile_operations.PROFILE), {}),
+}
+
+
+@pytest.fixture
+async def record(app, gql, notifier, clean):
+    """A patient with 20 documents by three authors (two professionals and themselves),
+    four conversations with unread messages, and every profile section filled."""
+    await seed_matrix()
+    rt = app.state.runtime
+    patient = await accounts.create_patient(
+        nir=make_nir(), birth_name="Durand", first_names="Jean",
+        birth_date=date(1980, 5, 17), sex="M", birthplace="75056",
+        contact=accounts.ContactInput(email="patient@example.fr", phone=None, identifier=None,
+                                      password=PASSWORD, channel=None))
+    doctor = await make_professional("Médecin", "Médecine générale", email="doctor@example.fr")
+    nurse = await make_professional("Infirmier", None, email="nurse@example.fr")
+    tokens = {name: await sign_in(gql, notifier, f"{name}@example.fr", PASSWORD)
+              for name in ("patient", "doctor", "nurse")}
+    pid = patient.person_id
+    authors = (doctor, nurse, None)
+    for n in range(20):
+        await store(rt, pid, title=f"Document {n}", author=authors[n % 3])
+    for n in range(4):
+        author = "doctor" if n % 2 else "nurse"
+        conversation = (await start(gql, tokens[author], patient, subject=f"Sujet {n}"))[
+            "conversation"]["id"]
+        await gql(SEND, {"c": conversation, "body": "Une précision."}, token=tokens[author])
+        if n == 0:
+            await gql(MARK_READ, {"c": conversation}, token=tokens["patient"])
+            await gql(SEND, {"c": conversation, "body": "Merci."}, token=tokens["patient"])
+    me = profile.Author(0, None)
+    for data in (
+        profile.AllergyInput(substance="Pénicilline", since=date(2019, 5, 2)),
+        profile.AllergyInput(substance="Arachide"),
+        profile.VaccinationInput(vaccine="DTP", vaccinated_on=date(2025, 10, 15),
+                                 dose_number=3),
+        profile.MedicalHistoryInput(condition="Appendicite", onset=date(2001, 3, 1)),
+        profile.FamilyHistoryInput(relative=Relative.MOTHER, condition="Diabète",
+                                   age_at_onset=55),
+        profile.TreatmentInput(medication="Metformine", start_date=date(2024, 1, 1)),
+        profile.EmergencyContactInput(name="Paul Durand", phone="+33612345678"),
+    ):
+        await profile.add_entry(rt.settings, person_id=pid, author=me, data=data)
+    for n, kind in enumerate((MeasurementKind.HEIGHT, MeasurementKind.WEIGHT,
+                              MeasurementKind.WEIGHT, MeasurementKind.HEART_RATE)):
+        value = {"height": "178", "weight": str(80 - n), "heart_rate": "64"}[kind.value]
+        await profile.add_entry(rt.settings, person_id=pid, author=me, data=profile.MeasurementInput(
+            kind=kind, value=Decimal(value), measured_at=T0 + timedelta(days=n)))
+    await profile.add_entry(rt.settings, person_id=pid, author=me, data=profile.MeasurementInput(
+        kind=MeasurementKind.BLOOD_PRESSURE, value=Decimal("130"), value2=Decimal("85"),
+        measured_at=T0 + timedelta(days=5)))
+    await profile.set_advance_directive(rt.settings, person_id=pid, author=me,
+                                        text="Pas d'acharnement.", document_id=None)
+    await profile.set_organ_donation(rt.settings, person_id=pid, author=me,
+                                     position=OrganDonationPosition.CONSENTS, note=None)
+    return {"patient": patient, "doctor": doctor, "tokens": tokens}
+
+
+async def run(gql, screen: str, token: str) -> tuple[dict, list[str]]:
+    query, variables = SCREENS[screen]
+    with count_queries() as counter:
+        body = await gql(query, variables, token=token)
+    assert "errors" not in body, body
+    return body["data"], counter.statements
+
+
+@pytest.mark.parametrize("screen", sorted(SCREENS))
+async def test_each_screen_runs_at_most_four_statements(gql, record, screen):
+    data, statements = await run(gql, screen, record["tokens"]["patient"])
+    print(f"\n{screen}: {len(statements)} statements")
+    for s in statements:
+        print("   ", s[:300])
+    assert len(statements) <= MAX_STATEMENTS, statements
