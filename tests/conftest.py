@@ -150,14 +150,16 @@ async def delete_namespace(client: aioredis.Redis) -> None:
 
 @pytest.fixture
 async def clean(app: object, redis_url: str) -> AsyncIterator[None]:
-    """Each test starts from empty tables and an empty Redis namespace (and no notice of an
-    earlier test still being sent in the background)."""
+    """Each test starts from empty tables, an empty Redis namespace and empty process caches
+    (and no notice of an earlier test still being sent in the background)."""
+    from backend.announcements import services as announcements
     from backend.identity import notices
 
     client = aioredis.Redis.from_url(redis_url)
     await notices.drain()
     await delete_namespace(client)
     await truncate_all()
+    announcements.forget_cached()  # TRUNCATE passes by the ORM's signals
     yield
     await notices.drain()
     await delete_namespace(client)
