@@ -2,10 +2,12 @@
 with data (20 documents with their authors, several conversations with unread messages, a full
 profile), with the exact documents the web app sends (imported from frontend/carnet_web).
 
-Counted: every statement Tortoise logs while the GraphQL request runs (tests/querycount.py),
-the access-log insert included (a professional's read of the same record is counted too; the
-patient's own reads log nothing). Not counted: the session check, which is a Redis round trip,
-not SQL.
+Counted: every statement Tortoise logs while the GraphQL request runs (tests/querycount.py).
+The patient's own reads log nothing; a professional's read of the same record is counted
+apart, its access-log write (one statement) separately from its reads. The announcements come
+from a per-process cache (backend/announcements/services.py): counted warm, and the cold case
+(one statement more, at most once per CACHE_TTL per process) on its own. Not counted: the
+session check, which is a Redis round trip, not SQL.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from backend.announcements import services as announcements
+from backend.audit.models import AccessLogEntry
 from backend.identity import accounts
+from backend.identity.models import Person, Professional
 from backend.profile import services as profile
 from backend.profile.models import MeasurementKind, OrganDonationPosition, Relative
 from tests.access_helpers import make_professional, seed_matrix, store
@@ -33,6 +37,7 @@ if str(FRONTEND_DIR) not in sys.path:
 
 from carnet_web.state import documents as documents_state  # noqa: E402
 from carnet_web.state import home as home_state  # noqa: E402
+from carnet_web.state import pro_record  # noqa: E402
 from carnet_web.state.profile import operations as profile_operations  # noqa: E402
 
 MAX_STATEMENTS = 4
@@ -144,3 +149,54 @@ async def test_a_cold_announcement_cache_costs_the_home_screen_one_statement(gql
     _data, again = await run(gql, "home", record["tokens"]["patient"])
     assert again == warm
     assert [a["title"] for a in data["announcements"]] == ["Maintenance"]
+
+
+CONVERSATIONS = """query { conversations(first: 20) {
+  edges { node { subject unreadCount lastMessage { body isMine } } }
+  pageInfo { hasNextPage } } }"""
+
+
+async def test_the_conversation_list_is_one_statement_with_unread_counts_and_last_messages(
+        gql, record):
+    """The messages screen's list: conversations, unread counts, latest messages and data keys
+    in ONE statement, for the patient (four conversations) as for a professional (two)."""
+    with count_queries() as counter:
+        body = await gql(CONVERSATIONS, token=record["tokens"]["patient"])
+    assert len(counter.statements) == 1, counter.statements
+    nodes = [e["node"] for e in body["data"]["conversations"]["edges"]]
+    assert [(n["subject"], n["unreadCount"], n["lastMessage"]["body"],
+             n["lastMessage"]["isMine"]) for n in nodes] == [
+        ("Sujet 3", 2, "Une précision.", False), ("Sujet 2", 2, "Une précision.", False),
+        ("Sujet 1", 2, "Une précision.", False), ("Sujet 0", 0, "Merci.", True)]
+    with count_queries() as counter:
+        body = await gql(CONVERSATIONS, token=record["tokens"]["doctor"])
+    assert len(counter.statements) == 1, counter.statements
+    assert [(e["node"]["subject"], e["node"]["unreadCount"])
+            for e in body["data"]["conversations"]["edges"]] == [("Sujet 3", 0), ("Sujet 1", 0)]
+    summary = await gql("query { messagingSummary { unreadCount unreadConversations } }",
+                        token=record["tokens"]["patient"])
+    assert summary["data"]["messagingSummary"] == {"unreadCount": 6, "unreadConversations": 3}
+
+
+async def test_a_professionals_read_of_the_record_counts_its_access_log_apart(gql, record):
+    """The professional's record screen (the web app's own document): the access decision, the
+    reads, and the access log written in ONE statement whatever was read. Someone else's read
+    is never under the patient's 4: it is counted here, the log apart."""
+    tokens = record["tokens"]
+    rpps = (await Professional.get(id=record["doctor"].professional_id)).rpps
+    assert "errors" not in await gql(ADD_TO_TEAM, {"rpps": rpps}, token=tokens["patient"])
+    public_id = (await Person.get(id=record["patient"].person_id)).public_id
+    before = await AccessLogEntry.all().count()
+    with count_queries() as counter:
+        body = await gql(source(pro_record.PATIENT_RECORD),
+                         {"patientId": str(public_id), "first": pro_record.DOCUMENTS_PAGE},
+                         token=tokens["doctor"])
+    assert "errors" not in body, body
+    logged = [s for s in counter.statements if "access_log" in s]
+    reads = [s for s in counter.statements if s not in logged]
+    assert len(logged) == 1, counter.statements
+    assert await AccessLogEntry.all().count() > before
+    # The policy's decision (6: person, professional, block, matrix, relationship, settings),
+    # the identity, the documents' page, the profile's sections and their data key.
+    assert len(reads) <= 11, reads
+    assert len(body["data"]["patientRecord"]["documents"]["edges"]) == 20
