@@ -15,6 +15,7 @@ from backend.records.types import (
     DocumentFilter,
     PageInfo,
     author_of,
+    authors_of,
 )
 
 
@@ -59,7 +60,7 @@ async def document_connection(info: Info, access: policy.Access, first: int,
         authors = [DocumentAuthor.of(row.author_professional_id, row.author_professional)
                    for row in page.rows]
     else:
-        authors = [await author_of(info, row) for row in page.rows]
+        authors = await authors_of(info, page.rows)
     edges = [DocumentEdge(cursor=services.encode_cursor(row),
                           node=Document.from_model(row, page.titles[row.id], author))
              for row, author in zip(page.rows, authors, strict=True)]

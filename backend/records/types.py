@@ -58,13 +58,18 @@ class DocumentAuthor:
         return cls(is_patient=False, professional=summary)
 
 
+async def authors_of(info: Info, rows: list[DocumentModel]) -> list[DocumentAuthor]:
+    """The documents' authors, through the request's professional loader (one batch), for the
+    paths whose statement did not join them (a single document, a later page)."""
+    ids = sorted({r.author_professional_id for r in rows if r.author_professional_id})
+    found = dict(zip(ids, await info.context.loaders.get(load_professionals).load_many(ids),
+                     strict=True)) if ids else {}
+    return [DocumentAuthor.of(r.author_professional_id, found.get(r.author_professional_id))
+            for r in rows]
+
+
 async def author_of(info: Info, row: DocumentModel) -> DocumentAuthor:
-    """A document's author, through the request's professional loader (one batch per
-    request), for the paths that read a single document; listings join the author instead."""
-    if row.author_professional_id is None:
-        return DocumentAuthor.of(None, None)
-    pro = await info.context.loaders.get(load_professionals).load(row.author_professional_id)
-    return DocumentAuthor.of(row.author_professional_id, pro)
+    return (await authors_of(info, [row]))[0]
 
 
 @strawberry.type(description="A document of my medical record.")
