@@ -425,23 +425,6 @@ async def blocked_professionals(viewer: Viewer) -> list[Professional]:
 
 
 @dataclass
-class ConversationPage:
-    rows: list[Conversation]
-    has_next: bool
-
-
-async def list_conversations(viewer: Viewer, *, first: int, after: str | None
-                             ) -> ConversationPage:
-    first = max(1, min(first, MAX_PAGE))
-    query = Conversation.filter(participants__account_id=viewer.account_id)
-    position = decode_cursor(after)
-    if position is not None:
-        query = query.filter(last_seq__lt=position)
-    rows = await query.order_by("-last_seq").limit(first + 1)
-    return ConversationPage(rows[:first], len(rows) > first)
-
-
-@dataclass
 class ConversationSummary:
     """A conversation as my conversation list shows it."""
 

@@ -334,8 +334,8 @@ class Page:
     # New documents among all those matching (not only this page), when the listing's one
     # statement counted them (the first page without a title text filter); else None.
     new: int | None = None
-    # The rows' author professionals, when the listing's statement joined them (first pages
-    # without a title text filter: `row.author_professional` is loaded); else None.
+    # True when the listing's statement joined the rows' author professionals (first pages
+    # without a title text filter: `row.author_professional` is loaded, or None).
     authors_joined: bool = False
 
 
