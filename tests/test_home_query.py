@@ -10,6 +10,7 @@ short trend, and the announcements.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -281,3 +282,22 @@ def test_greeting_name(first_names: str, greeting: str) -> None:
     from backend.identity.services import greeting_name
 
     assert greeting_name(first_names) == greeting
+
+
+async def test_the_announcement_cache_is_forgotten_by_writes_and_by_any_processs_publish(
+        app, clean, monkeypatch):
+    """backend/announcements/services.py: an ORM write forgets this process's cache at once;
+    a write it cannot see (another process's, SQL by hand) is shown once any process
+    publishes through the broker (here Redis, as between workers)."""
+    monkeypatch.setattr(announcements, "CACHE_TTL", 3600.0)  # no expiry during the test
+    assert await announcements.latest() == []
+    await announce("Première", datetime.now(UTC) - timedelta(minutes=1))  # ORM: forgotten
+    assert [a.title for a in await announcements.latest()] == ["Première"]
+    # Behind the ORM's back (signals see nothing): the cache still answers.
+    await Announcement.filter(title="Première").update(title="Renommée")
+    assert [a.title for a in await announcements.latest()] == ["Première"]
+    # Another process publishes: every process's listener forgets its cache.
+    await app.state.runtime.broker.publish(announcements.CHANNEL, "0")
+    async with asyncio.timeout(5):
+        while [a.title for a in await announcements.latest()] != ["Renommée"]:
+            await asyncio.sleep(0.02)
