@@ -27,6 +27,7 @@ from backend.profile.types import (
     OrganDonation,
     Treatment,
     Vaccination,
+    with_authors,
 )
 
 
@@ -59,8 +60,8 @@ class Profile:
             policy.log_read(self._access, AccessKind.PROFILE, section=section)
 
     async def _list(self, info: Info, kind: type[services.EntryInput]) -> list[services.Entry]:
-        entries = await services.list_entries(self._ring, kind, self._access,
-                                               await self._rows(info, kind.KIND))
+        entries = await with_authors(info, await services.list_entries(
+            self._ring, kind, self._access, await self._rows(info, kind.KIND)))
         self._log(kind.KIND)
         return entries
 
@@ -100,8 +101,9 @@ class Profile:
 
     async def _single(self, info: Info, model: type, kind: str) -> services.Entry | None:
         rows = await self._rows(info, kind)
-        return await services.get_single(self._ring, model, kind, self._access,
-                                         rows[0] if rows else None)
+        entry = await services.get_single(self._ring, model, kind, self._access,
+                                          rows[0] if rows else None)
+        return (await with_authors(info, [entry]))[0] if entry else None
 
     @strawberry.field
     async def advance_directive(self, info: Info) -> AdvanceDirective | None:

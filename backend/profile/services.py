@@ -460,10 +460,13 @@ class KeyRing:
 
 @dataclass
 class Entry:
-    """A row with its decrypted free text."""
+    """A row with its decrypted free text (and, once loaded, its author professional: see
+    profile/types.py `with_authors`)."""
 
     row: Any
     text: dict[str, Any]
+    professional: Any = field(default=None, compare=False)
+    authors_loaded: bool = field(default=False, compare=False)
 
     @property
     def id(self) -> uuid.UUID:
