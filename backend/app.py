@@ -17,6 +17,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import db
 from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
+from backend.announcements import services as announcements
 from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
@@ -80,10 +81,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 sockets.run(runtime.broker, session_store(runtime).is_alive,
                             interval=settings.ws_session_check_seconds),
                 name="carnet-session-revocations")
+            # Forgets this process's cache of the latest announcements when any process
+            # publishes one.
+            announcements_task = asyncio.create_task(
+                announcements.forget_on_publish(runtime.broker),
+                name="carnet-announcements-cache")
             try:
                 yield
             finally:
-                for task in (sockets_task, notifier_task):
+                for task in (announcements_task, sockets_task, notifier_task):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

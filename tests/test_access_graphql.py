@@ -22,6 +22,7 @@ from tests.access_helpers import (
     seed_matrix,
     store,
 )
+from tests.conftest import ON_SQLITE
 from tests.factories import PASSWORD, create_patient
 from tests.identity_helpers import sign_in
 from tests.querycount import count_queries
@@ -337,11 +338,13 @@ async def test_professional_record_screen_runs_a_constant_number_of_queries(gql,
             body = await gql(RECORD, {"id": world["public_id"], "first": size}, token=token)
         assert len(body["data"]["patientRecord"]["documents"]["edges"]) == size, body
         counts.append(counter.count)
-        logged.append([q for q in counter.statements if "INSERT INTO access_log_entry" in q])
+        logged.append([q for q in counter.statements
+                       if "INSERT INTO access_log_entry" in q.replace('"', "")])
     assert counts[0] == counts[1], counts
     # Person by public id + the policy (professional, block, matrix, relationship, settings)
-    # + patient + documents page + count + data key + authors + 4 profile sections (16), + ONE
-    # statement writing the access log (1 listing + one entry per document + 4 sections),
-    # whatever the number of entries.
-    assert counts[0] == 17, counts
+    # + patient + documents page (rows, count, authors and data key in one) + the 4 profile
+    # sections (one UNION ALL) + their data key (10), + ONE statement writing the access log
+    # (1 listing + one entry per document + 4 sections), whatever the number of entries; on
+    # SQLite the Python writer reads the chain's head and writes it apart (two more).
+    assert counts[0] == (13 if ON_SQLITE else 11), counts
     assert [len(statements) for statements in logged] == [1, 1]

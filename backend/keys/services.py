@@ -187,6 +187,17 @@ async def data_key_by_id(settings: Settings, data_key_id: int) -> bytes:
     return _unwrap_row(row, known_master_keys(settings))
 
 
+def unwrap_joined(settings: Settings, *, data_key_id: int, person_id: int | None,
+                  master_key_id: str | None, wrapped_key: bytes | None) -> bytes:
+    """A data key whose row a caller's own statement read (joined to the rows it encrypts,
+    e.g. the documents page): unwrapped exactly as `data_key_by_id` does, without a query."""
+    if wrapped_key is None or person_id is None or master_key_id is None:
+        raise DataKeyNotFound(f"no data key {data_key_id}")
+    row = DataKey(id=data_key_id, person_id=person_id, master_key_id=master_key_id,
+                  wrapped_key=bytes(wrapped_key))
+    return _unwrap_row(row, known_master_keys(settings))
+
+
 async def _active_row(person_id: int, conn: object = None) -> DataKey | None:
     query = DataKey.filter(person_id=person_id, active=True).order_by("-id")
     if conn is not None:

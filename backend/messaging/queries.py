@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import strawberry
 from strawberry.types import Info
 
@@ -29,6 +31,24 @@ def keyring(info: Info) -> services.KeyRing:
     return ring
 
 
+async def build_summaries(info: Info, summaries: list[services.ConversationSummary]
+                          ) -> list[Conversation]:
+    """Conversations from `services.conversation_summaries` (their statement read it all)."""
+    viewer = info.context.viewer
+    ring = keyring(info)
+    result = []
+    for summary in summaries:
+        row = summary.conversation
+        ring.add(row.data_key_id, summary.data_key)
+        last_message = None
+        if summary.last is not None:
+            body = await ring.body(summary.last, row.data_key_id)
+            last_message = Message.from_model(summary.last, body, viewer.account_id)
+        result.append(Conversation.build(row, await ring.subject(row), summary.unread,
+                                         last_message))
+    return result
+
+
 async def build_conversations(info: Info, rows: list) -> list[Conversation]:
     viewer = info.context.viewer
     ring = keyring(info)
@@ -50,12 +70,14 @@ class MessagingQueries:
                       permission_classes=[IsAuthenticated])
     async def conversations(self, info: Info, first: int = 20, after: str | None = None
                             ) -> ConversationConnection:
-        page = await services.list_conversations(info.context.viewer, first=first, after=after)
-        nodes = await build_conversations(info, page.rows)
+        # One statement: the conversations, their unread counts, latest messages and keys.
+        summaries, has_next = await services.conversation_summaries(
+            info.context.settings, info.context.viewer, first=first, after=after)
+        nodes = await build_summaries(info, summaries)
         edges = [ConversationEdge(cursor=n.cursor, node=n) for n in nodes]
         return ConversationConnection(
             edges=edges,
-            page_info=ConversationPageInfo(has_next_page=page.has_next,
+            page_info=ConversationPageInfo(has_next_page=has_next,
                                            end_cursor=edges[-1].cursor if edges else None))
 
     @strawberry.field(description="My unread messages across all my conversations (one "
@@ -68,10 +90,14 @@ class MessagingQueries:
     @strawberry.field(description="One of my conversations, or null.",
                       permission_classes=[IsAuthenticated])
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
-        row = await services.conversation_for(info.context.viewer, str(id))
-        if row is None:
-            return None
-        return (await build_conversations(info, [row]))[0]
+        try:
+            conversation_id = uuid.UUID(str(id))
+        except ValueError:
+            return None  # like a conversation I am not in
+        summaries, _ = await services.conversation_summaries(
+            info.context.settings, info.context.viewer, first=1,
+            conversation_id=conversation_id)
+        return (await build_summaries(info, summaries))[0] if summaries else None
 
     @strawberry.field(description="Messages of one of my conversations, oldest first. "
                                   "Without after/before: the latest ones.",

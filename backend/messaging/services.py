@@ -185,6 +185,10 @@ class KeyRing:
         self.settings = settings
         self._keys: dict[int, bytes] = {}
 
+    def add(self, data_key_id: int, key: bytes) -> None:
+        """A key the caller's own statement read and unwrapped (joined to its rows)."""
+        self._keys.setdefault(data_key_id, key)
+
     async def get(self, data_key_id: int) -> bytes:
         if data_key_id not in self._keys:
             self._keys[data_key_id] = await keys.data_key_by_id(self.settings, data_key_id)
@@ -491,22 +495,77 @@ async def blocked_professionals(viewer: Viewer) -> list[Professional]:
 
 
 @dataclass
-class ConversationPage:
-    rows: list[Conversation]
-    has_next: bool
+class ConversationSummary:
+    """A conversation as my conversation list shows it."""
+
+    conversation: Conversation
+    unread: int  # others' messages past my read position
+    last: Message | None  # its latest message
+    data_key: bytes  # its patient's data key, unwrapped (subject and bodies)
 
 
-async def list_conversations(viewer: Viewer, *, first: int, after: str | None
-                             ) -> ConversationPage:
+def _columns(model: type, alias: str) -> list[str]:
+    return [f'"{alias}"."{c}" "{alias}__{c}"' for c in sorted(model._meta.db_fields)]
+
+
+def _of(model: type, alias: str, row: dict) -> object:
+    return model._init_from_db(**{c: row[f"{alias}__{c}"] for c in model._meta.db_fields})
+
+
+async def conversation_summaries(settings: Settings, viewer: Viewer, *, first: int,
+                                 after: str | None = None,
+                                 conversation_id: uuid.UUID | None = None
+                                 ) -> tuple[list[ConversationSummary], bool]:
+    """My conversations, most recent activity first (or the one `conversation_id` if I take
+    part in it), each with its unread count, its latest message and its data key: ONE
+    statement, set-based. My participation row gives my read position (the join also keeps
+    out every conversation I am not in); the unread count is a correlated COUNT over the
+    (conversation_id, seq) index; the latest message and the data key are joined (one row each
+    at most). Returns (summaries, has_next). Portable: PostgreSQL and SQLite."""
     first = max(1, min(first, MAX_PAGE))
-    query = Conversation.filter(participants__account_id=viewer.account_id)
+    db = Conversation._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    values: list[object] = []
+
+    def param(value: object) -> str:
+        values.append(value)
+        return f"${len(values)}" if postgres else "?"
+
+    me = viewer.account_id
+    unread = (f'(SELECT COUNT(*) FROM "message" "u" '  # noqa: S608 (names and placeholders)
+              f'WHERE "u"."conversation_id"="c"."id" AND "u"."seq">"p"."read_seq" '
+              f'AND "u"."author_account_id"<>{param(me)})')
+    selected = ",".join([*_columns(Conversation, "c"), *_columns(Message, "m"),
+                         '"k"."person_id" "k__person_id"', '"k"."master_key_id" "k__master"',
+                         '"k"."wrapped_key" "k__wrapped"', f'{unread} "unread"'])
+    where = []
+    joined = (f'FROM "conversation" "c" JOIN "conversation_participant" "p" '
+              f'ON "p"."conversation_id"="c"."id" AND "p"."account_id"={param(me)} '
+              f'LEFT JOIN "message" "m" ON "m"."seq"="c"."last_seq" '
+              f'AND "m"."conversation_id"="c"."id" '
+              f'LEFT JOIN "data_key" "k" ON "k"."id"="c"."data_key_id"')
+    if conversation_id is not None:
+        where.append(f'"c"."id"={param(conversation_id if postgres else str(conversation_id))}')
     position = decode_conversation_cursor(after)
-    if position is not None:
-        at, conversation_id = position
-        query = query.filter(Q(last_message_at__lt=at)
-                             | Q(last_message_at=at, id__lt=conversation_id))
-    rows = await query.order_by("-last_message_at", "-id").limit(first + 1)
-    return ConversationPage(rows[:first], len(rows) > first)
+    if position is not None:  # after (last_message_at, id) in the list's order
+        at, last_id = position
+        at_value, id_value = (at, last_id) if postgres else (at, str(last_id))
+        where.append(f'("c"."last_message_at"<{param(at_value)} OR ("c"."last_message_at"='
+                     f'{param(at_value)} AND "c"."id"<{param(id_value)}))')
+    condition = f' WHERE {" AND ".join(where)}' if where else ""
+    # Only table and column names from the models and placeholders go into the text.
+    sql = (f'SELECT {selected} {joined}{condition} '  # noqa: S608
+           f'ORDER BY "c"."last_message_at" DESC, "c"."id" DESC LIMIT {param(first + 1)}')
+    rows = await db.execute_query_dict(sql, values)
+    summaries = []
+    for row in rows[:first]:
+        conversation = _of(Conversation, "c", row)
+        last = _of(Message, "m", row) if row["m__id"] is not None else None
+        key = keys.unwrap_joined(settings, data_key_id=conversation.data_key_id,
+                                 person_id=row["k__person_id"], master_key_id=row["k__master"],
+                                 wrapped_key=row["k__wrapped"])
+        summaries.append(ConversationSummary(conversation, int(row["unread"]), last, key))
+    return summaries, len(rows) > first
 
 
 def _unread(account_id: int) -> QuerySet[Message]:
@@ -537,11 +596,21 @@ class UnreadSummary:
 
 
 async def unread_summary(account_id: int) -> UnreadSummary:
-    """What I have not read yet, across all my conversations: one statement (one row per
-    conversation with unread messages)."""
-    rows = await (_unread(account_id).annotate(n=Count("id")).group_by("conversation_id")
-                  .values("conversation_id", "n"))
-    return UnreadSummary(messages=sum(int(r["n"]) for r in rows), conversations=len(rows))
+    """What I have not read yet, across all my conversations: one statement answering one
+    row, set-based: my participation rows (index by account) joined to the messages past each
+    read position (index conversation_id, seq), counted in SQL."""
+    db = Message._meta.db
+    postgres = db.capabilities.dialect == "postgres"
+    me, author = ("$1", "$2") if postgres else ("?", "?")
+    sql = ('SELECT COUNT("m"."id") "messages",'  # noqa: S608 (placeholders only)
+           'COUNT(DISTINCT "m"."conversation_id") "conversations" '
+           'FROM "conversation_participant" "p" JOIN "message" "m" '
+           'ON "m"."conversation_id"="p"."conversation_id" AND "m"."seq">"p"."read_seq" '
+           f'WHERE "p"."account_id"={me} AND "m"."author_account_id"<>{author}')
+    rows = await db.execute_query_dict(sql, [account_id, account_id])
+    row = rows[0] if rows else {"messages": 0, "conversations": 0}
+    return UnreadSummary(messages=int(row["messages"] or 0),
+                         conversations=int(row["conversations"] or 0))
 
 
 async def inbox_positions(account_id: int) -> dict[uuid.UUID, int]:

@@ -53,6 +53,7 @@ from backend.profile.types import (
     Vaccination,
     VaccinationInput,
     VaccinationResult,
+    with_authors,
 )
 
 
@@ -61,6 +62,7 @@ def _patient(info: Info) -> services.Author:
 
 
 async def _shown(info: Info, output: Any, entry: services.Entry) -> Any:
+    await with_authors(info, [entry])
     if output is Measurement:
         bmi = await services.bmi_of(info.context.viewer.person_id, entry.row)
         return Measurement.from_entry(entry, bmi)
@@ -190,7 +192,7 @@ class ProfileMutations:
                 document_id=str(input.document_id) if input.document_id else None)
         except DomainError as exc:
             return to_graphql_error(exc)
-        return AdvanceDirective.from_entry(entry)
+        return AdvanceDirective.from_entry((await with_authors(info, [entry]))[0])
 
     @strawberry.mutation(description="Delete my advance directives.",
                          permission_classes=[IsPatient])
@@ -212,7 +214,7 @@ class ProfileMutations:
                 author=_patient(info), position=input.position, note=input.note)
         except DomainError as exc:
             return to_graphql_error(exc)
-        return OrganDonation.from_entry(entry)
+        return OrganDonation.from_entry((await with_authors(info, [entry]))[0])
 
     @strawberry.mutation(description="Withdraw my stated position on organ donation.",
                          permission_classes=[IsPatient])

@@ -460,10 +460,13 @@ class KeyRing:
 
 @dataclass
 class Entry:
-    """A row with its decrypted free text."""
+    """A row with its decrypted free text (and, once loaded, its author professional: see
+    profile/types.py `with_authors`)."""
 
     row: Any
     text: dict[str, Any]
+    professional: Any = field(default=None, compare=False)
+    authors_loaded: bool = field(default=False, compare=False)
 
     @property
     def id(self) -> uuid.UUID:
@@ -670,10 +673,80 @@ def _created(entry: Entry) -> datetime:
     return entry.row.created_at
 
 
-async def list_entries(ring: KeyRing, kind: type[EntryInput], access: Access) -> list[Entry]:
+# The model of each section's rows, by entry kind.
+SECTION_MODELS: dict[str, type[Model]] = {
+    **{kind: spec.MODEL for kind, spec in LIST_KINDS.items()},
+    DIRECTIVE_KIND: AdvanceDirective,
+    ORGAN_KIND: OrganDonation,
+}
+
+# The union's column naming which section a row belongs to (an index into its branch list).
+_SECTION_TAG = "carnet_section"
+
+
+def _null_of(field: Any, dialect: str) -> str:
+    """A NULL standing for `field` in a UNION ALL branch of a model that lacks it. PostgreSQL
+    types a compound select branch by branch (`(A UNION ALL B) UNION ALL C`): a column NULL in
+    both A and B would become text and then clash with C's date, so the NULL is cast to the
+    field's own type. SQLite needs no type."""
+    if dialect != "postgres":
+        return "NULL"
+    sql_type = field.get_for_dialect(dialect, "SQL_TYPE")
+    return f"CAST(NULL AS {sql_type})"
+
+
+def _placeholder(dialect: str, n: int) -> str:
+    return f"${n}" if dialect == "postgres" else "?"
+
+
+async def section_rows(access: Access, kinds: Sequence[str]) -> dict[str, list[Model]]:
+    """The rows of several profile sections (entry kinds) of one patient in ONE statement: a
+    UNION ALL of one branch per section, each branch filling the other sections' columns with
+    NULL. Only the sections `access` may read are read; the others answer empty, and no query
+    runs when none is readable. Rows are not ordered (each section sorts its own)."""
+    result: dict[str, list[Model]] = {kind: [] for kind in kinds}
+    readable = [kind for kind in result if access.may_read_section(SECTIONS[kind])]
+    if not readable:
+        return result
+    if len(readable) == 1:
+        kind = readable[0]
+        result[kind] = list(await SECTION_MODELS[kind].filter(person_id=access.patient_id))
+        return result
+    db = SECTION_MODELS[readable[0]]._meta.db
+    dialect = db.capabilities.dialect
+    columns: dict[str, Any] = {}  # every column of every branch, in a stable order
+    for kind in readable:
+        meta = SECTION_MODELS[kind]._meta
+        for column in sorted(meta.db_fields):
+            field = meta.fields_map[meta.fields_db_projection_reverse[column]]
+            columns.setdefault(column, field)
+    branches, values = [], []
+    for index, kind in enumerate(readable):
+        meta = SECTION_MODELS[kind]._meta
+        selected = [f'"{c}"' if c in meta.db_fields else f'{_null_of(field, dialect)} "{c}"'
+                    for c, field in columns.items()]
+        values.append(access.patient_id)
+        # Only the models' own table and column names and integers go into the text; the
+        # patient id is a parameter.
+        branches.append(
+            f'SELECT {index} "{_SECTION_TAG}",{",".join(selected)} '  # noqa: S608
+            f'FROM "{meta.db_table}" WHERE "person_id"={_placeholder(dialect, len(values))}')
+    for row in await db.execute_query_dict(" UNION ALL ".join(branches), values):
+        kind = readable[int(row[_SECTION_TAG])]
+        model = SECTION_MODELS[kind]
+        result[kind].append(model._init_from_db(
+            **{column: row[column] for column in model._meta.db_fields}))
+    return result
+
+
+async def list_entries(ring: KeyRing, kind: type[EntryInput], access: Access,
+                       rows: Sequence[Any] | None = None) -> list[Entry]:
+    """One section's entries, decrypted and sorted; `rows` when they were read already
+    (`section_rows`, the whole profile screen in one statement), else one query."""
     if not access.may_read_section(SECTIONS[kind.KIND]):
         return []
-    rows = await kind.MODEL.filter(person_id=access.patient_id)
+    if rows is None:
+        rows = await kind.MODEL.filter(person_id=access.patient_id)
     entries = await decrypt(ring, kind.KIND, rows)
     if kind is VaccinationInput:
         return _newest_first(entries, lambda e: (e.row.vaccinated_on, e.row.created_at))
@@ -693,11 +766,17 @@ async def list_entries(ring: KeyRing, kind: type[EntryInput], access: Access) ->
     return _newest_first(entries, _created)
 
 
-async def get_single(ring: KeyRing, model: type[Model], kind: str, access: Access
-                     ) -> Entry | None:
+_NOT_READ: Any = object()
+
+
+async def get_single(ring: KeyRing, model: type[Model], kind: str, access: Access,
+                     row: Any = _NOT_READ) -> Entry | None:
+    """A single section's entry (or None); `row` when it was read already (None: there is
+    none), else one query."""
     if not access.may_read_section(SECTIONS[kind]):
         return None
-    row = await model.filter(person_id=access.patient_id).first()
+    if row is _NOT_READ:
+        row = await model.filter(person_id=access.patient_id).first()
     if row is None:
         return None
     return (await decrypt(ring, kind, [row]))[0]
@@ -808,33 +887,29 @@ class SeriesPoint:
 BMI = "bmi"
 
 
-async def series(access: Access, kind: str, *, start: datetime | None, end: datetime | None
-                 ) -> list[SeriesPoint]:
-    """Points of one measurement kind (or "bmi"), oldest first, within [start, end]."""
+async def series(access: Access, kind: str, *, start: datetime | None, end: datetime | None,
+                 rows: Sequence[MeasurementRow] | None = None) -> list[SeriesPoint]:
+    """Points of one measurement kind (or "bmi"), oldest first, within [start, end]. Computed
+    from the patient's measurement rows: `rows` when they were read already (the profile
+    screen reads them once for its list and every chart), else one query."""
     start = _aware(start) if start else None
     end = _aware(end) if end else None
     if start and end and end < start:
         raise InvalidProfileInput("to", N_("La fin de la période précède son début."))
     if not access.may_read_section(Section.MEASUREMENTS):
         return []
-    person_id = access.patient_id
+    if kind != BMI:
+        kind = MeasurementKind(kind)
+    if rows is None:
+        rows = await MeasurementRow.filter(person_id=access.patient_id)
+    rows = sorted((r for r in rows if end is None or r.measured_at <= end),
+                  key=lambda r: (r.measured_at, r.created_at))
     if kind == BMI:
-        query = MeasurementRow.filter(person_id=person_id,
-                                      kind__in=[MeasurementKind.WEIGHT, MeasurementKind.HEIGHT])
-        if end:
-            query = query.filter(measured_at__lte=end)
-        rows = await query  # heights before `start` still count for later weights
-        derived = bmi_by_weight(rows)
-        points = [SeriesPoint(r.measured_at, derived[r.id][0], None, r.id) for r in rows
-                  if r.id in derived and (start is None or r.measured_at >= start)]
-    else:
-        query = MeasurementRow.filter(person_id=person_id, kind=MeasurementKind(kind))
-        if start:
-            query = query.filter(measured_at__gte=start)
-        if end:
-            query = query.filter(measured_at__lte=end)
-        rows = await query.order_by("measured_at", "created_at")
-        points = [SeriesPoint(r.measured_at, Decimal(r.value),
-                              Decimal(r.value2) if r.value2 is not None else None, r.id)
-                  for r in rows]
-    return sorted(points, key=lambda p: p.at)
+        # Heights before `start` still count for later weights.
+        weighed = [r for r in rows if r.kind in (MeasurementKind.WEIGHT, MeasurementKind.HEIGHT)]
+        derived = bmi_by_weight(weighed)
+        return [SeriesPoint(r.measured_at, derived[r.id][0], None, r.id) for r in weighed
+                if r.id in derived and (start is None or r.measured_at >= start)]
+    return [SeriesPoint(r.measured_at, Decimal(r.value),
+                        Decimal(r.value2) if r.value2 is not None else None, r.id)
+            for r in rows if r.kind == kind and (start is None or r.measured_at >= start)]

@@ -71,15 +71,32 @@ class EntryAuthor:
     professional: ProfessionalSummary | None
 
 
-async def _author(info: Info, professional_id: int | None) -> EntryAuthor:
+def _author(entry: services.Entry) -> EntryAuthor:
+    professional_id = entry.row.author_professional_id
     if professional_id is None:
         return EntryAuthor(is_patient=True, professional=None)
-    pro = await info.context.loaders.get(load_professionals).load(professional_id)
+    if not entry.authors_loaded:
+        raise RuntimeError("profile entry built before its author was loaded (with_authors)")
+    pro = entry.professional
     summary = ProfessionalSummary(
         id=strawberry.ID(str(pro.id)), rpps=pro.rpps, profession=pro.profession,
         specialty=pro.specialty, practice_name=pro.practice_name,
     ) if pro else None
     return EntryAuthor(is_patient=False, professional=summary)
+
+
+async def with_authors(info: Info, entries: list[services.Entry]) -> list[services.Entry]:
+    """Load the entries' author professionals in one batch (the request's professional
+    loader, shared with the documents), so that each entry's `author` is a plain value built
+    by its parent resolver, not a resolver per entry."""
+    ids = sorted({e.row.author_professional_id for e in entries
+                  if e.row.author_professional_id is not None})
+    found = dict(zip(ids, await info.context.loaders.get(load_professionals).load_many(ids),
+                     strict=True)) if ids else {}
+    for entry in entries:
+        entry.professional = found.get(entry.row.author_professional_id)
+        entry.authors_loaded = True
+    return entries
 
 
 @strawberry.interface(description="An entry of my medical profile.")
@@ -88,11 +105,8 @@ class ProfileEntry:
     recorded_at: datetime = strawberry.field(description="When it was written.")
     updated_at: datetime
     imported: bool = strawberry.field(description="Imported from a FHIR Bundle.")
-    _author_professional_id: strawberry.Private[int | None]
-
-    @strawberry.field(description="Who wrote it (the patient or a professional).")
-    async def author(self, info: Info) -> EntryAuthor:
-        return await _author(info, self._author_professional_id)
+    author: EntryAuthor = strawberry.field(
+        description="Who wrote it (the patient or a professional).")
 
 
 def _base(entry: services.Entry) -> dict[str, Any]:
@@ -100,7 +114,7 @@ def _base(entry: services.Entry) -> dict[str, Any]:
     return {
         "id": strawberry.ID(str(row.id)), "recorded_at": row.created_at,
         "updated_at": row.updated_at, "imported": getattr(row, "source_key", None) is not None,
-        "_author_professional_id": row.author_professional_id,
+        "author": _author(entry),
     }
 
 

@@ -24,6 +24,7 @@ from backend.records.types import (
     UpdateDocumentInput,
     UploadDocumentInput,
     UploadDocumentResult,
+    author_of,
 )
 
 CHUNK = 64 * 1024
@@ -48,7 +49,7 @@ def upload_size(upload: Upload) -> int:
 
 async def _document(info: Info, row) -> Document:  # noqa: ANN001
     titles = await services.decrypt_titles(info.context.settings, [row])
-    return Document.from_model(row, titles[row.id])
+    return Document.from_model(row, titles[row.id], await author_of(info, row))
 
 
 @strawberry.type

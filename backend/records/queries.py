@@ -9,10 +9,13 @@ from backend.permissions import IsPatient
 from backend.records import services
 from backend.records.types import (
     Document,
+    DocumentAuthor,
     DocumentConnection,
     DocumentEdge,
     DocumentFilter,
     PageInfo,
+    author_of,
+    authors_of,
 )
 
 
@@ -53,15 +56,20 @@ async def document_connection(info: Info, access: policy.Access, first: int,
     policy.log_read(access, AccessKind.DOCUMENT_LIST)
     for row in page.rows:
         policy.log_read(access, AccessKind.DOCUMENT, document_id=row.id)
+    if page.authors_joined:
+        authors = [DocumentAuthor.of(row.author_professional_id, row.author_professional)
+                   for row in page.rows]
+    else:
+        authors = await authors_of(info, page.rows)
     edges = [DocumentEdge(cursor=services.encode_cursor(row),
-                          node=Document.from_model(row, page.titles[row.id]))
-             for row in page.rows]
+                          node=Document.from_model(row, page.titles[row.id], author))
+             for row, author in zip(page.rows, authors, strict=True)]
     return DocumentConnection(
         edges=edges,
         page_info=PageInfo(has_next_page=page.has_next,
                            end_cursor=edges[-1].cursor if edges else None),
         total_count=page.total,
-        _settings=info.context.settings, _access=access, _filter=criteria,
+        _settings=info.context.settings, _access=access, _filter=criteria, _new=page.new,
     )
 
 
@@ -71,7 +79,7 @@ async def one_document(info: Info, access: policy.Access, id: strawberry.ID) -> 
         return None  # missing or not allowed: nothing was read, nothing logged
     policy.log_read(access, AccessKind.DOCUMENT, document_id=row.id)
     titles = await services.decrypt_titles(info.context.settings, [row])
-    return Document.from_model(row, titles[row.id])
+    return Document.from_model(row, titles[row.id], await author_of(info, row))
 
 
 def own_access(info: Info) -> policy.Access:

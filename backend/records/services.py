@@ -21,6 +21,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from pypika_tortoise import Table
+from pypika_tortoise import analytics as an
+from pypika_tortoise.terms import Case, Star
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
@@ -328,6 +331,12 @@ class Page:
     titles: dict[uuid.UUID, str]
     has_next: bool
     total: int
+    # New documents among all those matching (not only this page), when the listing's one
+    # statement counted them (the first page without a title text filter); else None.
+    new: int | None = None
+    # True when the listing's statement joined the rows' author professionals (first pages
+    # without a title text filter: `row.author_professional` is loaded, or None).
+    authors_joined: bool = False
 
 
 def encode_cursor(document: Document) -> str:
@@ -343,10 +352,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID] | None:
         return None
 
 
-async def decrypt_titles(settings: Settings, rows: Sequence[Document]) -> dict[uuid.UUID, str]:
-    """Titles of many documents, unwrapping each data key once."""
-    keys_by_id: dict[int, bytes] = {}
-    for key_id in {row.data_key_id for row in rows}:
+async def decrypt_titles(settings: Settings, rows: Sequence[Document],
+                         known_keys: dict[int, bytes] | None = None) -> dict[uuid.UUID, str]:
+    """Titles of many documents, unwrapping each data key once (`known_keys`: keys already
+    unwrapped, e.g. joined by the listing's statement; the others are read)."""
+    keys_by_id: dict[int, bytes] = dict(known_keys or {})
+    for key_id in {row.data_key_id for row in rows} - keys_by_id.keys():
         keys_by_id[key_id] = await keys.data_key_by_id(settings, key_id)
     return {
         row.id: keys.decrypt_bytes(keys_by_id[row.data_key_id], row.title_encrypted,
@@ -415,14 +426,61 @@ async def list_documents(
                          len(matching))
         rows = matching[start:start + first + 1]
         return Page(rows[:first], titles, len(rows) > first, len(matching))
-    total = await query.count()
     position = decode_cursor(after) if after else None
-    if position is not None:
+    known_keys: dict[int, bytes] = {}
+    if position is None:
+        # The first page (every screen opens on it): rows, total, new count, the authors and
+        # the data key in ONE statement, the counts as window functions over the same
+        # filtered set, the author and the key joined (each at most one row: no row more).
+        rows = await _with_counts(query.select_related("author_professional").limit(first + 1))
+        total = rows[0].window_total if rows else 0
+        new = rows[0].window_new if rows else 0
+        for row in rows[:first]:
+            if row.data_key_id not in known_keys:
+                known_keys[row.data_key_id] = keys.unwrap_joined(
+                    settings, data_key_id=row.data_key_id, person_id=row.window_key_person,
+                    master_key_id=row.window_key_master, wrapped_key=row.window_key_wrapped)
+    else:
+        # A later page: the cursor narrows the rows, not the total, which is counted apart.
+        total = await query.count()
+        new = None
         created, doc_id = position
         query = query.filter(Q(created_at__lt=created) | (Q(created_at=created) & Q(id__lt=doc_id)))
-    rows = await query.limit(first + 1)
+        rows = await query.limit(first + 1)
     page_rows = rows[:first]
-    return Page(page_rows, await decrypt_titles(settings, page_rows), len(rows) > first, total)
+    return Page(page_rows, await decrypt_titles(settings, page_rows, known_keys),
+                len(rows) > first, int(total), None if new is None else int(new),
+                authors_joined=position is None)
+
+
+# What `_with_counts` adds to each row: the two counts and the row's data key (wrapped).
+_WINDOW_FIELDS = ["window_total", "window_new", "window_key_person", "window_key_master",
+                  "window_key_wrapped"]
+
+
+async def _with_counts(query: QuerySet[Document]) -> list[Document]:
+    """`query`'s rows, each carrying `window_total` (how many rows the filter matches, before
+    the limit) and `window_new` (how many of those are new, `is_new`): COUNT(*) OVER () and
+    COUNT(CASE ...) OVER (), portable to PostgreSQL and SQLite (3.25+); and its data key's
+    row (`window_key_*`, LEFT JOIN data_key: one key row per document, so the counts stay the
+    documents'). `query`'s select_related joins work as usual."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    table = Document._meta.basetable
+    data_key = Table("data_key").as_("document_data_key")
+    # COUNT of a CASE without ELSE counts the new rows (NULL otherwise): no parameter whose
+    # type PostgreSQL would have to guess.
+    new = Case().when(table.seen_by_patient_at.isnull()
+                      & table.author_professional_id.notnull(), table.id)
+    query.query = (query.query.left_join(data_key).on(data_key.id == table.data_key_id)
+                   .select(an.Count(Star()).over().as_("window_total"),
+                           an.Count(new).over().as_("window_new"),
+                           data_key.person_id.as_("window_key_person"),
+                           data_key.master_key_id.as_("window_key_master"),
+                           data_key.wrapped_key.as_("window_key_wrapped")))
+    return await query._db.executor_class(
+        model=Document, db=query._db, select_related_idx=query._select_related_idx,
+    ).execute_select(*query.query.get_parameterized_sql(), custom_fields=_WINDOW_FIELDS)
 
 
 async def count_new_documents(settings: Settings, access: Access, filter: DocumentFilter

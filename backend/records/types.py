@@ -14,6 +14,7 @@ from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import Choice, DocumentType, ProfessionalSummary
 from backend.i18n import gettext
+from backend.identity.models import Professional
 from backend.records import services
 from backend.records.loaders import load_professionals
 from backend.records.models import Document as DocumentModel
@@ -42,6 +43,34 @@ class DocumentAuthor:
     is_patient: bool
     professional: ProfessionalSummary | None
 
+    @classmethod
+    def of(cls, professional_id: int | None, professional: Professional | None
+           ) -> DocumentAuthor:
+        """The author of a document whose `author_professional_id` is `professional_id` (None:
+        the patient), `professional` that row (None when it is gone)."""
+        if professional_id is None:
+            return cls(is_patient=True, professional=None)
+        summary = ProfessionalSummary(
+            id=strawberry.ID(str(professional.id)), rpps=professional.rpps,
+            profession=professional.profession, specialty=professional.specialty,
+            practice_name=professional.practice_name,
+        ) if professional else None
+        return cls(is_patient=False, professional=summary)
+
+
+async def authors_of(info: Info, rows: list[DocumentModel]) -> list[DocumentAuthor]:
+    """The documents' authors, through the request's professional loader (one batch), for the
+    paths whose statement did not join them (a single document, a later page)."""
+    ids = sorted({r.author_professional_id for r in rows if r.author_professional_id})
+    found = dict(zip(ids, await info.context.loaders.get(load_professionals).load_many(ids),
+                     strict=True)) if ids else {}
+    return [DocumentAuthor.of(r.author_professional_id, found.get(r.author_professional_id))
+            for r in rows]
+
+
+async def author_of(info: Info, row: DocumentModel) -> DocumentAuthor:
+    return (await authors_of(info, [row]))[0]
+
 
 @strawberry.type(description="A document of my medical record.")
 class Document:
@@ -63,22 +92,12 @@ class Document:
                     "the patient's own documents are never new.")
     download_url: str = strawberry.field(
         description="GET with the bearer token; served as an attachment.")
-    _author_professional_id: strawberry.Private[int | None]
-
-    @strawberry.field
-    async def author(self, info: Info) -> DocumentAuthor:
-        if self._author_professional_id is None:
-            return DocumentAuthor(is_patient=True, professional=None)
-        pro = await info.context.loaders.get(load_professionals).load(
-            self._author_professional_id)
-        summary = ProfessionalSummary(
-            id=strawberry.ID(str(pro.id)), rpps=pro.rpps, profession=pro.profession,
-            specialty=pro.specialty, practice_name=pro.practice_name,
-        ) if pro else None
-        return DocumentAuthor(is_patient=False, professional=summary)
+    # Built by the parent resolver (joined by the listing's statement, or `author_of`): a
+    # plain value, not a resolver per document (Strawberry's per-field cost).
+    author: DocumentAuthor
 
     @classmethod
-    def from_model(cls, row: DocumentModel, title: str) -> Document:
+    def from_model(cls, row: DocumentModel, title: str, author: DocumentAuthor) -> Document:
         doc_type = DocumentTypeModel(row.type_code)
         return cls(
             id=strawberry.ID(str(row.id)), title=title, type=doc_type,
@@ -88,7 +107,7 @@ class Document:
             visibility=Visibility(row.visibility.value), release_at=row.release_at,
             created_at=row.created_at, updated_at=row.updated_at,
             is_new=services.is_new(row), download_url=f"/documents/{row.id}/content",
-            _author_professional_id=row.author_professional_id,
+            author=author,
         )
 
 
@@ -112,10 +131,15 @@ class DocumentConnection:
     _settings: strawberry.Private[Settings]
     _access: strawberry.Private[policy.Access]
     _filter: strawberry.Private[services.DocumentFilter]
+    # Counted by the listing's own statement (first pages); None: counted when asked.
+    _new: strawberry.Private[int | None] = None
 
     @strawberry.field(description="How many of the documents matching the filter are new "
-                                  "(`isNew`), whatever the page. One query, only when asked.")
+                                  "(`isNew`), whatever the page. Counted with the first page, "
+                                  "else one query, only when asked.")
     async def new_count(self) -> int:
+        if self._new is not None:
+            return self._new
         return await services.count_new_documents(self._settings, self._access, self._filter)
 
 
