@@ -114,14 +114,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # X-Forwarded-For gives the client address only from the trusted proxies (the web
-        # app): anyone else could choose the address the rate limits and audit trail see.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # request lines could carry query strings with identifiers
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """The uvicorn options of `carnet serve` but the app, address and workers (bench/screens.py
+    serves its plain Starlette reference with the same ones)."""
+    return {
+        # X-Forwarded-For gives the client address only from the trusted proxies (the web
+        # app): anyone else could choose the address the rate limits and audit trail see.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,  # request lines could carry query strings with identifiers
+    }
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:

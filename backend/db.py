@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise, connections
 
+from backend import counters
 from backend.settings import Settings
 
 APP_LABEL = "carnet"
@@ -47,6 +48,25 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class CountingConnection(asyncpg.Connection):
+    """Counts the statements and pool resets it sends (bench only: backend/counters.py)."""
+
+    async def execute(self, query: str, *args: Any,
+                      timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's
+        if not args:  # with arguments, asyncpg goes through _execute (counted there)
+            reset = self.get_reset_query()
+            counters.COUNTS["sql_resets" if reset and query == reset else "sql"] += 1
+        return await super().execute(query, *args, timeout=timeout)
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        counters.COUNTS["sql"] += 1
+        return await super()._execute(*args, **kwargs)
+
+    async def _executemany(self, *args: Any, **kwargs: Any) -> Any:
+        counters.COUNTS["sql"] += 1
+        return await super()._executemany(*args, **kwargs)
+
+
 def _database_url(settings: Settings) -> str:
     url = settings.database_url
     if url.startswith("postgresql://"):
@@ -75,6 +95,8 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         connection["credentials"].update(
             {"max_inactive_connection_lifetime": 300.0, "command_timeout": 30.0}
         )
+        if counters.enabled():
+            connection["credentials"]["connection_class"] = CountingConnection
     return {
         "connections": {"default": connection},
         "apps": {

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import time
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from backend import counters
 
 # What a client sees when Redis is down: the API answers "service unavailable".
 KV_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
@@ -88,6 +90,14 @@ return value
 """
 
 
+class _CountingRedis(Redis):
+    """Counts the commands it sends (bench only: backend/counters.py)."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        counters.COUNTS["redis"] += 1
+        return await super().execute_command(*args, **options)
+
+
 def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
     """A Redis client with short connect timeouts and a small retry budget.
 
@@ -106,6 +116,8 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
         max_connections=100,
         timeout=10,
     )
+    if counters.enabled() and not for_pubsub:
+        return _CountingRedis.from_pool(pool)
     return Redis.from_pool(pool)
 
 
