@@ -37,7 +37,7 @@ from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
 from backend.records.http import download_content
-from backend.runtime import Runtime
+from backend.runtime import Runtime, tune_gc
 from backend.schema import build_schema
 from backend.settings import Settings, get_settings
 
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()
             counters.install_signal_handler()
+            if settings.gc_tuning:
+                tune_gc()  # start-up is over: its objects are never scanned again
             notifier_task = asyncio.create_task(notification_loop(runtime),
                                                 name="carnet-message-notifications")
             # Closes this process's sockets of sessions revoked through any process.

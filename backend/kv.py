@@ -98,7 +98,7 @@ class _CountingRedis(Redis):
         return await super().execute_command(*args, **options)
 
 
-def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
+def redis_client(url: str, *, for_pubsub: bool = False, max_connections: int = 100) -> Redis:
     """A Redis client with short connect timeouts and a small retry budget.
 
     The pub/sub client gets no socket timeout: an idle `listen()` would otherwise time out and
@@ -113,7 +113,7 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
         socket_timeout=None if for_pubsub else 5.0,
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        max_connections=100,
+        max_connections=max_connections,
         timeout=10,
     )
     if counters.enabled() and not for_pubsub:
