@@ -576,16 +576,24 @@ class Counters:
         return counts
 
 
-def wait_idle(pid: int, settle: float = 0.3, limit: float = 10.0) -> None:
-    """Wait until the process's CPU time stops moving (requests still in flight are done)."""
+def wait_idle(pid: int, counters: Counters | None, settle: float = 0.3, limit: float = 15.0
+              ) -> dict[str, int] | None:
+    """Wait until the requests still in flight when the load generator stopped are done: the
+    process's CPU time stops moving and (with counters) its counts too, which catches requests
+    waiting for PostgreSQL. Returns the last counters."""
     deadline = time.monotonic() + limit
-    last = process_cpu_seconds(pid)
+    last_cpu = process_cpu_seconds(pid)
+    last = counters.snapshot() if counters else None
     while time.monotonic() < deadline:
         time.sleep(settle)
-        now = process_cpu_seconds(pid)
-        if now is None or last is None or now - last < 0.01:
-            return
-        last = now
+        cpu = process_cpu_seconds(pid)
+        now = counters.snapshot() if counters else None
+        quiet = cpu is None or last_cpu is None or cpu - last_cpu < 0.01
+        if quiet and (now is None or last is None
+                      or all(now[k] == last[k] for k in ("sql", "redis", "http"))):
+            return now
+        last_cpu, last = cpu, now
+    return last
 
 
 # --------------------------------------------------------------------------------------------
@@ -633,13 +641,11 @@ def measure(row: Row, drive: Any, *, pid: int, counters: Counters | None, warmup
     warm = drive(warmup)
     if warm["bad"] or warm["socket_errors"]:
         raise RuntimeError(f"({row.key}) failures during warm-up: {warm['sample']}")
-    wait_idle(pid)
-    before = counters.snapshot() if counters else None
+    before = wait_idle(pid, counters)
     cpu_before = process_cpu_seconds(pid)
     raw = drive(duration)
-    wait_idle(pid)
+    after = wait_idle(pid, counters)
     cpu_after = process_cpu_seconds(pid)
-    after = counters.snapshot() if counters else None
     row.requests, row.seconds = raw["requests"], raw["seconds"]
     row.p50_ms, row.p99_ms = raw["p50_ms"], raw["p99_ms"]
     row.failures, row.sample = raw["bad"] + raw["socket_errors"], raw["sample"]
