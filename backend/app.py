@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
-from backend import db
+from backend import counters, db
 from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
 from backend.announcements import services as announcements
 from backend.bootstrap import build_runtime
@@ -37,7 +38,7 @@ from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
 from backend.records.http import download_content
-from backend.runtime import Runtime
+from backend.runtime import Runtime, tune_gc
 from backend.schema import build_schema
 from backend.settings import Settings, get_settings
 
@@ -74,6 +75,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Tables come from `carnet migrate`, never from here: several workers would race.
         async with RegisterTortoise(app, config=db.tortoise_config(settings)):
             await runtime.start()
+            counters.install_signal_handler()
+            if settings.gc_tuning:
+                tune_gc()  # start-up is over: its objects are never scanned again
             notifier_task = asyncio.create_task(notification_loop(runtime),
                                                 name="carnet-message-notifications")
             # Closes this process's sockets of sessions revoked through any process.
@@ -108,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                              "message": gettext(UNAVAILABLE_MESSAGE)},
                             status_code=503, headers={"Retry-After": "2"})
 
-    return Starlette(
+    app = Starlette(
         exception_handlers={
             error: unavailable
             for error in (*KV_UNAVAILABLE_ERRORS, *db.DATABASE_UNAVAILABLE_ERRORS)
@@ -156,8 +160,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return app
 
 
-def app_factory() -> Starlette:
+def app_factory() -> Any:
     """Entry point for `uvicorn --factory backend.app:app_factory`."""
-    return create_app()
+    app = create_app()
+    # bench/screens.py counts requests (backend/counters.py); off otherwise.
+    return counters.CountRequests(app) if counters.enabled() else app
+

@@ -97,9 +97,36 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+SERVE_HELP = """Serve the API with uvicorn.
+
+Workers: each worker is one process with one event loop (one core at most). Run about one
+worker per core given to Carnet (`--workers 2` on 2 cores); fewer when PostgreSQL and Redis
+share those cores (they need CPU too). More workers than cores only add memory and
+connections. Several workers need REDIS_URL.
+
+Pools, per worker:
+  database  DB_POOL_MAX_SIZE (default 5) asyncpg connections (at least 1 kept open). Keep
+            workers x DB_POOL_MAX_SIZE (+ `carnet` commands, + migrations) under PostgreSQL's
+            max_connections (100 by default). A request holds a connection only for each
+            statement, so 5 covers a worker's load; raise it for slow queries.
+  Redis     REDIS_POOL_MAX_SIZE (default 100) command connections, plus one pub/sub
+            connection; a request waits for a free one when all are busy.
+The options below set those settings for every worker (they override the environment).
+
+Start-up freezes the objects it made (gc.freeze) and raises the garbage collector's thresholds
+(GC_TUNING=false keeps Python's defaults).
+"""
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # Every worker reads its settings from the environment: options go there first.
+    for option, name in (("db_pool_max_size", "DB_POOL_MAX_SIZE"),
+                         ("redis_pool_max_size", "REDIS_POOL_MAX_SIZE")):
+        if getattr(args, option, None) is not None:
+            os.environ[name] = str(getattr(args, option))
+    get_settings.cache_clear()
     settings = get_settings()
     if args.workers > 1 and not settings.redis_url:
         print(
@@ -114,14 +141,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # X-Forwarded-For gives the client address only from the trusted proxies (the web
-        # app): anyone else could choose the address the rate limits and audit trail see.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies,
-        log_level=settings.log_level.lower(),
-        access_log=False,  # request lines could carry query strings with identifiers
+        **uvicorn_options(settings),
     )
     return 0
+
+
+def uvicorn_options(settings: Any) -> dict[str, Any]:
+    """The uvicorn options of `carnet serve` but the app, address and workers (bench/screens.py
+    serves its plain Starlette reference with the same ones)."""
+    return {
+        # X-Forwarded-For gives the client address only from the trusted proxies (the web
+        # app): anyone else could choose the address the rate limits and audit trail see.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,  # request lines could carry query strings with identifiers
+    }
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
@@ -360,10 +395,17 @@ def build_parser() -> argparse.ArgumentParser:
     mk.add_argument("--name")
     mk.add_argument("--check", action="store_true", help="fail if models have unmigrated changes")
 
-    serve = sub.add_parser("serve", help="serve the API with uvicorn")
+    serve = sub.add_parser("serve", help="serve the API with uvicorn", description=SERVE_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes: about one per core (default 1)")
+    serve.add_argument("--db-pool-max-size", type=int, metavar="N",
+                       help="PostgreSQL connections per worker (DB_POOL_MAX_SIZE, default 5)")
+    serve.add_argument("--redis-pool-max-size", type=int, metavar="N",
+                       help="Redis command connections per worker (REDIS_POOL_MAX_SIZE, "
+                            "default 100)")
 
     dev = sub.add_parser("dev", help="API + web app with demo data on the embedded defaults")
     dev.add_argument("--api-port", type=int, default=8000)

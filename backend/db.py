@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise, connections
 
+from backend import counters
 from backend.settings import Settings
 
 APP_LABEL = "carnet"
@@ -47,6 +48,45 @@ DATABASE_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class CarnetConnection(asyncpg.Connection):
+    """asyncpg's connection without the pool's per-release reset query.
+
+    asyncpg's pool sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`
+    every time a connection goes back to the pool, so after EVERY statement Tortoise runs
+    outside a transaction: one more round trip each (measured: ~6 % of the app's CPU, 40-45 %
+    of PostgreSQL's). That query undoes session state, and Carnet creates none: no advisory
+    locks (row locks only, `select_for_update`, which end with their transaction), no LISTEN
+    (pub/sub is Redis), no cursors, no `SET` (connection settings are startup parameters, the
+    same on every connection). tests/test_db_pool.py keeps it so. An open transaction is still
+    rolled back on release (asyncpg's `Connection._reset` does that whatever the query).
+
+    Whoever needs session state must scope it to a transaction (`SET LOCAL`,
+    `pg_advisory_xact_lock`), or bring the reset back for that connection.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
+class CountingConnection(CarnetConnection):
+    """Counts the statements and pool resets it sends (bench only: backend/counters.py)."""
+
+    async def execute(self, query: str, *args: Any,
+                      timeout: float | None = None) -> str:  # noqa: ASYNC109 - asyncpg's
+        if not args:  # with arguments, asyncpg goes through _execute (counted there)
+            reset = self.get_reset_query()
+            counters.COUNTS["sql_resets" if reset and query == reset else "sql"] += 1
+        return await super().execute(query, *args, timeout=timeout)
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        counters.COUNTS["sql"] += 1
+        return await super()._execute(*args, **kwargs)
+
+    async def _executemany(self, *args: Any, **kwargs: Any) -> Any:
+        counters.COUNTS["sql"] += 1
+        return await super()._executemany(*args, **kwargs)
+
+
 def _database_url(settings: Settings) -> str:
     url = settings.database_url
     if url.startswith("postgresql://"):
@@ -75,6 +115,8 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         connection["credentials"].update(
             {"max_inactive_connection_lifetime": 300.0, "command_timeout": 30.0}
         )
+        connection["credentials"]["connection_class"] = (
+            CountingConnection if counters.enabled() else CarnetConnection)
     return {
         "connections": {"default": connection},
         "apps": {

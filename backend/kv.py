@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -31,6 +31,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from backend import counters
 from backend.settings import is_cluster_url, parse_cluster_url
 
 # What a client sees when Redis is down: the API answers "service unavailable". On a cluster,
@@ -121,7 +122,16 @@ return value
 """
 
 
-def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
+class _CountingRedis(Redis):
+    """Counts the commands it sends (bench only: backend/counters.py)."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        counters.COUNTS["redis"] += 1
+        return await super().execute_command(*args, **options)
+
+
+def redis_client(url: str, *, for_pubsub: bool = False,
+                 max_connections: int = MAX_CONNECTIONS) -> Redis:
     """A Redis client with short connect timeouts and a small retry budget (one server; see
     `cluster_client` for a redis+cluster:// URL).
 
@@ -139,9 +149,11 @@ def redis_client(url: str, *, for_pubsub: bool = False) -> Redis:
         socket_timeout=None if for_pubsub else 5.0,
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        max_connections=MAX_CONNECTIONS,
+        max_connections=max_connections,
         timeout=10,
     )
+    if counters.enabled() and not for_pubsub:
+        return _CountingRedis.from_pool(pool)
     return Redis.from_pool(pool)
 
 
@@ -156,7 +168,7 @@ class GatedRedisCluster(RedisCluster):
 
     def __init__(self, *args: object, wait: float = 10.0, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._gate = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._gate = asyncio.Semaphore(int(kwargs.get("max_connections") or MAX_CONNECTIONS))
         self._gate_wait = wait
 
     async def execute_command(self, *args: object, **kwargs: object) -> object:
@@ -174,7 +186,7 @@ class GatedRedisCluster(RedisCluster):
             self._gate.release()
 
 
-def cluster_client(url: str) -> GatedRedisCluster:
+def cluster_client(url: str, *, max_connections: int = MAX_CONNECTIONS) -> GatedRedisCluster:
     """A Redis Cluster client for a redis+cluster:// (or rediss+cluster://) URL: its nodes are
     startup nodes, the slot map is read from them (and refreshed on MOVED)."""
     parsed = parse_cluster_url(url)
@@ -188,7 +200,7 @@ def cluster_client(url: str) -> GatedRedisCluster:
         socket_timeout=5.0,
         health_check_interval=15,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
-        max_connections=MAX_CONNECTIONS,
+        max_connections=max_connections,
     )
 
 

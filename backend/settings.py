@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     # Wall-clock budget of one query or mutation (parsing, validation and execution).
     graphql_time_budget_seconds: float = Field(default=15.0, gt=0, le=600)
     db_pool_max_size: int = Field(default=5, ge=1, le=100)
+    # Connections per process to Redis (commands; pub/sub has one more of its own). Requests
+    # wait for a free one (a blocking pool) rather than fail.
+    redis_pool_max_size: int = Field(default=100, ge=2, le=10_000)
+    # gc.freeze() after start-up and higher collection thresholds (backend/runtime.py).
+    gc_tuning: bool = True
     log_level: str = "INFO"
     # Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-For is trusted
     # for the client address: rate limits and the audit trail need the person's address,

@@ -217,3 +217,38 @@ async def test_an_anonymous_call_to_a_patient_field_asks_to_sign_in(
     error = body["errors"][0]
     assert error["extensions"]["code"] == "NOT_AUTHENTICATED", error
     assert error["message"] == "Connexion requise : veuillez vous identifier."
+
+
+# What a GraphQL answer holds once graphql-core has serialised it: str, int, float, bool, None,
+# lists and dicts with str keys (French text, quotes, control and line-separator characters).
+ANSWER = {"data": {"documents": {"totalCount": 20, "newCount": 0, "edges": [
+    {"node": {"id": "7b0e", "title": "Compte rendu « été » — n°2 \"x\" \\ \n\t\u2028\u0001 🩺",
+              "isNew": True, "clinicalDate": None, "value": 72.5, "small": 1e-07,
+              "large": 1e16, "negative": -3, "zero": 0.0}}]}},
+    "errors": [{"message": "Refusé", "path": ["a", 0], "extensions": {"code": "X"}}]}
+
+
+def test_answers_are_the_same_json_as_before_with_orjson():
+    import json
+
+    from backend.graphql_view import CarnetGraphQL
+
+    encode = CarnetGraphQL.encode_json
+    out = encode(None, ANSWER)  # type: ignore[arg-type]
+    assert isinstance(out, str)  # websocket messages must stay text frames
+    assert json.loads(out) == ANSWER == json.loads(json.dumps(ANSWER, separators=(",", ":")))
+    # Byte for byte what json.dumps writes without \u escapes of non-ASCII characters, but
+    # for exponents, written shorter (1e-07 as 1e-7: the same number).
+    assert out == json.dumps(ANSWER, separators=(",", ":"), ensure_ascii=False).replace(
+        "1e-07", "1e-7")
+    # What orjson refuses still gets an answer, as json.dumps gave it.
+    for odd in ({"data": {"n": 2**70}}, {"data": {"s": "\ud800"}}):
+        assert encode(None, odd) == json.dumps(odd, separators=(",", ":"))  # type: ignore
+
+
+async def test_an_answer_over_http_is_utf8_json(client: httpx.AsyncClient, clean, app):
+    await announcements.publish(app.state.runtime.broker, title="Été « chaud »", body="é")
+    response = await client.post("/graphql", json={"query": HOME, "variables": {"n": 1}})
+    assert response.headers["content-type"] == "application/json"
+    assert "Été « chaud »".encode() in response.content  # UTF-8, not \u escapes
+    assert response.json()["data"]["announcements"][0]["title"] == "Été « chaud »"

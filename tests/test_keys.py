@@ -357,3 +357,49 @@ async def test_cli_rotate_end_to_end(settings, server_env, clean):
                                      stdin=KEY_A + "\n")
     assert result.returncode == 2 and "CARNET_PREVIOUS_MASTER_KEYS" in result.stderr
     assert (await DataKey.get(id=key_id)).master_key_id == out["newMasterKeyId"]
+
+
+def test_one_cipher_per_stream_reused_and_never_across_data_keys():
+    cache = services._AeadCache(max_entries=4)
+    data_key, other_key = os.urandom(32), os.urandom(32)
+    with patch_cache(cache):
+        sealed = services.encrypt_bytes(data_key, b"Compte rendu", associated=b"document:1")
+        header = sealed[:HEADER_BYTES]
+        first = cache.get(data_key, header)
+        assert cache.get(data_key, header) is first  # reused: no key derived again
+        assert cache.get(other_key, header) is not first  # same header, other data key
+        assert services.decrypt_bytes(data_key, sealed, associated=b"document:1") == \
+            b"Compte rendu"
+        with pytest.raises(CorruptContent):  # a cached cipher never opens for another key
+            services.decrypt_bytes(other_key, sealed, associated=b"document:1")
+        # The cache holds no data key, and shows none.
+        assert all(data_key not in key and other_key not in key for key in cache._entries)
+        assert data_key.hex() not in repr(cache) and "Compte" not in repr(cache)
+
+
+def test_the_cipher_cache_is_bounded_least_recently_used_first():
+    cache = services._AeadCache(max_entries=3)
+    data_key = os.urandom(32)
+    headers = [services.encrypt_bytes(data_key, b"x", associated=b"a")[:HEADER_BYTES]
+               for _ in range(5)]
+    kept = cache.get(data_key, headers[0])
+    for header in headers[1:]:
+        cache.get(data_key, headers[0])  # used again: stays
+        cache.get(data_key, header)
+    assert len(cache) == 3
+    assert cache.get(data_key, headers[0]) is kept
+    # The caches' keys are MACs under a per-process secret: another cache maps elsewhere.
+    assert services._AeadCache(3).key_of(data_key, headers[0]) != \
+        cache.key_of(data_key, headers[0])
+
+
+class patch_cache:  # noqa: N801 - used as a context manager
+    def __init__(self, cache: services._AeadCache) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> services._AeadCache:
+        self.previous, services._aead_cache = services._aead_cache, self.cache
+        return self.cache
+
+    def __exit__(self, *exc: object) -> None:
+        services._aead_cache = self.previous

@@ -123,12 +123,18 @@ async def test_a_refresh_racing_a_revocation_does_not_resurrect_the_session():
                 assert await store.revoke(1, record.id)
             return await super().set(key, value, ttl=ttl, only_if_absent=only_if_absent)
 
+    from datetime import UTC, datetime, timedelta
+
     kv = RacingKV()
-    store = SessionStore(kv, b"k" * 32, idle=60, absolute=600)
+    now = [datetime(2026, 3, 1, 8, 0, tzinfo=UTC)]
+    store = SessionStore(kv, b"k" * 32, idle=60, absolute=600, clock=lambda: now[0])
     token, record = await store.create(account_id=1, role="patient", address="a",
                                        user_agent="u")
     assert await store.resolve(token) is not None
+    # The idle timer is refreshed at most every refresh_interval: past it, this resolve does.
+    now[0] += timedelta(seconds=store.refresh_interval + 1)
     kv.race = True
     assert await store.resolve(token) is None
+    assert not kv.race, "the refresh (and the revocation racing it) happened"
     assert await store.resolve(token) is None, "the refresh must not bring the session back"
     assert not await store.is_alive(record.id)

@@ -106,6 +106,75 @@ async def test_idle_and_absolute_expiry(app, notifier, clean):
     assert services.bearer_token("Basic abc") is None
 
 
+class CountingKV:
+    """The app's key-value store, counting the commands sent through it."""
+
+    def __init__(self, kv) -> None:
+        self.kv, self.calls = kv, []
+
+    def __getattr__(self, name):
+        method = getattr(self.kv, name)
+
+        async def counted(*args, **kwargs):
+            self.calls.append(name)
+            return await method(*args, **kwargs)
+        return counted
+
+
+async def test_the_idle_timer_is_refreshed_at_most_once_a_minute(app, clean):
+    from datetime import UTC, datetime, timedelta
+
+    from backend.identity.sessions import SessionStore
+
+    now = [datetime(2026, 3, 1, 8, 0, tzinfo=UTC)]
+    kv = CountingKV(app.state.runtime.kv)
+    store = SessionStore(kv, app.state.runtime.settings.master_key(), idle=1800,
+                         absolute=43_200, clock=lambda: now[0])
+    token, record = await store.create(account_id=1, role="patient", address="a",
+                                       user_agent="u")
+    kv.calls.clear()
+    now[0] += timedelta(seconds=20)
+    assert (await store.resolve(token)).id == record.id
+    now[0] += timedelta(seconds=39)
+    assert (await store.resolve(token)).id == record.id
+    assert kv.calls == ["get", "get"]  # two requests within a minute: no SET at all
+    now[0] += timedelta(seconds=2)  # 61 s after the last refresh (the login)
+    refreshed = await store.resolve(token)
+    assert kv.calls.count("set") == 1
+    assert refreshed.last_seen_at == now[0].isoformat()
+    ttl = await app.state.runtime.kv.client.ttl(
+        app.state.runtime.settings.redis_key_prefix + "session:token:" + store._hash(token))
+    assert 1790 <= ttl <= 1800
+    kv.calls.clear()
+    now[0] += timedelta(seconds=30)
+    assert await store.resolve(token) is not None
+    now[0] += timedelta(seconds=29)
+    assert await store.resolve(token) is not None
+    assert kv.calls.count("set") == 0  # one SET for the requests of that minute
+
+
+async def test_a_revoked_session_is_refused_at_once_between_refreshes(app, clean):
+    from datetime import UTC, datetime, timedelta
+
+    from backend.identity.sessions import SessionStore
+
+    now = [datetime(2026, 3, 1, 8, 0, tzinfo=UTC)]
+    kv = CountingKV(app.state.runtime.kv)
+    store = SessionStore(kv, app.state.runtime.settings.master_key(), idle=1800,
+                         absolute=43_200, clock=lambda: now[0])
+    token, record = await store.create(account_id=7, role="patient", address="a",
+                                       user_agent="u")
+    other, _ = await store.create(account_id=7, role="patient", address="b", user_agent="u")
+    now[0] += timedelta(seconds=5)
+    assert await store.resolve(token) is not None  # not refreshed (5 s after login)
+    assert await store.revoke(7, record.id)
+    now[0] += timedelta(seconds=1)
+    assert await store.resolve(token) is None  # the very next request
+    assert await store.resolve(other) is not None
+    assert await store.revoke_all(7) != []
+    assert await store.resolve(other) is None
+
+
 async def test_tokens_are_stored_only_as_keyed_hashes(app, gql, notifier, clean):
     await create_patient(email="hash@example.fr")
     token = await sign_in(gql, notifier, "hash@example.fr", PASSWORD)

@@ -92,7 +92,7 @@ def code_store(rt: Runtime) -> CodeStore:
 def session_store(rt: Runtime) -> SessionStore:
     s = rt.settings
     return SessionStore(rt.kv, s.master_key(), idle=s.session_idle_seconds,
-                        absolute=s.session_absolute_seconds)
+                        absolute=s.session_absolute_seconds, clock=rt.clock)
 
 
 def _identifier_tag(rt: Runtime, identifier: str) -> str:

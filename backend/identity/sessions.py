@@ -1,13 +1,19 @@
 """Server-side sessions: opaque 256-bit bearer tokens, stored as keyed hashes in Redis.
 
 Idle expiry (SESSION_IDLE_SECONDS) is the key's TTL, refreshed on use but never beyond the
-absolute expiry (SESSION_ABSOLUTE_SECONDS) fixed at login.
+absolute expiry (SESSION_ABSOLUTE_SECONDS) fixed at login. The refresh (a SET, and a GET that
+catches a revocation racing with it) happens at most once per `refresh_interval` (a minute, or a
+tenth of the idle timeout if shorter): other requests cost one GET. So a session idle since its
+last refresh expires between `idle - refresh_interval` and `idle` after its last use (never
+later), and `last_seen_at` is as precise as the interval. Revocation stays immediate: it deletes
+the token key, which every request reads.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,12 +54,24 @@ def _account_key(account_id: int) -> str:
     return f"session:account:{account_id}"
 
 
+#: The idle timer is refreshed at most this often (seconds), and at most every tenth of the
+#: idle timeout.
+REFRESH_INTERVAL = 60.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class SessionStore:
-    def __init__(self, kv: KeyValueStore, master_key: bytes, *, idle: int, absolute: int) -> None:
+    def __init__(self, kv: KeyValueStore, master_key: bytes, *, idle: int, absolute: int,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
         self.kv = kv
         self.master_key = master_key
         self.idle = idle
         self.absolute = absolute
+        self.clock = clock
+        self.refresh_interval = min(REFRESH_INTERVAL, idle / 10)
 
     def _hash(self, token: str) -> str:
         return keyed_hash(self.master_key, "session", token)
@@ -63,7 +81,7 @@ class SessionStore:
         person_id: int | None = None, professional_id: int | None = None,
     ) -> tuple[str, SessionRecord]:
         token = secrets.token_urlsafe(32)  # 256 bits
-        now = datetime.now(UTC)
+        now = self.clock()
         record = SessionRecord(
             id=secrets.token_urlsafe(12), account_id=account_id, role=role,
             created_at=now.isoformat(), last_seen_at=now.isoformat(),
@@ -88,11 +106,16 @@ class SessionStore:
         if raw is None:
             return None
         record = SessionRecord(**json.loads(raw))
-        now = datetime.now(UTC)
+        now = self.clock()
         remaining = (record.absolute_expiry - now).total_seconds()
         if remaining <= 0:
             await self.kv.delete(key)
             return None
+        since = (now - datetime.fromisoformat(record.last_seen_at)).total_seconds()
+        if 0 <= since < self.refresh_interval:
+            # Refreshed less than an interval ago: the key exists, so no revocation has
+            # happened (revoking deletes it). One GET per request.
+            return record
         record.last_seen_at = now.isoformat()
         await self.kv.set(key, json.dumps(asdict(record)), ttl=min(self.idle, remaining))
         # A revocation between the read and the refresh above would be undone by the refresh
