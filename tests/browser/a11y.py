@@ -17,6 +17,7 @@ CARNET_SCREENSHOTS_ALL=1, one for every state checked.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -277,9 +278,23 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-#: What the checks cost this run: [count, seconds] (printed at the end of the session, so the
-#: browser suite's share of CI's time budget stays visible).
-CHECK_COST: list[float] = [0, 0.0]
+#: What the checks cost this run: [count, seconds, axe runs skipped] (printed at the end of the
+#: session, so the browser suite's share of CI's time budget stays visible).
+CHECK_COST: list[float] = [0, 0.0, 0]
+
+# Everything axe's verdict depends on: the window's size, the document exactly as it is (its
+# HTML, so its classes, styles, texts and attributes) and which element has the focus (a focus
+# ring has its own colours). The mouse is parked first (see check_page). Two states with the
+# same fingerprint get the same verdict, so a state already found clean is not run through axe
+# again (the tour, for one, checks each page where `goto` lands and again at each width).
+_FINGERPRINT_JS = """() => {
+  const path = [];
+  for (let el = document.activeElement; el && el !== document.body; el = el.parentElement) {
+    path.unshift(el.tagName + ':' + [...(el.parentElement || document).children].indexOf(el));
+  }
+  return `${innerWidth}x${innerHeight}|${path.join('/')}|${document.documentElement.outerHTML}`;
+}"""
+_CLEAN_STATES: set[str] = set()
 
 
 async def check_page(page: Page, name: str) -> None:
@@ -295,10 +310,23 @@ async def check_page(page: Page, name: str) -> None:
         CHECK_COST[1] += time.monotonic() - started
 
 
+async def _fingerprint(page: Page) -> str:
+    return hashlib.sha256((await _evaluate(page, _FINGERPRINT_JS)).encode()).hexdigest()
+
+
 async def _check_page(page: Page, name: str) -> None:
     await page.mouse.move(0, 0)
     await settle(page)
-    violations = await assert_accessible(page, context=name)
+    fingerprint = await _fingerprint(page)
+    if fingerprint in _CLEAN_STATES:
+        CHECK_COST[2] += 1
+        violations: list[dict[str, Any]] = []
+    else:
+        violations = await assert_accessible(page, context=name)
+        # Recorded only if the page did not change while axe ran (a late update is checked
+        # the next time).
+        if not violations and await _fingerprint(page) == fingerprint:
+            _CLEAN_STATES.add(fingerprint)
     # A full-page screenshot costs about a third of a check: taken where axe found something
     # (beside its report), or everywhere with CARNET_SCREENSHOTS_ALL=1 (to look at every state).
     if violations or os.environ.get("CARNET_SCREENSHOTS_ALL") == "1":

@@ -202,7 +202,8 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    count, seconds = a11y.CHECK_COST
+    count, seconds, skipped = a11y.CHECK_COST
     if count:
         terminalreporter.write_line(
-            f"accessibility checks: {int(count)} in {seconds:.0f} s ({seconds / count:.2f} s each)")
+            f"accessibility checks: {int(count)} in {seconds:.0f} s ({seconds / count:.2f} s "
+            f"each); axe skipped on {int(skipped)} states identical to one found clean")
