@@ -43,6 +43,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     Node,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     Visitor,
@@ -179,26 +180,24 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
 
     _shared_event: SharedEvent | None = None
     _static_key: tuple[str, str] | None = None
-    _per_event = False
 
-    def build_resolve_info(self, field_def: Any, field_nodes: Any, parent_type: Any,
-                           path: Any) -> Any:
-        if (not self._per_event and path.prev is None
-                and parent_type is self.schema.subscription_type):
-            # The subscribe resolver of this operation runs next, in this task.
-            _subscription_executor.set(self)
-        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        # Once per operation (not per field): a subscription's executor is what its subscribe
+        # resolver, which runs next in this task, hands to a hub (subscription_executor()).
+        executor = super().build(*args, **kwargs)
+        if (not isinstance(executor, list)
+                and executor.operation.operation is OperationType.SUBSCRIPTION):
+            _subscription_executor.set(executor)
+        return executor
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if not isinstance(payload, SharedEvent):
-            executor = super().build_per_event_executor(payload)
-            executor._per_event = True
-            return executor
+            return super().build_per_event_executor(payload)
         if self._static_key is None:  # once per subscription, not per event
             self._static_key = (_operation_key(self), _variables_key(self))
         executor = super().build_per_event_executor(payload.value)
         executor._shared_event = payload
-        executor._per_event = True
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
