@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
 # lost some other way (pub/sub is at-most-once; the broker's resync covers reconnections).
 SAFETY_READ_SECONDS = 30.0
+# Members offered a payload between two returns to the event loop (ConversationFeed).
+OFFER_SLICE = 64
 
 
 class ConversationPosition:
@@ -316,10 +318,15 @@ class ConversationFeed:
                             member.seq = seq
                             member.offer(own)
                     continue
-            for member in behind:
+            for index, member in enumerate(behind, 1):
                 if member.seq < seq:
                     member.seq = seq
                     member.offer(payload)
+                if index % OFFER_SLICE == 0:
+                    # Let the loop poll I/O between slices: a burst of hundreds of woken
+                    # writers would otherwise delay every database answer behind it (among
+                    # them those of the sendMessage transactions holding the conversation).
+                    await asyncio.sleep(0)
 
 
 # conversation id -> its feed in this process (while it has members).
