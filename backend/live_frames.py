@@ -63,11 +63,12 @@ try:  # orjson when installed: ~10x faster than json.dumps on these payloads
     def encode_json(value: Any) -> str:
         try:
             return orjson.dumps(value).decode()
-        except TypeError:  # a value orjson refuses (e.g. an integer over 64 bits)
-            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        except TypeError:  # what orjson refuses: integers beyond 64 bits, lone surrogates
+            # (ASCII escapes: the text frame must still encode as UTF-8)
+            return json.dumps(value, separators=(",", ":"))
 except ImportError:  # pragma: no cover - orjson is a dependency
     def encode_json(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(slots=True)
@@ -241,6 +242,9 @@ def _checked(result: Any, shared: SharedResults, key: tuple) -> Any:
 # client reconnects and resumes from the cursor of the last message it received.
 SLOW_CONSUMER = 1013
 SLOW_CONSUMER_REASON = "Too slow: resume from your last cursor"
+# Close code when a frame could not be written on a socket still open (internal error).
+FRAME_FAILED = 1011
+FRAME_FAILED_REASON = "Frame not written: resume from your last cursor"
 # Frames queued for one socket (references to shared payloads, not copies) before it is deemed
 # too slow: two catch-up batches.
 SOCKET_QUEUE_FRAMES = 1000
@@ -334,6 +338,10 @@ class LiveMember:
                     except Exception:  # the client went away, or the socket was closed
                         self.closed = True
                         queue.clear()
+                        # Never a silent socket: if it is still open, close it so that its
+                        # client resumes from its cursor (a no-op once closed).
+                        with contextlib.suppress(Exception):
+                            await socket.close(code=FRAME_FAILED, reason=FRAME_FAILED_REASON)
                         break
                     self.sent += 1
                 if self.overflowed:

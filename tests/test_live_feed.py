@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from backend import live_frames
-from backend.live_frames import SLOW_CONSUMER, FrameTarget, LiveMember
+from backend.live_frames import FRAME_FAILED, SLOW_CONSUMER, FrameTarget, LiveMember
 from backend.messaging import services, subscriptions
 from tests.attack_matrix import AsgiWebSocket
 from tests.factories import PASSWORD, create_patient, create_professional
@@ -239,3 +239,47 @@ def test_frame_templates_of_both_protocols():
                                                  "payload": {"data": {"x": 1}}}
     assert json.loads(legacy.frame(payload)) == {"type": "data", "id": "7",
                                                  "payload": {"data": {"x": 1}}}
+
+
+def test_payloads_orjson_refuses_still_make_a_utf8_text_frame():
+    for value in ({"n": 2**70}, {"s": "lone \ud800 surrogate"}):
+        text = live_frames.encode_json(value)
+        text.encode()  # a text frame must encode as UTF-8
+        assert json.loads(text).keys() == value.keys()
+
+
+class _Refusing:
+    """A socket whose writes fail while it stays open."""
+
+    def __init__(self) -> None:
+        self.closed: list[int] = []
+
+    async def send(self, message: dict) -> None:
+        raise RuntimeError("cannot write")
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed.append(code)
+
+
+async def test_a_frame_that_cannot_be_written_closes_the_socket():
+    class Executor:
+        fragment_definitions: dict = {}
+        operation = None
+        variable_values: dict = {}
+
+    socket = _Refusing()
+    target = FrameTarget(socket, "1", None, legacy=False)
+    import unittest.mock
+
+    with unittest.mock.patch.object(live_frames, "static_key", lambda _e: ("op", "vars")):
+        member = LiveMember(target, Executor(), account_id=1, locale="fr", seq=0)
+    task = asyncio.ensure_future(member.run())
+    assert member.offer('{"data":null}')
+    async with asyncio.timeout(5):
+        while not socket.closed:
+            await asyncio.sleep(0)
+    assert socket.closed == [FRAME_FAILED] and member.closed
+    assert not member.offer('{"data":null}')  # takes nothing more
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
