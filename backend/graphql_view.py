@@ -27,7 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET, UnsetType
 
-from backend import jsonbody, live_sockets
+from backend import jsonbody, live_frames, live_sockets
 from backend.context import Context, Loaders, new_request_id
 from backend.errors import BAD_USER_INPUT, UNAVAILABLE_MESSAGE
 from backend.i18n import DEFAULT_LOCALE, N_, gettext, negotiate, use_locale
@@ -67,6 +67,9 @@ class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             refusal = await self.view.ws_operation_refusal(self.context)
             if refusal is None:
                 fresh_loaders(self.context)
+                # Live message subscriptions write their frames themselves (live_frames.py).
+                live_frames.current_target.set(live_frames.FrameTarget(
+                    self.context.request, operation.id, self.context, legacy=False))
                 await super().run_operation(operation)
             elif refusal == _SESSION_GONE:
                 self.operations.pop(operation.id, None)
@@ -98,6 +101,8 @@ class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
         refusal = await self.view.ws_operation_refusal(self.context)
         if refusal is None:
             fresh_loaders(self.context)
+            live_frames.current_target.set(live_frames.FrameTarget(
+                self.context.request, operation_id, self.context, legacy=True))
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         try:

@@ -9,25 +9,35 @@ ends these subscriptions too.
 Fan-out cost: the local subscribers of a conversation share one catch-up read, one decryption
 per message, and one execution of their selection per (operation, variables, visibility)
 (backend/live_frames.py); each socket then only gets the frame written.
+
+`messageAdded` over our websocket handlers goes further (`ConversationFeed`): one feed per
+conversation in this process holds the one broker subscription, reads once per wake-up from
+the lowest position of its members, executes and encodes once per (operation, variables,
+visibility) and hands the same payload to every member, whose operation task only writes its
+frame (no per-subscriber Strawberry pipeline). Each member gets exactly the messages past its
+own position, in order; the access check stays the subscription's start (participants only,
+refusals answered like a missing conversation, through Strawberry as before).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import strawberry
 from strawberry.types import Info
 from tortoise.exceptions import OperationalError
 
+from backend import live_frames
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.i18n import N_
-from backend.live_frames import SharedEvent, SharedResults
+from backend.live_frames import LiveMember, SharedEvent, SharedResults
 from backend.messaging import services
 from backend.messaging.models import Message as MessageModel
 from backend.messaging.types import Message
@@ -37,6 +47,8 @@ log = logging.getLogger(__name__)
 # A quiet subscription re-reads the database this often anyway: a safety net for a wake-up
 # lost some other way (pub/sub is at-most-once; the broker's resync covers reconnections).
 SAFETY_READ_SECONDS = 30.0
+# Members offered a payload between two returns to the event loop (ConversationFeed).
+OFFER_SLICE = 64
 
 
 class ConversationPosition:
@@ -122,6 +134,8 @@ class LiveMessage:
     row: MessageModel
     body: str
     shared: SharedResults
+    # Encoded payloads by (operation, variables, visibility), for ConversationFeed.
+    payloads: dict[tuple, str] = field(default_factory=dict)
 
     def event_for(self, viewer_account_id: int, locale: str, cursor: str) -> SharedEvent:
         # Visibility: what makes two viewers see this message differently: `isMine` (author
@@ -190,6 +204,153 @@ async def _read_with_retry(read: Callable[[], Awaitable[list[MessageModel]]]
             delay = min(delay * 2, 2.0)
 
 
+class ConversationFeed:
+    """This process's `messageAdded` subscribers of one conversation (see the module doc)."""
+
+    def __init__(self, conversation_id: uuid.UUID, runtime: object, ring: services.KeyRing
+                 ) -> None:
+        self.conversation_id = conversation_id
+        self.channel = services.conversation_channel(conversation_id)
+        self.members: set[LiveMember] = set()
+        self.ring = ring
+        self.reads = 0
+        self._wake = asyncio.Event()
+        # A context of its own: nothing of the first member's task (its language, its
+        # operation) leaks into the feed, which serves them all.
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(runtime.broker), context=contextvars.Context())  # type: ignore[attr-defined]
+
+    @property
+    def stopped(self) -> bool:
+        return self._task.done()
+
+    def join(self, member: LiveMember) -> None:
+        self.members.add(member)
+        # Read from its position (coalesced with other wake-ups): whatever this feed already
+        # read past it, or was committed before the broker subscription, is caught up now.
+        self._wake.set()
+
+    def leave(self, member: LiveMember) -> bool:
+        """True if the feed is now empty (and stopped)."""
+        self.members.discard(member)
+        if self.members:
+            return False
+        self._task.cancel()
+        return True
+
+    async def _run(self, broker: object) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with broker.subscribe(self.channel) as subscription:  # type: ignore[attr-defined]
+                pump = asyncio.ensure_future(self._pump(subscription))
+                try:
+                    last_read = loop.time()
+                    while True:
+                        wait = max(0.05, SAFETY_READ_SECONDS - (loop.time() - last_read))
+                        try:
+                            async with asyncio.timeout(wait):
+                                await self._wake.wait()
+                        except TimeoutError:
+                            if loop.time() - last_read < SAFETY_READ_SECONDS:
+                                continue
+                        self._wake.clear()
+                        last_read = loop.time()
+                        await self._read_and_deliver()
+                finally:
+                    pump.cancel()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug: the members' sockets must not wait forever in silence
+            log.exception("conversation feed failed; closing its sockets")
+            if _feeds.get(self.conversation_id) is self:
+                del _feeds[self.conversation_id]
+            for member in list(self.members):
+                member.closed = member.overflowed = True
+                member._wake()
+
+    async def _pump(self, subscription: object) -> None:
+        # Every delivery (a message, or a resync) means: read past the positions.
+        while True:
+            await subscription.get()  # type: ignore[attr-defined]
+            subscription.take_pending()  # type: ignore[attr-defined]
+            self._wake.set()
+
+    async def _read_and_deliver(self) -> None:
+        while True:
+            # Members that join during this pass are read for in the next one (join wakes).
+            members = [m for m in self.members if not m.closed]
+            if not members:
+                return
+            start = min(m.seq for m in members)
+            self.reads += 1
+            batch = await _read_after(ConversationPosition(self.conversation_id, start),
+                                      self.ring)
+            audiences: dict[tuple, list[LiveMember]] = {}
+            for member in members:
+                audiences.setdefault(member.audience, []).append(member)
+            for live in batch:
+                await self._deliver(live, audiences)
+            if len(batch) < services.CATCH_UP_BATCH:
+                return
+
+    async def _deliver(self, live: LiveMessage, audiences: dict[tuple, list[LiveMember]]
+                       ) -> None:
+        seq = live.row.seq
+        cursor = services.encode_cursor(seq)
+        for members in audiences.values():
+            behind = [m for m in members if m.seq < seq and not m.closed]
+            if not behind:
+                continue
+            first = behind[0]
+            event = live.event_for(first.account_id, first.locale, cursor)
+            key = (first.static_key, event.visibility)
+            payload = live.payloads.get(key)
+            if payload is None:
+                payload, shareable = await first.render(event.value)
+                if shareable:
+                    live.payloads[key] = payload
+                else:  # errors: each member executes and is masked on its own
+                    first.seq = seq
+                    first.offer(payload)
+                    for member in behind[1:]:
+                        own, _ = await member.render(event.value)
+                        if member.seq < seq:
+                            member.seq = seq
+                            member.offer(own)
+                    continue
+            for index, member in enumerate(behind, 1):
+                if member.seq < seq:
+                    member.seq = seq
+                    member.offer(payload)
+                if index % OFFER_SLICE == 0:
+                    # Let the loop poll I/O between slices: a burst of hundreds of woken
+                    # writers would otherwise delay every database answer behind it (among
+                    # them those of the sendMessage transactions holding the conversation).
+                    await asyncio.sleep(0)
+
+
+# conversation id -> its feed in this process (while it has members).
+_feeds: dict[uuid.UUID, ConversationFeed] = {}
+
+
+async def _follow_frames(info: Info, conversation_id: uuid.UUID, start: int,
+                         target: live_frames.FrameTarget,
+                         executor: live_frames.SharedEventExecutor) -> None:
+    context = info.context
+    member = LiveMember(target, executor, account_id=context.viewer.account_id,
+                        locale=context.locale, seq=start)
+    feed = _feeds.get(conversation_id)
+    if feed is None or feed.stopped:
+        feed = _feeds[conversation_id] = ConversationFeed(
+            conversation_id, context.runtime, services.KeyRing(context.settings))
+    feed.join(member)
+    try:
+        await member.run()
+    finally:
+        if feed.leave(member) and _feeds.get(conversation_id) is feed:
+            del _feeds[conversation_id]
+
+
 @strawberry.type
 class MessagingSubscriptions:
     @strawberry.subscription(description="New messages of one conversation after `after` (a "
@@ -207,6 +368,13 @@ class MessagingSubscriptions:
             raise PublicError(N_("Conversation introuvable."), code="NOT_FOUND")
         cursor = services.decode_cursor(after)
         start = conversation.last_seq if cursor is None else cursor
+        target = live_frames.current_target.get()
+        executor = live_frames.subscription_executor()
+        if target is not None and executor is not None:
+            # Over our websocket handlers: frames are written by this process's feed of the
+            # conversation, never yielded (Strawberry sends "complete" if this ever returns).
+            await _follow_frames(info, conversation.id, start, target, executor)
+            return
         async for message in _follow(info, services.conversation_channel(conversation.id),
                                      ConversationPosition(conversation.id, start)):
             yield message
