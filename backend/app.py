@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
-from backend import counters, db
+from backend import counters, db, response_cache
 from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
 from backend.announcements import services as announcements
 from backend.bootstrap import build_runtime
@@ -56,17 +56,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     # Tortoise logs every SQL statement WITH its values at DEBUG: values are health data.
     # Set here too, since uvicorn workers do not run the CLI's logging set-up.
     logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
+    cache = response_cache.ResponseCache(settings.response_cache_bytes,
+                                         settings.response_cache_ttl_seconds)
     graphql = CarnetGraphQL(
         build_schema(settings),
         _runtime,
         graphiql=settings.graphiql,
         allowed_origins=settings.allowed_origins,
+        cache=cache,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = build_runtime(settings)
         app.state.runtime = runtime
+        app.state.response_cache = cache
         # The GraphQL view authenticates websockets' connection_init with the same function
         # the authentication middleware uses for every request.
         app.state.authenticate = resolve_bearer

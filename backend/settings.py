@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     graphql_max_query_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     # Memory (estimated) of the per-worker cache of parsed and validated documents.
     graphql_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=1024 * 1024, le=1024**3)
+    # Per worker: whole answers of the web app's known operations for patients, in memory
+    # (backend/response_cache.py); 0 turns the cache off. Entries live at most the TTL.
+    response_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0, le=1024**3)
+    response_cache_ttl_seconds: float = Field(default=10.0, gt=0, le=3600)
     # Wall-clock budget of one query or mutation (parsing, validation and execution).
     graphql_time_budget_seconds: float = Field(default=15.0, gt=0, le=600)
     db_pool_max_size: int = Field(default=5, ge=1, le=100)

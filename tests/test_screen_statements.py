@@ -7,7 +7,9 @@ The patient's own reads log nothing; a professional's read of the same record is
 apart, its access-log write (one statement) separately from its reads. The announcements come
 from a per-process cache (backend/announcements/services.py): counted warm, and the cold case
 (one statement more, at most once per CACHE_TTL per process) on its own. Not counted: the
-session check, which is a Redis round trip, not SQL.
+session check, which is a Redis round trip, not SQL. These count GraphQL's execution: the
+response cache is off here (`no_response_cache`); tests/test_response_cache.py counts its one
+data version read on top, and its hits.
 
 Also run on SQLite (CARNET_TEST_DATABASE=sqlite, tests/conftest.py): the raw SQL of the
 profile's UNION ALL and of the conversation list has a path per dialect.
@@ -62,6 +64,14 @@ SCREENS = {
                   {"first": documents_state.PAGE_SIZE, "filter": None}),
     "profile": (source(profile_operations.PROFILE), {}),
 }
+
+
+@pytest.fixture(autouse=True)
+def no_response_cache(app):
+    cache = app.state.response_cache
+    budget, cache.budget = cache.budget, 0
+    yield
+    cache.budget = budget
 
 
 @pytest.fixture
