@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "backend.access.models",
     "backend.messaging.models",
     "backend.profile.models",
+    "backend.agenda.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

@@ -36,6 +36,10 @@ PATIENT_OWNED = {
     # transaction.
     "access_log_entry": "patient_id",
     "access_log_head": "patient_id",
+    # The agenda (issue 13): appointments, the notices about them, calendar feeds.
+    "appointment": "person_id",
+    "appointment_notice": "person_id",
+    "calendar_feed": "person_id",
 }
 
 # Co-located through a parent: they reach the patient only through a foreign key to a
@@ -80,6 +84,14 @@ GLOBAL = {
     # partitioned by created_at (month), never by patient.
     "audit_event": "security trail by account and time, patients and professionals",
     "tortoise_migrations": "migration bookkeeping",
+    # The response cache's data versions (migration 0018): one row per patient (scope = person
+    # id) bumped in every writing transaction, and row 0 for what every screen shows. Before
+    # distribution it splits (docs/scaling.md): the patient rows go with the patient, row 0
+    # becomes a reference row.
+    "data_version": "per-patient versions + the global row 0; splits before distribution",
+    # A professional's bookable slots name no patient; searched by professional and time
+    # (distributed by professional_id if ever needed).
+    "agenda_slot": "a professional's free and booked slots, no patient",
 }
 
 # UNIQUE constraints (other than primary keys) on patient-owned and co-located tables that do
@@ -93,6 +105,11 @@ GLOBAL_UNIQUES = {
                                   "construction; the constraint becomes (person_id, blob_name)",
     ("message", ("author_account_id", "client_message_id")): "becomes (patient column, "
                                                              "author, client id)",
+    ("appointment", ("active_slot_id",)): "the slot row's conditional status update (free -> "
+                                          "booked, agenda/services.py) keeps one booking per "
+                                          "slot once agenda_slot lives apart",
+    ("calendar_feed", ("token_hash",)): "lookup table distributed by token_hash (the feed URL "
+                                        "names no patient)",
 }
 
 CLASSES = {"patient-owned": PATIENT_OWNED, "co-located": CO_LOCATED, "key missing": KEY_MISSING,

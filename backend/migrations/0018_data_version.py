@@ -61,8 +61,8 @@ END $$ LANGUAGE plpgsql
 """
 
 
-def _pg_trigger(table: str) -> str:
-    expr = PATIENT_OF.get(table, "0")
+def _pg_trigger(table: str, patient_of: dict[str, str]) -> str:
+    expr = patient_of.get(table, "0")
     old, new = expr.format(r="OLD"), expr.format(r="NEW")
     default = "NULL" if table in NO_PATIENT_NO_BUMP else "0"
     return f"""
@@ -92,8 +92,8 @@ def _sqlite_bump(expr: str) -> str:
             f" UPDATE data_version SET version = version + 1 WHERE scope = {expr};")
 
 
-def _sqlite_triggers(table: str) -> str:
-    expr = PATIENT_OF.get(table, "0")
+def _sqlite_triggers(table: str, patient_of: dict[str, str]) -> str:
+    expr = patient_of.get(table, "0")
     if table not in NO_PATIENT_NO_BUMP:
         expr = f"COALESCE({expr}, 0)"
     old, new = expr.format(r="OLD"), expr.format(r="NEW")
@@ -113,27 +113,39 @@ def _sqlite_triggers(table: str) -> str:
 class VersionTriggers(ops.RunSQL):
     """The table and its triggers, in each dialect's SQL."""
 
-    def __init__(self) -> None:
+    def __init__(self, tables: tuple[str, ...] = TABLES,
+                 patient_of: dict[str, str] | None = None, *, with_table: bool = True) -> None:
+        # Later migrations add their own tables' triggers: their tables, the SQL of each
+        # one's patient, and with_table=False.
         super().__init__("SELECT 1", reverse_sql="SELECT 1")
+        self.tables = tables
+        self.patient_of = PATIENT_OF if patient_of is None else patient_of
+        self.with_table = with_table
 
     async def database_forward(self, app_label, old_state, new_state, state_editor=None):
         client = state_editor.client
+        head = CREATE_TABLE + ";" if self.with_table else ""
         if client.capabilities.dialect == "sqlite":
-            script = CREATE_TABLE + ";" + "".join(_sqlite_triggers(t) for t in TABLES)
+            script = head + "".join(_sqlite_triggers(t, self.patient_of) for t in self.tables)
         else:
-            script = CREATE_TABLE + ";" + PG_BUMP + ";" + "".join(_pg_trigger(t) for t in TABLES)
+            if self.with_table:
+                head += PG_BUMP + ";"
+            script = head + "".join(_pg_trigger(t, self.patient_of) for t in self.tables)
         await client.execute_script(script)
 
     async def database_backward(self, app_label, old_state, new_state, state_editor=None):
         client = state_editor.client
         if client.capabilities.dialect == "sqlite":
             script = "".join(f"DROP TRIGGER IF EXISTS carnet_version_{k}_{t};"
-                             for t in TABLES for k in "iud")
+                             for t in self.tables for k in "iud")
         else:
             script = "".join(f"DROP TRIGGER IF EXISTS carnet_version ON {t};"
-                             f"DROP FUNCTION IF EXISTS carnet_version_{t}();" for t in TABLES)
-            script += "DROP FUNCTION IF EXISTS carnet_bump_version(BIGINT);"
-        await client.execute_script(script + "DROP TABLE IF EXISTS data_version")
+                             f"DROP FUNCTION IF EXISTS carnet_version_{t}();" for t in self.tables)
+            if self.with_table:
+                script += "DROP FUNCTION IF EXISTS carnet_bump_version(BIGINT);"
+        if self.with_table:
+            script += "DROP TABLE IF EXISTS data_version"
+        await client.execute_script(script)
 
 
 class Migration(migrations.Migration):

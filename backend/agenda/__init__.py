@@ -1,0 +1,2 @@
+"""The patient's agenda: appointments from every source, professionals' bookable slots,
+reminders and calendar feeds (issue 13)."""
