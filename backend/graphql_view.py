@@ -202,7 +202,11 @@ class CarnetGraphQL(GraphQL[Context, None]):
         if digest is None or variables is None or not (
                 operation_name is None or isinstance(operation_name, str)):
             return None
-        versions = await response_cache.data_versions(session.person_id)
+        try:
+            versions = await response_cache.data_versions(session.person_id)
+        except Exception as exc:  # the database is down: GraphQL answers (and masks) it
+            log.warning("response cache: version read failed (%s)", type(exc).__name__)
+            return None
         locale = request.scope.get("state", {}).get("locale")
         key = (session.account_id, session.person_id, digest, operation_name, variables,
                locale, *versions)

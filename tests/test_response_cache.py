@@ -272,3 +272,18 @@ async def test_a_professionals_login_trail_bumps_no_version(record):
     before = await _versions()
     await AuditEvent.create(kind=next(iter(AuditKind)), account_id=doctor.id, outcome="success")
     assert await _versions() == before, "a professional's audit event moved a version"
+
+
+async def test_a_failed_version_read_answers_through_graphql_uncached(app, client, record,
+                                                                      monkeypatch):
+    from backend import response_cache
+
+    async def down(person_id):
+        raise ConnectionRefusedError("database down")
+
+    token = record["tokens"]["patient"]
+    expected = await _post(client, "home", token)  # a miss: computed and kept
+    monkeypatch.setattr(response_cache, "data_versions", down)
+    hits = _view(app).hits
+    assert await _post(client, "home", token) == expected  # computed again, not from the cache
+    assert _view(app).hits == hits
