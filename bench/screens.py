@@ -636,14 +636,83 @@ class Row:
         return self.counts[name] / self.served
 
 
+# Where the server's CPU goes, by the package of the innermost frame (--py-spy).
+PROFILE_GROUPS = (
+    ("backend.", "carnet (backend/)"), ("strawberry", "strawberry"), ("graphql", "graphql-core"),
+    ("tortoise", "tortoise-orm"), ("pypika", "tortoise-orm"), ("asyncpg", "asyncpg"),
+    ("redis", "redis-py"), ("uvicorn", "uvicorn"), ("httptools", "uvicorn"),
+    ("starlette", "starlette"), ("asyncio", "asyncio"), ("cryptography", "cryptography"),
+    ("orjson", "orjson"), ("json", "json"),
+)
+
+
+def _group_of(frame: str) -> str:
+    # py-spy names a frame "function (package/module.py:line)", relative to site-packages.
+    path = frame.rsplit("(", 1)[-1]
+    for needle, name in PROFILE_GROUPS:
+        stem = needle.rstrip(".")
+        if path.startswith((f"{stem}/", f"{stem}.", f"{stem}_")) or f"/{stem}/" in path:
+            return name
+    return "other (python, C)"
+
+
+def summarize_profile(folded: Path, top: int = 12) -> list[str]:
+    """The folded stacks py-spy wrote: share of samples by package (innermost frame) and the
+    functions with the most samples on top of the stack, and inclusive."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    total = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        groups[_group_of(frames[-1])] = groups.get(_group_of(frames[-1]), 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    if not total:
+        return ["  (no samples)"]
+    out = ["  by package (innermost frame): " + ", ".join(
+        f"{name} {100 * n / total:.0f} %" for name, n in sorted(groups.items(),
+                                                                key=lambda kv: -kv[1]))]
+    out.append("  most samples on top of the stack:")
+    out += [f"    {100 * n / total:5.1f} %  {frame[:110]}"
+            for frame, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]]
+    out.append("  inclusive (carnet's own functions):")
+    ours = [(f, n) for f, n in inclusive.items()
+            if "(backend/" in f and "(backend/cli.py" not in f]
+    out += [f"    {100 * n / total:5.1f} %  {frame[:110]}"
+            for frame, n in sorted(ours, key=lambda kv: -kv[1])[:top]]
+    return out
+
+
+def py_spy_start(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
+    exe = shutil.which("py-spy")
+    if exe is None:
+        print("--py-spy: py-spy is not installed (pip install py-spy)", file=sys.stderr)
+        return None
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--duration", str(seconds),
+                             "--rate", "250", "--format", "raw", "--output", str(out),
+                             "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def measure(row: Row, drive: Any, *, pid: int, counters: Counters | None, warmup: int,
-            duration: int) -> Row:
+            duration: int, profile_dir: Path | None = None) -> Row:
     warm = drive(warmup)
     if warm["bad"] or warm["socket_errors"]:
         raise RuntimeError(f"({row.key}) failures during warm-up: {warm['sample']}")
     before = wait_idle(pid, counters)
     cpu_before = process_cpu_seconds(pid)
+    spy = (py_spy_start(pid, duration, profile_dir / f"{row.key.replace('/', '-')}.folded")
+           if profile_dir is not None else None)
     raw = drive(duration)
+    if spy is not None:
+        spy.wait(timeout=60)
     after = wait_idle(pid, counters)
     cpu_after = process_cpu_seconds(pid)
     row.requests, row.seconds = raw["requests"], raw["seconds"]
@@ -733,6 +802,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="an extra server setting (repeatable)")
     parser.add_argument("--client", choices=["auto", "python"], default="auto",
                         help="auto: wrk for raw and warm rows when installed")
+    parser.add_argument("--py-spy", type=Path, default=None, metavar="DIR",
+                        help="sample the server with py-spy during each Carnet row (folded "
+                             "stacks in DIR) and print where its CPU goes (the sampler "
+                             "costs the server a little: compare figures without it)")
     parser.add_argument("--setup-job", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cold-client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--plaintext-server", type=int, help=argparse.SUPPRESS)
@@ -751,6 +824,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--server-env {item!r}: expected NAME=VALUE")
         extra[name] = value
     args.server_env = extra
+    if args.py_spy is not None:
+        args.py_spy = args.py_spy.resolve()
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     return args
 
 
@@ -851,7 +927,7 @@ def run(args: argparse.Namespace) -> int:
                                           if wrk else run_python_load(
                                               load, seconds=s, concurrency=args.concurrency)),
                     pid=proc.pid, counters=counters, warmup=args.warmup,
-                    duration=args.duration))
+                    duration=args.duration, profile_dir=args.py_spy))
                 print(f"Measuring {screen} (cold) ...", file=sys.stderr)
                 spec = {"settings": settings, "url": base + "/graphql", "body": body.decode(),
                         "patients": patients,
@@ -862,7 +938,7 @@ def run(args: argparse.Namespace) -> int:
                     lambda s, spec=spec: run_job("--cold-client", {**spec, "seconds": s},
                                                  job_env, tmp, s + REQUEST_TIMEOUT_S + 60),
                     pid=proc.pid, counters=counters, warmup=args.warmup,
-                    duration=args.duration))
+                    duration=args.duration, profile_dir=args.py_spy))
 
         wrk_version = (subprocess.run([wrk, "-v"], capture_output=True, text=True, timeout=10,
                                       check=False).stdout.split(" [")[0] if wrk else
@@ -900,6 +976,12 @@ def run(args: argparse.Namespace) -> int:
         ]
         goal_lines, _ok = goals(rows)
         out += goal_lines
+        if args.py_spy is not None:
+            for row in rows:
+                folded = args.py_spy / f"{row.key.replace('/', '-')}.folded"
+                if folded.exists():
+                    out += ["", f"Profile of {row.key} (py-spy, {folded}):",
+                            *summarize_profile(folded)]
         failures = [r for r in rows if r.failures]
         for r in failures:
             out.append(f"FAILURES in {r.key}: {r.failures}, e.g. {r.sample!r}")
