@@ -221,11 +221,14 @@ class CarnetGraphQL(GraphQL[Context, None]):
         if (cache is None or response.status_code != 200 or not isinstance(body, bytes)
                 or not body.startswith(b'{"data":')):
             return
-        try:
-            if "errors" in orjson.loads(body):
-                return  # errors (an unavailable service, a bad variable) are never kept
-        except orjson.JSONDecodeError:
-            return
+        # Errors (an unavailable service, a bad variable) are never kept. Parsed only when the
+        # text could hold the key: an answer without the bytes `"errors"` has none.
+        if b'"errors"' in body:
+            try:
+                if "errors" in orjson.loads(body):
+                    return
+            except orjson.JSONDecodeError:
+                return
         headers = tuple((k, v) for k, v in response.headers.items() if k != "content-length")
         cache.put(key, key[0], body, headers)
 

@@ -79,7 +79,7 @@ async def test_every_table_has_the_version_trigger(app, clean):
     tables = await _tables()
     assert tables - UNVERSIONED - await _triggered() == set(), \
         "tables without a data version trigger"
-    assert VERSIONED | UNVERSIONED == tables, "the migrations' table lists vs the real schema"
+    assert tables == VERSIONED | UNVERSIONED, "the migrations' table lists vs the real schema"
 
 
 async def test_a_write_to_every_table_bumps_a_version(record):
@@ -287,3 +287,16 @@ async def test_a_failed_version_read_answers_through_graphql_uncached(app, clien
     hits = _view(app).hits
     assert await _post(client, "home", token) == expected  # computed again, not from the cache
     assert _view(app).hits == hits
+
+
+async def test_an_answer_with_errors_is_never_kept(app, client, record, monkeypatch):
+    from backend.announcements import queries as announcement_queries
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(announcement_queries.services, "latest", broken)
+    cache = _view(app)
+    body = await _post(client, "home", record["tokens"]["patient"])
+    assert b'"errors"' in body and b"a bug" not in body  # masked, and not kept
+    assert len(cache) == 0
