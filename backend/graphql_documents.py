@@ -40,7 +40,8 @@ class ByteBudgetLRU:
     """A least-recently-used map whose entries have a cost in bytes, and a budget.
 
     An entry costing more than a quarter of the budget is not kept (one huge query must not
-    evict every small one).
+    evict every small one). Entries are anything with a `cost` (the parsed documents here, whole
+    answers in backend/response_cache.py).
     """
 
     def __init__(self, budget_bytes: int) -> None:
@@ -85,6 +86,12 @@ class ByteBudgetLRU:
                 while self.bytes > self.budget and self._entries:
                     _, evicted = self._entries.popitem(last=False)
                     self.bytes -= evicted.cost
+
+    def discard(self, key: Any) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old.cost
 
     def clear(self) -> None:
         with self._lock:

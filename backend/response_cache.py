@@ -25,15 +25,14 @@ read.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from tortoise import connections
 
+from backend.graphql_documents import ByteBudgetLRU
 from backend.trusted_documents import TRUSTED_DOCUMENTS
 
 VERSIONS_PG = "SELECT scope, version FROM data_version WHERE scope IN (0, $1)"
@@ -53,15 +52,25 @@ class Entry:
 class ResponseCache:
     def __init__(self, budget_bytes: int, ttl: float,
                  trusted: dict[str, str] | None = None) -> None:
-        self.budget = budget_bytes
         self.ttl = ttl
         self.trusted = TRUSTED_DOCUMENTS if trusted is None else trusted
-        self.bytes = 0
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[tuple[Any, ...], Entry] = OrderedDict()
+        # The same byte-bounded LRU as the parsed documents' cache.
+        self._entries = ByteBudgetLRU(budget_bytes)
         self._hashes: dict[str, str | None] = {}  # query text -> trusted hash, or None
-        self._lock = threading.Lock()
+
+    @property
+    def budget(self) -> int:
+        return self._entries.budget
+
+    @budget.setter
+    def budget(self, value: int) -> None:
+        self._entries.budget = value
+
+    @property
+    def bytes(self) -> int:
+        return self._entries.bytes
 
     @property
     def enabled(self) -> bool:
@@ -80,40 +89,25 @@ class ResponseCache:
         return None
 
     def get(self, key: tuple[Any, ...], account_id: int) -> Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                self.misses += 1
-                return None
-            if entry.account_id != account_id or entry.expires <= time.monotonic():
-                del self._entries[key]
-                self.bytes -= entry.cost
-                self.misses += 1
-                return None
-            self._entries.move_to_end(key)
-            self.hits += 1
-            return entry
+        entry = self._entries.get(key)
+        if entry is not None and (entry.account_id != account_id
+                                  or entry.expires <= time.monotonic()):
+            self._entries.discard(key)
+            entry = None
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return entry
 
     def put(self, key: tuple[Any, ...], account_id: int, body: bytes,
             headers: tuple[tuple[str, str], ...]) -> None:
         cost = len(body) + ENTRY_OVERHEAD + sum(len(k) + len(v) for k, v in headers)
-        if cost > self.budget // 4:
-            return
-        entry = Entry(account_id, body, headers, time.monotonic() + self.ttl, cost)
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.bytes -= old.cost
-            self._entries[key] = entry
-            self.bytes += cost
-            while self.bytes > self.budget and self._entries:
-                _, evicted = self._entries.popitem(last=False)
-                self.bytes -= evicted.cost
+        self._entries.put(key, Entry(account_id, body, headers, time.monotonic() + self.ttl,
+                                     cost))
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self.bytes = 0
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
