@@ -7,9 +7,13 @@ rules) and for rows whose patient cannot be found (a professional's account, a m
 conversation a cascade already deleted), except that a professional's audit events bump
 nothing (NO_PATIENT_NO_BUMP). A trigger per table, AFTER INSERT OR UPDATE OR DELETE
 FOR EACH ROW, bumps the old row's scope and the new row's: writes through the ORM, bulk
-`update()`, raw SQL and cascades all bump, and a new table gets the global trigger by default
-(tests/test_response_cache.py lists the real schema's tables and fails on one without a
-trigger, or whose write does not bump). TRUNCATE fires no row trigger (tests only).
+`update()`, raw SQL and cascades all bump. On PostgreSQL the triggers are constraint triggers
+DEFERRED to the commit: the patient's version row is locked only while the transaction commits,
+so two open transactions writing one patient's rows (two conversations, a document and a
+message) never wait on each other (tests/test_message_sequence.py holds one open and commits
+the other); SQLite serialises writers anyway. A later migration adding a table adds its
+trigger too (0019 shows how): tests/test_response_cache.py lists the real schema's tables and
+fails on one without a trigger (or a reason for none), or whose write does not bump. TRUNCATE fires no row trigger (tests only).
 
 backend/response_cache.py reads the viewer's two versions in one primary-key read.
 """
@@ -80,8 +84,8 @@ BEGIN
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS carnet_version ON {table};
-CREATE TRIGGER carnet_version AFTER INSERT OR UPDATE OR DELETE ON {table}
-  FOR EACH ROW EXECUTE FUNCTION carnet_version_{table}();
+CREATE CONSTRAINT TRIGGER carnet_version AFTER INSERT OR UPDATE OR DELETE ON {table}
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION carnet_version_{table}();
 """
 
 
