@@ -468,3 +468,23 @@ async def test_patient_cannot_edit_a_professionals_appointment(gql, world):
         token=world["tokens"]["patient"]))["data"]["updateAppointment"]
     assert refused["__typename"] == "InvalidAppointmentInput" and refused["field"] == "id"
     assert PlaceKind.ADDRESS.value == "address"
+
+
+async def test_the_cancellation_deadline_follows_its_setting(world):
+    rt = world["rt"]
+    settings = rt.settings.model_copy(update={"agenda_cancel_deadline_hours": 2})
+    pro = policy.ProfessionalViewer(world["gp"].id, world["gp"].professional_id)
+    me = policy.PatientViewer(world["patient"].id, world["patient"].person_id)
+    start = later(1)
+    item = await services.schedule(rt, pro, world["public_id"], services.AppointmentInput(
+        start_at=start, end_at=start + timedelta(hours=1)))
+    assert services.cancel_deadline(settings, item.row) == start - timedelta(hours=2)
+    assert services.cancel_deadline(rt.settings, item.row) == start - timedelta(hours=24)
+    # Three hours before: too late with the default (24 h), in time with 2 h.
+    three_before = start - timedelta(hours=3)
+    with pytest.raises(services.TooLateToCancel) as refused:
+        await services.cancel_by_patient(rt, me, str(item.row.id), now=three_before)
+    assert refused.value.deadline == start - timedelta(hours=24)
+    rt_two = type(rt)(settings=settings, kv=rt.kv, broker=rt.broker, notifier=rt.notifier)
+    done = await services.cancel_by_patient(rt_two, me, str(item.row.id), now=three_before)
+    assert done.row.status.value == "cancelled"
