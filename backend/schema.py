@@ -16,6 +16,9 @@ from strawberry.types import ExecutionContext
 from backend.access.mutations import AccessMutations
 from backend.access.queries import AccessQueries, patient_record_queries
 from backend.access.types import AccessReferenceData, PatientRecordSummary
+from backend.agenda.mutations import AgendaMutations
+from backend.agenda.queries import AgendaQueries, PatientRecordAgenda
+from backend.agenda.subscriptions import AgendaSubscriptions
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
@@ -43,8 +46,10 @@ from backend.system import SystemQueries
 
 @strawberry.type(description="A patient's record as a professional may read it: each domain "
                               "brings its part (access: whose and on which ground; records: "
-                              "documents; profile: sections), all through the access policy.")
-class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordProfile):
+                              "documents; profile: sections; agenda: appointments), all through "
+                              "the access policy.")
+class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordProfile,
+                    PatientRecordAgenda):
     pass
 
 
@@ -58,7 +63,7 @@ class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferen
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries,
+            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, AgendaQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
@@ -69,12 +74,12 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations):
+               AccessMutations, AgendaMutations):
     pass
 
 
 @strawberry.type
-class Subscription(MessagingSubscriptions, AnnouncementSubscriptions):
+class Subscription(MessagingSubscriptions, AnnouncementSubscriptions, AgendaSubscriptions):
     pass
 
 log = logging.getLogger("carnet.graphql")

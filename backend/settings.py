@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # A participant who has not read a message after this delay gets one email/SMS.
     message_notify_delay_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
     message_notify_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Agenda (issue 13): a patient may cancel or move an appointment with a professional
+    # online until this many hours before it starts (then: call the practice).
+    agenda_cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Most slots one publishSlots call may create (a recurrence over a long range).
+    agenda_max_slots_per_publish: int = Field(default=1000, ge=1, le=20_000)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
     # unless set explicitly (None means: the environment's default).
