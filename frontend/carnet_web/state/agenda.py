@@ -181,7 +181,6 @@ BOOKED: Final = N_("Rendez-vous réservé : {when}.")
 CANCELLED: Final = N_("Le rendez-vous du {when} est annulé.")
 CHOOSE_PROFESSIONAL: Final = N_("Choisissez un professionnel de votre équipe de soins.")
 CHOOSE_SLOT: Final = N_("Choisissez un créneau.")
-NO_SLOT: Final = N_("Aucun créneau libre dans les {days} prochains jours.")
 WHO_REQUIRED: Final = N_("Indiquez avec qui est le rendez-vous.")
 PLACE_REQUIRED: Final = N_("Indiquez l'adresse, ou choisissez « Téléconsultation ».")
 TEXT_TOO_LONG: Final = N_("{max} caractères au maximum.")
@@ -363,7 +362,7 @@ class AgendaState(SessionState):
                                         last=long_day(start + timedelta(days=6), self.lang))
         chosen = next((day for day in self.days if day.iso == self.anchor), None)
         self.selected_title = chosen.title if chosen else ""
-        self.selected_items = chosen.items if chosen else []
+        self.selected_items = chosen.appointments if chosen else []
 
     async def _fetch(self) -> None:
         self._apply(await self._query(AGENDA, self._variables()))

@@ -277,7 +277,7 @@ class CalendarDay:
     today: bool
     selected: bool
     count: int
-    items: list[AppointmentItem]
+    appointments: list[AppointmentItem]
 
 
 def count_text(count: int, lang: str) -> str:
@@ -306,6 +306,6 @@ def calendar_days(days: Sequence[date], items: Sequence[AppointmentItem], *, mon
             today=day == today,
             selected=day == selected,
             count=len(mine),
-            items=mine,
+            appointments=mine,
         ))
     return cells
