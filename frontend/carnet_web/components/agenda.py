@@ -97,7 +97,7 @@ def appointment_list(items: Any, render: Any, *, id: str, empty: Any) -> rx.Comp
 
 def view_switch(state: Any) -> rx.Component:
     """"Liste", "Semaine", "Mois": toggle buttons (the one pressed says so)."""
-    def button(view: str, label: Any) -> rx.Component:
+    def view_button(view: str, label: Any) -> rx.Component:
         pressed = state.view == view
         return rx.button(label, on_click=state.set_view(view), size="2",
                          variant=rx.cond(pressed, "solid", "soft"),
@@ -105,9 +105,9 @@ def view_switch(state: Any) -> rx.Component:
                          id=f"view-{view}")
 
     return rx.flex(
-        button("list", t("Liste")),
-        button("week", t("Semaine")),
-        button("month", t("Mois")),
+        view_button("list", t("Liste")),
+        view_button("week", t("Semaine")),
+        view_button("month", t("Mois")),
         spacing="2",
         wrap="wrap",
         role="group",

@@ -32,6 +32,7 @@ from reflex.event import EventSpec
 
 from carnet_web import api, live
 from carnet_web.i18n import N_
+from carnet_web.routes import AGENDA_ROUTE
 from carnet_web.state.agenda_common import (
     APPOINTMENT_FIELDS,
     DURATION_INVALID,
@@ -103,7 +104,7 @@ FREE_SLOTS: Final = api.operation(
     """
     query FreeSlots($professionalId: ID!, $from: DateTime!, $to: DateTime!) {
       freeSlots(professionalId: $professionalId, from: $from, to: $to) {
-        id startAt endAt placeKind place
+        id start end placeKind place
       }
     }
     """
@@ -123,7 +124,7 @@ BOOK_SLOT: Final = api.operation(
 
 ADD_APPOINTMENT: Final = api.operation(
     """
-    mutation AddAppointment($input: AddAppointmentInput!) {
+    mutation AddAppointment($input: AppointmentInput!) {
       addAppointment(input: $input) {
         __typename
         ... on Appointment { ...AppointmentFields }
@@ -138,7 +139,7 @@ CANCEL_APPOINTMENT: Final = api.operation(
     mutation CancelAppointment($id: ID!) {
       cancelAppointment(id: $id) {
         __typename
-        ... on Appointment { ...AppointmentFields }
+        ... on AppointmentCancelled { appointment { ...AppointmentFields } }
         ... on TooLateToCancel { message deadline }
         ... on Error { message }
       }
@@ -169,7 +170,7 @@ REVOKE_FEED: Final = api.operation(
 AGENDA_CHANGED: Final = api.operation(
     """
     subscription AgendaChanged {
-      agendaChanged { appointmentId }
+      agendaChanged { kind appointmentId }
     }
     """
 )
@@ -209,17 +210,24 @@ def slot_option(node: Mapping[str, Any], lang: str) -> SlotOption:
     return SlotOption(id=str(node["id"]), when=item.when, hours=item.hours, place=item.place)
 
 
-def check_own(form: Mapping[str, Any]) -> dict[str, Any] | tuple[str, str, dict[str, Any]]:
-    """The `AddAppointmentInput` from the form, or (field, French message, values)."""
+def check_own(form: Mapping[str, Any], professionals: Mapping[str, str] | None = None
+              ) -> dict[str, Any] | tuple[str, str, dict[str, Any]]:
+    """The `AppointmentInput` from the form, or (field, French message, values).
+
+    `professionals`: id -> label of my care team. The API's own entries name their
+    practitioner in free text only (no professional id): a professional picked from the care
+    team is written there by their label, before what was typed."""
     start = parse_local(str(form.get("date") or ""), str(form.get("time") or ""))
     if isinstance(start, str):
         return ("time" if start in (TIME_REQUIRED, TIME_INVALID) else "date"), start, {}
     duration = parse_duration(form.get("duration"))
     if duration is None:
         return "duration", DURATION_INVALID, {}
-    professional_id = str(form.get("professionalId") or "").strip()
+    professional = (professionals or {}).get(str(form.get("professionalId") or "").strip(), "")
     practitioner = " ".join(str(form.get("practitioner") or "").split())
-    if not professional_id and not practitioner:
+    if professional:
+        practitioner = f"{practitioner} · {professional}" if practitioner else professional
+    if not practitioner:
         return "practitioner", WHO_REQUIRED, {}
     if len(practitioner) > MAX_TEXT:
         return "practitioner", TEXT_TOO_LONG, {"max": MAX_TEXT}
@@ -234,16 +242,14 @@ def check_own(form: Mapping[str, Any]) -> dict[str, Any] | tuple[str, str, dict[
         return "reason", TEXT_TOO_LONG, {"max": MAX_REASON}
     end = start + timedelta(minutes=duration)
     value: dict[str, Any] = {
-        "startAt": start.astimezone(UTC).isoformat(),
-        "endAt": end.astimezone(UTC).isoformat(),
+        "start": start.astimezone(UTC).isoformat(),
+        "end": end.astimezone(UTC).isoformat(),
+        "timeZone": "Europe/Paris",
         "placeKind": "TELECONSULTATION" if teleconsultation else "ADDRESS",
         "place": None if teleconsultation else place,
         "reason": reason or None,
     }
-    if professional_id:
-        value["professionalId"] = professional_id
-    if practitioner:
-        value["practitioner"] = practitioner
+    value["practitioner"] = practitioner
     return value
 
 
@@ -513,7 +519,7 @@ class AgendaState(SessionState):
 
     def _still_here(self, generation: int) -> bool:
         return (self._live_generation == generation
-                and str(self.router.url.path or "").rstrip("/") == "/agenda")
+                and str(self.router.url.path or "").rstrip("/") == AGENDA_ROUTE)
 
     @rx.event(background=True)
     async def follow_agenda(self) -> AsyncIterator[EventSpec | None]:
@@ -662,7 +668,7 @@ class AgendaState(SessionState):
             yield redirect
             return
         self.info = ""
-        checked = check_own(form)
+        checked = check_own(form, {pid: label for pid, label in self.professionals})
         if isinstance(checked, tuple):
             field, message, values = checked
             self.add_error = self._t(message, **values)
@@ -730,11 +736,11 @@ class AgendaState(SessionState):
         finally:
             self.busy_id = ""
         result = data["cancelAppointment"]
-        if result.get("__typename") != "Appointment":
+        if result.get("__typename") != "AppointmentCancelled":
             self.error = error_message(result, self.lang)
             return
         self.info = self._t(CANCELLED, when=when or moment_text(
-            str(result.get("startAt") or ""), self.lang))
+            str((result.get("appointment") or {}).get("start") or ""), self.lang))
         async for event in self._refresh():
             yield event
 

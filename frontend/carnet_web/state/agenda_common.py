@@ -22,7 +22,7 @@ from carnet_web.state.formatting import display_zone, parse_moment
 #: The API's appointment fields every page of the agenda asks for.
 APPOINTMENT_FIELDS: Final = """
 fragment AppointmentFields on Appointment {
-  id startAt endAt status source placeKind place reason practitioner cancellableUntil
+  id start end status source placeKind place reason practitioner canCancel cancelDeadline
   professional { id profession specialty practiceName }
 }
 """
@@ -58,8 +58,6 @@ TOO_LATE: Final = N_("Il est trop tard pour annuler ce rendez-vous en ligne (pos
 TOO_LATE_NO_DATE: Final = N_("Il est trop tard pour annuler ce rendez-vous en ligne. "
                              "Contactez directement le professionnel.")
 APPOINTMENT_GONE: Final = N_("Ce rendez-vous n'existe plus : il a peut-être été supprimé.")
-NOT_IN_CARE_TEAM: Final = N_("Ce professionnel ne fait pas partie de votre équipe de soins.")
-ALREADY_CANCELLED: Final = N_("Ce rendez-vous est déjà annulé.")
 INVALID_INPUT: Final = N_("Vérifiez les informations saisies.")
 
 # --- form checks --------------------------------------------------------------------------
@@ -82,7 +80,7 @@ def error_message(result: Mapping[str, Any], lang: str) -> str:
         return gettext(lang, SLOT_TAKEN)
     if kind == "SlotInPast":
         return gettext(lang, SLOT_IN_PAST)
-    if kind in ("SlotNotFound", "SlotUnavailable"):
+    if kind == "SlotNotFound":
         return gettext(lang, SLOT_GONE)
     if kind == "TooLateToCancel":
         deadline = moment_text(str(result.get("deadline") or ""), lang)
@@ -90,10 +88,6 @@ def error_message(result: Mapping[str, Any], lang: str) -> str:
                 else gettext(lang, TOO_LATE_NO_DATE))
     if kind == "AppointmentNotFound":
         return gettext(lang, APPOINTMENT_GONE)
-    if kind == "NotInCareTeam":
-        return gettext(lang, NOT_IN_CARE_TEAM)
-    if kind == "AlreadyCancelled":
-        return gettext(lang, ALREADY_CANCELLED)
     message = result.get("message")
     if isinstance(message, str) and message:
         return message  # the API's own message, in the tab's language
@@ -217,6 +211,7 @@ class AppointmentItem:
     is_past: bool
     start_iso: str
     patient: str = ""  # a professional's view: the patient's name
+    minutes: int = 0  # its duration
 
 
 def professional_label(professional: Mapping[str, Any] | None, lang: str) -> str:
@@ -229,8 +224,8 @@ def professional_label(professional: Mapping[str, Any] | None, lang: str) -> str
 
 def appointment_item(node: Mapping[str, Any], lang: str, *, now: datetime,
                      patient: str = "") -> AppointmentItem:
-    start = parse_moment(str(node.get("startAt") or "")) or now
-    end = parse_moment(str(node.get("endAt") or "")) or start
+    start = parse_moment(str(node.get("start") or "")) or now
+    end = parse_moment(str(node.get("end") or "")) or start
     status = str(node.get("status") or "BOOKED")
     professional = node.get("professional")
     practitioner = " ".join(str(node.get("practitioner") or "").split())
@@ -255,10 +250,12 @@ def appointment_item(node: Mapping[str, Any], lang: str, *, now: datetime,
         source_label=gettext(lang, SOURCE_LABELS.get(str(node.get("source") or ""), ""))
         if node.get("source") in SOURCE_LABELS else "",
         cancelled=cancelled,
-        cancellable=not cancelled and not over and status in ("PROPOSED", "BOOKED"),
+        cancellable=(not cancelled and not over and status in ("PROPOSED", "BOOKED")
+                     and node.get("canCancel") is not False),
         is_past=over,
         start_iso=start.isoformat(),
         patient=patient,
+        minutes=max(0, int((end - start).total_seconds() // 60)),
     )
 
 
