@@ -16,6 +16,8 @@ from strawberry.types import ExecutionContext
 from backend.access.mutations import AccessMutations
 from backend.access.queries import AccessQueries, patient_record_queries
 from backend.access.types import AccessReferenceData, PatientRecordSummary
+from backend.agenda import fhir_export as agenda_fhir_export
+from backend.agenda.feed_graphql import FeedMutations, FeedQueries
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
@@ -31,6 +33,7 @@ from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.messaging.types import MessagingReferenceData
+from backend.profile import fhir_export
 from backend.profile.mutations import ProfileMutations
 from backend.profile.queries import PatientRecordProfile, ProfileQueries
 from backend.profile.types import ProfileReferenceData
@@ -58,7 +61,7 @@ class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferen
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries,
+            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, FeedQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
@@ -69,8 +72,13 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations):
+               AccessMutations, FeedMutations):
     pass
+
+
+# The whole-record export (profile) gains the agenda's Appointments: profile imports no
+# sibling domain, so they are wired here.
+fhir_export.add_resource_source("agenda", agenda_fhir_export.appointment_resources)
 
 
 @strawberry.type
