@@ -58,7 +58,7 @@ from carnet_web.state.agenda_common import (
 )
 from carnet_web.state.documents import download_event
 from carnet_web.state.focus import focus
-from carnet_web.state.formatting import display_zone
+from carnet_web.state.formatting import date_text, display_zone
 from carnet_web.state.messaging import quiet_call
 from carnet_web.state.session import SessionState, api_errors
 
@@ -95,7 +95,7 @@ AGENDA_EXTRAS: Final = api.operation(
     """
     query AgendaExtras {
       careTeam { active professional { id profession specialty practiceName } }
-      calendarFeed { id includeReason createdAt }
+      calendarFeed { active includeReason createdAt lastUsedAt }
     }
     """
 )
@@ -151,9 +151,7 @@ CREATE_FEED: Final = api.operation(
     """
     mutation CreateCalendarFeed($includeReason: Boolean!) {
       createCalendarFeed(includeReason: $includeReason) {
-        __typename
-        ... on CalendarFeedCreated { url feed { id includeReason createdAt } }
-        ... on Error { message }
+        url path feed { active includeReason createdAt lastUsedAt }
       }
     }
     """
@@ -162,7 +160,7 @@ CREATE_FEED: Final = api.operation(
 REVOKE_FEED: Final = api.operation(
     """
     mutation RevokeCalendarFeed {
-      revokeCalendarFeed { __typename ... on Error { message } }
+      revokeCalendarFeed { active includeReason createdAt lastUsedAt }
     }
     """
 )
@@ -382,9 +380,9 @@ class AgendaState(SessionState):
         self._use_feed(data.get("calendarFeed"))
 
     def _use_feed(self, feed: Mapping[str, Any] | None) -> None:
-        self.feed_active = bool(feed)
+        self.feed_active = bool((feed or {}).get("active"))
         self.feed_include_reason = bool((feed or {}).get("includeReason"))
-        self.feed_since = moment_text(str((feed or {}).get("createdAt") or ""), self.lang)
+        self.feed_since = date_text(str((feed or {}).get("createdAt") or ""), self.lang)
 
     def _expired(self) -> EventSpec:
         self.upcoming = []
@@ -775,14 +773,11 @@ class AgendaState(SessionState):
         yield
         data = await self._query(CREATE_FEED, {"includeReason": self.feed_opt_in})
         result = data["createCalendarFeed"]
-        if result.get("__typename") != "CalendarFeedCreated":
-            self.feed_error = error_message(result, self.lang)
-            return
         url = str(result.get("url") or "")
-        if url.startswith("/"):
-            url = api.api_base_url() + url
+        if not url.startswith(("http://", "https://")):
+            url = api.api_base_url() + str(result.get("path") or url)
         self.feed_url = url
-        self._use_feed(result.get("feed") or {"includeReason": self.feed_opt_in})
+        self._use_feed(result.get("feed"))
         self.feed_info = self._t(FEED_CREATED)
         yield focus("feed-url")
 
@@ -811,12 +806,8 @@ class AgendaState(SessionState):
         self.feed_error = self.feed_info = ""
         yield
         data = await self._query(REVOKE_FEED)
-        result = data["revokeCalendarFeed"]
-        if result and "message" in result:
-            self.feed_error = error_message(result, self.lang)
-            return
         self.feed_url = ""
-        self._use_feed(None)
+        self._use_feed(data["revokeCalendarFeed"])
         self.feed_info = self._t(FEED_REVOKED)
         yield focus("feed-create")
 
