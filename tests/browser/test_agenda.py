@@ -1,0 +1,251 @@
+"""Agenda in a real browser, against a real API, two people live at once.
+
+A doctor (one tab, on a phone's width) publishes slots with the recurrence form; a patient who
+has the doctor in their care team (another tab) opens the agenda, picks the doctor, sees the
+free slots; the first one is taken by someone else meanwhile (through the API): booking it
+says so in French, the next one is booked; the doctor's bookings show it live (no reload);
+the patient moves through the week and month views with the keyboard, cancels (a
+confirmation), the doctor's tab shows the cancellation live; the patient downloads the
+appointment as .ics, which parses with icalendar and with vobject, and finally makes and
+revokes a calendar feed link.
+
+Every state visited is checked with axe (zero violations) and for sideways scrolling at 390
+and 1280 px (`check_at_widths`; the `page` fixture also checks each `goto` and the last
+state).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import vobject
+from playwright.async_api import BrowserContext, Page, expect
+
+from backend.access import services as access
+from backend.access.policy import PatientViewer
+from backend.identity.lookup import account_by_identifier
+from backend.identity.models import Professional
+from tests.access_helpers import seed_matrix
+from tests.browser import a11y
+from tests.browser.reflex_app import WebApp
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
+from tests.factories import create_professional
+from tests.test_messaging_live import Api, mint_session
+
+pytestmark = pytest.mark.browser
+
+LIVE_TIMEOUT = 15_000
+PARIS = "Europe/Paris"
+REASON = "Douleur au genou <b>depuis</b> mardi"
+BOOK = """mutation Book($s: ID!) { bookSlot(slotId: $s) { __typename ... on Error { message } } }"""
+
+
+@pytest.fixture
+def api_env(server_env: dict[str, str], mailbox: Mailbox) -> dict[str, str]:
+    """The API under test sends its emails to `mailbox` (overrides the conftest fixture)."""
+    return {**server_env, "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(mailbox.port)}
+
+
+@pytest.fixture(autouse=True)
+async def warm(browser_context: BrowserContext, web: WebApp) -> None:
+    """The login page loaded once beforehand (its first load is the slowest)."""
+    tab = await browser_context.new_page()
+    try:
+        await tab.goto(web.url + "/connexion", timeout=FIRST_LOAD_TIMEOUT)
+    finally:
+        await tab.close()
+
+
+def paris_today() -> datetime:
+    return datetime.now(UTC).astimezone(ZoneInfo(PARIS))
+
+
+async def check_at_widths(page: Page, name: str) -> None:
+    await page.mouse.move(0, 0)
+    await a11y.check_at_widths(page, name)
+
+
+async def test_publish_book_live_cancel_download(
+    app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
+    browser_context: BrowserContext, redis_url: str, tmp_path: Path,
+) -> None:
+    await seed_matrix()  # `clean` emptied the access matrix the migration seeds
+    doctor_address = f"dr-{secrets.token_hex(4)}@example.fr"
+    doctor = await create_professional(email=doctor_address)
+    professional = await Professional.get(id=doctor.professional_id)
+    patient_address = await new_patient()
+    patient = await account_by_identifier(patient_address)
+    assert patient is not None and patient.person_id is not None
+    await access.add_to_care_team(PatientViewer(patient.id, patient.person_id), professional.rpps)
+    # Someone else who books the first slot just before our patient does.
+    other = await account_by_identifier(await new_patient())
+    assert other is not None and other.person_id is not None
+    await access.add_to_care_team(PatientViewer(other.id, other.person_id), professional.rpps)
+    other_token = await mint_session(redis_url, other)
+    api = Api(api_server)
+
+    # --- the doctor publishes slots (on a phone's width) --------------------------------
+    doctor_tab = page
+    await doctor_tab.set_viewport_size({"width": 390, "height": 844})
+    await sign_in(doctor_tab, web, mailbox, doctor_address, home="/pro")
+    menu = doctor_tab.get_by_role("button", name="Menu")
+    await menu.click()
+    await doctor_tab.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Mon agenda").click()
+    await expect(doctor_tab).to_have_url(web.at("/pro/agenda"), timeout=FIRST_LOAD_TIMEOUT)
+    await expect(doctor_tab.get_by_role("heading", level=1, name="Mon agenda")).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await expect(doctor_tab.locator("#live-status")).to_have_text("En direct",
+                                                                timeout=LIVE_TIMEOUT)
+    await expect(doctor_tab.locator("#my-slots-empty")).to_be_visible()
+    first_day = (paris_today() + timedelta(days=3)).date()
+    last_day = first_day + timedelta(days=6)
+    submit = doctor_tab.get_by_role("button", name="Publier les créneaux")
+    await expect(submit).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
+    # A mistake first: no weekday ticked is said next to the weekdays.
+    await doctor_tab.get_by_label("Du", exact=True).fill(first_day.isoformat())
+    await doctor_tab.get_by_label("Au", exact=True).fill(last_day.isoformat())
+    for n in range(7):
+        await doctor_tab.locator(f"#publish-weekday-{n}").set_checked(False)
+    await submit.click()
+    await expect(doctor_tab.locator("#publish-weekdays-error")).to_have_text(
+        "Cochez au moins un jour de la semaine.")
+    await check_at_widths(doctor_tab, "pro-agenda-publish-error")
+    for n in range(7):
+        await doctor_tab.locator(f"#publish-weekday-{n}").set_checked(True)
+    await doctor_tab.get_by_label("De", exact=True).fill("09:00")
+    await doctor_tab.get_by_label("À", exact=True).fill("10:00")
+    await doctor_tab.get_by_label("Durée d'un créneau (minutes)").fill("30")
+    await doctor_tab.get_by_label("Adresse du cabinet").fill("3 rue du Parc, 69003 Lyon")
+    await submit.click()
+    await expect(doctor_tab.locator("#publish-info")).to_have_text(
+        "14 nouveaux créneaux publiés.")
+    await expect(doctor_tab.locator("#free-count")).to_have_text("14 créneaux libres.")
+    await expect(doctor_tab.locator("#bookings-empty")).to_be_visible()
+    await check_at_widths(doctor_tab, "pro-agenda-published")
+
+    # --- the patient books one, in another tab ------------------------------------------
+    patient_tab = await browser_context.new_page()
+    patient_tab.set_default_timeout(15_000)
+    a11y.collect_on(patient_tab)  # its checks' findings fail the test at the end, all told
+    try:
+        await sign_in(patient_tab, web, mailbox, patient_address)
+        await patient_tab.goto(web.url + "/agenda")
+        await expect(patient_tab.get_by_role("heading", level=1, name="Agenda")).to_be_visible(
+            timeout=FIRST_LOAD_TIMEOUT)
+        await expect(patient_tab.locator("#live-status")).to_have_text("En direct",
+                                                                     timeout=LIVE_TIMEOUT)
+        await expect(patient_tab.locator("#upcoming-empty")).to_be_visible()
+        await a11y.check_page(patient_tab, "agenda-empty")
+        await patient_tab.locator("#book-professional").select_option(index=1)
+        slots = patient_tab.locator("#free-slots input[type=radio]")
+        await expect(slots).to_have_count(14, timeout=LIVE_TIMEOUT)
+        await check_at_widths(patient_tab, "agenda-free-slots")
+
+        # Someone else takes the first slot meanwhile: booking it says so, in French.
+        taken = await slots.nth(0).get_attribute("value")
+        assert taken
+        booked = await api(BOOK, {"s": taken}, other_token)
+        assert booked["data"]["bookSlot"]["__typename"] == "Appointment", booked
+        await slots.nth(0).check()
+        await patient_tab.get_by_label("Motif (facultatif)").first.fill(REASON)
+        await patient_tab.get_by_role("button", name="Réserver ce créneau").click()
+        await expect(patient_tab.locator("#book-error")).to_contain_text(
+            "Ce créneau vient d'être réservé par quelqu'un d'autre.")
+        await expect(slots).to_have_count(13)
+        await check_at_widths(patient_tab, "agenda-slot-taken")
+        await slots.nth(0).check()
+        await patient_tab.get_by_role("button", name="Réserver ce créneau").click()
+        await expect(patient_tab.locator("#book-info")).to_contain_text("Rendez-vous réservé")
+        mine = patient_tab.locator("#upcoming > li")
+        await expect(mine).to_have_count(1)
+        await expect(mine.locator(".appointment-reason")).to_have_text("Motif : " + REASON)
+        await expect(mine.locator(".appointment-place")).to_contain_text("3 rue du Parc")
+        await expect(mine.locator(".appointment-status")).to_have_text("Confirmé")
+
+        # The doctor sees both bookings live, with the patients' names and the reason.
+        bookings = doctor_tab.locator("#bookings > li")
+        await expect(bookings).to_have_count(2, timeout=LIVE_TIMEOUT)
+        ours = bookings.filter(has_text=REASON)
+        await expect(ours).to_have_count(1)
+        await expect(ours.locator(".appointment-patient")).to_contain_text("DUPONT Jean")
+        await expect(doctor_tab.locator("#free-count")).to_have_text("12 créneaux libres.")
+        await check_at_widths(doctor_tab, "pro-agenda-booked")
+
+        # Week and month views, with the keyboard.
+        when = await mine.locator(".appointment-when").inner_text()
+        await patient_tab.get_by_role("button", name="Semaine", exact=True).click()
+        await expect(patient_tab.locator("#period-title")).to_contain_text("Semaine du")
+        await patient_tab.get_by_role("button", name="Mois", exact=True).click()
+        await expect(patient_tab.get_by_role("button", name="Mois", exact=True)).to_have_attribute(
+            "aria-pressed", "true")
+        selected = patient_tab.locator("#agenda-calendar button[aria-pressed=true]")
+        await expect(selected).to_have_count(1)
+        start_id = await selected.get_attribute("id")
+        assert start_id and start_id.startswith("day-")
+        await selected.focus()
+        await patient_tab.keyboard.press("ArrowRight")
+        day_after = datetime.fromisoformat(start_id[4:]) + timedelta(days=1)
+        moved = patient_tab.locator(f"#day-{day_after.date().isoformat()}")
+        await expect(moved).to_be_focused()
+        await expect(moved).to_have_attribute("aria-pressed", "true")
+        # Back to the day of the appointment: it is listed under the calendar.
+        booked_day = (paris_today() + timedelta(days=3)).date()
+        for _ in range((booked_day - day_after.date()).days):
+            await patient_tab.keyboard.press("ArrowRight")
+        await expect(patient_tab.locator(f"#day-{booked_day.isoformat()}")).to_be_focused()
+        await expect(patient_tab.locator("#selected-day > li")).to_contain_text(when)
+        await check_at_widths(patient_tab, "agenda-month")
+        await patient_tab.get_by_role("button", name="Liste", exact=True).click()
+
+        # The patient cancels; the doctor's tab shows it live.
+        await mine.get_by_role("button", name=re.compile("^Annuler le rendez-vous du ")).click()
+        dialog = patient_tab.get_by_role("alertdialog")
+        await expect(dialog).to_contain_text("Annuler ce rendez-vous ?")
+        await a11y.check_page(patient_tab, "agenda-cancel-dialog")
+        await dialog.get_by_role("button", name="Annuler le rendez-vous").click()
+        await expect(patient_tab.locator("#agenda-info")).to_contain_text("est annulé")
+        await expect(mine.locator(".appointment-status")).to_have_text("Annulé")
+        await expect(mine.locator(".appointment-cancel")).to_have_count(0)
+        await expect(ours.locator(".appointment-status")).to_have_text("Annulé",
+                                                                       timeout=LIVE_TIMEOUT)
+        await expect(doctor_tab.locator("#free-count")).to_have_text("13 créneaux libres.")
+
+        # The .ics, through the web app's download route: it parses, twice.
+        async with patient_tab.expect_download() as info:
+            await mine.locator(".appointment-ics").click()
+        download = await info.value
+        assert "/_carnet/telechargement/" in download.url
+        saved = tmp_path / "rdv.ics"
+        await download.save_as(saved)
+        data = saved.read_bytes()
+        calendar = icalendar.Calendar.from_ical(data)
+        events = [c for c in calendar.walk("VEVENT")]
+        assert len(events) == 1
+        assert str(events[0]["STATUS"]) == "CANCELLED"
+        assert calendar.walk("VTIMEZONE") and str(calendar.walk("VTIMEZONE")[0]["TZID"]) == PARIS
+        parsed = vobject.readOne(data.decode())
+        assert parsed.vevent.dtstart.value.date() == booked_day
+        await expect(patient_tab).to_have_url(web.at("/agenda"))  # the page stayed
+
+        # The feed link: shown once, then revoked.
+        await patient_tab.get_by_role("button", name="Créer mon lien d'abonnement").click()
+        await expect(patient_tab.locator("#feed-url")).to_have_value(
+            re.compile(r"^https?://.+/agenda/feed/.+\.ics$"))
+        await expect(patient_tab.locator("#feed-status")).to_contain_text("Un lien est actif")
+        await check_at_widths(patient_tab, "agenda-feed")
+        await patient_tab.get_by_role("button", name="Révoquer le lien").click()
+        await patient_tab.get_by_role("alertdialog").get_by_role(
+            "button", name="Révoquer le lien").click()
+        await expect(patient_tab.locator("#feed-status")).to_have_text("Aucun lien actif.")
+        await expect(patient_tab.locator("#feed-url")).to_have_count(0)
+        await check_at_widths(patient_tab, "agenda-end")
+        a11y.fail_on_findings(patient_tab)
+    finally:
+        await patient_tab.close()
