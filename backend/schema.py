@@ -18,6 +18,9 @@ from backend.access.queries import AccessQueries, patient_record_queries
 from backend.access.types import AccessReferenceData, PatientRecordSummary
 from backend.agenda import fhir_export as agenda_fhir_export
 from backend.agenda.feed_graphql import FeedMutations, FeedQueries
+from backend.agenda.mutations import AgendaMutations
+from backend.agenda.queries import AgendaQueries, PatientRecordAgenda
+from backend.agenda.subscriptions import AgendaSubscriptions
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
@@ -46,8 +49,10 @@ from backend.system import SystemQueries
 
 @strawberry.type(description="A patient's record as a professional may read it: each domain "
                               "brings its part (access: whose and on which ground; records: "
-                              "documents; profile: sections), all through the access policy.")
-class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordProfile):
+                              "documents; profile: sections; agenda: appointments), all through "
+                              "the access policy.")
+class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordProfile,
+                    PatientRecordAgenda):
     pass
 
 
@@ -62,6 +67,7 @@ class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferen
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
             AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, FeedQueries,
+            AgendaQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
@@ -72,7 +78,7 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations, FeedMutations):
+               AccessMutations, FeedMutations, AgendaMutations):
     pass
 
 
@@ -82,7 +88,7 @@ fhir_export.add_resource_source("agenda", agenda_fhir_export.appointment_resourc
 
 
 @strawberry.type
-class Subscription(MessagingSubscriptions, AnnouncementSubscriptions):
+class Subscription(MessagingSubscriptions, AnnouncementSubscriptions, AgendaSubscriptions):
     pass
 
 log = logging.getLogger("carnet.graphql")

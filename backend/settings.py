@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     # from this many days back, and all upcoming ones.
     agenda_feed_base_url: str | None = None
     agenda_feed_past_days: int = Field(default=90, ge=0, le=3650)
+    # Agenda (issue 13): a patient may cancel or move an appointment with a professional
+    # online until this many hours before it starts (then: call the practice).
+    agenda_cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Most slots one publishSlots call may create (a recurrence over a long range).
+    agenda_max_slots_per_publish: int = Field(default=1000, ge=1, le=20_000)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
     # unless set explicitly (None means: the environment's default).

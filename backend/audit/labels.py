@@ -16,6 +16,7 @@ ACCESS_KINDS = {
     AccessKind.EXPORT: N_("L'ensemble de votre dossier (export complet)"),
     AccessKind.SEARCH: N_("La recherche de votre dossier à partir de votre identité"),
     AccessKind.EMERGENCY_ACCESS: N_("L'ouverture de votre dossier en urgence"),
+    AccessKind.AGENDA: N_("Vos rendez-vous"),
 }
 
 # For the patient, about the people who read their record.

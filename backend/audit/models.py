@@ -53,6 +53,7 @@ class AccessKind(StrEnum):
     EXPORT = "export"  # the whole record (FHIR $everything)
     SEARCH = "search"  # the patient was found by a search (FHIR Patient?identifier=)
     EMERGENCY_ACCESS = "emergency_access"  # a break-glass opening of the record
+    AGENDA = "agenda"  # the patient's appointments (patientRecord.appointments)
 
 
 class AccessGround(StrEnum):

@@ -1,0 +1,72 @@
+"""`agendaChanged`: live updates of my agenda (patient) or of my bookings (professional).
+
+Writers announce after their commit, on the patient's channel and on the professional's
+(services.announce), with only the appointment id and a kind: no health data goes through the
+broker. Each event here re-reads the appointment with the subscriber's own scope, so the
+payload holds exactly what that viewer may read (`appointment` null if they no longer may).
+
+Pub/sub is at-most-once and graphql-transport-ws has no "subscribed" acknowledgement, so the
+first event, once the broker subscription is registered, is RESYNC, and so is every event after
+a broker reconnection: the client then reads its agenda again (`appointments`); nothing changed
+before it is missed. A revoked session's sockets are closed by backend/live_sockets.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry.types import Info
+
+from backend.access import policy
+from backend.agenda import services
+from backend.agenda.types import AgendaChange, AgendaChangeKind, Appointment
+from backend.errors import NotAuthenticated
+
+_KINDS = {k.value: k for k in AgendaChangeKind}
+
+
+def _channel(viewer: policy.RecordViewer | None) -> tuple[str, services.Scope]:
+    if isinstance(viewer, policy.PatientViewer):
+        return services.patient_channel(viewer.person_id), services.Scope.patient(
+            viewer.person_id)
+    if isinstance(viewer, policy.ProfessionalViewer):
+        return (services.professional_channel(viewer.professional_id),
+                services.Scope.professional(viewer.professional_id))
+    raise NotAuthenticated()
+
+
+@strawberry.type
+class AgendaSubscriptions:
+    @strawberry.subscription(description="Changes of my agenda (patient) or of my bookings "
+                                          "(professional), live. The first event is RESYNC "
+                                          "once the subscription is live (read the agenda "
+                                          "then); RESYNC again after a reconnection.")
+    async def agenda_changed(self, info: Info) -> AsyncGenerator[AgendaChange, None]:
+        context = info.context
+        if context.viewer is None:
+            raise NotAuthenticated()
+        channel, scope = _channel(policy.viewer_of(context.viewer))
+        async with context.runtime.broker.subscribe(channel) as subscription:
+            yield AgendaChange(kind=AgendaChangeKind.RESYNC, appointment_id=None,
+                               appointment=None)
+            async for delivery in subscription:
+                if delivery.resync or delivery.data is None:
+                    yield AgendaChange(kind=AgendaChangeKind.RESYNC, appointment_id=None,
+                                       appointment=None)
+                    continue
+                try:
+                    event = json.loads(delivery.data)
+                    kind = _KINDS[event["kind"]]
+                    appointment_id = str(event["id"])
+                except (ValueError, KeyError, TypeError):
+                    continue
+                # Read fresh, as this viewer may read it (a new ring: keys are per request).
+                item = await services.readable(
+                    context.settings, scope, appointment_id,
+                    ring=services.KeyRing(context.settings),
+                    now=services.clock(), with_patient=not scope.is_patient)
+                yield AgendaChange(
+                    kind=kind, appointment_id=strawberry.ID(appointment_id),
+                    appointment=Appointment.from_item(item) if item is not None else None)
