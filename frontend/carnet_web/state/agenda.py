@@ -84,7 +84,7 @@ AGENDA: Final = api.operation(
       past: appointments(from: $pastFrom, to: $now, first: $first) {
         edges { node { ...AppointmentFields } }
       }
-      range: appointments(from: $rangeFrom, to: $rangeTo, first: 200) {
+      range: appointments(from: $rangeFrom, to: $rangeTo, first: 100) {
         edges { node { ...AppointmentFields } }
       }
     }
