@@ -197,9 +197,12 @@ async def test_publish_book_live_cancel_download(
         await expect(moved).to_have_attribute("aria-pressed", "true")
         # Back to the day of the appointment: it is listed under the calendar.
         booked_day = (paris_today() + timedelta(days=3)).date()
-        for _ in range((booked_day - day_after.date()).days):
-            await patient_tab.keyboard.press("ArrowRight")
-        await expect(patient_tab.locator(f"#day-{booked_day.isoformat()}")).to_be_focused()
+        day = day_after.date()
+        while day != booked_day:
+            step = 1 if booked_day > day else -1
+            await patient_tab.keyboard.press("ArrowRight" if step == 1 else "ArrowLeft")
+            day += timedelta(days=step)
+            await expect(patient_tab.locator(f"#day-{day.isoformat()}")).to_be_focused()
         await expect(patient_tab.locator("#selected-day > li")).to_contain_text(when)
         await check_at_widths(patient_tab, "agenda-month")
         await patient_tab.get_by_role("button", name="Liste", exact=True).click()

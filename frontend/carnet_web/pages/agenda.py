@@ -118,8 +118,9 @@ def _my_appointments() -> rx.Component:
 def _slot(slot: SlotOption) -> rx.Component:
     return rx.el.li(
         rx.el.label(
+            # Uncontrolled (the form's value is read on submit): a controlled radio would wait
+            # for the server's round trip before showing as chosen.
             rx.el.input(type="radio", name="slot", value=slot.id,
-                        checked=AgendaState.book_slot == slot.id,
                         on_change=AgendaState.choose_slot(slot.id),
                         style={"width": "1.1em", "height": "1.1em"}),
             rx.text.span(slot.when, " (", slot.hours, ")", font_weight="500"),
