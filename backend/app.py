@@ -19,6 +19,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend import counters, db, response_cache
 from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
 from backend.agenda import reminders as agenda_reminders
+from backend.agenda.fhir import create_appointment, update_appointment
 from backend.agenda.http import appointment_ics, feed_ics
 from backend.announcements import services as announcements
 from backend.bootstrap import build_runtime
@@ -151,6 +152,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/r4/Observation", fhir_search.search_observations, methods=["GET"]),
             Route("/fhir/r4/Patient/{id}/$everything", patient_everything, methods=["GET"]),
             Route("/fhir/r4/Bundle", import_bundle, methods=["POST"]),
+            # Appointments from professional software (agenda/fhir.py).
+            Route("/fhir/r4/Appointment", create_appointment, methods=["POST"]),
+            Route("/fhir/r4/Appointment/{id}", update_appointment, methods=["PUT"]),
             # Pro Santé Connect login (answers 404 unless PSC_ISSUER is set).
             Route("/auth/psc/login", psc_login, methods=["GET"], name="psc_login"),
             Route("/auth/psc/callback", psc_callback, methods=["GET"], name="psc_callback"),

@@ -970,7 +970,10 @@ async def update_from_software(rt: Runtime, *, professional_account_id: int,
                                     place=data.place, set_place=True)
             details = unseal(await keys.data_key_by_id(rt.settings, row.data_key_id), row.id,
                              row.details_encrypted)
-            wanted = {**details, **{k: v for k, v in data.details().items() if k != "place"}}
+            # A PUT replaces the resource: the texts are the new ones, the place as just set.
+            wanted = {k: v for k, v in data.details().items() if k != "place"}
+            if "place" in details:
+                wanted["place"] = details["place"]
             status_changed = row.status is not incoming.status
             if wanted != details or status_changed:
                 row.details_encrypted = seal(

@@ -48,9 +48,9 @@ class AgendaSubscriptions:
         if context.viewer is None:
             raise NotAuthenticated()
         channel, scope = _channel(policy.viewer_of(context.viewer))
+        # The broker's first delivery is a RESYNC once the subscription is live (its
+        # contract, every backend): passed on as the first event.
         async with context.runtime.broker.subscribe(channel) as subscription:
-            yield AgendaChange(kind=AgendaChangeKind.RESYNC, appointment_id=None,
-                               appointment=None)
             async for delivery in subscription:
                 if delivery.resync or delivery.data is None:
                     yield AgendaChange(kind=AgendaChangeKind.RESYNC, appointment_id=None,
