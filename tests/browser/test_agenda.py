@@ -30,7 +30,7 @@ from playwright.async_api import BrowserContext, Page, expect
 from backend.access import services as access
 from backend.access.policy import PatientViewer
 from backend.identity.lookup import account_by_identifier
-from backend.identity.models import Professional
+from backend.identity.models import Person, Professional
 from tests.access_helpers import seed_matrix
 from tests.browser import a11y
 from tests.browser.reflex_app import WebApp
@@ -43,6 +43,9 @@ pytestmark = pytest.mark.browser
 LIVE_TIMEOUT = 15_000
 PARIS = "Europe/Paris"
 REASON = "Douleur au genou <b>depuis</b> mardi"
+SCHEDULE = """mutation Schedule($p: ID!, $input: ScheduleAppointmentInput!) {
+  scheduleAppointment(patientId: $p, input: $input) {
+    __typename ... on Appointment { id } ... on Error { message } } }"""
 BOOK = """mutation Book($s: ID!) { bookSlot(slotId: $s) { __typename ... on Error { message } } }"""
 
 
@@ -248,6 +251,26 @@ async def test_publish_book_live_cancel_download(
             "button", name="Révoquer le lien").click()
         await expect(patient_tab.locator("#feed-status")).to_have_text("Aucun lien actif.")
         await expect(patient_tab.locator("#feed-url")).to_have_count(0)
+
+        # The doctor sets an appointment in two hours (through the API): it appears live,
+        # and it is too late to cancel it online (the deadline is said, no cancel button).
+        soon = (datetime.now(UTC) + timedelta(hours=2)).replace(second=0, microsecond=0)
+        doctor_token = await mint_session(redis_url, doctor)
+        person = await Person.get(id=patient.person_id)
+        scheduled = await api(SCHEDULE, {"p": str(person.public_id), "input": {
+            "start": soon.isoformat(), "end": (soon + timedelta(minutes=20)).isoformat(),
+            "placeKind": "TELECONSULTATION", "reason": "Résultats"}}, doctor_token)
+        assert scheduled["data"]["scheduleAppointment"]["__typename"] == "Appointment", scheduled
+        late = patient_tab.locator("#upcoming > li").filter(has_text="Résultats")
+        await expect(late).to_have_count(1, timeout=LIVE_TIMEOUT)
+        await expect(late.locator(".appointment-source")).to_have_text(
+            "Ajouté par le professionnel")
+        await expect(late.locator(".appointment-place")).to_have_text("Lieu : Téléconsultation")
+        await expect(late.locator(".appointment-cancel-note")).to_contain_text(
+            "Il est trop tard pour annuler ce rendez-vous en ligne (possible jusqu'au ")
+        await expect(late.locator(".appointment-cancel")).to_have_count(0)
+        await expect(bookings.filter(has_text="Résultats")).to_have_count(1,
+                                                                          timeout=LIVE_TIMEOUT)
         await check_at_widths(patient_tab, "agenda-end")
         a11y.fail_on_findings(patient_tab)
     finally:

@@ -57,6 +57,7 @@ TOO_LATE: Final = N_("Il est trop tard pour annuler ce rendez-vous en ligne (pos
                      "jusqu'au {deadline}). Contactez directement le professionnel.")
 TOO_LATE_NO_DATE: Final = N_("Il est trop tard pour annuler ce rendez-vous en ligne. "
                              "Contactez directement le professionnel.")
+CANCEL_UNTIL: Final = N_("Annulation en ligne possible jusqu'au {deadline}.")
 APPOINTMENT_GONE: Final = N_("Ce rendez-vous n'existe plus : il a peut-être été supprimé.")
 INVALID_INPUT: Final = N_("Vérifiez les informations saisies.")
 
@@ -212,6 +213,7 @@ class AppointmentItem:
     start_iso: str
     patient: str = ""  # a professional's view: the patient's name
     minutes: int = 0  # its duration
+    cancel_note: str = ""  # until when it may be cancelled online, or that it is too late
 
 
 def professional_label(professional: Mapping[str, Any] | None, lang: str) -> str:
@@ -237,6 +239,12 @@ def appointment_item(node: Mapping[str, Any], lang: str, *, now: datetime,
              else " ".join(str(node.get("place") or "").split()))
     cancelled = status == "CANCELLED"
     over = end <= now
+    open_status = not cancelled and not over and status in ("PROPOSED", "BOOKED")
+    deadline = moment_text(str(node.get("cancelDeadline") or ""), lang)
+    note = ""
+    if open_status and deadline:
+        note = (gettext(lang, CANCEL_UNTIL, deadline=deadline) if node.get("canCancel")
+                is not False else gettext(lang, TOO_LATE, deadline=deadline))
     return AppointmentItem(
         id=str(node["id"]),
         day=local(start).date().isoformat(),
@@ -250,12 +258,12 @@ def appointment_item(node: Mapping[str, Any], lang: str, *, now: datetime,
         source_label=gettext(lang, SOURCE_LABELS.get(str(node.get("source") or ""), ""))
         if node.get("source") in SOURCE_LABELS else "",
         cancelled=cancelled,
-        cancellable=(not cancelled and not over and status in ("PROPOSED", "BOOKED")
-                     and node.get("canCancel") is not False),
+        cancellable=open_status and node.get("canCancel") is not False,
         is_past=over,
         start_iso=start.isoformat(),
         patient=patient,
         minutes=max(0, int((end - start).total_seconds() // 60)),
+        cancel_note=note,
     )
 
 
