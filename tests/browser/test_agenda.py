@@ -181,10 +181,26 @@ async def test_publish_book_live_cancel_download(
         await expect(doctor_tab.locator("#free-count")).to_have_text("12 créneaux libres.")
         await check_at_widths(doctor_tab, "pro-agenda-booked")
 
+        # The patient moves the booking to another free slot; the doctor sees it live.
+        await expect(mine.locator(".appointment-hours")).to_have_text("09:30 – 10:00")
+        await mine.get_by_role("button", name=re.compile("^Changer de créneau pour ")).click()
+        moves = mine.locator(".move-slot input[type=radio]")
+        await expect(moves).to_have_count(12)  # today+3 is full: the first is the next day's
+        await check_at_widths(patient_tab, "agenda-move")
+        await moves.nth(0).check()
+        await mine.get_by_role("button", name="Choisir ce créneau").click()
+        await expect(patient_tab.locator("#agenda-info")).to_contain_text("Rendez-vous déplacé")
+        await expect(mine.locator(".appointment-hours")).to_have_text("09:00 – 09:30")
+        booked_day = (paris_today() + timedelta(days=4)).date()
+        await expect(ours.locator(".appointment-hours")).to_have_text("09:00 – 09:30",
+                                                                      timeout=LIVE_TIMEOUT)
+        await expect(doctor_tab.locator("#free-count")).to_have_text("12 créneaux libres.")
+
         # Week and month views, with the keyboard.
         when = await mine.locator(".appointment-when").inner_text()
         await patient_tab.get_by_role("button", name="Semaine", exact=True).click()
         await expect(patient_tab.locator("#period-title")).to_contain_text("Semaine du")
+        await check_at_widths(patient_tab, "agenda-week")
         await patient_tab.get_by_role("button", name="Mois", exact=True).click()
         await expect(patient_tab.get_by_role("button", name="Mois", exact=True)).to_have_attribute(
             "aria-pressed", "true")
@@ -199,7 +215,6 @@ async def test_publish_book_live_cancel_download(
         await expect(moved).to_be_focused()
         await expect(moved).to_have_attribute("aria-pressed", "true")
         # Back to the day of the appointment: it is listed under the calendar.
-        booked_day = (paris_today() + timedelta(days=3)).date()
         day = day_after.date()
         while day != booked_day:
             step = 1 if booked_day > day else -1

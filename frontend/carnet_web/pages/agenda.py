@@ -36,6 +36,7 @@ from carnet_web.state.agenda import (
     CANCEL_BUTTON_PREFIX,
     MAX_REASON,
     MAX_TEXT,
+    MOVE_BUTTON_PREFIX,
     AgendaState,
     SlotOption,
 )
@@ -58,6 +59,14 @@ def _actions(item: Any) -> list[rx.Component]:
                                 when=item.when),
                   class_name="appointment-ics"),
         rx.cond(
+            item.movable,
+            rx.button(t("Changer de créneau"), size="2", variant="soft",
+                      on_click=AgendaState.start_move(item.id),
+                      aria_label=tf("Changer de créneau pour le rendez-vous du {when}",
+                                    when=item.when),
+                      id=MOVE_BUTTON_PREFIX + item.id, class_name="appointment-move"),
+        ),
+        rx.cond(
             item.cancellable,
             rx.button(t("Annuler le rendez-vous"), size="2", variant="soft", color_scheme="red",
                       on_click=AgendaState.ask_cancel(item.id),
@@ -68,8 +77,72 @@ def _actions(item: Any) -> list[rx.Component]:
     ]
 
 
+def _move_slot(slot: SlotOption) -> rx.Component:
+    return rx.el.li(
+        rx.el.label(
+            rx.el.input(type="radio", name="slot", value=slot.id,
+                        style={"width": "1.1em", "height": "1.1em"}),
+            rx.text.span(slot.when, " (", slot.hours, ")"),
+            style={"display": "flex", "gap": "0.5em", "align_items": "center",
+                   "flex_wrap": "wrap", "cursor": "pointer", "overflow_wrap": "anywhere"},
+        ),
+        list_style="none",
+        class_name="move-slot",
+    )
+
+
+def _move_form() -> rx.Component:
+    """Another free slot of the same professional, for the booking being moved."""
+    return rx.form(
+        rx.vstack(
+            rx.cond(AgendaState.move_loading,
+                    loading_state(t("Recherche des créneaux libres…"))),
+            rx.cond(
+                AgendaState.move_slots.length() > 0,
+                rx.el.fieldset(
+                    rx.el.legend(t("Nouveau créneau"), style={"font_weight": "500"}),
+                    rx.el.ul(rx.foreach(AgendaState.move_slots, _move_slot), padding="0",
+                             margin="0", display="flex", flex_direction="column",
+                             gap="0.5em"),
+                    id="move-slots",
+                    tab_index=-1,
+                    style={"border": "1px solid var(--gray-a6)", "padding": "0.75em",
+                           "border_radius": "var(--radius-2)", "margin": "0",
+                           "min_width": "0", "width": "100%"},
+                ),
+                rx.cond(~AgendaState.move_loading,
+                        rx.text(t("Aucun créneau libre dans les 4 prochaines semaines."),
+                                color_scheme="gray")),
+            ),
+            rx.cond(AgendaState.move_error != "",
+                    rx.text(AgendaState.move_error, color_scheme="red", size="2",
+                            role="alert", id="move-error")),
+            rx.flex(
+                rx.cond(AgendaState.move_slots.length() > 0,
+                        rx.button(t("Choisir ce créneau"), type="submit", size="2",
+                                  loading=AgendaState.move_busy, id="move-submit")),
+                rx.button(t("Garder ce créneau"), type="button", size="2", variant="soft",
+                          color_scheme="gray", on_click=AgendaState.stop_move,
+                          id="move-cancel"),
+                spacing="2",
+                wrap="wrap",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=AgendaState.move_to,
+        reset_on_submit=False,
+        no_validate=True,
+        aria_label=t("Changer de créneau"),
+        width="100%",
+    )
+
+
 def _card(item: Any) -> rx.Component:
-    return appointment_card(item, *_actions(item))
+    return appointment_card(
+        item, *_actions(item),
+        rx.cond(AgendaState.moving_id == item.id, _move_form()),
+    )
 
 
 def _lists() -> rx.Component:

@@ -71,6 +71,7 @@ SLOT_DAYS: Final = 28  # how far ahead free slots are searched
 MAX_REASON: Final = 500
 MAX_TEXT: Final = 200
 CANCEL_BUTTON_PREFIX: Final = "cancel-appointment-"
+MOVE_BUTTON_PREFIX: Final = "move-appointment-"
 
 VIEWS: Final = ("list", "week", "month")
 
@@ -147,6 +148,19 @@ CANCEL_APPOINTMENT: Final = api.operation(
     """ + APPOINTMENT_FIELDS
 )
 
+RESCHEDULE: Final = api.operation(
+    """
+    mutation RescheduleAppointment($id: ID!, $slotId: ID!) {
+      rescheduleAppointment(id: $id, slotId: $slotId) {
+        __typename
+        ... on Appointment { ...AppointmentFields }
+        ... on TooLateToCancel { message deadline }
+        ... on Error { message }
+      }
+    }
+    """ + APPOINTMENT_FIELDS
+)
+
 CREATE_FEED: Final = api.operation(
     """
     mutation CreateCalendarFeed($includeReason: Boolean!) {
@@ -188,6 +202,7 @@ FEED_CREATED: Final = N_("Votre lien d'abonnement est prêt : copiez-le maintena
 FEED_REVOKED: Final = N_("Le lien d'abonnement est révoqué : les agendas abonnés ne "
                          "recevront plus vos rendez-vous.")
 FEED_COPIED: Final = N_("Lien copié.")
+MOVED: Final = N_("Rendez-vous déplacé : {when}.")
 LIVE_ENDED: Final = N_("Les mises à jour en direct sont interrompues : rechargez la page.")
 
 
@@ -286,6 +301,12 @@ class AgendaState(SessionState):
     add_error_field: str = ""
     add_teleconsultation: bool = False
     add_form_key: int = 0
+    # Moving a booking to another slot of the same professional.
+    moving_id: str = ""
+    move_slots: list[SlotOption] = []
+    move_loading: bool = False
+    move_busy: bool = False
+    move_error: str = ""
     # Cancelling.
     cancel_id: str = ""
     cancel_when: str = ""
@@ -403,6 +424,8 @@ class AgendaState(SessionState):
         self.feed_error = self.feed_info = ""
         self.feed_url = ""
         self.cancel_id = self.cancel_when = ""
+        self.moving_id = self.move_error = ""
+        self.move_slots = []
         self.revoke_open = False
         self.slots = []
         self.slots_searched = False
@@ -739,6 +762,71 @@ class AgendaState(SessionState):
             return
         self.info = self._t(CANCELLED, when=when or moment_text(
             str((result.get("appointment") or {}).get("start") or ""), self.lang))
+        async for event in self._refresh():
+            yield event
+
+    # --- moving a booking --------------------------------------------------------------
+
+    @rx.event
+    @api_errors(error="move_error", busy="move_loading")
+    async def start_move(self, appointment_id: str) -> AsyncIterator[EventSpec | None]:
+        """"Changer de créneau": the professional's other free slots."""
+        item = self._find(appointment_id)
+        if item is None or not item.movable:
+            return
+        if (redirect := self._require_session()) is not None:
+            yield redirect
+            return
+        self.moving_id = appointment_id
+        self.move_slots = []
+        self.move_error = ""
+        self.info = self.error = ""
+        self.move_loading = True
+        yield
+        now = self._clock()
+        data = await self._query(FREE_SLOTS, {
+            "professionalId": item.professional_id, "from": now.isoformat(),
+            "to": (now + timedelta(days=SLOT_DAYS)).isoformat()})
+        self.move_slots = [slot_option(node, self.lang) for node in data["freeSlots"]]
+        self.move_loading = False
+        yield focus("move-slots" if self.move_slots else "move-cancel")
+
+    @rx.event
+    def stop_move(self) -> EventSpec:
+        appointment_id, self.moving_id = self.moving_id, ""
+        self.move_slots = []
+        self.move_error = ""
+        return focus(MOVE_BUTTON_PREFIX + appointment_id)
+
+    @rx.event
+    @api_errors(error="move_error", busy="move_busy")
+    async def move_to(self, form: dict[str, Any]) -> AsyncIterator[EventSpec | None]:
+        """"Choisir ce créneau"."""
+        appointment_id = self.moving_id
+        slot_id = str(form.get("slot") or "")
+        if not appointment_id or self.move_busy:
+            return
+        if (redirect := self._require_session()) is not None:
+            yield redirect
+            return
+        if slot_id not in {slot.id for slot in self.move_slots}:
+            self.move_error = self._t(CHOOSE_SLOT)
+            return
+        self.move_busy = True
+        self.move_error = ""
+        yield
+        data = await self._query(RESCHEDULE, {"id": appointment_id, "slotId": slot_id})
+        result = data["rescheduleAppointment"]
+        if result.get("__typename") != "Appointment":
+            self.move_error = error_message(result, self.lang)
+            if result.get("__typename") in ("SlotTaken", "SlotInPast", "SlotNotFound"):
+                self.move_slots = [slot for slot in self.move_slots if slot.id != slot_id]
+            return
+        item = appointment_item(result, self.lang, now=self._clock())
+        self.moving_id = ""
+        self.move_slots = []
+        self.info = self._t(MOVED, when=item.when)
+        self.move_busy = False
         async for event in self._refresh():
             yield event
 

@@ -22,7 +22,7 @@ from carnet_web.state.formatting import display_zone, parse_moment
 #: The API's appointment fields every page of the agenda asks for.
 APPOINTMENT_FIELDS: Final = """
 fragment AppointmentFields on Appointment {
-  id start end status source placeKind place reason practitioner canCancel cancelDeadline
+  id start end status source placeKind place reason practitioner canCancel cancelDeadline slotId
   professional { id profession specialty practiceName }
 }
 """
@@ -214,6 +214,8 @@ class AppointmentItem:
     patient: str = ""  # a professional's view: the patient's name
     minutes: int = 0  # its duration
     cancel_note: str = ""  # until when it may be cancelled online, or that it is too late
+    professional_id: str = ""
+    movable: bool = False  # a booked slot the patient may move to another of the same
 
 
 def professional_label(professional: Mapping[str, Any] | None, lang: str) -> str:
@@ -264,6 +266,9 @@ def appointment_item(node: Mapping[str, Any], lang: str, *, now: datetime,
         patient=patient,
         minutes=max(0, int((end - start).total_seconds() // 60)),
         cancel_note=note,
+        professional_id=str((professional or {}).get("id") or ""),
+        movable=(open_status and node.get("canCancel") is not False
+                 and bool(node.get("slotId")) and bool(professional)),
     )
 
 
