@@ -284,3 +284,48 @@ async def test_publishing_then_bookings_with_the_patient(fake_api: FakeApi) -> N
     assert state.free_count == 1 and state.slots[0].place == "Téléconsultation"
     await run(state.publish({"startDate": ""}))
     assert state.publish_error_field == "startDate"
+
+
+def test_cancel_note_says_until_when_or_too_late() -> None:
+    open_one = appointment_item(node("a", "2026-12-09T08:00:00Z", "2026-12-09T08:30:00Z",
+                                     cancelDeadline="2026-12-08T08:00:00Z", slotId="s"),
+                                "fr", now=NOW)
+    assert open_one.cancel_note == ("Annulation en ligne possible jusqu'au Mardi 8 décembre "
+                                    "2026 à 09:00.")
+    assert open_one.cancellable and open_one.movable and open_one.professional_id == "7"
+    late = appointment_item(node("b", "2026-12-03T15:00:00Z", "2026-12-03T15:30:00Z",
+                                 canCancel=False, cancelDeadline="2026-12-02T15:00:00Z",
+                                 slotId="s"), "en", now=NOW)
+    assert late.cancel_note.startswith("It is too late to cancel this appointment online")
+    assert not late.cancellable and not late.movable
+    own = appointment_item(node("c", "2026-12-09T08:00:00Z", "2026-12-09T08:30:00Z",
+                                professional=None, practitioner="Dr Roux", source="PATIENT"),
+                           "fr", now=NOW)
+    assert own.cancel_note == "" and own.who == "Dr Roux" and not own.movable
+    assert own.source_label == "Ajouté par moi"
+
+
+async def test_moving_a_booking_to_another_slot(fake_api: FakeApi) -> None:
+    booked = node("a", "2026-12-09T08:00:00Z", "2026-12-09T08:30:00Z", slotId="s0")
+    fake_api.answer("FreeSlots", {"freeSlots": [
+        {"id": "s1", "start": "2026-12-10T08:00:00Z", "end": "2026-12-10T08:30:00Z",
+         "placeKind": "ADDRESS", "place": "Parc"}]})
+    fake_api.answer("RescheduleAppointment",
+                    {"rescheduleAppointment": {"__typename": "SlotTaken", "message": "x"}},
+                    {"rescheduleAppointment": {**booked, "__typename": "Appointment",
+                                               "start": "2026-12-10T08:00:00Z",
+                                               "end": "2026-12-10T08:30:00Z", "slotId": "s1"}})
+    fake_api.answer("Agenda", agenda_answer())
+    state = signed_in(AgendaState())
+    state.upcoming = [appointment_item(booked, "fr", now=NOW)]
+    await run(state.start_move("a"))
+    assert state.moving_id == "a" and [slot.id for slot in state.move_slots] == ["s1"]
+    assert fake_api.called("FreeSlots")[0].variables["professionalId"] == "7"
+    await run(state.move_to({"slot": "s1"}))
+    assert state.move_error == SLOT_TAKEN and state.move_slots == []
+    state.move_slots = [SlotOption("s1", "x", "", "")]
+    await run(state.move_to({"slot": "s1"}))
+    assert state.move_error == ""
+    assert state.moving_id == "" and state.info == (
+        "Rendez-vous déplacé : Jeudi 10 décembre 2026 à 09:00.")
+    assert fake_api.called("RescheduleAppointment")[-1].variables == {"id": "a", "slotId": "s1"}

@@ -7,6 +7,7 @@ Texts from people (reasons, practitioners, places, names) are shown as plain tex
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 import reflex as rx
@@ -20,12 +21,26 @@ from carnet_web.state.agenda_common import WEEKDAY_SHORT
 #: Keys the calendar uses: the browser must not scroll the page with them as well.
 CALENDAR_KEYS: Final = ("ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End",
                         "PageUp", "PageDown")
+#: Once per tab: those keys do not scroll the page inside the calendar, and the focus moves at
+#: once to the day the key leads to when it is shown (the server then selects it and lists its
+#: appointments; a day outside the shown period comes with the server's answer).
 KEYS_SCRIPT: Final = (
     "(() => { if (window.__carnetCalendarKeys) return; window.__carnetCalendarKeys = true;"
-    " const keys = " + str(list(CALENDAR_KEYS)).replace("'", '"') + ";"
+    " const keys = " + json.dumps(list(CALENDAR_KEYS)) + ";"
+    " const steps = {ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7};"
     " document.addEventListener('keydown', (e) => {"
-    "   if (keys.includes(e.key) && e.target && e.target.closest"
-    "       && e.target.closest('.agenda-calendar')) e.preventDefault(); }, true); })()"
+    "   const day = e.target && e.target.closest && e.target.closest('.agenda-day');"
+    "   if (!keys.includes(e.key) || !day || !day.closest('.agenda-calendar')) return;"
+    "   e.preventDefault();"
+    "   const m = /^day-(\\d{4})-(\\d{2})-(\\d{2})$/.exec(day.id); if (!m) return;"
+    "   const when = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3]));"
+    "   const weekday = (when.getUTCDay() + 6) % 7;"
+    "   let step = steps[e.key];"
+    "   if (e.key === 'Home') step = -weekday; if (e.key === 'End') step = 6 - weekday;"
+    "   if (step === undefined) return;"
+    "   when.setUTCDate(when.getUTCDate() + step);"
+    "   const next = document.getElementById('day-' + when.toISOString().slice(0, 10));"
+    "   if (next) next.focus(); }, true); })()"
 )
 _WRAP: Final = {"overflow_wrap": "anywhere", "min_width": "0"}
 
