@@ -197,7 +197,8 @@ async def test_publish_book_live_cancel_download(
         await expect(doctor_tab.locator("#free-count")).to_have_text("12 créneaux libres.")
 
         # Week and month views, with the keyboard.
-        when = await mine.locator(".appointment-when").inner_text()
+        when = await mine.locator(".appointment-when").text_content()
+        assert when
         await patient_tab.get_by_role("button", name="Semaine", exact=True).click()
         await expect(patient_tab.locator("#period-title")).to_contain_text("Semaine du")
         await check_at_widths(patient_tab, "agenda-week")
@@ -287,6 +288,18 @@ async def test_publish_book_live_cancel_download(
         await expect(bookings.filter(has_text="Résultats")).to_have_count(1,
                                                                           timeout=LIVE_TIMEOUT)
         await check_at_widths(patient_tab, "agenda-end")
+
+        # In English: the same agenda, every text from the catalogue.
+        await patient_tab.get_by_role("button", name="English").click()
+        await expect(patient_tab.locator("html")).to_have_attribute("lang", "en")
+        await expect(patient_tab.get_by_role("heading", level=2, name="My appointments")
+                     ).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+        await expect(mine.filter(has_text=REASON).locator(".appointment-status")).to_have_text(
+            "Cancelled")
+        await expect(late.locator(".appointment-cancel-note")).to_contain_text(
+            "It is too late to cancel this appointment online (possible until ")
+        await expect(patient_tab.get_by_role("button", name="Book this slot")).to_be_visible()
+        await check_at_widths(patient_tab, "agenda-english")
         a11y.fail_on_findings(patient_tab)
     finally:
         await patient_tab.close()

@@ -148,7 +148,7 @@ def test_typed_errors_in_french_and_english() -> None:
     late = {"__typename": "TooLateToCancel", "message": "x",
             "deadline": "2026-12-06T09:00:00+00:00"}
     assert error_message(late, "fr") == (
-        "Il est trop tard pour annuler ce rendez-vous en ligne (possible jusqu'au Dimanche 6 "
+        "Il est trop tard pour annuler ce rendez-vous en ligne (possible jusqu'au dimanche 6 "
         "décembre 2026 à 10:00). Contactez directement le professionnel.")
     assert error_message(late, "en").startswith("It is too late to cancel this appointment")
     assert error_message({"__typename": "InvalidAppointmentInput", "message": "Trop long.",
@@ -216,9 +216,9 @@ async def test_cancel_too_late_gives_the_deadline(fake_api: FakeApi) -> None:
     state.upcoming = [appointment_item(node("a", "2026-12-04T08:00:00Z",
                                             "2026-12-04T08:30:00Z"), "fr", now=NOW)]
     state.ask_cancel("a")
-    assert state.cancelling and state.cancel_when == "Vendredi 4 décembre 2026 à 09:00"
+    assert state.cancelling and state.cancel_when == "vendredi 4 décembre 2026 à 09:00"
     await run(state.confirm_cancel())
-    assert "possible jusqu'au Jeudi 3 décembre 2026 à 09:00" in state.error
+    assert "possible jusqu'au jeudi 3 décembre 2026 à 09:00" in state.error
     assert not state.cancelling
 
 
@@ -290,7 +290,7 @@ def test_cancel_note_says_until_when_or_too_late() -> None:
     open_one = appointment_item(node("a", "2026-12-09T08:00:00Z", "2026-12-09T08:30:00Z",
                                      cancelDeadline="2026-12-08T08:00:00Z", slotId="s"),
                                 "fr", now=NOW)
-    assert open_one.cancel_note == ("Annulation en ligne possible jusqu'au Mardi 8 décembre "
+    assert open_one.cancel_note == ("Annulation en ligne possible jusqu'au mardi 8 décembre "
                                     "2026 à 09:00.")
     assert open_one.cancellable and open_one.movable and open_one.professional_id == "7"
     late = appointment_item(node("b", "2026-12-03T15:00:00Z", "2026-12-03T15:30:00Z",
@@ -327,5 +327,5 @@ async def test_moving_a_booking_to_another_slot(fake_api: FakeApi) -> None:
     await run(state.move_to({"slot": "s1"}))
     assert state.move_error == ""
     assert state.moving_id == "" and state.info == (
-        "Rendez-vous déplacé : Jeudi 10 décembre 2026 à 09:00.")
+        "Rendez-vous déplacé : jeudi 10 décembre 2026 à 09:00.")
     assert fake_api.called("RescheduleAppointment")[-1].variables == {"id": "a", "slotId": "s1"}

@@ -69,7 +69,8 @@ def appointment_card(item: Any, *actions: rx.Component, show_patient: bool = Fal
             rx.vstack(
                 rx.flex(
                     rx.text(item.when, weight="bold", class_name="appointment-when",
-                            style=_WRAP),
+                            # 'lundi 7 décembre…' is written for sentences: a capital here.
+                            style={**_WRAP, "&::first-letter": {"text_transform": "uppercase"}}),
                     status_badge(item),
                     spacing="2",
                     align="center",

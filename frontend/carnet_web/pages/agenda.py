@@ -55,7 +55,7 @@ def _actions(item: Any) -> list[rx.Component]:
     return [
         rx.button(t("Ajouter à mon calendrier (.ics)"), size="2", variant="soft",
                   on_click=AgendaState.download_ics(item.id),
-                  aria_label=tf("Ajouter à mon calendrier le rendez-vous du {when}",
+                  aria_label=tf("Ajouter à mon calendrier (.ics) : rendez-vous du {when}",
                                 when=item.when),
                   class_name="appointment-ics"),
         rx.cond(
@@ -82,9 +82,9 @@ def _move_slot(slot: SlotOption) -> rx.Component:
         rx.el.label(
             rx.el.input(type="radio", name="slot", value=slot.id,
                         style={"width": "1.1em", "height": "1.1em"}),
-            rx.text.span(slot.when, " (", slot.hours, ")"),
-            style={"display": "flex", "gap": "0.5em", "align_items": "center",
-                   "flex_wrap": "wrap", "cursor": "pointer", "overflow_wrap": "anywhere"},
+            rx.text.span(slot.when, ", ", slot.hours),
+            style={"display": "flex", "gap": "0.5em", "align_items": "baseline",
+                   "cursor": "pointer", "overflow_wrap": "anywhere"},
         ),
         list_style="none",
         class_name="move-slot",
@@ -196,11 +196,13 @@ def _slot(slot: SlotOption) -> rx.Component:
             rx.el.input(type="radio", name="slot", value=slot.id,
                         on_change=AgendaState.choose_slot(slot.id),
                         style={"width": "1.1em", "height": "1.1em"}),
-            rx.text.span(slot.when, " (", slot.hours, ")", font_weight="500"),
-            rx.cond(slot.place != "",
-                    rx.text.span(" · ", slot.place, color="var(--gray-11)")),
-            style={"display": "flex", "gap": "0.5em", "align_items": "center",
-                   "flex_wrap": "wrap", "cursor": "pointer", "overflow_wrap": "anywhere"},
+            rx.text.span(
+                rx.text.span(slot.when, ", ", slot.hours, font_weight="500"),
+                rx.cond(slot.place != "",
+                        rx.text.span(" · ", slot.place, color="var(--gray-11)")),
+            ),
+            style={"display": "flex", "gap": "0.5em", "align_items": "baseline",
+                   "cursor": "pointer", "overflow_wrap": "anywhere"},
         ),
         list_style="none",
         class_name="free-slot",
@@ -234,6 +236,7 @@ def _booking() -> rx.Component:
                         rx.el.fieldset(
                             rx.el.legend(t("Créneaux libres"), style={"font_weight": "500"}),
                             rx.el.ul(rx.foreach(AgendaState.slots, _slot), id="free-slots",
+                                     key=AgendaState.slots_key.to_string(),
                                      padding="0", margin="0", display="flex",
                                      flex_direction="column", gap="0.5em"),
                             style={"border": "1px solid var(--gray-a6)",

@@ -219,8 +219,10 @@ class SlotOption:
 
 
 def slot_option(node: Mapping[str, Any], lang: str) -> SlotOption:
+    """A free slot as the lists show it: 'Lundi 7 décembre 2026', '09:00 – 09:30', place."""
     item = appointment_item({**node, "status": "PROPOSED"}, lang, now=now_utc())
-    return SlotOption(id=str(node["id"]), when=item.when, hours=item.hours, place=item.place)
+    return SlotOption(id=str(node["id"]), when=long_day(date.fromisoformat(item.day), lang),
+                      hours=item.hours, place=item.place)
 
 
 def check_own(form: Mapping[str, Any], professionals: Mapping[str, str] | None = None
@@ -290,6 +292,7 @@ class AgendaState(SessionState):
     slots: list[SlotOption] = []
     slots_loading: bool = False
     slots_searched: bool = False
+    slots_key: int = 0  # a new one resets the slot radios (uncontrolled)
     book_slot: str = ""
     booking: bool = False
     book_error: str = ""
@@ -382,9 +385,9 @@ class AgendaState(SessionState):
             start = week_start(anchor)
             self.days = calendar_days([start + timedelta(days=n) for n in range(7)], items,
                                       month=None, today=today, selected=anchor, lang=self.lang)
-            self.period_title = self._t("Semaine du {first} au {last}",
-                                        first=long_day(start, self.lang),
-                                        last=long_day(start + timedelta(days=6), self.lang))
+            self.period_title = self._t(
+                "Semaine du {first} au {last}", first=long_day(start, self.lang, capital=False),
+                last=long_day(start + timedelta(days=6), self.lang, capital=False))
         chosen = next((day for day in self.days if day.iso == self.anchor), None)
         self.selected_title = chosen.title if chosen else ""
         self.selected_items = chosen.appointments if chosen else []
@@ -606,6 +609,7 @@ class AgendaState(SessionState):
         self.book_professional = professional_id
         self.book_slot = ""
         self.slots = []
+        self.slots_key += 1
         self.slots_searched = False
         self.book_error = self.book_info = ""
         if not professional_id:
@@ -652,6 +656,7 @@ class AgendaState(SessionState):
         self.book_error = ""
         yield
         data = await self._query(BOOK_SLOT, {"slotId": slot_id, "reason": reason or None})
+        self.slots_key += 1  # whatever happened, no slot stays chosen
         result = data["bookSlot"]
         if result.get("__typename") != "Appointment":
             self.book_error = error_message(result, self.lang)

@@ -106,12 +106,13 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(display_zone())
 
 
-def long_day(day: date, lang: str) -> str:
-    """'Lundi 7 décembre 2026' / 'Monday 7 December 2026'."""
+def long_day(day: date, lang: str, *, capital: bool = True) -> str:
+    """'Lundi 7 décembre 2026' (a title) or, inside a sentence, 'lundi 7 décembre 2026' /
+    'Monday 7 December 2026'."""
     text = _babel_date(day, "EEEE d MMMM y", locale=_locale(lang))
     if normalise(lang) == "fr" and day.day == 1:
         text = text.replace(" 1 ", " 1er ", 1)
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if capital else text
 
 
 def month_title(day: date, lang: str) -> str:
@@ -121,12 +122,13 @@ def month_title(day: date, lang: str) -> str:
 
 
 def moment_text(iso: str, lang: str) -> str:
-    """'lundi 7 décembre 2026 à 09:30' (Paris time); '' if unreadable."""
+    """'lundi 7 décembre 2026 à 09:30' (Paris time, to go inside a sentence); '' if
+    unreadable."""
     moment = parse_moment(iso)
     if moment is None:
         return ""
     here = local(moment)
-    return gettext(lang, "{date} à {time}", date=long_day(here.date(), lang),
+    return gettext(lang, "{date} à {time}", date=long_day(here.date(), lang, capital=False),
                    time=here.strftime("%H:%M"))
 
 
