@@ -251,12 +251,12 @@ def test_recurrence_skips_the_spring_gap_and_takes_weekdays():
     slots = recurrence.starts(100)
     local = [s.astimezone(services.ZoneInfo("Europe/Paris")).strftime("%d %H:%M")
              for s, _ in slots]
-    # 28 March 2027: 02:00 -> 03:00; the 02:00 and 02:30 slots do not exist (and 01:30 would
-    # end at the missing 02:00... no: 01:30-02:00 ends at 03:00 local, kept as 30 min UTC).
-    assert "28 02:00" not in local and "28 02:30" not in local
+    # 28 March 2027, Europe/Paris jumps from 02:00 to 03:00: 02:00 and 02:30 do not exist, so
+    # the slots starting or ending then (01:30-02:00, 02:00, 02:30) are skipped.
     assert local[:4] == ["27 01:30", "27 02:00", "27 02:30", "27 03:00"]
+    assert [t for t in local if t.startswith("28")] == ["28 03:00"]
     assert "29 01:30" not in local  # Monday is not asked for
-    assert all(e - s == timedelta(minutes=30) for s, e in slots if s.day != 28)
+    assert all(e - s == timedelta(minutes=30) for s, e in slots)
 
 
 async def test_book_free_slots_cancel_and_rebook(gql, world):
@@ -468,3 +468,23 @@ async def test_patient_cannot_edit_a_professionals_appointment(gql, world):
         token=world["tokens"]["patient"]))["data"]["updateAppointment"]
     assert refused["__typename"] == "InvalidAppointmentInput" and refused["field"] == "id"
     assert PlaceKind.ADDRESS.value == "address"
+
+
+async def test_the_cancellation_deadline_follows_its_setting(world):
+    rt = world["rt"]
+    settings = rt.settings.model_copy(update={"agenda_cancel_deadline_hours": 2})
+    pro = policy.ProfessionalViewer(world["gp"].id, world["gp"].professional_id)
+    me = policy.PatientViewer(world["patient"].id, world["patient"].person_id)
+    start = later(1)
+    item = await services.schedule(rt, pro, world["public_id"], services.AppointmentInput(
+        start_at=start, end_at=start + timedelta(hours=1)))
+    assert services.cancel_deadline(settings, item.row) == start - timedelta(hours=2)
+    assert services.cancel_deadline(rt.settings, item.row) == start - timedelta(hours=24)
+    # Three hours before: too late with the default (24 h), in time with 2 h.
+    three_before = start - timedelta(hours=3)
+    with pytest.raises(services.TooLateToCancel) as refused:
+        await services.cancel_by_patient(rt, me, str(item.row.id), now=three_before)
+    assert refused.value.deadline == start - timedelta(hours=24)
+    rt_two = type(rt)(settings=settings, kv=rt.kv, broker=rt.broker, notifier=rt.notifier)
+    done = await services.cancel_by_patient(rt_two, me, str(item.row.id), now=three_before)
+    assert done.row.status.value == "cancelled"

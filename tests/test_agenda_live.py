@@ -105,3 +105,19 @@ async def test_the_broker_carries_ids_and_kinds_only(app, clean):
             if not delivery.resync:
                 break
     assert json.loads(delivery.data) == {"id": str(item.row.id), "kind": "created"}
+
+
+async def test_an_anonymous_subscription_is_refused(server):
+    async with websockets.connect(server, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": CHANGED}}))
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] not in ("ping", "pong", "ka"):
+                break
+        assert message["type"] in ("error", "next"), message
+        errors = (message["payload"] if message["type"] == "error"
+                  else message["payload"].get("errors"))
+        assert errors and errors[0]["extensions"]["code"] == "NOT_AUTHENTICATED", message

@@ -24,11 +24,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import quote
 
 import pytest
 from starlette.routing import Route
 
+from backend.access import policy
+from backend.agenda import services as agenda
 from backend.identity.models import Person, Professional
 from backend.messaging.models import Conversation
 from backend.messaging.services import encode_cursor
@@ -110,6 +113,23 @@ TABLE: dict[tuple[str, str], Case | str] = {
     ("Subscription.announcementAdded", "after"): "announcements are public: every published "
                                                  "one is sent to anyone, none belongs to a "
                                                  "patient",
+    # The agenda: the victim's own entry, her booking of her doctor's slot, an appointment her
+    # doctor set; a slot is the doctor's (withdrawn only by them).
+    ("Query.appointment", "id"): Case("appointment"),
+    ("Mutation.updateAppointment", "id"): Case("appointment"),
+    ("Mutation.cancelAppointment", "id"): Case("appointment"),
+    ("Mutation.rescheduleAppointment", "id"): Case("booking", args={"slotId": "free_slot"}),
+    ("Mutation.moveAppointment", "id"): Case("doctor_appointment", owner="doctor"),
+    ("Mutation.scheduleAppointment", "patientId"): Case("patient", owner="doctor"),
+    ("Mutation.cancelSlot", "slotId"): Case("slot", owner="doctor"),
+    ("Mutation.bookSlot", "slotId"): "slots are public by design: any signed-in patient may "
+                                     "book any professional's free slot; a slot names no "
+                                     "patient",
+    ("Mutation.rescheduleAppointment", "slotId"): "slots are public by design (see bookSlot); "
+                                                  "the appointment moved is checked by the "
+                                                  "`id` case",
+    ("Query.freeSlots", "professionalId"): "professionals' free slots are searchable by "
+                                           "anyone signed in (backend/agenda/services.py)",
     **{(f"Mutation.{verb}{kind}", "id"): Case(f"entry:add{kind}")
        for kind in PROFILE_KINDS for verb in ("update", "delete")},
 }
@@ -129,7 +149,9 @@ def overrides(caller: Caller) -> dict[tuple[str, str], object]:
     """Input fields whose placeholder would be refused before the id is even looked at."""
     return {("MeasurementInput", "value"): 70.0, ("MeasurementInput", "kind"): "WEIGHT",
             ("EmergencyContactInput", "phone"): "0612345678",
-            ("StartConversationInput", "patient"): caller.context["home_identity"]}
+            ("StartConversationInput", "patient"): caller.context["home_identity"],
+            ("AppointmentInput", "end"): "2024-01-02T11:00:00+00:00",
+            ("ScheduleAppointmentInput", "end"): "2024-01-02T11:00:00+00:00"}
 
 
 ADD = """mutation Add($rpps: String!) { addToCareTeam(rpps: $rpps) { __typename
@@ -261,7 +283,39 @@ async def world(app, gql, notifier, clean):
         assert body["data"]["sendMessage"]["__typename"] == "MessageSent", body
         return text
 
+    doctor_viewer = policy.ProfessionalViewer(doctor.id, doctor.professional_id)
+    victim_viewer = policy.PatientViewer(victim.id, victim.person_id)
+
+    async def slot() -> str:
+        day = (datetime.now(UTC) + timedelta(days=30 + next(seq))).date()
+        published = await agenda.publish_slots(rt, doctor_viewer, agenda.Recurrence(
+            start_date=day, end_date=day, weekdays=range(7), day_start=time(9),
+            day_end=time(9, 30), duration_minutes=30, place_address="1 rue Test, Paris"))
+        return str(published.slots[0].id)
+
+    async def appointment() -> str:
+        start = datetime.now(UTC) + timedelta(days=3)
+        item = await agenda.add_own(rt, victim_viewer, agenda.AppointmentInput(
+            start_at=start, end_at=start + timedelta(hours=1), reason="Motif"))
+        return str(item.row.id)
+
+    async def booking() -> str:
+        item = await agenda.book_slot(rt, victim_viewer, await slot(), "Motif")
+        return str(item.row.id)
+
+    async def doctor_appointment() -> str:
+        start = datetime.now(UTC) + timedelta(days=4)
+        item = await agenda.schedule(rt, doctor_viewer, victim_public, agenda.AppointmentInput(
+            start_at=start, end_at=start + timedelta(hours=1), reason="Suivi"))
+        return str(item.row.id)
+
+    free_slot = await slot()
+    for caller in callers.values():
+        caller.context["free_slot"] = free_slot
+
     factories: dict[str, Callable[[], Awaitable[str]]] = {
+        "slot": slot, "appointment": appointment, "booking": booking,
+        "doctor_appointment": doctor_appointment,
         "document": document, "document_by_doctor": document_by_doctor,
         "conversation": lambda: conversation(doctor_token, victim_identity),
         "patient": patient_id, "session": session, "care_team_member": care_team_member,

@@ -43,9 +43,11 @@ returned; `patientRecord.document` one DOCUMENT entry when found; each profile s
 read (allowed, even if empty) one PROFILE entry naming the section, the measurement series
 and `latestMeasurements` PROFILE "measurements"; the download DOCUMENT_CONTENT; `$everything`
 EXPORT plus one DOCUMENT per document in the Bundle; an emergency opening EMERGENCY_ACCESS
-(access/services.py). Not logged: a read not granted (nothing was read), the patient's own
-reads, the record summary (identity, ground, what the access includes) and `patients` (the
-professional's own patient list: identities, no record data).
+(access/services.py); `patientRecord.appointments` one AGENDA entry (agenda/queries.py). Not
+logged: a read not granted (nothing was read), the patient's own reads, the record summary
+(identity, ground, what the access includes), `patients` (the professional's own patient list:
+identities, no record data) and a professional's own bookings (`professionalAppointments`,
+`appointment(id)`, `agendaChanged`: appointments with them, booked by or told to the patient).
 
 Adding a viewer kind (an app acting for the patient, a proxy such as a parent): add a frozen
 dataclass with its `kind` below, teach `viewer_of` to build it and `access_for` to decide for

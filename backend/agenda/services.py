@@ -719,8 +719,8 @@ async def _notice(conn: Any, row: Appointment, kind: NoticeKind, now: datetime) 
 
 
 async def cancel_by_professional(rt: Runtime, viewer: policy.ProfessionalViewer,
-                                 appointment_id: str, *, now: datetime | None = None,
-                                 conn: Any = None) -> Item:
+                                 appointment_id: str, *, now: datetime | None = None
+                                 ) -> Item:
     now = now or clock()
     async with in_transaction() as conn:
         row = await _professional_row(viewer.professional_id, appointment_id, conn)
