@@ -290,3 +290,37 @@ async def test_nobody_to_tell_is_settled_without_sending(rt, notifier):
     report = await reminders.run_once(rt, NOW)
     assert report.nobody == 1 and notifier.sent == []
     assert (await reminders.run_once(rt, NOW + timedelta(hours=1))).handled == 0
+
+
+async def test_the_notification_loop_runs_the_agenda_round_and_survives_its_failures(rt):
+    """backend/messaging/worker.py runs the rounds it is given (app.py passes the agenda's
+    `run_once`) at every tick, and a failing round neither stops the loop nor the others."""
+    import copy
+
+    from backend.messaging.worker import notification_loop
+
+    fast = copy.copy(rt)
+    fast.settings = rt.settings.model_copy(update={"message_notify_interval_seconds": 0.01})
+    calls: list[str] = []
+    ticked = asyncio.Event()
+
+    async def failing(runtime) -> None:
+        calls.append("failing")
+        raise RuntimeError("boom")
+
+    async def agenda(runtime) -> None:
+        assert runtime is fast
+        calls.append("agenda")
+        if calls.count("agenda") >= 3:
+            ticked.set()
+
+    task = asyncio.create_task(notification_loop(fast, also=(failing, agenda)))
+    try:
+        async with asyncio.timeout(10):
+            await ticked.wait()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert calls[:4] == ["failing", "agenda", "failing", "agenda"]
+
