@@ -174,3 +174,18 @@ async def test_configured_base_url_is_used(app, gql, alice, monkeypatch):
                         "https://api.carnet.example")
     created = await create(gql, alice.token, False)
     assert created["url"] == "https://api.carnet.example" + created["path"]
+
+
+async def test_an_outage_logs_no_feed_token(client, gql, alice, monkeypatch, caplog):
+    created = await create(gql, alice.token, False)
+    token = created["path"].removeprefix("/agenda/feed/").removesuffix(".ics")
+
+    async def down(*args, **kwargs):
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(feeds, "feed_by_token", down)
+    with caplog.at_level("WARNING"):
+        response = await client.get(created["path"])
+    assert response.status_code == 503
+    assert "backing service unavailable" in caplog.text
+    assert token not in caplog.text
