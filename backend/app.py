@@ -114,9 +114,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def unavailable(request: HTTPConnection, exc: Exception) -> JSONResponse:
         # PostgreSQL or Redis is down or restarting: a clear, retryable answer, never a 500
         # with a traceback (GraphQL maps the same errors inside its own responses).
+        path = request.url.path
+        if path.startswith("/agenda/feed/"):  # the path holds a calendar feed's secret token
+            path = "/agenda/feed/{token}.ics"
         log.warning("%s %s: backing service unavailable (%s)", request.method
-                    if hasattr(request, "method") else "WS", request.url.path,
-                    type(exc).__name__)
+                    if hasattr(request, "method") else "WS", path, type(exc).__name__)
         return JSONResponse({"error": "service_unavailable",
                              "message": gettext(UNAVAILABLE_MESSAGE)},
                             status_code=503, headers={"Retry-After": "2"})

@@ -110,23 +110,32 @@ async def test_sms_when_the_patient_chose_sms(rt, notifier):
     assert_no_health_detail(message.text)
 
 
-async def test_two_concurrent_senders_send_each_notice_exactly_once(rt, notifier):
-    patients = [await create_patient(email=f"p{i}@example.fr") for i in range(3)]
-    appointments = []
-    for i in range(24):
-        appointments.append(await create_appointment(
-            rt.settings, patients[i % 3], start=NOW + timedelta(hours=1, minutes=10 * i),
-            details=SECRET_DETAILS))
-    assert await reminders.sweep_reminders(rt.settings, now=NOW) == 24
+async def test_concurrent_senders_send_each_notice_exactly_once(rt, notifier):
+    """Two senders (and then four) race over the notices of several patients: each notice is
+    sent once, none is lost, and no deadlock (a claim bumps its patient's data version: one
+    patient per claim statement)."""
+    patients = [await create_patient(email=f"p{i}@example.fr") for i in range(6)]
+    for i in range(36):
+        await create_appointment(rt.settings, patients[i % 6],
+                                 start=NOW + timedelta(hours=1, minutes=10 * i),
+                                 details=SECRET_DETAILS)
+    assert await reminders.sweep_reminders(rt.settings, now=NOW) == 36
+    # The first half goes to two senders, the other half (due a minute later) to four.
+    ids = await AppointmentNotice.all().order_by("id").values_list("id", flat=True)
+    await AppointmentNotice.filter(id__in=ids[18:]).update(due_at=NOW + timedelta(minutes=1))
 
-    reports = await asyncio.gather(
-        reminders.send_due(rt, now=NOW, limit=2), reminders.send_due(rt, now=NOW, limit=3))
+    two = await asyncio.gather(reminders.send_due(rt, now=NOW, limit=2),
+                               reminders.send_due(rt, now=NOW, limit=3))
+    later = NOW + timedelta(minutes=1)
+    four = await asyncio.gather(*(reminders.send_due(rt, now=later, limit=n)
+                                  for n in (1, 2, 3, 1)))
 
-    assert sum(r.sent for r in reports) == 24
-    assert all(r.sent > 0 for r in reports), reports  # both took part
-    assert Counter(m.to for m in notifier.sent) == {f"p{i}@example.fr": 8 for i in range(3)}
+    assert sum(r.sent for r in two) == 18 and sum(r.sent for r in four) == 18
+    assert sum(1 for r in two if r.sent) == 2, two  # both took part
+    assert sum(1 for r in four if r.sent) >= 2, four
+    assert Counter(m.to for m in notifier.sent) == {f"p{i}@example.fr": 6 for i in range(6)}
     texts = Counter(m.text for m in notifier.sent)
-    assert len(texts) == 24 and set(texts.values()) == {1}  # one per appointment (its time)
+    assert len(texts) == 36 and set(texts.values()) == {1}  # one per appointment (its time)
     assert await AppointmentNotice.filter(sent_at__isnull=True).count() == 0
     assert set(await AppointmentNotice.all().values_list("attempts", flat=True)) == {1}
 
@@ -290,3 +299,37 @@ async def test_nobody_to_tell_is_settled_without_sending(rt, notifier):
     report = await reminders.run_once(rt, NOW)
     assert report.nobody == 1 and notifier.sent == []
     assert (await reminders.run_once(rt, NOW + timedelta(hours=1))).handled == 0
+
+
+async def test_the_notification_loop_runs_the_agenda_round_and_survives_its_failures(rt):
+    """backend/messaging/worker.py runs the rounds it is given (app.py passes the agenda's
+    `run_once`) at every tick, and a failing round neither stops the loop nor the others."""
+    import copy
+
+    from backend.messaging.worker import notification_loop
+
+    fast = copy.copy(rt)
+    fast.settings = rt.settings.model_copy(update={"message_notify_interval_seconds": 0.01})
+    calls: list[str] = []
+    ticked = asyncio.Event()
+
+    async def failing(runtime) -> None:
+        calls.append("failing")
+        raise RuntimeError("boom")
+
+    async def agenda(runtime) -> None:
+        assert runtime is fast
+        calls.append("agenda")
+        if calls.count("agenda") >= 3:
+            ticked.set()
+
+    task = asyncio.create_task(notification_loop(fast, also=(failing, agenda)))
+    try:
+        async with asyncio.timeout(10):
+            await ticked.wait()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert calls[:4] == ["failing", "agenda", "failing", "agenda"]
+

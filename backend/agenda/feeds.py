@@ -67,7 +67,7 @@ async def create_feed(settings: Settings, *, person_id: int, include_reason: boo
     async with in_transaction() as conn:
         # Serialises the patient's feed changes (no-op on SQLite, whose writers are serial).
         await Person.filter(id=person_id).select_for_update(no_key=True).using_db(conn) \
-            .values_list("id", flat=True)
+            .first()
         await CalendarFeed.filter(person_id=person_id, revoked_at__isnull=True) \
             .using_db(conn).update(revoked_at=now)
         feed = await CalendarFeed.create(

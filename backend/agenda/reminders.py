@@ -12,8 +12,9 @@ restarts, through the `AppointmentNotice` outbox:
      with `notice_change` (one notice per change: the key holds the new sequence).
 2. `send_due` claims due, unsent notices atomically: ONE `UPDATE ... SET claimed_at = now,
    attempts = attempts + 1 WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`
-   on PostgreSQL (concurrent senders skip each other's rows, none waits); the same statement
-   without the lock clause on SQLite, whose writers are serialised. A notice claimed by a
+   on PostgreSQL (concurrent senders skip each other's rows, none waits), a patient per
+   statement (see `_CLAIM`: no deadlock on the data version rows); the same statement without
+   the lock clause on SQLite, whose writers are serialised. A notice claimed by a
    sender that died is claimable again once its lease (AGENDA_NOTICE_LEASE_SECONDS) is over.
 3. Each claimed notice is checked against its appointment as it is NOW: a notice whose
    sequence is no longer the appointment's (moved or cancelled since), and a reminder of an
@@ -159,10 +160,18 @@ async def notice_change(appointment: Appointment, kind: NoticeKind, *, now: date
 
 # --- 2. claiming ----------------------------------------------------------------------------
 
+# One patient per statement: a claim bumps its patient's data version (migration 0018's row
+# trigger on appointment_notice), so a claim spanning patients would take their version rows'
+# locks in row order, and two concurrent claims could deadlock. The patient is the one of the
+# first due notice no other sender holds; then up to `limit` of that patient's due notices.
 _CLAIM = (
     'UPDATE "appointment_notice" SET "claimed_at"={now},"attempts"="attempts"+1 '
     'WHERE "id" IN (SELECT "id" FROM "appointment_notice" '
+    'WHERE "person_id"=(SELECT "person_id" FROM "appointment_notice" '
     'WHERE "sent_at" IS NULL AND "due_at"<={now} AND "attempts"<{max_attempts} '
+    'AND ("claimed_at" IS NULL OR "claimed_at"<={expired}) '
+    'ORDER BY "due_at","id" LIMIT 1{lock}) '
+    'AND "sent_at" IS NULL AND "due_at"<={now} AND "attempts"<{max_attempts} '
     'AND ("claimed_at" IS NULL OR "claimed_at"<={expired}) '
     'ORDER BY "due_at","id" LIMIT {limit}{lock}) '
     'RETURNING "id"'
@@ -171,7 +180,8 @@ _CLAIM = (
 
 async def claim(settings: Settings, *, now: datetime, limit: int | None = None,
                 conn: Any = None) -> list[int]:
-    """Claim up to `limit` due notices for this sender (one statement); their ids."""
+    """Claim up to `limit` due notices of one patient for this sender (one statement); their
+    ids (none: nothing is due)."""
     conn = conn or _db()
     now = _utc(now)
     expired = now - timedelta(seconds=settings.agenda_notice_lease_seconds)
@@ -182,7 +192,8 @@ async def claim(settings: Settings, *, now: datetime, limit: int | None = None,
         values: list[Any] = [now, expired, settings.agenda_notice_max_attempts, limit]
     else:
         sql = _CLAIM.format(now="?", expired="?", max_attempts="?", limit="?", lock="")
-        values = [now, now, settings.agenda_notice_max_attempts, expired, limit]
+        due = [now, settings.agenda_notice_max_attempts, expired]
+        values = [now, *due, *due, limit]
     rows = await conn.execute_query_dict(sql, values)
     return sorted(int(row["id"]) for row in rows)
 
