@@ -65,8 +65,11 @@ from carnet_web.state.session import SessionState, api_errors
 log = logging.getLogger("carnet_web.agenda")
 
 UPCOMING_SHOWN: Final = 50
-PAST_SHOWN: Final = 50
-PAST_DAYS: Final = 2 * 365
+PAST_SHOWN: Final = 50  # the latest ones, newest first
+#: The API gives a period's appointments oldest first, at most 100 a page: the past ones are
+#: read over this window, whole page, and the latest PAST_SHOWN shown.
+PAST_DAYS: Final = 365
+PAST_READ: Final = 100
 SLOT_DAYS: Final = 28  # how far ahead free slots are searched
 MAX_REASON: Final = 500
 MAX_TEXT: Final = 200
@@ -78,11 +81,11 @@ VIEWS: Final = ("list", "week", "month")
 AGENDA: Final = api.operation(
     """
     query Agenda($upcomingFrom: DateTime!, $pastFrom: DateTime!, $now: DateTime!,
-                 $rangeFrom: DateTime!, $rangeTo: DateTime!, $first: Int!) {
+                 $rangeFrom: DateTime!, $rangeTo: DateTime!, $first: Int!, $firstPast: Int!) {
       upcoming: appointments(from: $upcomingFrom, first: $first) {
         edges { node { ...AppointmentFields } }
       }
-      past: appointments(from: $pastFrom, to: $now, first: $first) {
+      past: appointments(from: $pastFrom, to: $now, first: $firstPast) {
         edges { node { ...AppointmentFields } }
       }
       range: appointments(from: $rangeFrom, to: $rangeTo, first: 100) {
@@ -355,7 +358,7 @@ class AgendaState(SessionState):
         return {"upcomingFrom": now.isoformat(),
                 "pastFrom": (now - timedelta(days=PAST_DAYS)).isoformat(),
                 "now": now.isoformat(), "rangeFrom": range_from, "rangeTo": range_to,
-                "first": max(UPCOMING_SHOWN, PAST_SHOWN)}
+                "first": UPCOMING_SHOWN, "firstPast": PAST_READ}
 
     def _apply(self, data: Mapping[str, Any]) -> None:
         now = self._clock()
@@ -365,7 +368,8 @@ class AgendaState(SessionState):
                     for edge in (data.get(key) or {}).get("edges") or []]
 
         self.upcoming = [item for item in by_start(items("upcoming")) if not item.is_past]
-        self.past = list(reversed([item for item in by_start(items("past")) if item.is_past]))
+        self.past = list(reversed([item for item in by_start(items("past"))
+                                   if item.is_past]))[:PAST_SHOWN]
         self._range_nodes = [dict(edge["node"]) for edge in
                              (data.get("range") or {}).get("edges") or []]
         self._layout()
