@@ -1,17 +1,21 @@
 """Agenda in a real browser, against a real API, two people live at once.
 
-A doctor (one tab, on a phone's width) publishes slots with the recurrence form; a patient who
-has the doctor in their care team (another tab) opens the agenda, picks the doctor, sees the
-free slots; the first one is taken by someone else meanwhile (through the API): booking it
-says so in French, the next one is booked; the doctor's bookings show it live (no reload);
-the patient moves through the week and month views with the keyboard, cancels (a
-confirmation), the doctor's tab shows the cancellation live; the patient downloads the
-appointment as .ics, which parses with icalendar and with vobject, and finally makes and
-revokes a calendar feed link.
+A doctor (one tab, on a phone's width) publishes slots with the recurrence form (a mistake
+first: no weekday); a patient who has the doctor in their care team (another tab) opens the
+agenda, picks the doctor, sees the free slots; the first one is taken by someone else meanwhile
+(through the API): booking it says so in French, the next one is booked; the doctor's bookings
+show it live (no reload). The patient moves the booking to another slot (the doctor sees it
+live), moves through the week and month views with the keyboard, cancels (a confirmation): the
+doctor's tab shows the cancellation live. The patient downloads the appointment as .ics (through
+the web app's one-time download route), which parses with icalendar and with vobject, makes and
+revokes a calendar feed link. The doctor sets an appointment in two hours (API): it appears live
+on the patient's side, too late to cancel online; the doctor moves it with the form, the
+patient sees it live. The patient types in an appointment of their own (a missing address is
+said first). Then the page in English.
 
 Every state visited is checked with axe (zero violations) and for sideways scrolling at 390
 and 1280 px (`check_at_widths`; the `page` fixture also checks each `goto` and the last
-state).
+state; the patient's tab gathers its findings and fails the test with them at the end).
 """
 
 from __future__ import annotations
@@ -285,8 +289,46 @@ async def test_publish_book_live_cancel_download(
         await expect(late.locator(".appointment-cancel-note")).to_contain_text(
             "Il est trop tard pour annuler ce rendez-vous en ligne (possible jusqu'au ")
         await expect(late.locator(".appointment-cancel")).to_have_count(0)
-        await expect(bookings.filter(has_text="Résultats")).to_have_count(1,
-                                                                          timeout=LIVE_TIMEOUT)
+        results = bookings.filter(has_text="Résultats")
+        await expect(results).to_have_count(1, timeout=LIVE_TIMEOUT)
+
+        # The doctor moves it to tomorrow, 11:00 (the form, keyboard-reachable); the patient
+        # sees it live.
+        tomorrow = (paris_today() + timedelta(days=1)).date()
+        await results.get_by_role("button", name=re.compile("^Déplacer le rendez-vous du ")
+                                  ).click()
+        await expect(doctor_tab.get_by_label("Nouvelle date")).to_be_focused()
+        await doctor_tab.get_by_label("Nouvelle date").fill(tomorrow.isoformat())
+        await doctor_tab.get_by_label("Nouvelle heure").fill("11:00")
+        await check_at_widths(doctor_tab, "pro-agenda-move")
+        await results.get_by_role("button", name="Déplacer", exact=True).click()
+        await expect(doctor_tab.locator("#pro-agenda-info")).to_contain_text(
+            "Le rendez-vous est déplacé au ")
+        await expect(results.locator(".appointment-hours")).to_have_text("11:00 – 11:20")
+        await expect(late.locator(".appointment-hours")).to_have_text("11:00 – 11:20",
+                                                                      timeout=LIVE_TIMEOUT)
+
+        # My own appointment, typed in (with a practitioner Carnet does not know).
+        await patient_tab.get_by_role("button", name="Ajouter un rendez-vous").click()
+        await expect(patient_tab.get_by_label("Date", exact=True)).to_be_focused()
+        own_day = (paris_today() + timedelta(days=20)).date()
+        await patient_tab.get_by_label("Date", exact=True).fill(own_day.isoformat())
+        await patient_tab.get_by_label("Heure", exact=True).fill("14:15")
+        await patient_tab.get_by_label("Praticien").fill("Dr Roux, dentiste")
+        await patient_tab.get_by_role("button", name="Ajouter à mon agenda").click()
+        await expect(patient_tab.locator("#add-place-error")).to_have_text(
+            "Indiquez l'adresse, ou choisissez « Téléconsultation ».")
+        await expect(patient_tab.get_by_label("Adresse", exact=True)).to_be_focused()
+        await check_at_widths(patient_tab, "agenda-add-error")
+        await patient_tab.get_by_label("Adresse", exact=True).fill("12 cours Lafayette, Lyon")
+        await patient_tab.get_by_role("button", name="Ajouter à mon agenda").click()
+        await expect(patient_tab.locator("#agenda-info")).to_contain_text(
+            "a été ajouté à votre agenda")
+        own = patient_tab.locator("#upcoming > li").filter(has_text="Dr Roux, dentiste")
+        await expect(own).to_have_count(1)
+        await expect(own.locator(".appointment-hours")).to_have_text("14:15 – 14:45")
+        await expect(own.locator(".appointment-source")).to_have_text("Ajouté par moi")
+        await expect(own.locator(".appointment-cancel")).to_have_count(1)  # no deadline
         await check_at_widths(patient_tab, "agenda-end")
 
         # In English: the same agenda, every text from the catalogue.
