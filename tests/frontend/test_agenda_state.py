@@ -329,3 +329,35 @@ async def test_moving_a_booking_to_another_slot(fake_api: FakeApi) -> None:
     assert state.moving_id == "" and state.info == (
         "Rendez-vous déplacé : jeudi 10 décembre 2026 à 09:00.")
     assert fake_api.called("RescheduleAppointment")[-1].variables == {"id": "a", "slotId": "s1"}
+
+
+async def test_professional_cancels_and_moves_a_booking(fake_api: FakeApi) -> None:
+    booked = node("b1", "2026-12-07T08:00:00Z", "2026-12-07T08:30:00Z")
+    fake_api.answer("ProAgenda", {"professionalAppointments": {"edges": [{"node": booked}]},
+                                  "mySlots": []})
+    fake_api.answer("ProCancelAppointment", {"cancelAppointment": {
+        "__typename": "AppointmentCancelled", "appointment": {"id": "b1"}}})
+    fake_api.answer("MoveAppointment",
+                    {"moveAppointment": {"__typename": "InvalidAppointmentInput",
+                                         "message": "Ce créneau chevauche.", "field": "start"}},
+                    {"moveAppointment": {"__typename": "Appointment", "id": "b1",
+                                         "start": "2026-12-08T10:00:00Z"}})
+    state = signed_in(ProAgendaState(), "PROFESSIONAL")
+    state.bookings = [appointment_item(booked, "fr", now=NOW)]
+    state.ask_cancel("b1")
+    assert state.cancel_when == "lundi 7 décembre 2026 à 09:00"
+    await run(state.confirm_cancel())
+    assert state.info == ("Le rendez-vous du lundi 7 décembre 2026 à 09:00 est annulé ; le "
+                          "patient en est informé.")
+    state.start_move("b1")
+    await run(state.move({"date": "2026-12-01", "time": "10:00", "duration": "30"}))
+    assert state.move_error == "Ce moment est déjà passé." and not fake_api.called(
+        "MoveAppointment")
+    await run(state.move({"date": "2026-12-08", "time": "11:00", "duration": "30"}))
+    assert state.move_error == "Ce créneau chevauche."
+    await run(state.move({"date": "2026-12-08", "time": "11:00", "duration": "30"}))
+    assert state.moving_id == "" and state.info == (
+        "Le rendez-vous est déplacé au mardi 8 décembre 2026 à 11:00 ; le patient en est "
+        "informé.")
+    assert fake_api.called("MoveAppointment")[-1].variables == {
+        "id": "b1", "start": "2026-12-08T10:00:00+00:00", "end": "2026-12-08T10:30:00+00:00"}
