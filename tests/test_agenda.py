@@ -488,3 +488,19 @@ async def test_the_cancellation_deadline_follows_its_setting(world):
     rt_two = type(rt)(settings=settings, kv=rt.kv, broker=rt.broker, notifier=rt.notifier)
     done = await services.cancel_by_patient(rt_two, me, str(item.row.id), now=three_before)
     assert done.row.status.value == "cancelled"
+
+
+async def test_an_appointment_that_has_ended_cannot_be_cancelled(gql, world):
+    start = later(2)
+    made = (await gql(SCHEDULE, {"p": world["public_id"], "input": {
+        "start": iso(start), "end": iso(start + timedelta(hours=1))}},
+        token=world["tokens"]["gp"]))["data"]["scheduleAppointment"]
+    own = (await gql(ADD, {"input": {"start": iso(start), "end": iso(start + timedelta(hours=1))}},
+                     token=world["tokens"]["patient"]))["data"]["addAppointment"]
+    services.clock = lambda: start + timedelta(hours=2)
+    for token, ident in ((world["tokens"]["patient"], own["id"]),
+                         (world["tokens"]["gp"], made["id"])):
+        seen = (await gql(ONE, {"id": ident}, token=token))["data"]["appointment"]
+        assert seen["canCancel"] is False
+        refused = (await gql(CANCEL, {"id": ident}, token=token))["data"]["cancelAppointment"]
+        assert refused["__typename"] == "InvalidAppointmentInput", refused

@@ -378,7 +378,7 @@ def cancel_deadline(settings: Settings, row: Appointment) -> datetime | None:
 
 
 def _can_cancel(settings: Settings, scope: Scope, row: Appointment, now: datetime) -> bool:
-    if row.status not in OPEN_STATUSES:
+    if row.status not in OPEN_STATUSES or row.end_at <= now:
         return False
     if scope.is_patient:
         deadline = cancel_deadline(settings, row)
@@ -565,7 +565,7 @@ async def cancel_by_patient(rt: Runtime, viewer: policy.PatientViewer, appointme
         row = await _patient_row(viewer.person_id, appointment_id, conn, lock=True)
         if row.status is AppointmentStatus.CANCELLED:
             raise InvalidAppointmentInput("id", N_("Ce rendez-vous est déjà annulé."))
-        if row.status not in OPEN_STATUSES:
+        if row.status not in OPEN_STATUSES or row.end_at <= now:
             raise InvalidAppointmentInput("id", N_("Ce rendez-vous est passé."))
         _check_patient_deadline(rt.settings, row, now)
         await _free_slot(conn, row)
@@ -729,9 +729,12 @@ async def cancel_by_professional(rt: Runtime, viewer: policy.ProfessionalViewer,
     return await _reread(rt.settings, Scope.professional(viewer.professional_id), row.id, now)
 
 
-async def _cancel_row(conn: Any, row: Appointment, account_id: int, now: datetime) -> None:
+async def _cancel_row(conn: Any, row: Appointment, account_id: int, now: datetime, *,
+                      past_allowed: bool = False) -> None:
     if row.status not in OPEN_STATUSES:
         raise InvalidAppointmentInput("id", N_("Ce rendez-vous n'est plus actif."))
+    if row.end_at <= now and not past_allowed:
+        raise InvalidAppointmentInput("id", N_("Ce rendez-vous est passé."))
     await _free_slot(conn, row)
     row.status = AppointmentStatus.CANCELLED
     row.sequence += 1
@@ -849,7 +852,7 @@ async def cancel_slot(rt: Runtime, viewer: policy.ProfessionalViewer, slot_id: s
         holder = await (Appointment.filter(active_slot_id=slot.id).using_db(conn)
                         .select_for_update().first())
         if holder is not None:
-            await _cancel_row(conn, holder, viewer.account_id, now)
+            await _cancel_row(conn, holder, viewer.account_id, now, past_allowed=True)
             cancelled = holder
         await Appointment.filter(slot_id=slot.id).using_db(conn).update(slot_id=None)
         await Slot.filter(id=slot.id).using_db(conn).delete()
@@ -949,7 +952,7 @@ async def update_from_software(rt: Runtime, *, professional_account_id: int,
         row = await _professional_row(professional_id, appointment_id, conn)
         if incoming.status is AppointmentStatus.CANCELLED:
             if row.status is not AppointmentStatus.CANCELLED:
-                await _cancel_row(conn, row, professional_account_id, now)
+                await _cancel_row(conn, row, professional_account_id, now, past_allowed=True)
                 kind = "cancelled"
             else:
                 kind = ""
