@@ -215,12 +215,15 @@ async def test_failed_delivery_is_retried_after_the_lease_then_given_up(rt, noti
     other = await create_patient(email="erin@example.fr")
     await create_appointment(rt.settings, other, start=TOMORROW_1030_PARIS)
     notifier.failing.add("email")
-    tries = 0
+    rounds = []
     at = NOW + lease
     for _ in range(rt.settings.agenda_notice_max_attempts + 3):
         at += lease
-        tries += (await reminders.run_once(rt, at)).failed
-    assert tries == rt.settings.agenda_notice_max_attempts
+        rounds.append(await reminders.run_once(rt, at))
+    assert sum(r.failed for r in rounds) == rt.settings.agenda_notice_max_attempts, rounds
+    assert len(notifier.sent) == 1, notifier.sent
+    assert await AppointmentNotice.filter(sent_at__isnull=True).values_list(
+        "attempts", flat=True) == [rt.settings.agenda_notice_max_attempts]
 
 
 async def test_moved_appointment_one_moved_notice_and_a_new_reminder(rt, notifier):
