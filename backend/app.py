@@ -18,7 +18,9 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import counters, db, response_cache
 from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
+from backend.agenda import reminders as agenda_reminders
 from backend.agenda.fhir import create_appointment, update_appointment
+from backend.agenda.http import appointment_ics, feed_ics
 from backend.announcements import services as announcements
 from backend.bootstrap import build_runtime
 from backend.errors import UNAVAILABLE_MESSAGE
@@ -83,8 +85,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             counters.install_signal_handler()
             if settings.gc_tuning:
                 tune_gc()  # start-up is over: its objects are never scanned again
-            notifier_task = asyncio.create_task(notification_loop(runtime),
-                                                name="carnet-message-notifications")
+            # Also the agenda's reminders and change notices (backend/agenda/reminders.py).
+            notifier_task = asyncio.create_task(
+                notification_loop(runtime, also=(agenda_reminders.run_once,)),
+                name="carnet-message-notifications")
             # Closes this process's sockets of sessions revoked through any process.
             sockets_task = asyncio.create_task(
                 sockets.run(runtime.broker, session_store(runtime).is_alive,
@@ -110,9 +114,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def unavailable(request: HTTPConnection, exc: Exception) -> JSONResponse:
         # PostgreSQL or Redis is down or restarting: a clear, retryable answer, never a 500
         # with a traceback (GraphQL maps the same errors inside its own responses).
+        path = request.url.path
+        if path.startswith("/agenda/feed/"):  # the path holds a calendar feed's secret token
+            path = "/agenda/feed/{token}.ics"
         log.warning("%s %s: backing service unavailable (%s)", request.method
-                    if hasattr(request, "method") else "WS", request.url.path,
-                    type(exc).__name__)
+                    if hasattr(request, "method") else "WS", path, type(exc).__name__)
         return JSONResponse({"error": "service_unavailable",
                              "message": gettext(UNAVAILABLE_MESSAGE)},
                             status_code=503, headers={"Retry-After": "2"})
@@ -130,6 +136,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/documents/{id}/content", download_content, methods=["GET"]),
+            # iCalendar: one appointment (the patient's session) and the subscription feed
+            # (its token is the credential): backend/agenda/http.py.
+            Route("/agenda/feed/{token}.ics", feed_ics, methods=["GET"]),
+            Route("/agenda/{id}.ics", appointment_ics, methods=["GET"]),
             Route("/fhir/r4/DocumentReference", create_document_reference, methods=["POST"]),
             # FHIR search and read for professional software (profile/fhir_search.py).
             Route("/fhir/r4/Patient", fhir_search.search_patient, methods=["GET"]),

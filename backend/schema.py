@@ -16,6 +16,8 @@ from strawberry.types import ExecutionContext
 from backend.access.mutations import AccessMutations
 from backend.access.queries import AccessQueries, patient_record_queries
 from backend.access.types import AccessReferenceData, PatientRecordSummary
+from backend.agenda import fhir_export as agenda_fhir_export
+from backend.agenda.feed_graphql import FeedMutations, FeedQueries
 from backend.agenda.mutations import AgendaMutations
 from backend.agenda.queries import AgendaQueries, PatientRecordAgenda
 from backend.agenda.subscriptions import AgendaSubscriptions
@@ -34,6 +36,7 @@ from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.messaging.types import MessagingReferenceData
+from backend.profile import fhir_export
 from backend.profile.mutations import ProfileMutations
 from backend.profile.queries import PatientRecordProfile, ProfileQueries
 from backend.profile.types import ProfileReferenceData
@@ -63,7 +66,8 @@ class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferen
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
-            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, AgendaQueries,
+            AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, FeedQueries,
+            AgendaQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
@@ -74,8 +78,13 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations, AgendaMutations):
+               AccessMutations, FeedMutations, AgendaMutations):
     pass
+
+
+# The whole-record export (profile) gains the agenda's Appointments: profile imports no
+# sibling domain, so they are wired here.
+fhir_export.add_resource_source("agenda", agenda_fhir_export.appointment_resources)
 
 
 @strawberry.type

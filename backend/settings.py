@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     # A participant who has not read a message after this delay gets one email/SMS.
     message_notify_delay_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
     message_notify_interval_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Agenda (backend/agenda/reminders.py): a reminder this many hours before an appointment;
+    # a notice claimed by a sender that died is claimed again after the lease; a notice whose
+    # delivery keeps failing is given up after this many attempts; senders claim this many at
+    # a time. They run in the notification loop (MESSAGE_NOTIFY_INTERVAL_SECONDS).
+    agenda_reminder_hours_before: int = Field(default=24, ge=1, le=14 * 24)
+    agenda_notice_lease_seconds: int = Field(default=300, ge=10, le=86_400)
+    agenda_notice_max_attempts: int = Field(default=5, ge=1, le=100)
+    agenda_notice_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Calendar feeds (backend/agenda/feeds.py, http.py): the public base URL of the API in the
+    # feed URL given to patients (unset: the request's own); the feed holds the appointments
+    # from this many days back, and all upcoming ones.
+    agenda_feed_base_url: str | None = None
+    agenda_feed_past_days: int = Field(default=90, ge=0, le=3650)
     # Agenda (issue 13): a patient may cancel or move an appointment with a professional
     # online until this many hours before it starts (then: call the practice).
     agenda_cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 30)
@@ -252,7 +265,8 @@ class Settings(BaseSettings):
         return value
 
     @field_validator("sms_webhook_url", "smtp_host", "psc_issuer", "psc_client_id",
-                     "psc_client_secret", "psc_redirect_uri", "psc_post_login_url")
+                     "psc_client_secret", "psc_redirect_uri", "psc_post_login_url",
+                     "agenda_feed_base_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -271,6 +285,17 @@ class Settings(BaseSettings):
             # Compared with the discovery document's issuer, which may end with a slash.
             return value.rstrip("/")
         return value
+
+    @field_validator("agenda_feed_base_url")
+    @classmethod
+    def _check_feed_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ValueError("expected an http:// or https:// URL without query or fragment")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _psc_settings_go_together(self) -> Settings:

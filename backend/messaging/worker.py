@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from backend.messaging.services import notify_waiting_messages
 from backend.records.services import notify_released_documents
@@ -14,8 +15,12 @@ from backend.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-async def notification_loop(rt: Runtime) -> None:
-    """Runs until cancelled; every process may run it (claims are atomic per message)."""
+async def notification_loop(
+    rt: Runtime, also: Sequence[Callable[[Runtime], Awaitable[object]]] = ()
+) -> None:
+    """Runs until cancelled; every process may run it (claims are atomic per message).
+    `also`: other domains' rounds run at each tick, each on its own (the composition root
+    passes them: e.g. the agenda's reminders, which this domain does not import)."""
     settings = rt.settings
     while True:
         await asyncio.sleep(settings.message_notify_interval_seconds)
@@ -26,3 +31,11 @@ async def notification_loop(rt: Runtime) -> None:
             raise
         except Exception as exc:  # an outage must not kill the loop
             log.warning("message notification sweep failed (%s)", type(exc).__name__)
+        for work in also:
+            try:
+                await work(rt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failing round must not stop the others
+                log.warning("%s failed (%s)", getattr(work, "__qualname__", "notification round"),
+                            type(exc).__name__)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -115,6 +116,34 @@ def _drop_empty(resource: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if v not in (None, [], {}, "")}
 
 
+@dataclass
+class ExportContext:
+    """What another domain's resources need from the export: the access (whose record, read by
+    whom), the Patient's reference, and the Practitioner of a professional (added to the
+    Bundle, with the RPPS identifier, when referenced)."""
+
+    settings: Settings
+    access: Access
+    builder: _Builder
+
+    @property
+    def patient_ref(self) -> dict[str, str]:
+        return dict(self.builder.patient_ref)
+
+    def practitioner_ref(self, professional: Professional) -> dict[str, Any]:
+        return self.builder.practitioner_ref(professional)
+
+
+# Resources of other domains in the export (the agenda's Appointments): profile imports no
+# sibling domain, so the composition root (backend/schema.py) registers them, by name.
+ResourceSource = Callable[[ExportContext], Awaitable[list[dict[str, Any]]]]
+RESOURCE_SOURCES: dict[str, ResourceSource] = {}
+
+
+def add_resource_source(name: str, source: ResourceSource) -> None:
+    RESOURCE_SOURCES[name] = source
+
+
 class _Builder:
     def __init__(self, person: Person, professionals: dict[int, Professional]) -> None:
         self.person = person
@@ -132,6 +161,13 @@ class _Builder:
 
     def meta(self, row: Any) -> dict[str, str]:
         return {"lastUpdated": _instant(row.updated_at)}
+
+    def practitioner_ref(self, pro: Professional) -> dict[str, Any]:
+        """A reference to `pro`'s Practitioner (added to the Bundle), with the RPPS."""
+        self.professionals.setdefault(pro.id, pro)
+        self.used_practitioners.add(pro.id)
+        return {"reference": urn(practitioner_fhir_id(pro.id)),
+                "identifier": {"system": RPPS_SYSTEM, "value": "8" + pro.rpps}}
 
     # --- resources ---------------------------------------------------------------------
 
@@ -463,6 +499,9 @@ async def everything(settings: Settings, access: Access) -> dict[str, Any]:
         resources.append(b.advance_directive(directive))
     if organ is not None:
         resources.append(b.organ_donation(organ))
+    context = ExportContext(settings, access, b)
+    for name in sorted(RESOURCE_SOURCES):
+        resources += await RESOURCE_SOURCES[name](context)
 
     head = [b.patient(lists[services.EmergencyContactInput])]
     head += [b.practitioner(professionals[i]) for i in sorted(b.used_practitioners)]

@@ -27,6 +27,7 @@ PRO_PATIENT_PREFIX: Final = PRO_HOME_ROUTE + "/patients"
 PRO_RECORD_ROUTE: Final = PRO_PATIENT_PREFIX + "/[patient_id]"
 PRO_DECLARE_ROUTE: Final = PRO_HOME_ROUTE + "/declarer"
 PRO_EMERGENCY_ROUTE: Final = PRO_HOME_ROUTE + "/urgence"
+PRO_AGENDA_ROUTE: Final = PRO_HOME_ROUTE + "/agenda"
 
 
 def document_view_path(document_id: str) -> str:

@@ -83,6 +83,7 @@ ROUTES: dict[str, Stop] = {
     "/pro": Stop("/pro", (PROFESSIONAL,)),
     "/pro/declarer": Stop("/pro/declarer", (PROFESSIONAL,)),
     "/pro/urgence": Stop("/pro/urgence", (PROFESSIONAL,)),
+    "/pro/agenda": Stop("/pro/agenda", (PROFESSIONAL,)),
     "/pro/patients/[patient_id]": Stop("/pro/patients/{patient}", (PROFESSIONAL,)),
     NOT_FOUND: Stop("/cette-page-n-existe-pas", (VISITOR, PATIENT)),
 }

@@ -140,7 +140,8 @@ async def test_a_professional_lands_on_my_patients_after_the_code(fake_api: Fake
 def test_navigation_splits_by_role_and_keeps_the_patient_items() -> None:
     assert layout.NAV_ITEMS[0] == layout.NavItem("Accueil", "/")
     routes = [item.route for item in layout.PROFESSIONAL_NAV_ITEMS]
-    assert routes == ["/pro", "/pro/declarer", "/pro/urgence", "/messagerie"]
+    assert routes == ["/pro", "/pro/declarer", "/pro/urgence", "/pro/agenda",
+                      "/messagerie"]
     rendered = json.dumps(layout.navigation("/pro").render(), default=str)
     assert "Mes patients" in rendered and "Mes documents" in rendered
     assert "is_professional" in rendered

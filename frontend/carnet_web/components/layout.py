@@ -19,6 +19,7 @@ from carnet_web.routes import (
     HOME_ROUTE,
     LOGIN_ROUTE,
     MESSAGING_ROUTE,
+    PRO_AGENDA_ROUTE,
     PRO_DECLARE_ROUTE,
     PRO_EMERGENCY_ROUTE,
     PRO_HOME_ROUTE,
@@ -53,6 +54,7 @@ PROFESSIONAL_NAV_ITEMS: Final = (
     NavItem(N_("Mes patients"), PRO_HOME_ROUTE),
     NavItem(N_("Déclarer une relation de soins"), PRO_DECLARE_ROUTE),
     NavItem(N_("Accès d'urgence"), PRO_EMERGENCY_ROUTE),
+    NavItem(N_("Mon agenda"), PRO_AGENDA_ROUTE),
     NavItem(N_("Messagerie"), MESSAGING_ROUTE),
 )
 
@@ -256,20 +258,6 @@ def layout(*children: rx.Component, current_route: str, title: str = "") -> rx.C
         ),
         min_height="100vh",
         on_mount=LanguageState.apply_document_language(title),
-    )
-
-
-def coming_soon(title: str, description: str) -> rx.Component:
-    """Body of a page that does not exist yet, clearly labelled as such."""
-    return rx.vstack(
-        rx.heading(title, as_="h1", size="7"),
-        rx.badge(t("Bientôt disponible"), color_scheme="amber", size="2"),
-        rx.text(description),
-        rx.text(
-            t("Cette page est en préparation : elle n'affiche encore aucune donnée."),
-            color_scheme="gray",
-        ),
-        spacing="4",
     )
 
 
