@@ -72,6 +72,8 @@ from backend.agenda.models import (
     Slot,
     SlotStatus,
 )
+from backend.agenda.sealing import seal_details as seal
+from backend.agenda.sealing import unseal_details as unseal
 from backend.i18n import N_
 from backend.identity.models import Professional
 from backend.keys import services as keys
@@ -275,20 +277,6 @@ def _to_utc(local: datetime, zone: ZoneInfo) -> datetime | None:
 
 
 # --- encryption ------------------------------------------------------------------------------
-
-
-def _associated(appointment_id: uuid.UUID) -> bytes:
-    return b"carnet:agenda:appointment:" + appointment_id.bytes
-
-
-def seal(data_key: bytes, appointment_id: uuid.UUID, details: dict[str, Any]) -> bytes:
-    payload = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
-    return keys.encrypt_bytes(data_key, payload.encode(), associated=_associated(appointment_id))
-
-
-def unseal(data_key: bytes, appointment_id: uuid.UUID, blob: bytes) -> dict[str, Any]:
-    plain = keys.decrypt_bytes(data_key, bytes(blob), associated=_associated(appointment_id))
-    return json.loads(plain.decode())
 
 
 class KeyRing:
