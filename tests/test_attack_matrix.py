@@ -478,7 +478,11 @@ async def test_subscriptions_to_the_victims_objects_answer_like_missing_ids(app,
 # --- HTTP and FHIR reads -----------------------------------------------------------------------
 
 # GET routes that take no patient data in their path or are not reads of a record.
-NOT_RECORD_READS = {"/healthz", "/readyz", "/graphql", "/auth/psc/login", "/auth/psc/callback"}
+NOT_RECORD_READS = {"/healthz", "/readyz", "/graphql", "/auth/psc/login", "/auth/psc/callback",
+                    # A capability URL: the random token is the authorisation, not a session
+                    # (tests/test_agenda_feed.py: unknown, revoked and malformed tokens 404
+                    # alike, and a session gives nothing there).
+                    "/agenda/feed/{token}.ics"}
 
 
 def _ins(person) -> str:
@@ -496,6 +500,7 @@ PATIENT_SEARCH = [({}, {"patient": "patient"}), ({}, {"patient.identifier": "ins
                   ({}, {"subject": "patient"})]
 HTTP_TABLE: dict[str, list[tuple[dict[str, str], dict[str, str]]]] = {
     "/documents/{id}/content": [({"id": "document"}, {})],
+    "/agenda/{id}.ics": [({"id": "appointment"}, {})],
     "/fhir/r4/Patient/{id}/$everything": [({"id": "patient"}, {})],
     "/fhir/r4/Patient/{id}": [({"id": "patient"}, {})],
     "/fhir/r4/Patient": [({}, {"identifier": "ins"}), ({}, {"_id": "patient"})],
@@ -562,9 +567,10 @@ async def test_http_reads_of_the_victims_objects_answer_like_missing_ids(client,
         owner_differs = False
         for params, query in HTTP_TABLE[path]:
             real = {"document": await world["factories"]["document"](),
+                    "appointment": await world["factories"]["appointment"](),
                     "patient": world["victim_public"], "ins": _ins(person)}
-            missing = {"document": str(uuid.uuid4()), "patient": str(uuid.uuid4()),
-                       "ins": _missing_ins(person)}
+            missing = {"document": str(uuid.uuid4()), "appointment": str(uuid.uuid4()),
+                       "patient": str(uuid.uuid4()), "ins": _missing_ins(person)}
 
             label = f"GET {path} {params or ''}{query or ''}"
             used_real = [real[v] for v in (*params.values(), *query.values())]

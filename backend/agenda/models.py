@@ -112,8 +112,10 @@ class Appointment(Model):
     class Meta:
         table = "appointment"
         unique_together = (("person", "source_key"),)
-        # The agenda by patient and time, a professional's bookings, a slot's appointments.
-        indexes = (("person_id", "start_at"), ("professional_id", "start_at"), ("slot_id",))
+        # The agenda by patient and time, a professional's bookings, a slot's appointments,
+        # and the reminder sweep (every patient's appointments starting soon).
+        indexes = (("person_id", "start_at"), ("professional_id", "start_at"), ("slot_id",),
+                   ("start_at",))
 
 
 class AppointmentNotice(Model):

@@ -114,7 +114,7 @@ class AgendaMutations:
             return to_graphql_error(exc)
         return Appointment.from_item(item)
 
-    @strawberry.mutation(description="Set an appointment for a patient of mine (an active care "
+    @strawberry.mutation(description="Schedule an appointment for a patient of mine (an active care "
                                      "relationship; otherwise PatientNotFound, as for an "
                                      "unknown id). `patientId` is the patient's public id.",
                          permission_classes=[IsProfessional])

@@ -54,6 +54,7 @@ from tortoise.transactions import in_transaction
 
 from backend import errors
 from backend.access import policy
+from backend.agenda import reminders
 from backend.agenda.errors import (
     AppointmentNotFound,
     InvalidAppointmentInput,
@@ -64,7 +65,6 @@ from backend.agenda.errors import (
 )
 from backend.agenda.models import (
     Appointment,
-    AppointmentNotice,
     AppointmentSource,
     AppointmentStatus,
     NoticeKind,
@@ -702,8 +702,8 @@ async def _professional_row(professional_id: int, appointment_id: str | uuid.UUI
 
 
 async def _notice(conn: Any, row: Appointment, kind: NoticeKind, now: datetime) -> None:
-    await AppointmentNotice.create(person_id=row.person_id, appointment_id=row.id, kind=kind,
-                                   appointment_sequence=row.sequence, due_at=now, using_db=conn)
+    # The outbox row of this change, in its transaction (backend/agenda/reminders.py sends it).
+    await reminders.notice_change(row, kind, now=now, using_db=conn)
 
 
 async def cancel_by_professional(rt: Runtime, viewer: policy.ProfessionalViewer,

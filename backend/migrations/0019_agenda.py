@@ -17,11 +17,12 @@ import importlib
 VERSIONS = importlib.import_module("backend.migrations.0018_data_version")
 PATIENT_OF = {
     "appointment": "{r}.person_id",
-    "appointment_notice": "{r}.person_id",
     "calendar_feed": "{r}.person_id",
 }
 TABLES = tuple(PATIENT_OF)
-UNVERSIONED = ("agenda_slot",)
+# The notices outbox shows on no screen either, and its claims would bump (and lock) the
+# patient's version for nothing.
+UNVERSIONED = ("agenda_slot", "appointment_notice")
 
 class Migration(migrations.Migration):
     dependencies = [('carnet', '0018_data_version')]
@@ -83,7 +84,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'appointment', 'app': 'carnet', 'unique_together': (('person', 'source_key'),), 'indexes': [Index(fields=['person_id', 'start_at']), Index(fields=['professional_id', 'start_at']), Index(fields=['slot_id'])], 'pk_attr': 'id'},
+            options={'table': 'appointment', 'app': 'carnet', 'unique_together': (('person', 'source_key'),), 'indexes': [Index(fields=['person_id', 'start_at']), Index(fields=['professional_id', 'start_at']), Index(fields=['slot_id']), Index(fields=['start_at'])], 'pk_attr': 'id'},
             bases=['Model'],
         ),
         ops.CreateModel(
