@@ -114,9 +114,10 @@ class AgendaMutations:
             return to_graphql_error(exc)
         return Appointment.from_item(item)
 
-    @strawberry.mutation(description="Schedule an appointment for a patient of mine (an active care "
-                                     "relationship; otherwise PatientNotFound, as for an "
-                                     "unknown id). `patientId` is the patient's public id.",
+    @strawberry.mutation(description="Schedule an appointment for a patient of mine (an "
+                                     "active care relationship; otherwise PatientNotFound, as "
+                                     "for an unknown id). `patientId` is the patient's public "
+                                     "id.",
                          permission_classes=[IsProfessional])
     async def schedule_appointment(self, info: Info, patient_id: strawberry.ID,
                                    input: ScheduleAppointmentInput) -> ScheduleAppointmentResult:
