@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "backend.messaging.models",
     "backend.profile.models",
     "backend.agenda.models",
+    "backend.catalogue.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

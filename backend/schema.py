@@ -26,6 +26,8 @@ from backend.announcements.subscriptions import AnnouncementSubscriptions
 from backend.audit.extension import AccessLogExtension
 from backend.audit.queries import AccessLogQueries
 from backend.audit.types import AccessLogReferenceData
+from backend.catalogue.queries import CatalogueQueries
+from backend.catalogue.types import CatalogueReferenceData
 from backend.errors import CarnetMaskErrors
 from backend.graphql_documents import CarnetDocuments, DocumentService
 from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
@@ -60,14 +62,14 @@ class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordP
                               "domain brings its own), labels in the request's language "
                               "(Accept-Language). Public: no health data.")
 class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferenceData,
-                    AccessReferenceData, AccessLogReferenceData):
+                    AccessReferenceData, AccessLogReferenceData, CatalogueReferenceData):
     pass
 
 
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
             AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, FeedQueries,
-            AgendaQueries,
+            AgendaQueries, CatalogueQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "

@@ -84,6 +84,9 @@ TABLE: dict[tuple[str, str], Case | str] = {
     ("Query.messages", "conversationId"): Case("conversation"),
     ("Query.announcement", "id"): "announcements are public: every published one is readable "
                                   "by anyone, none belongs to a patient",
+    ("Query.catalogueApp", "id"): "the catalogue is public: every referenced app is readable by "
+                                  "anyone, none belongs to a patient (others answer null, "
+                                  "tests/test_catalogue.py)",
     ("Query.patientRecord", "patientId"): Case("patient", owner="doctor"),
     ("PatientRecord.document", "id"): Case("document", owner="doctor"),
     ("PatientRecord.documents", "filter.authorProfessionalId"): Case("victim_author",

@@ -72,6 +72,11 @@ REFERENCE = {
     "access_rule": "tens of rows, read by every access decision",
     # Service announcements: a handful of rows shown to everyone.
     "announcement": "a handful of rows shown on everyone's home page",
+    # The catalogue of health apps (issue 14): hundreds of apps at most, their categories and
+    # the operators' history of their status; read by every app token check (later parts).
+    "catalogue_app": "hundreds of apps at most, read by every app's token check",
+    "catalogue_app_category": "a few rows per app, filters the public catalogue",
+    "catalogue_app_status_change": "operators' history of the apps' status, a few per app",
 }
 
 # Global: not distributed (one primary with replicas, or its own distribution key), because

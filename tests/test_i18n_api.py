@@ -93,6 +93,9 @@ def _enum_labels() -> dict[str, str]:
     from backend.access.policy import Section
     from backend.audit import labels as audit_labels
     from backend.audit.models import AccessGround, AccessKind
+    from backend.catalogue import labels as catalogue_labels
+    from backend.catalogue import scopes as catalogue_scopes
+    from backend.catalogue.models import Category
     from backend.document_types import LABELS, DocumentType
     from backend.profile import labels as profile_labels
     from backend.profile.catalog import BMI_LABEL, BMI_UNIT_LABEL, DIASTOLIC_LABEL, SPECS
@@ -106,7 +109,9 @@ def _enum_labels() -> dict[str, str]:
               (AccessKind, audit_labels.ACCESS_KINDS, "audit.labels.ACCESS_KINDS"),
               (AccessGround, audit_labels.GROUNDS_FOR_PATIENT, "audit.labels.GROUNDS_FOR_PATIENT"),
               (AccessGround, audit_labels.GROUNDS_FOR_PROFESSIONAL,
-               "audit.labels.GROUNDS_FOR_PROFESSIONAL")]
+               "audit.labels.GROUNDS_FOR_PROFESSIONAL"),
+              (Category, catalogue_labels.CATEGORIES, "catalogue.labels.CATEGORIES"),
+              (catalogue_scopes.Scope, catalogue_scopes.LABELS, "catalogue.scopes.LABELS")]
     tables += [(enum, table, f"profile.labels[{enum.__name__}]")
                for enum, table in profile_labels.ENUM_LABELS.items()]
     found: dict[str, str] = {}

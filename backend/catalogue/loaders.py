@@ -1,0 +1,3 @@
+from backend.catalogue import services
+
+load_referenced_apps = services.referenced_by_ids
