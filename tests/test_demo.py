@@ -84,12 +84,28 @@ async def test_demo_agenda_rows(migrated, clean):
     assert slot.status.value == "booked" and booked.active_slot_id == slot.id
     own = by_source[AppointmentSource.PATIENT][0]
     assert own.professional_id is None
+    # Free texts sealed with Camille's data key, as in real use.
+    for row in rows:
+        assert row.data_key_id is not None
+        assert b"ordonnance" not in row.details_encrypted
+        assert b"Lef" not in row.details_encrypted and b"Caen" not in row.details_encrypted
     # Every slot on a weekday morning (Paris), 20 minutes, within the coming two weeks.
     for slot in await Slot.all():
         local = slot.start_at.astimezone(ZoneInfo(agenda.PARIS))
         assert local.weekday() < 5 and (8, 40) <= (local.hour, local.minute) <= (11, 40)
         assert slot.end_at - slot.start_at == timedelta(minutes=20)
         assert NOW < slot.start_at < NOW + timedelta(days=15)
+
+
+async def test_seeding_again_the_next_day_adds_only_that_days_slots(migrated, clean):
+    """`carnet dev` seeds at every start: the window of slots moves on, the appointments stay
+    (those still upcoming are not made again)."""
+    await seed_matrix()
+    await seed_demo(migrated, now=NOW)
+    again = await seed_demo(migrated, now=NOW + timedelta(days=1))
+    assert again["slotsCreated"] == 10 and again["appointmentsCreated"] == 0
+    assert again["catalogueAppsCreated"] == 0
+    assert await Appointment.all().count() == 5
 
 
 async def test_demo_through_graphql_as_the_patient(migrated, clean, gql, notifier, fixed_clock):
