@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.announcements.models import Announcement
+from backend.catalogue.models import Criterion
 from backend.identity import accounts, notices
 from backend.identity.lookup import account_by_identifier
 from backend.settings import Settings
@@ -178,8 +179,7 @@ async def _seed_agenda(settings: Settings, now: datetime) -> dict[str, int]:
         published = await agenda.publish_slots(runtime, as_doctor, agenda.Recurrence(
             start_date=today + timedelta(days=1), end_date=today + timedelta(days=14),
             weekdays=[0, 1, 2, 3, 4], day_start=time(8, 40), day_end=time(12),
-            duration_minutes=20,
-            place_address=DEMO_PLACE))
+            duration_minutes=20, place_address=DEMO_PLACE))
         created["slotsCreated"] = published.created
 
         async def upcoming(source: AppointmentSource) -> bool:
@@ -232,9 +232,8 @@ async def _seed_agenda(settings: Settings, now: datetime) -> dict[str, int]:
 
 # --- catalogue (issue 14) ---------------------------------------------------------------------
 
-ALL_CRITERIA = ["hds_hosting", "gdpr_compliance", "security_audit", "privacy_policy",
-                "data_minimisation", "no_commercial_reuse", "interoperability",
-                "medical_device_status"]
+# Every referencing criterion (a criterion added later is checked here too).
+ALL_CRITERIA = [criterion.value for criterion in Criterion]
 
 # Referenced: every criterion checked (the public catalogue lists them).
 DEMO_APPS: list[dict[str, Any]] = [
