@@ -30,9 +30,10 @@ from typing import Any, Final
 import reflex as rx
 from reflex.event import EventSpec
 
-from carnet_web import api, live
+from carnet_web import api
 from carnet_web.i18n import N_
 from carnet_web.routes import AGENDA_ROUTE
+from carnet_web.state import agenda_live
 from carnet_web.state.agenda_common import (
     APPOINTMENT_FIELDS,
     DURATION_INVALID,
@@ -59,7 +60,6 @@ from carnet_web.state.agenda_common import (
 from carnet_web.state.documents import download_event
 from carnet_web.state.focus import focus
 from carnet_web.state.formatting import date_text, display_zone
-from carnet_web.state.messaging import quiet_call
 from carnet_web.state.session import SessionState, api_errors
 
 log = logging.getLogger("carnet_web.agenda")
@@ -206,7 +206,6 @@ FEED_REVOKED: Final = N_("Le lien d'abonnement est révoqué : les agendas abonn
                          "recevront plus vos rendez-vous.")
 FEED_COPIED: Final = N_("Lien copié.")
 MOVED: Final = N_("Rendez-vous déplacé : {when}.")
-LIVE_ENDED: Final = N_("Les mises à jour en direct sont interrompues : rechargez la page.")
 
 
 def now_utc() -> datetime:
@@ -545,63 +544,14 @@ class AgendaState(SessionState):
 
     # --- live updates -------------------------------------------------------------------
 
-    def _still_here(self, generation: int) -> bool:
-        return (self._live_generation == generation
-                and str(self.router.url.path or "").rstrip("/") == AGENDA_ROUTE)
-
     @rx.event(background=True)
     async def follow_agenda(self) -> AsyncIterator[EventSpec | None]:
-        """While /agenda is open: read the agenda again whenever it changes."""
-        async with self:
-            self._live_generation += 1
-            generation = self._live_generation
-            token = self._api_token
-            headers = self._forwarded_headers()
-            if not token:
-                return
-            self.live_status = "connecting"
-        async with live.listening(AGENDA_CHANGED, {}, field="agendaChanged", token=token,
-                                  headers=headers) as feed:
-            while not feed.ended:
-                events = await feed.next_batch()
-                refresh = False
-                redirect: EventSpec | None = None
-                async with self:
-                    if not self._still_here(generation):
-                        return
-                    for event in events:
-                        if isinstance(event, live.Received):
-                            refresh = True
-                        elif isinstance(event, live.Connected):
-                            # What changed between loading and subscribing is not replayed.
-                            refresh = refresh or self.live_status != "live"
-                            self.live_status = "live"
-                        elif isinstance(event, live.Disconnected):
-                            self.live_status = "reconnecting"
-                        elif isinstance(event, live.Ended):
-                            if event.reason == live.ENDED_UNAUTHENTICATED:
-                                redirect = self._expired()
-                                break
-                            self.live_status = "ended"
-                            self.error = self._t(LIVE_ENDED)
-                    variables = self._variables()
-                if redirect is not None:
-                    yield redirect
-                    return
-                if not refresh:
-                    continue
-                answer = await quiet_call(AGENDA, variables, token=token, headers=headers,
-                                          what="agenda refresh")
-                async with self:
-                    if not self._still_here(generation):
-                        return
-                    if answer.expired:
-                        redirect = self._expired()
-                    elif answer.data is not None:
-                        self._apply(answer.data)
-                if redirect is not None:
-                    yield redirect
-                    return
+        """While /agenda is open: read the agenda again whenever it changes.
+        (carnet_web/state/agenda_live.py)"""
+        async for event in agenda_live.follow(
+                self, route=AGENDA_ROUTE, subscription=AGENDA_CHANGED, query=AGENDA,
+                what="agenda refresh"):
+            yield event
 
     # --- booking a slot -----------------------------------------------------------------
 

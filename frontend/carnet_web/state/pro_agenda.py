@@ -18,9 +18,10 @@ from typing import Any, Final
 import reflex as rx
 from reflex.event import EventSpec
 
-from carnet_web import api, live
+from carnet_web import api
 from carnet_web.i18n import N_, gettext
 from carnet_web.routes import PRO_AGENDA_ROUTE
+from carnet_web.state import agenda_live
 from carnet_web.state.agenda_common import (
     APPOINTMENT_FIELDS,
     DATE_INVALID,
@@ -39,7 +40,6 @@ from carnet_web.state.agenda_common import (
 )
 from carnet_web.state.focus import focus
 from carnet_web.state.formatting import display_zone
-from carnet_web.state.messaging import quiet_call
 from carnet_web.state.pro_common import require_professional
 from carnet_web.state.pro_patients import patient_name
 from carnet_web.state.session import SessionState, api_errors
@@ -129,7 +129,6 @@ ADDRESS_REQUIRED: Final = N_("Indiquez l'adresse du cabinet, ou choisissez « T�
 ADDRESS_TOO_LONG: Final = N_("L'adresse dépasse {max} caractères.")
 PRO_CANCELLED: Final = N_("Le rendez-vous du {when} est annulé ; le patient en est informé.")
 MOVED: Final = N_("Le rendez-vous est déplacé au {when} ; le patient en est informé.")
-LIVE_ENDED: Final = N_("Les mises à jour en direct sont interrompues : rechargez la page.")
 FREE: Final = N_("Libre")
 TAKEN: Final = N_("Réservé")
 
@@ -302,62 +301,14 @@ class ProAgendaState(SessionState):
 
     # --- live ---------------------------------------------------------------------------
 
-    def _still_here(self, generation: int) -> bool:
-        return (self._live_generation == generation
-                and str(self.router.url.path or "").rstrip("/") == PRO_AGENDA_ROUTE)
-
     @rx.event(background=True)
     async def follow_agenda(self) -> AsyncIterator[EventSpec | None]:
-        """While /pro/agenda is open: read it again whenever a booking changes."""
-        async with self:
-            self._live_generation += 1
-            generation = self._live_generation
-            token = self._api_token
-            headers = self._forwarded_headers()
-            if not token:
-                return
-            self.live_status = "connecting"
-        async with live.listening(PRO_AGENDA_CHANGED, {}, field="agendaChanged", token=token,
-                                  headers=headers) as feed:
-            while not feed.ended:
-                events = await feed.next_batch()
-                refresh = False
-                redirect: EventSpec | None = None
-                async with self:
-                    if not self._still_here(generation):
-                        return
-                    for event in events:
-                        if isinstance(event, live.Received):
-                            refresh = True
-                        elif isinstance(event, live.Connected):
-                            refresh = refresh or self.live_status != "live"
-                            self.live_status = "live"
-                        elif isinstance(event, live.Disconnected):
-                            self.live_status = "reconnecting"
-                        elif isinstance(event, live.Ended):
-                            if event.reason == live.ENDED_UNAUTHENTICATED:
-                                redirect = self._expired()
-                                break
-                            self.live_status = "ended"
-                            self.error = self._t(LIVE_ENDED)
-                    variables = self._variables()
-                if redirect is not None:
-                    yield redirect
-                    return
-                if not refresh:
-                    continue
-                answer = await quiet_call(PRO_AGENDA, variables, token=token, headers=headers,
-                                          what="pro agenda refresh")
-                async with self:
-                    if not self._still_here(generation):
-                        return
-                    if answer.expired:
-                        redirect = self._expired()
-                    elif answer.data is not None:
-                        self._apply(answer.data)
-                if redirect is not None:
-                    yield redirect
-                    return
+        """While /pro/agenda is open: read it again whenever a booking changes.
+        (carnet_web/state/agenda_live.py)"""
+        async for event in agenda_live.follow(
+                self, route=PRO_AGENDA_ROUTE, subscription=PRO_AGENDA_CHANGED, query=PRO_AGENDA,
+                what="pro agenda refresh"):
+            yield event
 
     # --- publishing ---------------------------------------------------------------------
 
