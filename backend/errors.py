@@ -104,6 +104,13 @@ class DomainError(Exception):
         return self.translatable.render(locale)
 
 
+class OperatorRefusal(DomainError):
+    """A refusal only operators' commands meet (`carnet apps …`: no API client submits or
+    moderates anything), or one a query turns into a public BAD_USER_INPUT error: never a
+    member of a mutation's result union, so no GraphQL error type translates it
+    (tests/test_errors.py leaves these out). Translatable like every DomainError."""
+
+
 class PatientNotFound(DomainError):
     """No patient matches an identity (INS matricule, birth name, birth date). Shared by every
     domain that matches identities: one answer whatever trait did not match, so the answer never

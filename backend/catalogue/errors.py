@@ -5,11 +5,11 @@ the submitted JSON (`redirectUris[1]`) so that an operator sees what to fix."""
 
 from __future__ import annotations
 
-from backend.errors import DomainError
+from backend.errors import OperatorRefusal
 from backend.i18n import N_
 
 
-class CatalogueError(DomainError):
+class CatalogueError(OperatorRefusal):
     pass
 
 
