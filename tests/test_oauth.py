@@ -4,6 +4,7 @@ introspection endpoints owe (RFC 6749, 7636, 7009, 7662), with the clock injecte
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import secrets
@@ -517,3 +518,27 @@ async def test_codes_and_tokens_never_logged_nor_stored(world, caplog):
         for row in await model.all().values():
             text = repr(row)
             assert not any(value in text for value in secrets_seen)
+
+
+# --- single use under concurrency -------------------------------------------------------------
+
+
+async def test_concurrent_exchanges_of_one_code_give_one_token(world):
+    verifier = secrets.token_urlsafe(48)
+    code = await code_for(world, world.public, verifier)
+    data = exchange(world, world.public, code, verifier)
+    answers = await asyncio.gather(*(post(world, TOKEN_URL, data) for _ in range(4)))
+    assert sorted(r.status_code for r in answers) == [200, 400, 400, 400]
+    assert await OAuthAccessToken.all().count() == 1
+
+
+async def test_concurrent_refreshes_of_one_token_give_one_rotation(world):
+    verifier = secrets.token_urlsafe(48)
+    code = await code_for(world, world.public, verifier)
+    token = (await post(world, TOKEN_URL, exchange(world, world.public, code, verifier))).json()
+    data = {"grant_type": "refresh_token", "refresh_token": token["refresh_token"],
+            "client_id": str(world.public.id)}
+    answers = await asyncio.gather(*(post(world, TOKEN_URL, data) for _ in range(4)))
+    # One claim wins; the others lose it, or see the token used (a reuse: the grant ends).
+    assert sorted(r.status_code for r in answers) == [200, 400, 400, 400]
+    assert await OAuthRefreshToken.all().count() == 2
