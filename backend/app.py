@@ -180,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # Room for the multipart envelope and base64's 4/3 growth (FHIR).
                 "/graphql": settings.max_upload_bytes + 1024 * 1024,
                 "/fhir/": settings.max_upload_bytes * 4 // 3 + 1024 * 1024,
+                "/oauth/": oauth.MAX_FORM_BYTES,  # small forms only
             }),
         ],
         lifespan=lifespan,

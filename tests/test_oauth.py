@@ -319,6 +319,9 @@ async def test_malformed_requests(world):
                                f"&client_id={world.public.id}",
             headers={"content-type": "application/x-www-form-urlencoded"})
         assert_error(repeated, "invalid_request")
+        huge = await http.post(TOKEN_URL, content="a=" + "b" * 20_000,
+                               headers={"content-type": "application/x-www-form-urlencoded"})
+        assert huge.status_code == 413
 
 
 # --- introspection, suspension ----------------------------------------------------------------
@@ -542,3 +545,20 @@ async def test_concurrent_refreshes_of_one_token_give_one_rotation(world):
     # One claim wins; the others lose it, or see the token used (a reuse: the grant ends).
     assert sorted(r.status_code for r in answers) == [200, 400, 400, 400]
     assert await OAuthRefreshToken.all().count() == 2
+
+
+async def test_a_locked_account_stops_its_apps(world):
+    from backend.identity.models import Account, AccountStatus
+
+    verifier = secrets.token_urlsafe(48)
+    code = await code_for(world, world.public, verifier)
+    token = (await post(world, TOKEN_URL, exchange(world, world.public, code, verifier))).json()
+    second = await code_for(world, world.public, verifier)
+    await Account.all().update(status=AccountStatus.LOCKED)
+    assert await services.active_access_token(world.settings, token["access_token"],
+                                              NOW) is None
+    assert_error(await post(world, TOKEN_URL, {
+        "grant_type": "refresh_token", "refresh_token": token["refresh_token"],
+        "client_id": str(world.public.id)}), "invalid_grant")
+    assert_error(await post(world, TOKEN_URL, exchange(world, world.public, second, verifier)),
+                 "invalid_grant")

@@ -84,6 +84,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
         raise InvalidRequestError(description="malformed body") from None
 
 
+def _tried_basic(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("basic ")
+
+
 def _basic(request: Request) -> tuple[str, str] | None:
     header = request.headers.get("authorization")
     if not header:
@@ -116,7 +120,7 @@ async def _client(request: Request, form: dict[str, list[str]]) -> Any:
 
 async def token(request: Request) -> Response:
     runtime = _runtime(request)
-    basic = "authorization" in request.headers
+    basic = _tried_basic(request)
     try:
         form = await _form(request)
         app = await _client(request, form)
@@ -150,7 +154,7 @@ async def _confidential(request: Request, form: dict[str, list[str]]) -> Any:
 
 async def revoke(request: Request) -> Response:
     runtime = _runtime(request)
-    basic = "authorization" in request.headers
+    basic = _tried_basic(request)
     try:
         form = await _form(request)
         app = await _client(request, form)
@@ -167,7 +171,7 @@ async def revoke(request: Request) -> Response:
 
 async def introspect(request: Request) -> Response:
     runtime = _runtime(request)
-    basic = "authorization" in request.headers
+    basic = _tried_basic(request)
     try:
         form = await _form(request)
         app = await _confidential(request, form)

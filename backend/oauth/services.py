@@ -5,7 +5,8 @@ token endpoint's grants, revocation, introspection. No strawberry, no Starlette 
   authenticates with its client secret (`create_client_secret`, shown once); a public app with
   its client id alone, and must not send a secret. Only REFERENCED apps authenticate: a
   suspended or withdrawn app gets `invalid_client` at once, and every token check joins the app's
-  status, so its tokens stop working at the very next use (no cache).
+  status, so its tokens stop working at the very next use (no cache). So does the patient's
+  account status: a locked or closed account's tokens stop at once.
 - `authorize` (the patient's consent, GraphQL) checks the app, the exact redirect URI, the
   scopes (each declared by the app; every non-optional declared one included) and the PKCE
   challenge (S256 only), then stores a code (keyed hash, OAUTH_CODE_SECONDS) and answers the
@@ -49,7 +50,7 @@ from backend.catalogue import services as catalogue
 from backend.catalogue.errors import AppNotFound
 from backend.catalogue.models import AppStatus, CatalogueApp, ClientType
 from backend.crypto import keyed_hash
-from backend.identity.models import Person
+from backend.identity.models import Account, AccountStatus, Person
 from backend.keys.services import known_master_keys
 from backend.oauth.errors import InvalidCodeChallenge, InvalidRedirectUri, InvalidScope, UnknownApp
 from backend.oauth.models import (
@@ -252,6 +253,11 @@ async def revoke_grant(grant_id: int, now: datetime, conn: Any = None) -> None:
         .update(revoked_at=now)
 
 
+async def _account_active(account_id: int) -> bool:
+    """A locked or closed patient account stops its apps too."""
+    return await Account.filter(id=account_id, status=AccountStatus.ACTIVE).exists()
+
+
 def _verifier_matches(verifier: str | None, challenge: str) -> bool:
     if not verifier or not _VERIFIER_SHAPE.fullmatch(verifier):
         return False
@@ -277,6 +283,8 @@ async def exchange_code(settings: Settings, app: CatalogueApp, *, code: str | No
         raise InvalidGrantError(description="redirect_uri does not match")
     if not _verifier_matches(code_verifier, row.code_challenge):
         raise InvalidGrantError(description="code_verifier does not match")
+    if not await _account_active(row.account_id):
+        raise InvalidGrantError(description="invalid authorization code")
     async with in_transaction() as conn:
         claimed = await OAuthCode.filter(id=row.id, used_at__isnull=True).using_db(conn) \
             .update(used_at=now)
@@ -313,7 +321,8 @@ async def refresh(settings: Settings, app: CatalogueApp, *, refresh_token: str |
     if row.used_at is not None:  # reuse: revoke everything this grant holds
         await revoke_grant(row.grant_id, now)
         raise InvalidGrantError(description="invalid refresh token")
-    if row.revoked_at is not None or row.grant.revoked_at is not None or row.expires_at <= now:
+    if row.revoked_at is not None or row.grant.revoked_at is not None or row.expires_at <= now \
+            or not await _account_active(row.grant.account_id):
         raise InvalidGrantError(description="invalid refresh token")
     allowed = [s for s in row.scopes if s in row.grant.scopes]
     if scope is not None:
@@ -352,7 +361,8 @@ async def active_access_token(settings: Settings, token: str | None,
     return await OAuthAccessToken.filter(
         token_hash__in=_hashes(settings, ACCESS_TOKEN, token), revoked_at__isnull=True,
         expires_at__gt=now, grant__revoked_at__isnull=True,
-        grant__app__status=AppStatus.REFERENCED).select_related("grant__app").first()
+        grant__app__status=AppStatus.REFERENCED,
+        grant__account__status=AccountStatus.ACTIVE).select_related("grant__app").first()
 
 
 async def active_refresh_token(settings: Settings, token: str | None,
@@ -363,7 +373,8 @@ async def active_refresh_token(settings: Settings, token: str | None,
     return await OAuthRefreshToken.filter(
         token_hash__in=_hashes(settings, REFRESH_TOKEN, token), revoked_at__isnull=True,
         used_at__isnull=True, expires_at__gt=now, grant__revoked_at__isnull=True,
-        grant__app__status=AppStatus.REFERENCED).select_related("grant__app").first()
+        grant__app__status=AppStatus.REFERENCED,
+        grant__account__status=AccountStatus.ACTIVE).select_related("grant__app").first()
 
 
 def _effective_scopes(row: OAuthAccessToken | OAuthRefreshToken) -> list[str]:
