@@ -20,6 +20,11 @@ token endpoint's grants, revocation, introspection. No strawberry, no Starlette 
 - `refresh` (grant_type=refresh_token) rotates: the presented token is claimed (used_at) and a
   new refresh token and access token are issued; a used refresh token presented again revokes
   the whole grant (reuse detection: a stolen token and its legitimate holder cannot both go on).
+- One grant per patient and app: a reuse (of a code or a refresh token) revokes it, so every
+  device of the patient using that app must authorise again; so do parallel refreshes of one
+  token by a careless client (one wins the claim, the others look like a reuse).
+- `active_access_token` is what the API's bearer check of issue 14 part 4 builds on: it joins
+  the grant, the app's status and the patient's account status in one query.
 - Refusals raise authlib's RFC 6749 errors (`InvalidGrantError`...), rendered by http.py.
 
 Every secret is 256 bits of `secrets.token_urlsafe`, stored as a keyed hash per purpose; a
