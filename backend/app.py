@@ -37,6 +37,7 @@ from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
 from backend.messaging.worker import notification_loop
 from backend.middleware import LanguageMiddleware, RequestIdMiddleware
+from backend.oauth import http as oauth
 from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
 from backend.records.fhir import create_document_reference
@@ -157,6 +158,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Appointments from professional software (agenda/fhir.py).
             Route("/fhir/r4/Appointment", create_appointment, methods=["POST"]),
             Route("/fhir/r4/Appointment/{id}", update_appointment, methods=["PUT"]),
+            # OAuth 2 authorization server for referenced apps (backend/oauth/http.py).
+            Route("/oauth/token", oauth.token, methods=["POST"]),
+            Route("/oauth/revoke", oauth.revoke, methods=["POST"]),
+            Route("/oauth/introspect", oauth.introspect, methods=["POST"]),
+            Route("/.well-known/oauth-authorization-server", oauth.metadata, methods=["GET"]),
             # Pro Santé Connect login (answers 404 unless PSC_ISSUER is set).
             Route("/auth/psc/login", psc_login, methods=["GET"], name="psc_login"),
             Route("/auth/psc/callback", psc_callback, methods=["GET"], name="psc_callback"),
@@ -174,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 # Room for the multipart envelope and base64's 4/3 growth (FHIR).
                 "/graphql": settings.max_upload_bytes + 1024 * 1024,
                 "/fhir/": settings.max_upload_bytes * 4 // 3 + 1024 * 1024,
+                "/oauth/": oauth.MAX_FORM_BYTES,  # small forms only
             }),
         ],
         lifespan=lifespan,

@@ -427,12 +427,13 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.catalogue import cli as catalogue_cli
     from backend.identity import cli as identity_cli
     from backend.keys import cli as keys_cli
+    from backend.oauth import cli as oauth_cli
 
     identity_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
     audit_cli.add_parsers(sub)
     access_cli.add_parsers(sub)
-    catalogue_cli.add_parsers(sub)
+    oauth_cli.add_parsers(catalogue_cli.add_parsers(sub))
     documents = sub.add_parser("documents", help="medical record maintenance")
     documents.add_argument("action", choices=["purge"],
                            help="purge: delete soft-deleted documents past their retention")
@@ -440,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
         {
             "patient": identity_cli.cmd_patient,
             "access": access_cli.cmd_access,
-            "apps": catalogue_cli.cmd_apps,
+            "apps": oauth_cli.with_credentials(catalogue_cli.cmd_apps),
             "keys": keys_cli.cmd_keys,
             "audit": audit_cli.cmd_audit,
             "documents": cmd_documents,

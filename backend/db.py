@@ -32,6 +32,7 @@ MODEL_MODULES = [
     "backend.profile.models",
     "backend.agenda.models",
     "backend.catalogue.models",
+    "backend.oauth.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

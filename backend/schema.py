@@ -38,6 +38,8 @@ from backend.messaging.mutations import MessagingMutations
 from backend.messaging.queries import MessagingQueries
 from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.messaging.types import MessagingReferenceData
+from backend.oauth.mutations import OAuthMutations
+from backend.oauth.queries import OAuthQueries
 from backend.profile import fhir_export
 from backend.profile.mutations import ProfileMutations
 from backend.profile.queries import PatientRecordProfile, ProfileQueries
@@ -69,7 +71,7 @@ class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferen
 @strawberry.type
 class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
             AnnouncementQueries, ProfileQueries, AccessQueries, AccessLogQueries, FeedQueries,
-            AgendaQueries, CatalogueQueries,
+            AgendaQueries, CatalogueQueries, OAuthQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
@@ -80,7 +82,7 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations, FeedMutations, AgendaMutations):
+               AccessMutations, FeedMutations, AgendaMutations, OAuthMutations):
     pass
 
 

@@ -141,6 +141,14 @@ class Settings(BaseSettings):
     agenda_cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 30)
     # Most slots one publishSlots call may create (a recurrence over a long range).
     agenda_max_slots_per_publish: int = Field(default=1000, ge=1, le=20_000)
+    # OAuth 2 authorization server for referenced apps (backend/oauth): code, access and
+    # refresh token lifetimes; the issuer (unset: the request's own base URL) and the web app's
+    # consent page (RFC 8414 authorization_endpoint; unset: {issuer}/oauth/authorize).
+    oauth_code_seconds: int = Field(default=60, ge=10, le=600)
+    oauth_access_token_seconds: int = Field(default=600, ge=60, le=86_400)
+    oauth_refresh_token_seconds: int = Field(default=30 * 86_400, ge=3600, le=365 * 86_400)
+    oauth_issuer: str | None = None
+    oauth_authorization_page_url: str | None = None
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
     # unless set explicitly (None means: the environment's default).

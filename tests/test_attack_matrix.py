@@ -87,6 +87,14 @@ TABLE: dict[tuple[str, str], Case | str] = {
     ("Query.catalogueApp", "id"): "the catalogue is public: every referenced app is readable by "
                                   "anyone, none belongs to a patient (others answer null, "
                                   "tests/test_catalogue.py)",
+    # OAuth (issue 14 part 2): a client id names a referenced app, public like the catalogue;
+    # the code and grant belong to the signed-in patient alone (tests/test_oauth.py: unknown
+    # and non-referenced apps answer UnknownApp alike, professionals are refused).
+    ("Query.appAuthorizationRequest", "clientId"): "a client id names a public, referenced "
+                                                   "app, none belongs to a patient "
+                                                   "(tests/test_oauth.py)",
+    ("Mutation.authorizeApp", "clientId"): "a client id names a public, referenced app; the "
+                                           "code is the caller's own (tests/test_oauth.py)",
     ("Query.patientRecord", "patientId"): Case("patient", owner="doctor"),
     ("PatientRecord.document", "id"): Case("document", owner="doctor"),
     ("PatientRecord.documents", "filter.authorProfessionalId"): Case("victim_author",

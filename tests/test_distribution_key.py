@@ -40,6 +40,11 @@ PATIENT_OWNED = {
     "appointment": "person_id",
     "appointment_notice": "person_id",
     "calendar_feed": "person_id",
+    # OAuth (issue 14 part 2): what a patient allowed an app, and the codes and tokens under it.
+    "oauth_grant": "person_id",
+    "oauth_code": "person_id",
+    "oauth_access_token": "person_id",
+    "oauth_refresh_token": "person_id",
 }
 
 # Co-located through a parent: they reach the patient only through a foreign key to a
@@ -77,6 +82,9 @@ REFERENCE = {
     "catalogue_app": "hundreds of apps at most, read by every app's token check",
     "catalogue_app_category": "a few rows per app, filters the public catalogue",
     "catalogue_app_status_change": "operators' history of the apps' status, a few per app",
+    # A confidential app's client secrets (keyed hashes): a few per app, read by every token
+    # request of that app.
+    "oauth_client_secret": "a few per confidential app, read by its token requests",
 }
 
 # Global: not distributed (one primary with replicas, or its own distribution key), because
@@ -115,6 +123,12 @@ GLOBAL_UNIQUES = {
                                           "slot once agenda_slot lives apart",
     ("calendar_feed", ("token_hash",)): "lookup table distributed by token_hash (the feed URL "
                                         "names no patient)",
+    # An app presents a code or token without naming the patient: the same lookup tables.
+    ("oauth_code", ("code_hash",)): "lookup table distributed by code_hash (a code names no "
+                                    "patient)",
+    ("oauth_access_token", ("token_hash",)): "lookup table distributed by token_hash (a bearer "
+                                             "token names no patient)",
+    ("oauth_refresh_token", ("token_hash",)): "lookup table distributed by token_hash",
 }
 
 CLASSES = {"patient-owned": PATIENT_OWNED, "co-located": CO_LOCATED, "key missing": KEY_MISSING,

@@ -38,7 +38,9 @@ CHANGES = {"reference": AppStatus.REFERENCED, "suspend": AppStatus.SUSPENDED,
            "withdraw": AppStatus.WITHDRAWN}
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Adds `carnet apps ...`; returns its sub-commands, for domains above (backend/oauth's
+    `carnet apps credentials`)."""
     apps = sub.add_parser("apps", help="the catalogue of health apps").add_subparsers(
         dest="action", required=True)
     submit = apps.add_parser("submit", help="submit an app described by a JSON file")
@@ -58,6 +60,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     show = apps.add_parser("show", help="one app with its status history")
     show.add_argument("id")
     apps.add_parser("criteria", help="the referencing criteria (codes and labels)")
+    return apps
 
 
 def _operator(parser: argparse.ArgumentParser) -> None:
