@@ -513,7 +513,11 @@ class AgendaState(SessionState):
         if not first <= day <= last:
             async for event in self._refresh():
                 yield event
-        yield focus("day-" + day.isoformat())
+            # A day of another period had no button yet: focus it once it is drawn. A day
+            # already shown has the focus (the click, or KEYS_SCRIPT at the key press): focusing
+            # it again from here would pull the focus back from a day reached by later key
+            # presses while this answer was on its way.
+            yield focus("day-" + day.isoformat())
 
     @rx.event
     @api_errors(error="error")
