@@ -17,7 +17,12 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise.contrib.starlette import RegisterTortoise
 
 from backend import counters, db, response_cache
-from backend.access.authentication import SessionBackend, on_auth_error, resolve_bearer
+from backend.access.authentication import (
+    InsufficientScopeHTTP,
+    SessionBackend,
+    insufficient_scope_response,
+    on_auth_error,
+)
 from backend.agenda import reminders as agenda_reminders
 from backend.agenda.fhir import create_appointment, update_appointment
 from backend.agenda.http import appointment_ics, feed_ics
@@ -37,6 +42,7 @@ from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
 from backend.messaging.worker import notification_loop
 from backend.middleware import LanguageMiddleware, RequestIdMiddleware
+from backend.oauth import bearer as oauth_bearer
 from backend.oauth import http as oauth
 from backend.profile import fhir_search
 from backend.profile.http import import_bundle, patient_everything
@@ -76,8 +82,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.runtime = runtime
         app.state.response_cache = cache
         # The GraphQL view authenticates websockets' connection_init with the same function
-        # the authentication middleware uses for every request.
-        app.state.authenticate = resolve_bearer
+        # the authentication middleware uses for every request: sessions, then apps' tokens.
+        app.state.authenticate = oauth_bearer.resolve
         db.use_master_keys(settings)  # they seal and open identity data (backend/crypto.py)
         sockets = app.state.live_sockets = LiveSockets()
         # Tables come from `carnet migrate`, never from here: several workers would race.
@@ -126,9 +132,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         exception_handlers={
-            error: unavailable
-            for error in (*KV_UNAVAILABLE_ERRORS, *db.DATABASE_UNAVAILABLE_ERRORS)
-            if error is not OSError
+            **{error: unavailable
+               for error in (*KV_UNAVAILABLE_ERRORS, *db.DATABASE_UNAVAILABLE_ERRORS)
+               if error is not OSError},
+            # An app's token on a route not opened to it, or without the route's scope.
+            InsufficientScopeHTTP: insufficient_scope_response,
         },
         routes=[
             Route("/healthz", healthz, methods=["GET"]),

@@ -30,6 +30,7 @@ UNAVAILABLE_MESSAGE = N_("Service momentanément indisponible, veuillez réessay
 UNEXPECTED_MESSAGE = N_("Erreur inattendue.")
 NOT_AUTHENTICATED_MESSAGE = N_("Connexion requise : veuillez vous identifier.")
 FORBIDDEN_MESSAGE = N_("Action non autorisée pour ce compte.")
+RATE_LIMITED_MESSAGE = N_("Trop de requêtes. Réessayez dans quelques instants.")
 
 
 def _message(message: str | Message, values: dict[str, object]) -> Message:

@@ -31,6 +31,7 @@ import strawberry
 from strawberry.types.base import get_object_definition
 
 from backend import errors
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.errors import DomainError
 
 T = TypeVar("T", bound=type)
@@ -39,7 +40,8 @@ T = TypeVar("T", bound=type)
 _TRANSLATIONS: dict[type[DomainError], type] = {}
 
 
-@strawberry.interface(description="An error the client can act on.")
+@strawberry.interface(description="An error the client can act on.",
+                      directives=[app_scope(SAME_AS_PARENT)])
 class Error:
     message: str
 

@@ -7,10 +7,12 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.document_types import DocumentType as DocumentTypeModel
 
 
-@strawberry.type(description="A health professional, as shown on documents they authored.")
+@strawberry.type(description="A health professional, as shown on documents they authored.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class ProfessionalSummary:
     id: strawberry.ID
     rpps: str
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 
 @strawberry.type(description="A value of an enum with its label in the request's language (the "
-                              "lists of `referenceData`).")
+                              "lists of `referenceData`).", directives=[app_scope(SAME_AS_PARENT)])
 class Choice(Generic[T]):
     value: T
     label: str

@@ -185,6 +185,10 @@ class CarnetGraphQL(GraphQL[Context, None]):
         if (session is None or getattr(session, "role", None) != "patient"
                 or getattr(session, "person_id", None) is None):
             return None
+        if getattr(session, "app_scopes", None) is not None:
+            # An app's token (issue 14): never from the patient's cached screens, whatever
+            # query text it sends; its operations go through the scope gate every time.
+            return None
         if not request.headers.get("content-type", "").startswith("application/json"):
             return None
         try:

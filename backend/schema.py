@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 import strawberry
-from graphql import AbortedGraphQLExecutionError, GraphQLError, specified_rules
+from graphql import AbortedGraphQLExecutionError, GraphQLError, parse, specified_rules
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 
 from backend.access.mutations import AccessMutations
 from backend.access.queries import AccessQueries, patient_record_queries
@@ -23,6 +24,16 @@ from backend.agenda.queries import AgendaQueries, PatientRecordAgenda
 from backend.agenda.subscriptions import AgendaSubscriptions
 from backend.announcements.queries import AnnouncementQueries
 from backend.announcements.subscriptions import AnnouncementSubscriptions
+from backend.app_scopes import (
+    ANY_APP,
+    AppScope,
+    AppScopeGate,
+    app_scope,
+    app_scopes_of,
+    refusal,
+    refused_result,
+    scope_map,
+)
 from backend.audit.extension import AccessLogExtension
 from backend.audit.queries import AccessLogQueries
 from backend.audit.types import AccessLogReferenceData
@@ -62,7 +73,8 @@ class PatientRecord(PatientRecordSummary, PatientRecordDocuments, PatientRecordP
 
 @strawberry.type(description="The lists and limits clients show and check before asking (each "
                               "domain brings its own), labels in the request's language "
-                              "(Accept-Language). Public: no health data.")
+                              "(Accept-Language). Public: no health data.",
+                 directives=[app_scope(ANY_APP)])
 class ReferenceData(RecordsReferenceData, ProfileReferenceData, MessagingReferenceData,
                     AccessReferenceData, AccessLogReferenceData, CatalogueReferenceData):
     pass
@@ -75,7 +87,7 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
             patient_record_queries(PatientRecord)):
     @strawberry.field(description="Labels and limits (document types, accepted files, "
                                   "measurement kinds and bounds, profile choices...), in the "
-                                  "request's language.")
+                                  "request's language.", directives=[app_scope(ANY_APP)])
     def reference_data(self) -> ReferenceData:
         return ReferenceData()
 
@@ -140,6 +152,27 @@ class CarnetSchema(strawberry.Schema):
             execution_context.result = result
             return result
 
+    async def subscribe(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                        context_value: Any | None = None, *args: Any, **kwargs: Any) -> Any:
+        # The gate of queries and mutations (AppScopeGate) cannot stop a subscription before
+        # it starts: an app's subscription is checked here, before strawberry subscribes.
+        granted = app_scopes_of(getattr(context_value, "viewer", None))
+        if granted is not None and query:
+            try:
+                document = parse(query)
+            except GraphQLError:
+                document = None  # strawberry answers the syntax error itself
+            if document is not None:
+                operation_name = kwargs.get("operation_name") or (args[1] if len(args) > 1
+                                                                  else None)
+                error = refusal(self._schema, scope_map(self), document, operation_name,
+                                granted)
+                if error is not None:
+                    result = refused_result(error)
+                    result.errors = CarnetMaskErrors.final_pass(result.errors, None)
+                    return PreExecutionError(data=None, errors=result.errors)
+        return await super().subscribe(query, variable_values, context_value, *args, **kwargs)
+
     async def _handle_execution_result(self, context: ExecutionContext, result: Any,
                                        *args: Any, **kwargs: Any) -> Any:
         result = await super()._handle_execution_result(context, result, *args, **kwargs)
@@ -191,6 +224,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         # Parse/validate caches key on the query text: clients must send values as variables.
         lambda: CarnetDocuments(documents),
         CarnetMaskErrors,
+        AppScopeGate,  # an app's token: every field's scope, before any resolver runs
         AccessLogExtension,  # one write of the access log per operation, after execution
     ]
     schema = CarnetSchema(
@@ -199,6 +233,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=hide_suggestions),
+        schema_directives=[AppScope],
         # Live events are executed once per (operation, variables, visibility): live_frames.py.
         execution_context_class=SharedEventExecutor,
     )

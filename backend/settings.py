@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     oauth_refresh_token_seconds: int = Field(default=30 * 86_400, ge=3600, le=365 * 86_400)
     oauth_issuer: str | None = None
     oauth_authorization_page_url: str | None = None
+    # Requests one catalogue app may make per minute with its access tokens, all patients
+    # together (429 with Retry-After beyond).
+    app_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
     # unless set explicitly (None means: the environment's default).

@@ -8,9 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 import backend
+from backend.app_scopes import ANY_APP, app_scope
 
 
-@strawberry.type(description="This Carnet instance.")
+@strawberry.type(description="This Carnet instance.", directives=[app_scope(ANY_APP)])
 class Platform:
     name: str
     version: str
@@ -22,7 +23,8 @@ class Platform:
 
 @strawberry.type
 class SystemQueries:
-    @strawberry.field(description="Name, version and environment of this instance.")
+    @strawberry.field(description="Name, version and environment of this instance.",
+                      directives=[app_scope(ANY_APP)])
     def platform(self, info: Info) -> Platform:
         settings = info.context.settings
         return Platform(

@@ -9,12 +9,22 @@ same user on HTTP and the same function (`resolve_bearer`) for a websocket's con
 
 No or an unknown token: anonymous (each endpoint answers its own 401). Redis down (sessions
 live there): `on_error` answers 503 with Retry-After, never anonymous, never a 500.
+
+A bearer token that is no session may be a catalogue app's OAuth access token: the composition
+root (backend/app.py) sets `app.state.authenticate` to a resolver that tries the session, then
+the app token (backend/oauth/bearer.py), and answers an `AppCaller`: the patient, as reached
+through the app, with the granted scopes. An app over its rate limit raises `AppRateLimited`:
+429 with Retry-After. What an app may then call is decided per GraphQL field and per route
+(backend/app_scopes.py, `route_scope` below): deny by default.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from starlette.authentication import (
     AuthCredentials,
@@ -22,11 +32,13 @@ from starlette.authentication import (
     AuthenticationError,
     BaseUser,
 )
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
 from backend.access.policy import RecordViewer, viewer_of
-from backend.errors import UNAVAILABLE_MESSAGE
+from backend.app_scopes import ANY_APP, NOT_FOR_APPS, InsufficientScope
+from backend.errors import RATE_LIMITED_MESSAGE, UNAVAILABLE_MESSAGE
 from backend.i18n import gettext
 from backend.identity.services import Viewer, authenticate, bearer_token
 from backend.kv import KV_UNAVAILABLE_ERRORS
@@ -35,8 +47,42 @@ from backend.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AppCaller:
+    """A catalogue app calling with an OAuth access token: the patient who authorised it, as
+    the app reaches them. Shaped like identity's session `Viewer` (a patient's), so that the
+    patient's own resolvers serve it, plus the app and its scopes (`app_scopes`: the GraphQL
+    gate and the route checks read it; the policy builds an `AppViewer` from it)."""
+
+    account_id: int
+    person_id: int
+    app_id: UUID
+    app_name: str
+    app_scopes: frozenset[str]
+    token_id: int
+    role: str = "patient"
+    professional_id: None = None
+    session_id: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.session_id:  # live sockets are registered (and closed) by this id
+            object.__setattr__(self, "session_id", f"app-token:{self.token_id}")
+
+    @property
+    def is_patient(self) -> bool:
+        return True
+
+    @property
+    def is_professional(self) -> bool:
+        return False
+
+
+Caller = Viewer | AppCaller
+BearerResolver = Callable[[Runtime, str | None], Awaitable[Caller | None]]
+
+
 class SignedIn(BaseUser):
-    def __init__(self, session: Viewer) -> None:
+    def __init__(self, session: Caller) -> None:
         self.session = session
         self.viewer: RecordViewer | None = viewer_of(session)
 
@@ -53,8 +99,21 @@ class SignedIn(BaseUser):
         return str(self.session.account_id)
 
 
+    @property
+    def app(self) -> AppCaller | None:
+        return self.session if isinstance(self.session, AppCaller) else None
+
+
 class AuthenticationUnavailable(AuthenticationError):
     """Sessions cannot be checked (Redis is down)."""
+
+
+class AppRateLimited(AuthenticationError):
+    """An app made more requests than APP_RATE_PER_MINUTE allows."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("app rate limited")
+        self.retry_after = max(1, int(retry_after))
 
 
 async def resolve_bearer(runtime: Runtime, header: str | None) -> Viewer | None:
@@ -67,8 +126,9 @@ class SessionBackend(AuthenticationBackend):
         header = conn.headers.get("authorization")
         if not header:
             return None
+        resolve: BearerResolver = getattr(conn.app.state, "authenticate", resolve_bearer)
         try:
-            session = await resolve_bearer(conn.app.state.runtime, header)
+            session = await resolve(conn.app.state.runtime, header)
         except KV_UNAVAILABLE_ERRORS:
             log.warning("authentication unavailable: Redis is down")
             raise AuthenticationUnavailable() from None
@@ -78,11 +138,65 @@ class SessionBackend(AuthenticationBackend):
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
+    if isinstance(exc, AppRateLimited):
+        return JSONResponse({"error": "rate_limited",
+                             "message": gettext(RATE_LIMITED_MESSAGE)},
+                            status_code=429, headers={"Retry-After": str(exc.retry_after)})
     return JSONResponse({"error": "service_unavailable", "message": gettext(UNAVAILABLE_MESSAGE)},
                         status_code=503, headers={"Retry-After": "2"})
 
 
 def signed_in(conn: HTTPConnection) -> SignedIn | None:
-    """The signed-in user of a request, or None."""
+    """The signed-in user of a request, or None.
+
+    An app's caller passes only on a route that declared the scope it needs (`route_scope`)
+    and holds it; otherwise `InsufficientScope` (403, RFC 6750 insufficient_scope): an app
+    never reaches a route nobody opened to apps."""
     user: Any = conn.scope.get("user")
-    return user if isinstance(user, SignedIn) else None
+    if not isinstance(user, SignedIn):
+        return None
+    if user.app is not None:
+        required = getattr(conn.scope.get("endpoint"), ROUTE_SCOPE_ATTRIBUTE, None)
+        if required is None or (required != ANY_APP and required not in user.app.app_scopes):
+            raise InsufficientScopeHTTP(required)
+    return user
+
+
+ROUTE_SCOPE_ATTRIBUTE = "carnet_app_scope"
+
+
+def route_scope(scope: str) -> Callable[[Any], Any]:
+    """Declare, once, what an app's token needs to call this HTTP endpoint (a scope name, or
+    ANY_APP); undeclared endpoints refuse apps."""
+
+    def declare(endpoint: Any) -> Any:
+        setattr(endpoint, ROUTE_SCOPE_ATTRIBUTE, str(scope))
+        return endpoint
+
+    return declare
+
+
+class InsufficientScopeHTTP(HTTPException):
+    """An app's token on a route it may not call (answered by `insufficient_scope_response`)."""
+
+    def __init__(self, required: str | None) -> None:
+        self.required = required
+        challenge = 'Bearer error="insufficient_scope"'
+        if required is not None and required != ANY_APP:
+            challenge += f', scope="{required}"'
+        super().__init__(403, "insufficient_scope", headers={"WWW-Authenticate": challenge})
+
+
+async def insufficient_scope_response(conn: HTTPConnection, exc: Exception) -> Response:
+    assert isinstance(exc, InsufficientScopeHTTP)
+    required = exc.required if exc.required not in (None, ANY_APP) else None
+    error = InsufficientScope([required] if required else [NOT_FOR_APPS])
+    body: dict[str, Any] = {"error": "insufficient_scope", "message": error.translated()}
+    if required:
+        body["scope"] = required
+    if conn.url.path.startswith("/fhir/"):
+        body = {"resourceType": "OperationOutcome", "issue": [{
+            "severity": "error", "code": "forbidden", "diagnostics": error.translated()}]}
+    return JSONResponse(body, status_code=403, headers=dict(exc.headers or {}),
+                        media_type="application/fhir+json" if "resourceType" in body
+                        else "application/json")

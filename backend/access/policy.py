@@ -49,9 +49,14 @@ logged: a read not granted (nothing was read), the patient's own reads, the reco
 identities, no record data) and a professional's own bookings (`professionalAppointments`,
 `appointment(id)`, `agendaChanged`: appointments with them, booked by or told to the patient).
 
-Adding a viewer kind (an app acting for the patient, a proxy such as a parent): add a frozen
-dataclass with its `kind` below, teach `viewer_of` to build it and `access_for` to decide for
-it; nothing else changes, since every reader goes through `Access`.
+An app (issue 14): `AppViewer`, built by `viewer_of` from an app's caller (an OAuth access
+token, backend/oauth/bearer.py), reads its own patient's record only, as the patient would,
+narrowed by its scopes (`app_access`); its reads are logged under ground APP with the app's id
+and name (the patient sees which app read what), unlike the patient's own reads.
+
+Adding a viewer kind (a proxy such as a parent): add a frozen dataclass with its `kind` below,
+teach `viewer_of` to build it and `access_for` to decide for it; nothing else changes, since
+every reader goes through `Access`.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ from backend.access.models import (
     RelationshipOrigin,
     rule_key,
 )
+from backend.app_scopes import DOCUMENTS_READ, PROFILE_READ
 from backend.audit import access_log
 from backend.audit.models import AccessGround, AccessKind
 from backend.identity.models import Account, Person, Professional
@@ -109,6 +115,7 @@ Ground = AccessGround
 class ViewerKind(StrEnum):
     PATIENT = "patient"
     PROFESSIONAL = "professional"
+    APP = "app"
 
 
 @dataclass(frozen=True)
@@ -129,14 +136,33 @@ class ProfessionalViewer:
     kind: ClassVar[ViewerKind] = ViewerKind.PROFESSIONAL
 
 
-RecordViewer = PatientViewer | ProfessionalViewer
+@dataclass(frozen=True)
+class AppViewer:
+    """A catalogue app acting for the patient who authorised it (an OAuth access token,
+    backend/oauth/bearer.py), within the scopes the patient granted. It reads at most what the
+    patient reads, narrowed by its scopes, and every read is logged (ground APP, the app named),
+    unlike the patient's own."""
+
+    account_id: int
+    person_id: int
+    app_id: UUID
+    app_name: str
+    scopes: frozenset[str]
+    kind: ClassVar[ViewerKind] = ViewerKind.APP
+
+
+RecordViewer = PatientViewer | ProfessionalViewer | AppViewer
+
 
 
 def viewer_of(session: Any) -> RecordViewer | None:
-    """The viewer for a signed-in caller (identity's session `Viewer`), or None (anonymous,
-    or an account of no kind that reads records)."""
+    """The viewer for a signed-in caller (identity's session `Viewer`, or an app's caller),
+    or None (anonymous, or an account of no kind that reads records)."""
     if session is None:
         return None
+    if getattr(session, "app_id", None) is not None:
+        return AppViewer(session.account_id, session.person_id, session.app_id,
+                         session.app_name, frozenset(session.app_scopes))
     if getattr(session, "is_patient", False):
         return PatientViewer(session.account_id, session.person_id)
     if getattr(session, "is_professional", False):
@@ -211,9 +237,25 @@ def nothing(viewer: RecordViewer | None, patient_id: int = 0) -> Access:
     return Access(viewer=viewer, patient_id=patient_id)
 
 
-def own_access(viewer: PatientViewer) -> Access:
-    """The patient reading their own record (no query needed)."""
+def own_access(viewer: PatientViewer | AppViewer) -> Access:
+    """The patient reading their own record, or an app reading it for them (no query
+    needed)."""
+    if isinstance(viewer, AppViewer):
+        return app_access(viewer)
     return replace(owner_access(viewer.person_id), viewer=viewer)
+
+
+def app_access(viewer: AppViewer) -> Access:
+    """What an app reads of its patient's record: what the patient reads (released documents
+    only), narrowed by its scopes: every document with documents:read, none without; every
+    profile section with profile:read, none without. Granted (ground APP) either way: the
+    GraphQL fields and FHIR routes it may call are decided by their declared scopes
+    (backend/app_scopes.py), this is the second lock on the data itself."""
+    reads_documents = DOCUMENTS_READ in viewer.scopes
+    return Access(viewer=viewer, patient_id=viewer.person_id, ground=Ground.APP,
+                  document_types=None if reads_documents else frozenset(),
+                  sections=ALL_SECTIONS if PROFILE_READ in viewer.scopes else frozenset(),
+                  sees_hidden=True, hides_unreleased=True)
 
 
 def owner_access(person_id: int) -> Access:
@@ -269,7 +311,7 @@ async def access_for(viewer: RecordViewer | None, patient_id: int, *, expiry_day
                      now: datetime | None = None) -> Access:
     """The viewer's access to patient `patient_id`'s record. Reads only (see `touch`)."""
     now = now or datetime.now(UTC)
-    if isinstance(viewer, PatientViewer):
+    if isinstance(viewer, PatientViewer | AppViewer):
         return own_access(viewer) if viewer.person_id == patient_id else nothing(viewer,
                                                                                  patient_id)
     if not isinstance(viewer, ProfessionalViewer):
@@ -356,10 +398,12 @@ def log_read(access: Access, kind: AccessKind, *, document_id: UUID | str | None
     if not access.granted or access.is_patient_self or access.viewer is None:
         return
     assert access.ground is not None
+    app = access.viewer if isinstance(access.viewer, AppViewer) else None
     access_log.record(patient_id=access.patient_id, reader=access.viewer, kind=kind,
                       ground=access.ground, document_id=document_id,
                       section=str(section) if section is not None else None,
-                      profession=access.profession)
+                      profession=access.profession,
+                      app_id=app.app_id if app else None, app_name=app.app_name if app else None)
 
 
 async def touch(access: Access, now: datetime | None = None) -> None:

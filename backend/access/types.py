@@ -13,6 +13,7 @@ from backend.access.models import AccessRule as AccessRuleModel
 from backend.access.models import RelationshipOrigin as RelationshipOriginModel
 from backend.access.services import MyPatient as MyPatientRow
 from backend.access.services import TeamMember
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import Choice, DocumentType, ProfessionalSummary
@@ -243,7 +244,7 @@ async def settings_of(person_id: int) -> AccessSettings:
 # --- reference data (backend/schema.py's ReferenceData) --------------------------------------
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class AccessLimits:
     max_emergency_reason_length: int
 

@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from backend.access.authentication import signed_in
+from backend.access.authentication import route_scope, signed_in
 from backend.agenda import calendar, feeds
 from backend.agenda.models import Appointment
 from backend.agenda.sealing import DetailsReader
+from backend.app_scopes import AGENDA_READ
 from backend.errors import NOT_AUTHENTICATED_MESSAGE
 from backend.i18n import N_, gettext
 
@@ -60,6 +61,7 @@ def _uuid(text: str) -> uuid.UUID | None:
         return None
 
 
+@route_scope(AGENDA_READ)
 async def appointment_ics(request: Request) -> Response:
     user = signed_in(request)
     if user is None:

@@ -30,6 +30,7 @@ from backend.agenda.types import (
     SlotRecurrenceInput,
     SlotsPublished,
 )
+from backend.app_scopes import AGENDA_WRITE, app_scope
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
 from backend.permissions import IsAuthenticated, IsPatient, IsProfessional
@@ -50,7 +51,7 @@ def _professional(info: Info) -> policy.ProfessionalViewer:
 @strawberry.type
 class AgendaMutations:
     @strawberry.mutation(description="Add my own appointment (any practitioner, in free text).",
-                         permission_classes=[IsPatient])
+                         permission_classes=[IsPatient], directives=[app_scope(AGENDA_WRITE)])
     async def add_appointment(self, info: Info, input: AppointmentInput) -> AppointmentResult:
         try:
             item = await services.add_own(info.context.runtime, _patient(info),
@@ -61,7 +62,7 @@ class AgendaMutations:
 
     @strawberry.mutation(description="Change one of my own appointments (not one made with or "
                                      "by a professional: reschedule or cancel those).",
-                         permission_classes=[IsPatient])
+                         permission_classes=[IsPatient], directives=[app_scope(AGENDA_WRITE)])
     async def update_appointment(self, info: Info, id: strawberry.ID, input: AppointmentInput
                                  ) -> AppointmentResult:
         try:
@@ -74,7 +75,8 @@ class AgendaMutations:
     @strawberry.mutation(description="Cancel an appointment: a patient, one of theirs (until "
                                      "the online deadline for those with a professional; the "
                                      "slot is freed); a professional, one with them (the "
-                                     "patient is told).", permission_classes=[IsAuthenticated])
+                                     "patient is told).", permission_classes=[IsAuthenticated],
+                         directives=[app_scope(AGENDA_WRITE)])
     async def cancel_appointment(self, info: Info, id: strawberry.ID
                                  ) -> CancelAppointmentResult:
         viewer = policy.viewer_of(info.context.viewer)
@@ -92,7 +94,7 @@ class AgendaMutations:
 
     @strawberry.mutation(description="Move my booking to another free slot of the same "
                                      "professional (until the online deadline).",
-                         permission_classes=[IsPatient])
+                         permission_classes=[IsPatient], directives=[app_scope(AGENDA_WRITE)])
     async def reschedule_appointment(self, info: Info, id: strawberry.ID,
                                      slot_id: strawberry.ID) -> RescheduleAppointmentResult:
         try:
@@ -104,7 +106,7 @@ class AgendaMutations:
 
     @strawberry.mutation(description="Book a professional's free slot (the reason is for the "
                                      "professional). Never two bookings of one slot.",
-                         permission_classes=[IsPatient])
+                         permission_classes=[IsPatient], directives=[app_scope(AGENDA_WRITE)])
     async def book_slot(self, info: Info, slot_id: strawberry.ID, reason: str | None = None
                         ) -> BookSlotResult:
         try:

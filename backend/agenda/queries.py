@@ -21,6 +21,7 @@ from backend.agenda import services
 from backend.agenda.errors import InvalidAppointmentInput
 from backend.agenda.loaders import key_ring
 from backend.agenda.types import Appointment, AppointmentConnection, Slot
+from backend.app_scopes import AGENDA_READ, app_scope
 from backend.audit.models import AccessKind
 from backend.errors import PublicError
 from backend.permissions import IsAuthenticated, IsPatient, IsProfessional
@@ -35,11 +36,19 @@ def _now(info: Info) -> datetime:
 
 def scope_of(info: Info) -> services.Scope:
     viewer = policy.viewer_of(info.context.viewer)
-    if isinstance(viewer, policy.PatientViewer):
+    if isinstance(viewer, policy.PatientViewer | policy.AppViewer):
         return services.Scope.patient(viewer.person_id)
     if isinstance(viewer, policy.ProfessionalViewer):
         return services.Scope.professional(viewer.professional_id)
     return services.Scope()
+
+
+def log_app_read(info: Info) -> None:
+    """An app read the patient's agenda: the patient's access log says so (the patient's own
+    reads, and a professional's own bookings, are not logged)."""
+    viewer = policy.viewer_of(info.context.viewer)
+    if isinstance(viewer, policy.AppViewer):
+        policy.log_read(policy.own_access(viewer), AccessKind.AGENDA)
 
 
 def _input_error(exc: InvalidAppointmentInput) -> PublicError:
@@ -64,12 +73,14 @@ async def connection(info: Info, scope: services.Scope, from_: datetime | None,
 class AgendaQueries:
     @strawberry.field(description="My agenda: my appointments overlapping [from, to) (either "
                                   "may be omitted), by start time; every source and status.",
-                      permission_classes=[IsPatient])
+                      permission_classes=[IsPatient], directives=[app_scope(AGENDA_READ)])
     async def appointments(self, info: Info,
                            from_: Annotated[datetime | None, FROM] = None,
                            to: datetime | None = None, first: int = 20,
                            after: str | None = None) -> AppointmentConnection:
-        return await connection(info, scope_of(info), from_, to, first, after)
+        result = await connection(info, scope_of(info), from_, to, first, after)
+        log_app_read(info)
+        return result
 
     @strawberry.field(description="My bookings as a professional (appointments with me, "
                                   "whoever made them), overlapping [from, to), by start time.",
@@ -82,18 +93,22 @@ class AgendaQueries:
 
     @strawberry.field(description="One appointment of my agenda (patient) or with me "
                                   "(professional); null for a missing one and for one I may "
-                                  "not see, alike.", permission_classes=[IsAuthenticated])
+                                  "not see, alike.", permission_classes=[IsAuthenticated],
+                      directives=[app_scope(AGENDA_READ)])
     async def appointment(self, info: Info, id: strawberry.ID) -> Appointment | None:
         scope = scope_of(info)
         item = await services.readable(info.context.settings, scope, str(id),
                                        ring=key_ring(info.context), now=_now(info),
                                        with_patient=not scope.is_patient)
-        return Appointment.from_item(item) if item is not None else None
+        if item is None:
+            return None
+        log_app_read(info)
+        return Appointment.from_item(item)
 
     @strawberry.field(description="A professional's free slots in [from, to) that have not "
                                   "begun (at most 400 days). Any signed-in user may search any "
                                   "professional's free slots: they name no patient.",
-                      permission_classes=[IsAuthenticated])
+                      permission_classes=[IsAuthenticated], directives=[app_scope(AGENDA_READ)])
     async def free_slots(self, info: Info, professional_id: strawberry.ID,
                          from_: Annotated[datetime, FROM], to: datetime) -> list[Slot]:
         try:

@@ -22,6 +22,7 @@ from strawberry.types import Info
 from backend.access import policy
 from backend.agenda import services
 from backend.agenda.types import AgendaChange, AgendaChangeKind, Appointment
+from backend.app_scopes import AGENDA_READ, app_scope
 from backend.errors import NotAuthenticated
 
 _KINDS = {k.value: k for k in AgendaChangeKind}
@@ -42,7 +43,8 @@ class AgendaSubscriptions:
     @strawberry.subscription(description="Changes of my agenda (patient) or of my bookings "
                                           "(professional), live. The first event is RESYNC "
                                           "once the subscription is live (read the agenda "
-                                          "then); RESYNC again after a reconnection.")
+                                          "then); RESYNC again after a reconnection.",
+                             directives=[app_scope(AGENDA_READ)])
     async def agenda_changed(self, info: Info) -> AsyncGenerator[AgendaChange, None]:
         context = info.context
         if context.viewer is None:

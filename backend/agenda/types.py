@@ -14,6 +14,7 @@ from backend.agenda.models import AppointmentStatus as StatusModel
 from backend.agenda.models import PlaceKind as PlaceKindModel
 from backend.agenda.models import Slot as SlotModel
 from backend.agenda.models import SlotStatus as SlotStatusModel
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.graphql_errors import Error, PatientNotFound, translates
 from backend.graphql_types import ProfessionalSummary
 from backend.identity.models import Professional
@@ -56,7 +57,8 @@ def professional_summary(row: Professional | None) -> ProfessionalSummary | None
                                practice_name=row.practice_name)
 
 
-@strawberry.type(description="The patient of an appointment, for the professional it is with.")
+@strawberry.type(description="The patient of an appointment, for the professional it is with.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class AppointmentPatient:
     patient_id: strawberry.ID = strawberry.field(description="Public id (patientRecord).")
     birth_name: str
@@ -66,7 +68,8 @@ class AppointmentPatient:
 
 @strawberry.type(description="An appointment. Free texts (reason, notes, practitioner, place) "
                               "are null for a reader they are not for (another professional's "
-                              "appointment read through patientRecord).")
+                              "appointment read through patientRecord).",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class Appointment:
     id: strawberry.ID
     start: datetime
@@ -119,19 +122,20 @@ class Appointment:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class AppointmentEdge:
     cursor: str
     node: Appointment
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class AppointmentPageInfo:
     has_next_page: bool
     end_cursor: str | None
 
 
-@strawberry.type(description="Appointments by start time (Relay connection).")
+@strawberry.type(description="Appointments by start time (Relay connection).",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class AppointmentConnection:
     edges: list[AppointmentEdge]
     page_info: AppointmentPageInfo
@@ -144,7 +148,8 @@ class AppointmentConnection:
             has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
 
 
-@strawberry.type(description="A bookable slot a professional published.")
+@strawberry.type(description="A bookable slot a professional published.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class Slot:
     id: strawberry.ID
     professional_id: strawberry.ID
@@ -267,7 +272,7 @@ class InvalidAppointmentInput(Error):
     field: str
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class AppointmentCancelled:
     appointment: Appointment
 
@@ -317,7 +322,8 @@ class AgendaChangeKind(Enum):
 
 @strawberry.type(description="Something changed in my agenda. `appointment` is read as I may "
                               "read it (null if I no longer may); RESYNC: updates may have "
-                              "been missed (a reconnection): read the agenda again.")
+                              "been missed (a reconnection): read the agenda again.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class AgendaChange:
     kind: AgendaChangeKind
     appointment_id: strawberry.ID | None

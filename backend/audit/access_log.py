@@ -99,6 +99,8 @@ class PendingEntry:
     document_id: uuid.UUID | None
     ground: AccessGround
     created_at: datetime
+    app_id: uuid.UUID | None = None
+    app_name: str | None = None
 
 
 # --- canonical serialisation and hashes (shared by the writers and `verify`) ------------------
@@ -110,15 +112,19 @@ def _at(value: datetime) -> str:
 
 def body_digest(*, patient_id: int, account_id: int, professional_id: int | None,
                 profession: str | None, kind: str, section: str | None,
-                document_id: uuid.UUID | str | None, ground: str, created_at: datetime) -> str:
+                document_id: uuid.UUID | str | None, ground: str, created_at: datetime,
+                app_id: uuid.UUID | str | None = None, app_name: str | None = None) -> str:
     """SHA-256 (hex) of the entry's fields in canonical form: sorted-key JSON, no spaces,
-    ASCII only (non-ASCII escaped), times in UTC with microseconds."""
-    body = {
+    ASCII only (non-ASCII escaped), times in UTC with microseconds. An app's read adds its id
+    and name (absent otherwise: entries written before apps existed keep their digest)."""
+    body: dict[str, Any] = {
         "account": account_id, "at": _at(created_at),
         "document": str(document_id) if document_id is not None else None,
         "ground": str(ground), "kind": str(kind), "patient": patient_id,
         "profession": profession, "professional": professional_id, "section": section,
     }
+    if app_id is not None:
+        body["app"], body["app_name"] = str(app_id), app_name
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -133,7 +139,8 @@ def row_digest(row: AccessLogEntry) -> str:
         patient_id=row.patient_id, account_id=row.account_id,
         professional_id=row.professional_id, profession=row.profession,
         kind=str(row.kind), section=row.section, document_id=row.document_id,
-        ground=str(row.ground), created_at=row.created_at)
+        ground=str(row.ground), created_at=row.created_at, app_id=row.app_id,
+        app_name=row.app_name)
 
 
 def genesis(patient_id: int) -> str:
@@ -174,9 +181,10 @@ class AccessRecorder:
 
     def add(self, *, patient_id: int, reader: Reader, kind: AccessKind, ground: AccessGround,
             document_id: uuid.UUID | str | None = None, section: str | None = None,
-            profession: str | None = None) -> None:
-        if getattr(reader, "person_id", None) == patient_id:
-            return  # the patient reading their own record is not an access
+            profession: str | None = None, app_id: uuid.UUID | None = None,
+            app_name: str | None = None) -> None:
+        if getattr(reader, "person_id", None) == patient_id and app_id is None:
+            return  # the patient reading their own record is not an access (an app's is)
         kind, ground = AccessKind(kind), AccessGround(ground)
         if section is not None and not _SECTION.match(section):
             raise ValueError("access log: a section is a section NAME (lowercase identifier)")
@@ -189,15 +197,18 @@ class AccessRecorder:
         if profession is not None and len(profession) > 100:
             raise ValueError("access log: profession longer than 100 characters")
         doc = uuid.UUID(str(document_id)) if document_id is not None else None
+        if app_name is not None:
+            app_name = app_name[:200]
         key = (patient_id, reader.account_id, professional_id, profession, kind, section, doc,
-               ground)
+               ground, app_id)
         if key in self._seen:
             return  # the same read twice in one request (e.g. two fields): one entry
         self._seen.add(key)
         self.entries.append(PendingEntry(
             patient_id=int(patient_id), account_id=int(reader.account_id),
             professional_id=professional_id, profession=profession, kind=kind,
-            section=section, document_id=doc, ground=ground, created_at=datetime.now(UTC)))
+            section=section, document_id=doc, ground=ground, created_at=datetime.now(UTC),
+            app_id=app_id, app_name=app_name))
 
     async def flush(self) -> int:
         """Write the buffered entries (one statement on PostgreSQL); returns how many."""
@@ -217,10 +228,13 @@ def current_recorder() -> AccessRecorder:
 
 def record(*, patient_id: int, reader: Reader, kind: AccessKind, ground: AccessGround,
            document_id: uuid.UUID | str | None = None, section: str | None = None,
-           profession: str | None = None) -> None:
-    """Record one read in the current request's buffer (no SQL; see the module docstring)."""
+           profession: str | None = None, app_id: uuid.UUID | None = None,
+           app_name: str | None = None) -> None:
+    """Record one read in the current request's buffer (no SQL; see the module docstring).
+    An app's read names the app (`app_id`, `app_name`, copied like the profession)."""
     current_recorder().add(patient_id=patient_id, reader=reader, kind=kind, ground=ground,
-                           document_id=document_id, section=section, profession=profession)
+                           document_id=document_id, section=section, profession=profession,
+                           app_id=app_id, app_name=app_name)
 
 
 @contextlib.contextmanager
@@ -281,9 +295,11 @@ WITH RECURSIVE
 inp AS (
     SELECT t.*, row_number() OVER (PARTITION BY t.patient_id ORDER BY t.ord) AS n
     FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[],
-                $7::uuid[], $8::text[], $9::timestamptz[], $10::text[])
+                $7::uuid[], $8::text[], $9::timestamptz[], $10::text[], $16::uuid[],
+                $17::text[])
          WITH ORDINALITY AS t(patient_id, account_id, professional_id, profession, kind,
-                              section, document_id, ground, created_at, body, ord)
+                              section, document_id, ground, created_at, body, app_id,
+                              app_name, ord)
 ),
 pat AS (
     SELECT * FROM unnest($11::int[], $12::text[], $13::bytea[], $14::bytea[])
@@ -306,9 +322,10 @@ chain(patient_id, n, seq, hash) AS (
 ins AS (
     INSERT INTO access_log_entry (patient_id, seq, account_id, professional_id, profession,
                                   kind, section, document_id, ground, created_at, prev_hash,
-                                  hash)
+                                  hash, app_id, app_name)
     SELECT i.patient_id, c.seq, i.account_id, i.professional_id, i.profession, i.kind,
-           i.section, i.document_id, i.ground, i.created_at, pc.hash, c.hash
+           i.section, i.document_id, i.ground, i.created_at, pc.hash, c.hash, i.app_id,
+           i.app_name
     FROM inp i
     JOIN chain c ON c.patient_id = i.patient_id AND c.n = i.n
     JOIN chain pc ON pc.patient_id = i.patient_id AND pc.n = i.n - 1
@@ -340,7 +357,7 @@ def _digest(entry: PendingEntry) -> str:
         patient_id=entry.patient_id, account_id=entry.account_id,
         professional_id=entry.professional_id, profession=entry.profession, kind=entry.kind,
         section=entry.section, document_id=entry.document_id, ground=entry.ground,
-        created_at=entry.created_at)
+        created_at=entry.created_at, app_id=entry.app_id, app_name=entry.app_name)
 
 
 async def _write_postgres(conn: Any, entries: Sequence[PendingEntry]) -> None:
@@ -355,6 +372,7 @@ async def _write_postgres(conn: Any, entries: Sequence[PendingEntry]) -> None:
         [e.created_at for e in entries], [_digest(e) for e in entries],
         patients, [genesis(p) for p in patients], [ip for ip, _ in pads],
         [op for _, op in pads], ring.current_id,
+        [e.app_id for e in entries], [e.app_name for e in entries],
     ]
     _, rows = await conn.execute_query(_PG_FLUSH, values)
     written = dict(rows[0])
@@ -380,7 +398,8 @@ async def _write_generic(entries: Sequence[PendingEntry]) -> None:
                 patient_id=e.patient_id, seq=seq, account_id=e.account_id,
                 professional_id=e.professional_id, profession=e.profession, kind=e.kind,
                 section=e.section, document_id=e.document_id, ground=e.ground,
-                created_at=e.created_at, prev_hash=prev, hash=digest))
+                created_at=e.created_at, prev_hash=prev, hash=digest, app_id=e.app_id,
+                app_name=e.app_name))
             state[e.patient_id] = (seq, digest)
         await AccessLogEntry.bulk_create(rows, using_db=conn)
         now = datetime.now(UTC)

@@ -17,6 +17,7 @@ ACCESS_KINDS = {
     AccessKind.SEARCH: N_("La recherche de votre dossier à partir de votre identité"),
     AccessKind.EMERGENCY_ACCESS: N_("L'ouverture de votre dossier en urgence"),
     AccessKind.AGENDA: N_("Vos rendez-vous"),
+    AccessKind.MESSAGES: N_("Vos messages"),
 }
 
 # For the patient, about the people who read their record.

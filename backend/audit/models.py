@@ -54,6 +54,7 @@ class AccessKind(StrEnum):
     SEARCH = "search"  # the patient was found by a search (FHIR Patient?identifier=)
     EMERGENCY_ACCESS = "emergency_access"  # a break-glass opening of the record
     AGENDA = "agenda"  # the patient's appointments (patientRecord.appointments)
+    MESSAGES = "messages"  # the patient's conversations and messages (an app's messages:read)
 
 
 class AccessGround(StrEnum):
@@ -88,6 +89,10 @@ class AccessLogEntry(Model):
     section = fields.CharField(max_length=40, null=True)  # profile section name, if any
     document_id = fields.UUIDField(null=True)
     ground = fields.CharEnumField(AccessGround, max_length=20)
+    # An app's read (ground APP): which catalogue app, and its name when it read (copied, like
+    # the profession: the log outlives the catalogue entry). Part of the hash when set.
+    app_id = fields.UUIDField(null=True)
+    app_name = fields.CharField(max_length=200, null=True)
     created_at = fields.DatetimeField()  # set by the writer (it is part of the hash)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)

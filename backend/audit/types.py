@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.audit import labels
 from backend.audit.loaders import load_professionals
 from backend.audit.models import AccessGround as AccessGroundModel
@@ -25,6 +26,10 @@ class AccessReader:
     account_id: strawberry.ID
     profession: str | None = strawberry.field(
         description="The profession when the entry was written.")
+    app_id: strawberry.ID | None = strawberry.field(
+        description="The catalogue app that read for me (ground APP), else null.")
+    app_name: str | None = strawberry.field(
+        description="That app's name when it read.")
     _professional_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The professional as known today (null if not a "
@@ -58,6 +63,8 @@ class AccessLogEntry:
             id=strawberry.ID(str(row.id)), seq=row.seq, at=row.created_at,
             reader=AccessReader(account_id=strawberry.ID(str(row.account_id)),
                                 profession=row.profession,
+                                app_id=strawberry.ID(str(row.app_id)) if row.app_id else None,
+                                app_name=row.app_name,
                                 _professional_id=row.professional_id),
             kind=AccessKindModel(row.kind), section=row.section,
             document_id=strawberry.ID(str(row.document_id)) if row.document_id else None,
@@ -89,7 +96,7 @@ class AccessLogConnection:
 
 
 @strawberry.type(description="A ground of access, as the patient and as the professional read "
-                              "it.")
+                              "it.", directives=[app_scope(SAME_AS_PARENT)])
 class AccessGroundInfo:
     value: AccessGround
     label: str = strawberry.field(description="For the patient, about who read their record.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from backend.app_scopes import ANY_APP, app_scope
 from backend.catalogue import services
 from backend.catalogue.errors import InvalidApp
 from backend.catalogue.loaders import load_referenced_apps
@@ -18,7 +19,8 @@ from backend.errors import PublicError
 class CatalogueQueries:
     @strawberry.field(description="The catalogue of referenced health apps, by name: `search` "
                                   "matches every word in the name, publisher or description "
-                                  "(accents and case ignored); `first` 1 to 50. Public.")
+                                  "(accents and case ignored); `first` 1 to 50. Public.",
+                      directives=[app_scope(ANY_APP)])
     async def catalogue(self, search: str | None = None, category: AppCategory | None = None,
                         first: int = 20, after: str | None = None) -> CatalogueAppConnection:
         try:
@@ -31,7 +33,7 @@ class CatalogueQueries:
         return CatalogueAppConnection.from_page(page)
 
     @strawberry.field(description="One referenced app, or null (unknown, or not referenced). "
-                                  "Public.")
+                                  "Public.", directives=[app_scope(ANY_APP)])
     async def catalogue_app(self, info: Info, id: strawberry.ID) -> CatalogueApp | None:
         pk = services.parse_id(id)
         if pk is None:

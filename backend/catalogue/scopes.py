@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from backend import app_scopes
 from backend.i18n import N_
 
 
 class Scope(StrEnum):
-    PROFILE_READ = "profile:read"
-    PROFILE_MEASUREMENTS_WRITE = "profile.measurements:write"
-    DOCUMENTS_READ = "documents:read"
-    DOCUMENTS_WRITE = "documents:write"
-    AGENDA_READ = "agenda:read"
-    AGENDA_WRITE = "agenda:write"
-    MESSAGES_READ = "messages:read"
+    # The names are the core's (backend/app_scopes.py), with which every field declares.
+    PROFILE_READ = app_scopes.PROFILE_READ
+    PROFILE_MEASUREMENTS_WRITE = app_scopes.PROFILE_MEASUREMENTS_WRITE
+    DOCUMENTS_READ = app_scopes.DOCUMENTS_READ
+    DOCUMENTS_WRITE = app_scopes.DOCUMENTS_WRITE
+    AGENDA_READ = app_scopes.AGENDA_READ
+    AGENDA_WRITE = app_scopes.AGENDA_WRITE
+    MESSAGES_READ = app_scopes.MESSAGES_READ
 
 
 # What the patient is told the app may do (consent page, catalogue), in plain French.

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import strawberry
 
+from backend.app_scopes import ANY_APP, SAME_AS_PARENT, app_scope
 from backend.catalogue import services
 from backend.catalogue.labels import CATEGORIES
 from backend.catalogue.models import CatalogueApp as CatalogueAppModel
@@ -19,7 +20,8 @@ AppCategory = strawberry.enum(Category, name="AppCategory",
                               description="The catalogue's categories of health apps.")
 
 
-@strawberry.type(description="A category with its label in the request's language.")
+@strawberry.type(description="A category with its label in the request's language.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class CatalogueCategory:
     value: AppCategory
     label: str
@@ -30,14 +32,16 @@ class CatalogueCategory:
 
 
 @strawberry.type(description="A part of the record an app asks to read or write, in plain "
-                              "words; an optional one can be refused by the patient.")
+                              "words; an optional one can be refused by the patient.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class CatalogueScope:
     scope: str = strawberry.field(description="The OAuth scope, e.g. `profile:read`.")
     label: str
     optional: bool
 
 
-@strawberry.type(description="A health app referenced in Carnet's catalogue.")
+@strawberry.type(description="A health app referenced in Carnet's catalogue.",
+                 directives=[app_scope(ANY_APP)])
 class CatalogueApp:
     id: strawberry.ID
     name: str
@@ -65,19 +69,20 @@ class CatalogueApp:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class CatalogueAppEdge:
     cursor: str
     node: CatalogueApp
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class CataloguePageInfo:
     has_next_page: bool
     end_cursor: str | None
 
 
-@strawberry.type(description="Referenced apps by name (Relay connection).")
+@strawberry.type(description="Referenced apps by name (Relay connection).",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class CatalogueAppConnection:
     edges: list[CatalogueAppEdge]
     page_info: CataloguePageInfo

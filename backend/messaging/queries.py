@@ -5,6 +5,9 @@ import uuid
 import strawberry
 from strawberry.types import Info
 
+from backend.access import policy
+from backend.app_scopes import MESSAGES_READ, app_scope
+from backend.audit.models import AccessKind
 from backend.messaging import services
 from backend.messaging.types import (
     BlockedProfessional,
@@ -64,16 +67,25 @@ async def build_conversations(info: Info, rows: list) -> list[Conversation]:
     return result
 
 
+def log_app_read(info: Info) -> None:
+    """An app read the patient's messaging: the patient's access log says so (the patient's
+    and professionals' own reads of their conversations are not record reads)."""
+    viewer = policy.viewer_of(info.context.viewer)
+    if isinstance(viewer, policy.AppViewer):
+        policy.log_read(policy.own_access(viewer), AccessKind.MESSAGES)
+
+
 @strawberry.type
 class MessagingQueries:
     @strawberry.field(description="My conversations, most recent activity first.",
-                      permission_classes=[IsAuthenticated])
+                      permission_classes=[IsAuthenticated], directives=[app_scope(MESSAGES_READ)])
     async def conversations(self, info: Info, first: int = 20, after: str | None = None
                             ) -> ConversationConnection:
         # One statement: the conversations, their unread counts, latest messages and keys.
         summaries, has_next = await services.conversation_summaries(
             info.context.settings, info.context.viewer, first=first, after=after)
         nodes = await build_summaries(info, summaries)
+        log_app_read(info)
         edges = [ConversationEdge(cursor=n.cursor, node=n) for n in nodes]
         return ConversationConnection(
             edges=edges,
@@ -81,14 +93,15 @@ class MessagingQueries:
                                            end_cursor=edges[-1].cursor if edges else None))
 
     @strawberry.field(description="My unread messages across all my conversations (one "
-                                  "query).", permission_classes=[IsAuthenticated])
+                                  "query).", permission_classes=[IsAuthenticated],
+                      directives=[app_scope(MESSAGES_READ)])
     async def messaging_summary(self, info: Info) -> MessagingSummary:
         summary = await services.unread_summary(info.context.viewer.account_id)
         return MessagingSummary(unread_count=summary.messages,
                                 unread_conversations=summary.conversations)
 
     @strawberry.field(description="One of my conversations, or null.",
-                      permission_classes=[IsAuthenticated])
+                      permission_classes=[IsAuthenticated], directives=[app_scope(MESSAGES_READ)])
     async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
         try:
             conversation_id = uuid.UUID(str(id))
@@ -97,11 +110,14 @@ class MessagingQueries:
         summaries, _ = await services.conversation_summaries(
             info.context.settings, info.context.viewer, first=1,
             conversation_id=conversation_id)
-        return (await build_summaries(info, summaries))[0] if summaries else None
+        if not summaries:
+            return None
+        log_app_read(info)
+        return (await build_summaries(info, summaries))[0]
 
     @strawberry.field(description="Messages of one of my conversations, oldest first. "
                                   "Without after/before: the latest ones.",
-                      permission_classes=[IsAuthenticated])
+                      permission_classes=[IsAuthenticated], directives=[app_scope(MESSAGES_READ)])
     async def messages(self, info: Info, conversation_id: strawberry.ID, first: int = 50,
                        after: str | None = None, before: str | None = None
                        ) -> MessageConnection | None:
@@ -111,6 +127,7 @@ class MessagingQueries:
                 viewer, str(conversation_id), first=first, after=after, before=before)
         except services.ConversationNotFound:
             return None
+        log_app_read(info)
         ring = keyring(info)
         edges = []
         for row in page.rows:

@@ -34,6 +34,7 @@ from strawberry.types import Info
 from tortoise.exceptions import OperationalError
 
 from backend import live_frames
+from backend.app_scopes import MESSAGES_READ, app_scope
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.i18n import N_
@@ -357,7 +358,7 @@ class MessagingSubscriptions:
                                           "message cursor), then live ones, without duplicates,"
                                           " in the order they were stored (each strictly after "
                                           "the one before). Without `after`: only messages "
-                                          "from now on.")
+                                          "from now on.", directives=[app_scope(MESSAGES_READ)])
     async def message_added(self, info: Info, conversation_id: strawberry.ID,
                             after: str | None = None) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer
@@ -385,7 +386,7 @@ class MessagingSubscriptions:
                                           "then live ones, without duplicates; each "
                                           "conversation's in the order they were stored. "
                                           "Without `after` (or with another kind of cursor): "
-                                          "from now on.")
+                                          "from now on.", directives=[app_scope(MESSAGES_READ)])
     async def inbox(self, info: Info, after: str | None = None
                     ) -> AsyncGenerator[Message, None]:
         viewer = info.context.viewer

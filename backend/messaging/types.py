@@ -8,6 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.document_types import DocumentType
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import PatientIdentityInput
@@ -18,7 +19,7 @@ from backend.messaging.models import Conversation as ConversationModel
 from backend.messaging.models import Message as MessageModel
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class ConversationParticipant:
     account_id: strawberry.ID
     display_name: str
@@ -28,7 +29,8 @@ class ConversationParticipant:
         description="For professionals: the id to block or unblock them.")
 
 
-@strawberry.type(description="A document of the patient's record attached to a message.")
+@strawberry.type(description="A document of the patient's record attached to a message.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class MessageAttachment:
     document_id: strawberry.ID
     type_label: str
@@ -39,7 +41,8 @@ class MessageAttachment:
 @strawberry.type(description="A message; `cursor` resumes what gave it: the conversation's "
                               "pages and `messageAdded`, or the `inbox` subscription. Cursors "
                               "are opaque: pass them back, never decode or compare them "
-                              "(lists and subscriptions already come in order).")
+                              "(lists and subscriptions already come in order).",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class Message:
     id: strawberry.ID
     conversation_id: strawberry.ID
@@ -76,7 +79,7 @@ class Message:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class Conversation:
     id: strawberry.ID
     subject: str
@@ -112,13 +115,13 @@ class Conversation:
                    last_message=last, cursor=services.encode_conversation_cursor(row))
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class ConversationEdge:
     cursor: str
     node: Conversation
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class ConversationPageInfo:
     has_next_page: bool
     end_cursor: str | None
@@ -134,7 +137,7 @@ LATEST_CURSOR = ("Resume the `inbox` subscription from here: past the latest mes
                  "query, only when asked.")
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class ConversationConnection:
     edges: list[ConversationEdge]
     page_info: ConversationPageInfo
@@ -144,7 +147,8 @@ class ConversationConnection:
         return await _latest_cursor(info)
 
 
-@strawberry.type(description="My messaging at a glance (the home screen).")
+@strawberry.type(description="My messaging at a glance (the home screen).",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class MessagingSummary:
     unread_count: int = strawberry.field(
         description="Messages from others I have not read, across all my conversations.")
@@ -156,13 +160,13 @@ class MessagingSummary:
         return await _latest_cursor(info)
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class MessageEdge:
     cursor: str
     node: Message
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class MessagePageInfo:
     has_next_page: bool
     has_previous_page: bool
@@ -170,7 +174,7 @@ class MessagePageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class MessageConnection:
     edges: list[MessageEdge]
     page_info: MessagePageInfo
@@ -273,7 +277,7 @@ BlockResult = Annotated[BlockChanged | NotAllowed, strawberry.union("BlockResult
 # --- reference data (backend/schema.py's ReferenceData) --------------------------------------
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class MessagingLimits:
     max_body_length: int
     max_subject_length: int

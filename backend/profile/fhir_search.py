@@ -53,7 +53,8 @@ from starlette.responses import JSONResponse, Response
 from tortoise.expressions import Q
 
 from backend.access import policy
-from backend.access.authentication import SignedIn, signed_in
+from backend.access.authentication import SignedIn, route_scope, signed_in
+from backend.app_scopes import DOCUMENTS_READ, PROFILE_READ
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.identity import lookup
@@ -198,10 +199,9 @@ class Reading:
 
     def record(self, kind: AccessKind, *, document_id: uuid.UUID | None = None,
                section: str | None = None) -> None:
-        assert self.access.ground is not None and self.professional is not None
-        access_log.record(patient_id=self.access.patient_id, reader=self.user.session,
-                          kind=kind, ground=self.access.ground, document_id=document_id,
-                          section=section, profession=self.professional.profession)
+        assert self.access.ground is not None
+        # The policy's one logging call: a professional's profession, an app's id and name.
+        policy.log_read(self.access, kind, document_id=document_id, section=section)
 
 
 async def _by_identifier(user: SignedIn, system: str, value: str, expiry_days: int
@@ -238,7 +238,8 @@ async def _reading(user: SignedIn, access: policy.Access) -> Reading:
     reading = Reading(user, access)
     if access.granted:
         # The profession is copied into each log entry: loaded once per request.
-        reading.professional = await Professional.get(id=user.session.professional_id)
+        if user.session.is_professional:
+            reading.professional = await Professional.get(id=user.session.professional_id)
         reading.person = await Person.get(id=access.patient_id)
     return reading
 
@@ -322,15 +323,19 @@ def _next(params: Params, name: str, value: str) -> list[tuple[str, str]]:
 Handler = Callable[[Request, SignedIn], Awaitable[Response]]
 
 
-def _professional_endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Authentication, refusals and the access log around a search or read handler."""
+def _professional_endpoint(handler: Handler, app_scope: str
+                           ) -> Callable[[Request], Awaitable[Response]]:
+    """Authentication, refusals and the access log around a search or read handler. Callers:
+    professionals' software, and catalogue apps holding `app_scope` (their own patient only:
+    the policy grants an app nothing of anyone else)."""
 
+    @route_scope(app_scope)
     async def endpoint(request: Request) -> Response:
-        user = signed_in(request)
+        user = signed_in(request)  # an app without `app_scope`: 403 insufficient_scope
         if user is None:
             return _refusal(401, "login", "A professional's bearer token is required")
-        if not user.session.is_professional or not isinstance(
-                user.viewer, policy.ProfessionalViewer):
+        if user.app is None and (not user.session.is_professional or not isinstance(
+                user.viewer, policy.ProfessionalViewer)):
             return _refusal(403, "forbidden", "Only professionals may search and read records "
                             "here; patients read theirs with Patient/{id}/$everything")
         async with access_log.recording():
@@ -540,10 +545,11 @@ def _profile_search(resource_type: str) -> Handler:
     return handler
 
 
-search_patient = _professional_endpoint(_search_patient)
-search_document_references = _professional_endpoint(_search_documents)
-read_document_reference = _professional_endpoint(_read_document)
-search_allergies = _professional_endpoint(_profile_search("AllergyIntolerance"))
-search_immunizations = _professional_endpoint(_profile_search("Immunization"))
-search_medications = _professional_endpoint(_profile_search("MedicationStatement"))
-search_observations = _professional_endpoint(_profile_search("Observation"))
+search_patient = _professional_endpoint(_search_patient, PROFILE_READ)
+search_document_references = _professional_endpoint(_search_documents, DOCUMENTS_READ)
+read_document_reference = _professional_endpoint(_read_document, DOCUMENTS_READ)
+search_allergies = _professional_endpoint(_profile_search("AllergyIntolerance"), PROFILE_READ)
+search_immunizations = _professional_endpoint(_profile_search("Immunization"), PROFILE_READ)
+search_medications = _professional_endpoint(_profile_search("MedicationStatement"),
+                                            PROFILE_READ)
+search_observations = _professional_endpoint(_profile_search("Observation"), PROFILE_READ)

@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, Response
 
 from backend import jsonbody
 from backend.access import policy
-from backend.access.authentication import SignedIn, signed_in
+from backend.access.authentication import SignedIn, route_scope, signed_in
+from backend.app_scopes import PROFILE_READ
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.profile import fhir_export, fhir_import, services
@@ -58,6 +59,7 @@ async def _patient(request: Request) -> tuple[Any, Response | None]:
     return user.session, None
 
 
+@route_scope(PROFILE_READ)
 async def patient_everything(request: Request) -> Response:
     user: SignedIn | None = signed_in(request)
     if user is None:

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from backend.app_scopes import PROFILE_MEASUREMENTS_WRITE, app_scope
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
 
@@ -69,7 +70,8 @@ async def _shown(info: Info, output: Any, entry: services.Entry) -> Any:
     return output.from_entry(entry)
 
 
-def _add(label: str, gql_input: Any, output: Any, result: Any) -> Any:
+def _add(label: str, gql_input: Any, output: Any, result: Any,
+         directives: tuple[Any, ...] = ()) -> Any:
     async def resolver(info: Info, input: gql_input) -> result:  # type: ignore[valid-type]
         try:
             entry = await services.add_entry(
@@ -80,7 +82,7 @@ def _add(label: str, gql_input: Any, output: Any, result: Any) -> Any:
         return await _shown(info, output, entry)
 
     return strawberry.mutation(resolver=resolver, description=f"Add {label} to my profile.",
-                               permission_classes=[IsPatient])
+                               permission_classes=[IsPatient], directives=list(directives))
 
 
 def _update(label: str, gql_input: Any, output: Any, result: Any) -> Any:
@@ -169,7 +171,9 @@ class ProfileMutations:
     delete_treatment = _delete("a treatment", services.TreatmentInput)
     add_treatment_for_patient = _add_for_patient("a treatment", TreatmentInput)
 
-    add_measurement = _add("a measurement", MeasurementInput, Measurement, MeasurementResult)
+    # The one profile write open to apps (scope profile.measurements:write: "add measurements").
+    add_measurement = _add("a measurement", MeasurementInput, Measurement, MeasurementResult,
+                           directives=(app_scope(PROFILE_MEASUREMENTS_WRITE),))
     update_measurement = _update("a measurement", MeasurementInput, Measurement,
                                  MeasurementResult)
     delete_measurement = _delete("a measurement", services.MeasurementInput)

@@ -8,6 +8,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from backend.access import policy
+from backend.app_scopes import PROFILE_READ, SAME_AS_PARENT, app_scope
 from backend.audit.models import AccessKind
 from backend.permissions import IsPatient
 from backend.profile import fhir_export, services
@@ -33,7 +34,8 @@ from backend.profile.types import (
 
 @strawberry.type(description="A medical profile (mine, or a patient's as the access policy "
                               "lets me read it: a section I may not read is empty). The lists "
-                              "and chart series asked together cost one statement.")
+                              "and chart series asked together cost one statement.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class Profile:
     _access: strawberry.Private[policy.Access]
     _ring: strawberry.Private[services.KeyRing]
@@ -120,7 +122,8 @@ class Profile:
 
 def _own_access(info: Info) -> policy.Access:
     viewer = policy.viewer_of(info.context.viewer)
-    assert isinstance(viewer, policy.PatientViewer)  # IsPatient
+    # IsPatient: the patient, or an app acting for them (its access narrowed by its scopes).
+    assert isinstance(viewer, policy.PatientViewer | policy.AppViewer)
     return policy.own_access(viewer)
 
 
@@ -183,11 +186,13 @@ SERIES_DESCRIPTION = ("One measurement series for a chart, oldest first, within 
 
 @strawberry.type
 class ProfileQueries:
-    @strawberry.field(description="My medical profile.", permission_classes=[IsPatient])
+    @strawberry.field(description="My medical profile.", permission_classes=[IsPatient],
+                      directives=[app_scope(PROFILE_READ)])
     async def profile(self, info: Info) -> Profile:
         return await build_profile(info, _own_access(info))
 
-    @strawberry.field(description=SERIES_DESCRIPTION, permission_classes=[IsPatient])
+    @strawberry.field(description=SERIES_DESCRIPTION, permission_classes=[IsPatient],
+                      directives=[app_scope(PROFILE_READ)])
     async def measurements(
         self, info: Info, kind: MeasurementSeriesKind,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
@@ -195,13 +200,14 @@ class ProfileQueries:
     ) -> MeasurementSeries:
         return await measurement_series(info, _own_access(info), kind, from_, to)
 
-    @strawberry.field(description=LATEST_DESCRIPTION, permission_classes=[IsPatient])
+    @strawberry.field(description=LATEST_DESCRIPTION, permission_classes=[IsPatient],
+                      directives=[app_scope(PROFILE_READ)])
     async def latest_measurements(self, info: Info, points: int = 6) -> list[MeasurementTrend]:
         return await latest_measurements(_own_access(info), points)
 
     @strawberry.field(description="My whole record as a FHIR R4 Bundle (the same as GET "
                                   "/fhir/r4/Patient/{fhirPatientId}/$everything).",
-                      permission_classes=[IsPatient])
+                      permission_classes=[IsPatient], directives=[app_scope(PROFILE_READ)])
     async def fhir_everything(self, info: Info) -> JSON:
         return await fhir_export.everything(info.context.settings, _own_access(info))
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
+from backend.app_scopes import SAME_AS_PARENT, app_scope
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import Choice, ProfessionalSummary
 from backend.i18n import gettext
@@ -65,7 +66,8 @@ def _float(value: Any) -> float | None:
 # --- entries -------------------------------------------------------------------------------
 
 
-@strawberry.type(description="Who wrote an entry: me, or a professional.")
+@strawberry.type(description="Who wrote an entry: me, or a professional.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class EntryAuthor:
     is_patient: bool
     professional: ProfessionalSummary | None
@@ -118,7 +120,7 @@ def _base(entry: services.Entry) -> dict[str, Any]:
     }
 
 
-@strawberry.type(description="An allergy or intolerance.")
+@strawberry.type(description="An allergy or intolerance.", directives=[app_scope(SAME_AS_PARENT)])
 class Allergy(ProfileEntry):
     substance: str
     reaction: str | None
@@ -136,7 +138,7 @@ class Allergy(ProfileEntry):
                    notes=text.get("notes"))
 
 
-@strawberry.type(description="A vaccination.")
+@strawberry.type(description="A vaccination.", directives=[app_scope(SAME_AS_PARENT)])
 class Vaccination(ProfileEntry):
     vaccine: str
     vaccinated_on: date = strawberry.field(name="date")
@@ -153,7 +155,8 @@ class Vaccination(ProfileEntry):
                    vaccinator=text.get("vaccinator"), notes=text.get("notes"))
 
 
-@strawberry.type(description="Personal medical or surgical history.")
+@strawberry.type(description="Personal medical or surgical history.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class MedicalHistoryEntry(ProfileEntry):
     condition: str
     category: HistoryCategory
@@ -170,7 +173,7 @@ class MedicalHistoryEntry(ProfileEntry):
                    notes=text.get("notes"))
 
 
-@strawberry.type(description="A condition of a relative.")
+@strawberry.type(description="A condition of a relative.", directives=[app_scope(SAME_AS_PARENT)])
 class FamilyHistoryEntry(ProfileEntry):
     relative: Relative
     condition: str
@@ -184,7 +187,7 @@ class FamilyHistoryEntry(ProfileEntry):
                    age_at_onset=row.age_at_onset, notes=text.get("notes"))
 
 
-@strawberry.type(description="A current or past treatment.")
+@strawberry.type(description="A current or past treatment.", directives=[app_scope(SAME_AS_PARENT)])
 class Treatment(ProfileEntry):
     medication: str
     dose: str | None
@@ -204,7 +207,8 @@ class Treatment(ProfileEntry):
                    current=services.is_current(row), notes=text.get("notes"))
 
 
-@strawberry.type(description="A measurement, coded with LOINC, in a UCUM unit.")
+@strawberry.type(description="A measurement, coded with LOINC, in a UCUM unit.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class Measurement(ProfileEntry):
     kind: MeasurementKind
     label: str
@@ -229,7 +233,8 @@ class Measurement(ProfileEntry):
                    bmi=_float(bmi))
 
 
-@strawberry.type(description="Someone to call in an emergency.")
+@strawberry.type(description="Someone to call in an emergency.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class EmergencyContact(ProfileEntry):
     name: str
     relationship: str | None
@@ -244,7 +249,8 @@ class EmergencyContact(ProfileEntry):
                    phone=text.get("phone"), email=text.get("email"), notes=text.get("notes"))
 
 
-@strawberry.type(description="My advance directives: a text and/or a document of my record.")
+@strawberry.type(description="My advance directives: a text and/or a document of my record.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class AdvanceDirective(ProfileEntry):
     text: str | None
     document_id: strawberry.ID | None
@@ -258,7 +264,8 @@ class AdvanceDirective(ProfileEntry):
                    document_url=f"/documents/{document_id}/content" if document_id else None)
 
 
-@strawberry.type(description="My position on organ donation.")
+@strawberry.type(description="My position on organ donation.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class OrganDonation(ProfileEntry):
     position: OrganDonationPosition
     note: str | None
@@ -271,7 +278,7 @@ class OrganDonation(ProfileEntry):
 # --- series --------------------------------------------------------------------------------
 
 
-@strawberry.type(description="One point of a chart.")
+@strawberry.type(description="One point of a chart.", directives=[app_scope(SAME_AS_PARENT)])
 class MeasurementPoint:
     at: datetime
     value: float
@@ -280,7 +287,8 @@ class MeasurementPoint:
         description="The measurement (for BMI: the weight it derives from).")
 
 
-@strawberry.type(description="A measurement series, oldest first, ready for a chart.")
+@strawberry.type(description="A measurement series, oldest first, ready for a chart.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class MeasurementSeries:
     kind: MeasurementSeriesKind
     label: str
@@ -306,7 +314,7 @@ class MeasurementSeries:
 
 
 @strawberry.type(description="The latest measurements of one kind, for a small trend line "
-                              "(the home screen).")
+                              "(the home screen).", directives=[app_scope(SAME_AS_PARENT)])
 class MeasurementTrend:
     kind: MeasurementKind
     label: str
@@ -555,7 +563,7 @@ ImportFhirBundleResult = Annotated[ImportReport | InvalidBundle,
 
 
 @strawberry.type(description="A kind of measurement: its label, unit and the physiological "
-                              "bounds the API accepts.")
+                              "bounds the API accepts.", directives=[app_scope(SAME_AS_PARENT)])
 class MeasurementKindInfo:
     value: MeasurementKind
     label: str
@@ -572,7 +580,8 @@ class MeasurementKindInfo:
     diastolic_label: str | None
 
 
-@strawberry.type(description="The lengths of the profile's free texts.")
+@strawberry.type(description="The lengths of the profile's free texts.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class ProfileLimits:
     max_short_text: int = strawberry.field(description="Names, substances, doses...")
     max_long_text: int = strawberry.field(description="Notes.")

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from backend.access import policy
-from backend.access.authentication import signed_in
+from backend.access.authentication import route_scope, signed_in
+from backend.app_scopes import DOCUMENTS_READ
 from backend.audit import access_log
 from backend.audit.models import AccessKind
 from backend.errors import NOT_AUTHENTICATED_MESSAGE
@@ -48,6 +49,7 @@ def _not_found() -> Response:
                         headers=CONTENT_HEADERS)
 
 
+@route_scope(DOCUMENTS_READ)
 async def download_content(request: Request) -> Response:
     runtime = request.app.state.runtime
     user = signed_in(request)

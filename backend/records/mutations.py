@@ -6,6 +6,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from backend.app_scopes import DOCUMENTS_WRITE, app_scope
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
 from backend.identity import matching
@@ -55,7 +56,7 @@ async def _document(info: Info, row) -> Document:  # noqa: ANN001
 @strawberry.type
 class RecordMutations:
     @strawberry.mutation(description="Add a document to my record (multipart upload).",
-                         permission_classes=[IsPatient])
+                         permission_classes=[IsPatient], directives=[app_scope(DOCUMENTS_WRITE)])
     async def upload_document(self, info: Info, file: Upload, input: UploadDocumentInput
                               ) -> UploadDocumentResult:
         viewer = info.context.viewer

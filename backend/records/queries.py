@@ -4,6 +4,7 @@ import strawberry
 from strawberry.types import Info
 
 from backend.access import policy
+from backend.app_scopes import DOCUMENTS_READ, app_scope
 from backend.audit.models import AccessKind
 from backend.permissions import IsPatient
 from backend.records import services
@@ -84,20 +85,23 @@ async def one_document(info: Info, access: policy.Access, id: strawberry.ID) -> 
 
 def own_access(info: Info) -> policy.Access:
     viewer = policy.viewer_of(info.context.viewer)
-    assert isinstance(viewer, policy.PatientViewer)  # IsPatient
+    # IsPatient: the patient, or an app acting for them (its access narrowed by its scopes).
+    assert isinstance(viewer, policy.PatientViewer | policy.AppViewer)
     return policy.own_access(viewer)
 
 
 @strawberry.type
 class RecordQueries:
-    @strawberry.field(description="My documents, newest first.", permission_classes=[IsPatient])
+    @strawberry.field(description="My documents, newest first.", permission_classes=[IsPatient],
+                      directives=[app_scope(DOCUMENTS_READ)])
     async def documents(
         self, info: Info, first: int = 20, after: str | None = None,
         filter: DocumentFilter | None = None,
     ) -> DocumentConnection:
         return await document_connection(info, own_access(info), first, after, filter)
 
-    @strawberry.field(description="One of my documents, or null.", permission_classes=[IsPatient])
+    @strawberry.field(description="One of my documents, or null.", permission_classes=[IsPatient],
+                      directives=[app_scope(DOCUMENTS_READ)])
     async def document(self, info: Info, id: strawberry.ID) -> Document | None:
         return await one_document(info, own_access(info), id)
 

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from backend.access import policy
+from backend.app_scopes import DOCUMENTS_READ, SAME_AS_PARENT, app_scope
 from backend.document_types import DocumentType as DocumentTypeModel
 from backend.graphql_errors import Error, PatientNotFound, TooManyFailedIdentityMatches, translates
 from backend.graphql_types import Choice, DocumentType, ProfessionalSummary
@@ -38,7 +39,7 @@ class Visibility(Enum):
     NOT_YET_VISIBLE_TO_PATIENT = VisibilityModel.NOT_YET_VISIBLE_TO_PATIENT.value
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class DocumentAuthor:
     is_patient: bool
     professional: ProfessionalSummary | None
@@ -72,7 +73,8 @@ async def author_of(info: Info, row: DocumentModel) -> DocumentAuthor:
     return (await authors_of(info, [row]))[0]
 
 
-@strawberry.type(description="A document of my medical record.")
+@strawberry.type(description="A document of my medical record.",
+                 directives=[app_scope(DOCUMENTS_READ)])
 class Document:
     id: strawberry.ID
     title: str
@@ -111,19 +113,19 @@ class Document:
         )
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class DocumentEdge:
     cursor: str
     node: Document
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.type(directives=[app_scope(SAME_AS_PARENT)])
 class DocumentConnection:
     edges: list[DocumentEdge]
     page_info: PageInfo
@@ -251,7 +253,8 @@ DeleteDocumentResult = Annotated[
 
 
 @strawberry.type(description="An accepted content type: sniffed from the bytes, whatever the "
-                              "file's name or declared type.")
+                              "file's name or declared type.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class ContentKind:
     content_type: str = strawberry.field(description="As documents carry it (`contentType`).")
     label: str
@@ -260,7 +263,8 @@ class ContentKind:
         description="Media types browsers give such files (for a file picker's accept list).")
 
 
-@strawberry.type(description="What an upload (or a deposit) may be.")
+@strawberry.type(description="What an upload (or a deposit) may be.",
+                 directives=[app_scope(SAME_AS_PARENT)])
 class UploadLimits:
     max_document_bytes: int
     max_title_length: int
