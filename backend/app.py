@@ -98,7 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 name="carnet-message-notifications")
             # Closes this process's sockets of sessions revoked through any process.
             sockets_task = asyncio.create_task(
-                sockets.run(runtime.broker, session_store(runtime).is_alive,
+                sockets.run(runtime.broker,
+                            oauth_bearer.socket_liveness(runtime, session_store(runtime).is_alive),
                             interval=settings.ws_session_check_seconds),
                 name="carnet-session-revocations")
             # Forgets this process's cache of the latest announcements when any process

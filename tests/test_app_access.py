@@ -302,3 +302,37 @@ async def test_garbage_and_session_tokens_behave_as_before(world):
         response = await http.get("/fhir/r4/Observation", params={"patient": "x"},
                                   headers={"Authorization": "Bearer " + "a" * 43})
     assert response.status_code == 401
+
+
+async def test_an_apps_live_sockets_close_when_its_token_stops(world):
+    from backend.identity.services import session_store
+    from backend.oauth.bearer import socket_liveness
+    from backend.oauth.services import active_access_token, revoke_grant
+
+    token = await app_token(world, ["profile:read"])
+    runtime = world.app.state.runtime
+    row = await active_access_token(runtime.settings, token, runtime.clock())
+    is_alive = socket_liveness(runtime, session_store(runtime).is_alive)
+    assert await is_alive(f"app-token:{row.id}")
+    assert not await is_alive("app-token:not-a-number")
+    await revoke_grant(row.grant_id, NOW)
+    assert not await is_alive(f"app-token:{row.id}")
+
+
+async def test_expired_codes_and_tokens_are_purged_after_a_grace_day(world):
+    from datetime import timedelta
+
+    from backend.oauth.models import OAuthAccessToken, OAuthCode, OAuthRefreshToken
+    from backend.oauth.services import PURGE_GRACE, purge_expired
+
+    await app_token(world, ["profile:read"])
+    access = await OAuthAccessToken.get()
+    assert await purge_expired(access.expires_at + PURGE_GRACE - timedelta(seconds=1)) == 1
+    assert await OAuthCode.all().count() == 0  # the 60 s code went first
+    assert await purge_expired(access.expires_at + PURGE_GRACE + timedelta(seconds=1)) == 1
+    assert await OAuthAccessToken.all().count() == 0
+    assert await OAuthRefreshToken.all().count() == 1  # 30 days
+    refresh = await OAuthRefreshToken.get()
+    assert await purge_expired(refresh.expires_at + PURGE_GRACE + timedelta(seconds=1)) == 1
+    assert await purge_expired(refresh.expires_at + PURGE_GRACE * 2) == 0
+    assert await OAuthGrant.all().count() == 1

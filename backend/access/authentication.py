@@ -66,6 +66,7 @@ class AppCaller:
 
     def __post_init__(self) -> None:
         if not self.session_id:  # live sockets are registered (and closed) by this id
+            # backend/oauth/bearer.py SOCKET_PREFIX: its liveness check reads this shape.
             object.__setattr__(self, "session_id", f"app-token:{self.token_id}")
 
     @property

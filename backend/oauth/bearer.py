@@ -17,15 +17,19 @@ app reaches them, with the granted scopes (the token's, within the grant's). Eac
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from backend.access.authentication import AppCaller, AppRateLimited, Caller, resolve_bearer
+from backend.catalogue.models import AppStatus
+from backend.identity.models import AccountStatus
 from backend.identity.services import bearer_token
 from backend.oauth import services
-from backend.oauth.models import OAuthGrant
+from backend.oauth.models import OAuthAccessToken, OAuthGrant
 from backend.runtime import Runtime
 
 LAST_USED_INTERVAL = timedelta(minutes=1)
+SOCKET_PREFIX = "app-token:"  # AppCaller.session_id: how live sockets name an app's token
 RATE_WINDOW_SECONDS = 60
 
 
@@ -62,3 +66,26 @@ async def resolve(runtime: Runtime, header: str | None) -> Caller | None:
     if session is not None:
         return session
     return await app_caller(runtime, bearer_token(header))
+
+
+IsAlive = Callable[[str], Awaitable[bool]]
+
+
+def socket_liveness(runtime: Runtime, sessions_alive: IsAlive) -> IsAlive:
+    """The live sockets' periodic check (backend/live_sockets.py) for both kinds of caller: a
+    person's socket lives as long as its session; an app's as long as its access token (not
+    expired, not revoked, its grant, app and account still good), so a revocation or a
+    suspension also closes the app's subscriptions within WS_SESSION_CHECK_SECONDS."""
+
+    async def is_alive(session_id: str) -> bool:
+        if not session_id.startswith(SOCKET_PREFIX):
+            return await sessions_alive(session_id)
+        token_id = session_id.removeprefix(SOCKET_PREFIX)
+        if not token_id.isdigit():
+            return False
+        return await OAuthAccessToken.filter(
+            id=int(token_id), revoked_at__isnull=True, expires_at__gt=runtime.clock(),
+            grant__revoked_at__isnull=True, grant__app__status=AppStatus.REFERENCED,
+            grant__account__status=AccountStatus.ACTIVE).exists()
+
+    return is_alive

@@ -427,3 +427,24 @@ async def revoke(settings: Settings, client: CatalogueApp, token: str | None,
             await OAuthAccessToken.filter(id=row.id, revoked_at__isnull=True) \
                 .update(revoked_at=now)
         return
+
+
+# --- housekeeping ------------------------------------------------------------------------------
+
+# Expired credentials are kept this long after their expiry (a late replay of a code or a
+# refresh token is still recognised as one, and revokes its grant), then deleted.
+PURGE_GRACE = timedelta(days=1)
+
+
+async def purge_expired(now: datetime, *, batch: int = 1000) -> int:
+    """Delete codes and tokens expired for more than PURGE_GRACE, `batch` rows per table and
+    statement; returns how many went. Idempotent (a periodic job; run it until it returns 0).
+    Grants stay: a revoked one is the history "Applications connectées" and the audit need."""
+    cutoff = now - PURGE_GRACE
+    removed = 0
+    for model in (OAuthCode, OAuthAccessToken, OAuthRefreshToken):
+        ids = await model.filter(expires_at__lt=cutoff).order_by("id").limit(batch) \
+            .values_list("id", flat=True)
+        if ids:
+            removed += await model.filter(id__in=list(ids)).delete()
+    return removed
