@@ -80,6 +80,18 @@ def test_who_when_the_professional_is_gone_or_not_a_professional() -> None:
     assert account.who == "Un compte Carnet"
 
 
+def test_an_apps_read_names_the_app_in_both_languages() -> None:
+    entry = node(1, kind="MESSAGES", ground="APP", professional=None, profession=None)
+    entry["node"]["reader"]["appName"] = "Carnet Poids"
+    (fr,) = access_items([entry])
+    assert (fr.who, fr.what, fr.ground) == ("Application « Carnet Poids »", "Vos messages",
+                                            "Application que vous avez autorisée")
+    (en,) = access_items([entry], "en")
+    assert (en.who, en.what) == ("App “Carnet Poids”", "Your messages")
+    (agenda,) = access_items([node(2, kind="AGENDA")], "en")
+    assert agenda.what == "Your appointments"
+
+
 def test_declared_ground() -> None:
     (entry,) = access_items([node(1, ground="DECLARED")])
     assert entry.ground == "Relation de soins déclarée par le professionnel"

@@ -36,7 +36,8 @@ ACCESS_LOG: Final = api.operation(
         edges {
           node {
             id at kind section documentId ground
-            reader { profession professional { id rpps profession specialty practiceName } }
+            reader { profession appName
+                     professional { id rpps profession specialty practiceName } }
           }
         }
       }
@@ -52,6 +53,8 @@ KIND_LABELS: Final = {
     "EXPORT": N_("L'ensemble de votre dossier (export complet)"),
     "SEARCH": N_("La recherche de votre dossier à partir de votre identité"),
     "EMERGENCY_ACCESS": N_("L'ouverture de votre dossier en urgence"),
+    "AGENDA": N_("Vos rendez-vous"),
+    "MESSAGES": N_("Vos messages"),
 }
 SECTION_LABELS: Final = {
     "allergies": N_("allergies"),
@@ -124,6 +127,8 @@ def access_items(edges: list[Mapping[str, Any]], language: str = "fr") -> list[A
                                  "specialty": pro.get("specialty")}, language)
         if not reader.get("profession") and not pro:
             who = gettext(language, "Un compte Carnet")
+        if reader.get("appName"):  # an app the patient authorised (ground APP)
+            who = gettext(language, "Application « {name} »", name=reader["appName"])
         kind = str(node["kind"])
         ground = str(node["ground"])
         items.append(AccessItem(
