@@ -94,10 +94,12 @@ class InsufficientScope(PublicError):
     def __init__(self, missing: Iterable[str]) -> None:
         self.missing = sorted(set(missing))
         if NOT_FOR_APPS in self.missing:
-            super().__init__(N_("Cette opération n'est pas ouverte aux applications."))
+            super().__init__(N_("Cette opération n'est pas ouverte aux applications ni aux "
+                                "aidants."))
         else:
-            super().__init__(N_("Votre application n'a pas reçu l'autorisation nécessaire : "
-                                "{scopes}."), scopes=", ".join(self.missing))
+            super().__init__(N_("L'accès délégué (application ou aidant) n'a pas reçu "
+                                "l'autorisation nécessaire : {scopes}."),
+                             scopes=", ".join(self.missing))
 
 
 def _declared(directives: Iterable[Any]) -> str | None:
@@ -196,7 +198,8 @@ def _walk(schema: GraphQLSchema, scopes: ScopeMap, fragments: dict[str, Any],
 
 
 def app_scopes_of(viewer: Any) -> frozenset[str] | None:
-    """The scopes of an app's caller, None for a person's session."""
+    """The scopes of a delegated caller (an app's token, a carer in a patient's space), None
+    for a person's own session."""
     return getattr(viewer, "app_scopes", None)
 
 

@@ -45,6 +45,8 @@ PATIENT_OWNED = {
     "oauth_code": "person_id",
     "oauth_access_token": "person_id",
     "oauth_refresh_token": "person_id",
+    # Carers (issue 15 part 8): whom a patient lets help with their space.
+    "carer_grant": "patient_id",
 }
 
 # Co-located through a parent: they reach the patient only through a foreign key to a

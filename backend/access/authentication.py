@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
+from backend.access import carers
 from backend.access.policy import RecordViewer, viewer_of
 from backend.app_scopes import ANY_APP, NOT_FOR_APPS, InsufficientScope
 from backend.errors import RATE_LIMITED_MESSAGE, UNAVAILABLE_MESSAGE
@@ -78,7 +79,34 @@ class AppCaller:
         return False
 
 
-Caller = Viewer | AppCaller
+@dataclass(frozen=True)
+class CarerCaller:
+    """A carer's session acting in a patient's space (`Carnet-Space` header, backend/access/
+    carers.py): shaped like the patient's session for the patient's own resolvers (person_id
+    is the PATIENT's; writes record the carer's account as their author), limited like an app
+    by `app_scopes` (the gate of backend/app_scopes.py reads them), and tied to the carer's
+    own session (`session_id`: revoking it closes what it opened)."""
+
+    account_id: int  # the carer's
+    person_id: int  # the patient's (0: no space granted)
+    carer_grant_id: int
+    carer_parts: frozenset[str]
+    app_scopes: frozenset[str]
+    session_id: str
+    role: str = "patient"
+    professional_id: None = None
+
+    @property
+    def is_patient(self) -> bool:
+        return True
+
+    @property
+    def is_professional(self) -> bool:
+        return False
+
+
+SPACE_HEADER = "carnet-space"
+Caller = Viewer | AppCaller | CarerCaller
 BearerResolver = Callable[[Runtime, str | None], Awaitable[Caller | None]]
 
 
@@ -101,8 +129,9 @@ class SignedIn(BaseUser):
 
 
     @property
-    def app(self) -> AppCaller | None:
-        return self.session if isinstance(self.session, AppCaller) else None
+    def app(self) -> AppCaller | CarerCaller | None:
+        """A delegated caller (an app, or a carer in a space): its routes need a scope."""
+        return self.session if isinstance(self.session, AppCaller | CarerCaller) else None
 
 
 class AuthenticationUnavailable(AuthenticationError):
@@ -135,7 +164,19 @@ class SessionBackend(AuthenticationBackend):
             raise AuthenticationUnavailable() from None
         if session is None:
             return None
+        space = conn.headers.get(SPACE_HEADER)
+        if space and isinstance(session, Viewer) and session.is_patient:
+            session = await in_space(conn.app.state.runtime, session, space)
         return AuthCredentials(["authenticated", session.role]), SignedIn(session)
+
+
+async def in_space(runtime: Runtime, session: Viewer, space: str) -> CarerCaller:
+    """The carer's session acting in the space named by `space` (a patient's public id); a
+    space not granted gives a caller that reaches nothing (the same for an unknown id)."""
+    access = await carers.space_access(session.account_id, space, runtime.clock())
+    return CarerCaller(account_id=session.account_id, person_id=access.patient_id,
+                       carer_grant_id=access.grant_id, carer_parts=access.parts,
+                       app_scopes=access.scopes, session_id=session.session_id)
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:

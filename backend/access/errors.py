@@ -44,3 +44,23 @@ class EmergencyAccessRefused(AccessError):
     it, exactly like a success would tell them."""
 
     message = N_("Ce patient a refusé l'accès en urgence à son dossier.")
+
+
+class InvalidCarerGrant(AccessError):
+    """A carer grant the patient can fix: `field` names what (email, parts, endsAt)."""
+
+    MESSAGES = {
+        "email": N_("Indiquez l'adresse e-mail valide d'une autre personne (10 aidants au "
+                    "plus)."),
+        "parts": N_("Choisissez au moins une partie de votre espace : documents, profil ou "
+                    "rendez-vous."),
+        "endsAt": N_("La date de fin doit être dans le futur."),
+    }
+
+    def __init__(self, field: str) -> None:
+        super().__init__(self.MESSAGES[field])
+        self.field = field
+
+
+class CarerNotFound(AccessError):
+    message = N_("Cet aidant n'a pas ou plus accès à votre espace.")

@@ -117,3 +117,40 @@ class PatientAccessSettings(Model):
 
     class Meta:
         table = "patient_access_settings"
+
+
+class CarerPart(StrEnum):
+    """The parts of a record a carer may be given (issue 15 part 8)."""
+
+    DOCUMENTS = "documents"
+    PROFILE = "profile"
+    AGENDA = "agenda"
+
+
+class CarerGrant(Model):
+    """An adult lets a carer (another person's account) help with their space: read, or read
+    and write, the chosen parts, until `ends_at` (or for good), revocable at once.
+
+    The carer is named by email: bound to their account at once when one has that verified
+    email, otherwise kept by the email's blind index only (never the address) and bound when
+    such an account lists its spaces, so the answer to the patient never tells whether the
+    address has an account. `email_hint` is the masked address shown to the patient."""
+
+    id = fields.IntField(primary_key=True)
+    patient: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "carnet.Person", related_name="carer_grants", on_delete=fields.CASCADE
+    )
+    carer_account: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "carnet.Account", related_name="carer_of", null=True, on_delete=fields.CASCADE
+    )
+    carer_email_index = fields.CharField(max_length=64, db_index=True)
+    email_hint = fields.CharField(max_length=120)
+    parts = fields.JSONField(default=list)  # CarerPart values
+    can_write = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+    ends_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "carer_grant"
+        table_description = "A carer allowed to help with a patient space (parts, end, revocation)"

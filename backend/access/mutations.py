@@ -3,22 +3,29 @@ professional's declarations and emergency accesses."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
-from backend.access import policy, services
+from backend.access import carers, policy, services
 from backend.access.types import (
     AccessSettings,
+    Carer,
     CareRelationshipDeclared,
+    CarerPart,
+    CarerRevoked,
     CareTeamMember,
     CareTeamMemberRemoved,
     CareTeamResult,
     DeclareCareRelationshipResult,
     EmergencyAccessOpened,
     EmergencyAccessResult,
+    GrantCarerResult,
     ProfileSection,
     RemoveFromCareTeamResult,
     RestrictAccessResult,
+    RevokeCarerResult,
     TreatingDoctorResult,
     settings_of,
 )
@@ -54,6 +61,34 @@ async def _member(info: Info, professional_id: int) -> CareTeamMember:
 
 @strawberry.type
 class AccessMutations:
+    @strawberry.mutation(description="Let someone help with my space (a carer, named by "
+                                     "email): read, or read and write, these parts, until "
+                                     "`endsAt` (or until I revoke). The answer is the same "
+                                     "whether or not the address has an account yet.",
+                         permission_classes=[IsPatient])
+    async def grant_carer(self, info: Info, email: str, parts: list[CarerPart],  # type: ignore[valid-type]
+                          can_write: bool = False, ends_at: datetime | None = None
+                          ) -> GrantCarerResult:
+        viewer = _patient(info)
+        try:
+            row = await carers.grant(
+                patient_id=viewer.person_id, patient_account_id=viewer.account_id, email=email,
+                parts=[str(p.value) for p in parts], can_write=can_write, ends_at=ends_at,
+                now=info.context.runtime.clock())
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return Carer.from_model(row)
+
+    @strawberry.mutation(description="Revoke a carer: they lose access to my space at once.",
+                         permission_classes=[IsPatient])
+    async def revoke_carer(self, info: Info, id: strawberry.ID) -> RevokeCarerResult:
+        try:
+            row = await carers.revoke(patient_id=_patient(info).person_id, grant_id=str(id),
+                                      now=info.context.runtime.clock())
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return CarerRevoked(id=strawberry.ID(str(row.id)))
+
     @strawberry.mutation(description="Add a professional to my care team by RPPS: they may "
                                      "read my record as the matrix and my settings allow.",
                          permission_classes=[IsPatient])

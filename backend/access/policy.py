@@ -116,6 +116,7 @@ class ViewerKind(StrEnum):
     PATIENT = "patient"
     PROFESSIONAL = "professional"
     APP = "app"
+    PROXY = "proxy"
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,33 @@ class AppViewer:
     kind: ClassVar[ViewerKind] = ViewerKind.APP
 
 
-RecordViewer = PatientViewer | ProfessionalViewer | AppViewer
+@dataclass(frozen=True)
+class ProxyViewer:
+    """A carer acting in a patient's space (backend/access/carers.py): reads the parts the
+    patient gave them, every read logged (ground PROXY, the carer's account). No `person_id`:
+    the carer is not the patient (the access log skips only the patient's own reads)."""
 
+    account_id: int  # the carer's
+    patient_id: int
+    grant_id: int
+    parts: frozenset[str]
+    kind: ClassVar[ViewerKind] = ViewerKind.PROXY
+
+
+RecordViewer = PatientViewer | ProfessionalViewer | AppViewer | ProxyViewer
+
+
+
+def acting_patient(viewer: RecordViewer | None) -> PatientViewer | None:
+    """Who writes in the patient's own space: the patient, or an app or a carer acting for
+    them (the patient's person, the caller's account as the writer). None for anyone else."""
+    if isinstance(viewer, PatientViewer):
+        return viewer
+    if isinstance(viewer, AppViewer):
+        return PatientViewer(viewer.account_id, viewer.person_id)
+    if isinstance(viewer, ProxyViewer) and viewer.patient_id:
+        return PatientViewer(viewer.account_id, viewer.patient_id)
+    return None
 
 
 def viewer_of(session: Any) -> RecordViewer | None:
@@ -160,6 +186,9 @@ def viewer_of(session: Any) -> RecordViewer | None:
     or None (anonymous, or an account of no kind that reads records)."""
     if session is None:
         return None
+    if getattr(session, "carer_grant_id", None) is not None:
+        return ProxyViewer(session.account_id, session.person_id, session.carer_grant_id,
+                           frozenset(session.carer_parts))
     if getattr(session, "app_id", None) is not None:
         return AppViewer(session.account_id, session.person_id, session.app_id,
                          session.app_name, frozenset(session.app_scopes))
@@ -237,11 +266,13 @@ def nothing(viewer: RecordViewer | None, patient_id: int = 0) -> Access:
     return Access(viewer=viewer, patient_id=patient_id)
 
 
-def own_access(viewer: PatientViewer | AppViewer) -> Access:
-    """The patient reading their own record, or an app reading it for them (no query
-    needed)."""
+def own_access(viewer: PatientViewer | AppViewer | ProxyViewer) -> Access:
+    """The patient reading their own record, or an app or a carer reading it for them (no
+    query needed: the delegation was checked when the caller was built)."""
     if isinstance(viewer, AppViewer):
         return app_access(viewer)
+    if isinstance(viewer, ProxyViewer):
+        return proxy_access(viewer)
     return replace(owner_access(viewer.person_id), viewer=viewer)
 
 
@@ -263,6 +294,18 @@ def owner_access(person_id: int) -> Access:
     person id from the patient's session (rename, delete, attach a document...)."""
     return Access(viewer=None, patient_id=person_id, ground=Ground.SELF, document_types=None,
                   sections=ALL_SECTIONS, sees_hidden=True, hides_unreleased=True)
+
+
+def proxy_access(viewer: ProxyViewer) -> Access:
+    """What a carer reads of the patient's space: the parts given ("documents": released
+    documents, except those the patient hid from professionals; "profile": every section),
+    nothing of a space not granted (patient_id 0)."""
+    if not viewer.patient_id:
+        return nothing(viewer)
+    return Access(viewer=viewer, patient_id=viewer.patient_id, ground=Ground.PROXY,
+                  document_types=None if "documents" in viewer.parts else frozenset(),
+                  sections=ALL_SECTIONS if "profile" in viewer.parts else frozenset(),
+                  sees_hidden=False, hides_unreleased=True)
 
 
 @dataclass(frozen=True)
@@ -314,6 +357,9 @@ async def access_for(viewer: RecordViewer | None, patient_id: int, *, expiry_day
     if isinstance(viewer, PatientViewer | AppViewer):
         return own_access(viewer) if viewer.person_id == patient_id else nothing(viewer,
                                                                                  patient_id)
+    if isinstance(viewer, ProxyViewer):
+        return own_access(viewer) if viewer.patient_id == patient_id else nothing(viewer,
+                                                                                  patient_id)
     if not isinstance(viewer, ProfessionalViewer):
         return nothing(viewer, patient_id)
     professional = await Professional.get_or_none(id=viewer.professional_id)

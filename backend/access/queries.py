@@ -12,8 +12,17 @@ passes it to `patient_record_queries` (no domain imports another's GraphQL modul
 import strawberry
 from strawberry.types import Info
 
-from backend.access import policy, services
-from backend.access.types import AccessRule, AccessSettings, CareTeamMember, MyPatient, settings_of
+from backend.access import carers, policy, services
+from backend.access.models import CarerPart as CarerPartModel
+from backend.access.types import (
+    AccessRule,
+    AccessSettings,
+    Carer,
+    CarerSpace,
+    CareTeamMember,
+    MyPatient,
+    settings_of,
+)
 from backend.permissions import IsPatient, IsProfessional
 
 
@@ -43,6 +52,23 @@ async def open_patient_record(info: Info, patient_id: str) -> policy.Access | No
 
 @strawberry.type
 class AccessQueries:
+    @strawberry.field(description="Who I let help with my space (carers), active grants.",
+                      permission_classes=[IsPatient])
+    async def carers(self, info: Info) -> list[Carer]:
+        rows = await carers.carers_of(_patient(info).person_id, info.context.runtime.clock())
+        return [Carer.from_model(r) for r in rows]
+
+    @strawberry.field(description="The spaces I may help with as a carer (besides my own).",
+                      permission_classes=[IsPatient])
+    async def my_spaces(self, info: Info) -> list[CarerSpace]:
+        spaces = await carers.spaces_of(_patient(info).account_id,
+                                        info.context.runtime.clock())
+        return [CarerSpace(space_id=strawberry.ID(str(s.patient.public_id)),
+                           first_names=s.patient.first_names, birth_name=s.patient.birth_name,
+                           parts=[CarerPartModel(p) for p in s.grant.parts],
+                           can_write=s.grant.can_write, ends_at=s.grant.ends_at)
+                for s in spaces]
+
     @strawberry.field(description="The access matrix: what each profession (and specialty) "
                                   "may read of a record it has a ground to open. Public.")
     async def access_matrix(self) -> list[AccessRule]:

@@ -10,6 +10,8 @@ import strawberry
 
 from backend.access import errors, labels, policy, services
 from backend.access.models import AccessRule as AccessRuleModel
+from backend.access.models import CarerGrant as CarerGrantModel
+from backend.access.models import CarerPart as CarerPartModel
 from backend.access.models import RelationshipOrigin as RelationshipOriginModel
 from backend.access.services import MyPatient as MyPatientRow
 from backend.access.services import TeamMember
@@ -265,3 +267,62 @@ class AccessReferenceData:
     @strawberry.field
     def access_limits(self) -> AccessLimits:
         return AccessLimits(max_emergency_reason_length=services.MAX_REASON)
+
+
+# --- carers (issue 15 part 8) -------------------------------------------------------------------
+
+CarerPart = strawberry.enum(CarerPartModel, name="CarerPart",
+                            description="A part of my space a carer may be given.")
+
+
+@strawberry.type(description="Someone I let help with my space.")
+class Carer:
+    id: strawberry.ID
+    email_hint: str = strawberry.field(description="Their address, masked (j***t@example.fr).")
+    parts: list[CarerPart]  # type: ignore[valid-type]
+    can_write: bool
+    created_at: datetime
+    ends_at: datetime | None
+    linked: bool = strawberry.field(description="Whether an account with that address already "
+                                                "took up the invitation.")
+
+    @classmethod
+    def from_model(cls, row: CarerGrantModel) -> Carer:
+        return cls(id=strawberry.ID(str(row.id)), email_hint=row.email_hint,
+                   parts=[CarerPartModel(p) for p in row.parts], can_write=row.can_write,
+                   created_at=row.created_at, ends_at=row.ends_at,
+                   linked=row.carer_account_id is not None)
+
+
+@strawberry.type(description="A space I may help with as a carer: send its `spaceId` in the "
+                              "Carnet-Space header to act in it.")
+class CarerSpace:
+    space_id: strawberry.ID = strawberry.field(description="The patient's public id.")
+    first_names: str
+    birth_name: str
+    parts: list[CarerPart]  # type: ignore[valid-type]
+    can_write: bool
+    ends_at: datetime | None
+
+
+@strawberry.type(description="A carer I revoked: they lost access at once.")
+class CarerRevoked:
+    id: strawberry.ID
+
+
+@translates(errors.InvalidCarerGrant)
+@strawberry.type(description="A carer grant I can fix (`field`: email, parts or endsAt).")
+class InvalidCarerGrant(Error):
+    field: str
+
+
+@translates(errors.CarerNotFound)
+@strawberry.type(description="No such carer of mine (or already revoked).")
+class CarerNotFound(Error):
+    pass
+
+
+GrantCarerResult = Annotated[Carer | InvalidCarerGrant,
+                             strawberry.union("GrantCarerResult")]
+RevokeCarerResult = Annotated[CarerRevoked | CarerNotFound,
+                              strawberry.union("RevokeCarerResult")]

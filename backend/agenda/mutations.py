@@ -37,8 +37,9 @@ from backend.permissions import IsAuthenticated, IsPatient, IsProfessional
 
 
 def _patient(info: Info) -> policy.PatientViewer:
-    viewer = policy.viewer_of(info.context.viewer)
-    assert isinstance(viewer, policy.PatientViewer)  # IsPatient
+    # IsPatient: the patient, or an app or a carer writing in their space (agenda:write).
+    viewer = policy.acting_patient(policy.viewer_of(info.context.viewer))
+    assert viewer is not None
     return viewer
 
 

@@ -38,16 +38,18 @@ def scope_of(info: Info) -> services.Scope:
     viewer = policy.viewer_of(info.context.viewer)
     if isinstance(viewer, policy.PatientViewer | policy.AppViewer):
         return services.Scope.patient(viewer.person_id)
+    if isinstance(viewer, policy.ProxyViewer):  # a carer in the patient's space
+        return services.Scope.patient(viewer.patient_id)
     if isinstance(viewer, policy.ProfessionalViewer):
         return services.Scope.professional(viewer.professional_id)
     return services.Scope()
 
 
 def log_app_read(info: Info) -> None:
-    """An app read the patient's agenda: the patient's access log says so (the patient's own
-    reads, and a professional's own bookings, are not logged)."""
+    """An app or a carer read the patient's agenda: the patient's access log says so (the
+    patient's own reads, and a professional's own bookings, are not logged)."""
     viewer = policy.viewer_of(info.context.viewer)
-    if isinstance(viewer, policy.AppViewer):
+    if isinstance(viewer, policy.AppViewer | policy.ProxyViewer):
         policy.log_read(policy.own_access(viewer), AccessKind.AGENDA)
 
 

@@ -85,8 +85,8 @@ async def one_document(info: Info, access: policy.Access, id: strawberry.ID) -> 
 
 def own_access(info: Info) -> policy.Access:
     viewer = policy.viewer_of(info.context.viewer)
-    # IsPatient: the patient, or an app acting for them (its access narrowed by its scopes).
-    assert isinstance(viewer, policy.PatientViewer | policy.AppViewer)
+    # IsPatient: the patient, or an app or a carer acting for them (narrowed by their scopes).
+    assert isinstance(viewer, policy.PatientViewer | policy.AppViewer | policy.ProxyViewer)
     return policy.own_access(viewer)
 
 

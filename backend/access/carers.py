@@ -1,0 +1,149 @@
+"""Carers (issue 15 part 8): an adult lets another account help with their space.
+
+- The patient grants (`grant`): the carer's email, the parts (documents, profile, agenda), read
+  or read and write, an optional end. The answer is the same whether or not the address has an
+  account (the grant waits, by the address's blind index, for an account with that VERIFIED
+  email to list its spaces: `spaces_of`). Revocation (`revoke`) takes effect at the next
+  request: nothing is cached.
+- The carer switches to the patient's space by sending `Carnet-Space: <the patient's public id>`
+  with their own session (backend/access/authentication.py): `space_caller` turns the session
+  into a caller acting in that space, limited like an app to scopes derived from the parts
+  (`scopes_of`), so the same per-field gate (backend/app_scopes.py) refuses everything else,
+  the account's own operations included. An unknown, ended, revoked or never granted space
+  answers exactly alike: a caller with no scope and no patient.
+- The policy reads for a carer through `ProxyViewer` (ground PROXY): every read is in the
+  patient's access log, with the carer's account; documents the patient hid from
+  professionals are hidden from carers too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from tortoise.expressions import Q
+
+from backend import app_scopes
+from backend.access.errors import CarerNotFound, InvalidCarerGrant
+from backend.access.models import CarerGrant, CarerPart
+from backend.access.policy import parse_public_id
+from backend.identity.models import Account, AccountStatus, Person, blind_indexes
+from backend.notifications.masking import mask_email
+
+READ_SCOPES = {
+    CarerPart.DOCUMENTS: app_scopes.DOCUMENTS_READ,
+    CarerPart.PROFILE: app_scopes.PROFILE_READ,
+    CarerPart.AGENDA: app_scopes.AGENDA_READ,
+}
+WRITE_SCOPES = {
+    CarerPart.DOCUMENTS: app_scopes.DOCUMENTS_WRITE,
+    CarerPart.PROFILE: app_scopes.PROFILE_MEASUREMENTS_WRITE,
+    CarerPart.AGENDA: app_scopes.AGENDA_WRITE,
+}
+MAX_CARERS = 10
+
+
+def scopes_of(parts: Sequence[str], can_write: bool) -> frozenset[str]:
+    """What a carer's delegation opens, in the apps' vocabulary (one gate for both)."""
+    chosen = [CarerPart(p) for p in parts]
+    scopes = {READ_SCOPES[p] for p in chosen}
+    if can_write:
+        scopes |= {WRITE_SCOPES[p] for p in chosen}
+    return frozenset(scopes)
+
+
+def active(now: datetime) -> Q:
+    return Q(revoked_at__isnull=True) & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+
+
+async def grant(*, patient_id: int, patient_account_id: int, email: str,
+                parts: Sequence[str], can_write: bool, ends_at: datetime | None,
+                now: datetime) -> CarerGrant:
+    try:
+        address = validate_email(email, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise InvalidCarerGrant("email") from None
+    chosen = list(dict.fromkeys(parts))
+    if not chosen or any(p not in CarerPart._value2member_map_ for p in chosen):
+        raise InvalidCarerGrant("parts")
+    if ends_at is not None and ends_at <= now:
+        raise InvalidCarerGrant("endsAt")
+    index = blind_indexes("email", address)[0]
+    own = await Account.filter(id=patient_account_id).values_list("email_index", flat=True)
+    if own and own[0] in blind_indexes("email", address):
+        raise InvalidCarerGrant("email")  # oneself
+    if await CarerGrant.filter(active(now), patient_id=patient_id).count() >= MAX_CARERS:
+        raise InvalidCarerGrant("email")
+    carer = await Account.filter(email_index__in=blind_indexes("email", address),
+                                 email_verified=True, person_id__isnull=False,
+                                 status=AccountStatus.ACTIVE).first()
+    # One active grant per (patient, address): a new one replaces the previous.
+    await CarerGrant.filter(active(now), patient_id=patient_id,
+                            carer_email_index=index).update(revoked_at=now)
+    return await CarerGrant.create(
+        patient_id=patient_id, carer_account_id=carer.id if carer else None,
+        carer_email_index=index, email_hint=mask_email(address), parts=chosen,
+        can_write=can_write, created_at=now, ends_at=ends_at)
+
+
+async def revoke(*, patient_id: int, grant_id: str, now: datetime) -> CarerGrant:
+    row = await CarerGrant.filter(id=int(grant_id), patient_id=patient_id,
+                                  revoked_at__isnull=True).first() \
+        if str(grant_id).isdigit() else None
+    if row is None:
+        raise CarerNotFound()
+    row.revoked_at = now
+    await row.save(update_fields=["revoked_at"])
+    return row
+
+
+async def carers_of(patient_id: int, now: datetime) -> list[CarerGrant]:
+    return await CarerGrant.filter(active(now), patient_id=patient_id).order_by("created_at")
+
+
+@dataclass(frozen=True)
+class Space:
+    grant: CarerGrant
+    patient: Person
+
+
+async def spaces_of(account_id: int, now: datetime) -> list[Space]:
+    """The spaces this account may help with (binding grants made to its verified email)."""
+    account = await Account.get(id=account_id)
+    if account.email_index and account.email_verified:
+        await CarerGrant.filter(active(now), carer_account_id__isnull=True,
+                                carer_email_index=account.email_index) \
+            .update(carer_account_id=account.id)
+    rows = await CarerGrant.filter(active(now), carer_account_id=account_id) \
+        .select_related("patient").order_by("created_at")
+    return [Space(row, row.patient) for row in rows]
+
+
+@dataclass(frozen=True)
+class SpaceAccess:
+    """A carer's delegation for one request (nobody's when not granted)."""
+
+    patient_id: int
+    grant_id: int
+    parts: frozenset[str]
+    scopes: frozenset[str]
+
+
+NO_SPACE = SpaceAccess(patient_id=0, grant_id=0, parts=frozenset(), scopes=frozenset())
+
+
+async def space_access(account_id: int, space: str, now: datetime) -> SpaceAccess:
+    """The delegation of `account_id` in the space of the patient whose public id is `space`:
+    one query; unknown, malformed, ended, revoked and never granted alike (NO_SPACE)."""
+    public_id = parse_public_id(space)
+    if public_id is None:
+        return NO_SPACE
+    row = await CarerGrant.filter(active(now), carer_account_id=account_id,
+                                  patient__public_id=public_id,
+                                  patient__accounts__status=AccountStatus.ACTIVE).first()
+    if row is None:
+        return NO_SPACE
+    return SpaceAccess(patient_id=row.patient_id, grant_id=row.id, parts=frozenset(row.parts),
+                       scopes=scopes_of(row.parts, row.can_write))
