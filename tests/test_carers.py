@@ -167,3 +167,92 @@ async def test_documents_the_patient_hid_from_professionals_are_hidden_from_care
     await gql(hide, {"id": listed[0]["node"]["id"]}, token=family["alice_token"])
     await _grant(gql, family, ["DOCUMENTS"])
     assert (await family["space"](DOCUMENTS))["data"]["documents"]["totalCount"] == 0
+
+
+# --- minors and their legal representatives (part 7) -----------------------------------------
+
+
+async def _minor(family, birth_date=None):
+    from datetime import date
+
+    child = family["person"]  # Alice's space plays the child's, born in 2015
+    child.birth_date = birth_date or date(2015, 6, 1)
+    await child.save(update_fields=["birth_date"])
+    return child
+
+
+async def test_a_legal_representative_manages_the_space_without_the_hidden_documents(
+        client, gql, family):
+    from backend.access import carers
+    from backend.records.models import Document
+
+    child = await _minor(family)
+    row = await carers.add_representative(child=child, email="bob@example.fr",
+                                          now=datetime.now(UTC))
+    assert row.ends_at == datetime(2033, 5, 31, 22, tzinfo=UTC)  # 18th birthday, Paris time
+    await upload(client, family["alice_token"], PDF + b"2", title="Consultation confidentielle")
+    newest = await Document.filter(person_id=child.id).order_by("-created_at").first()
+    await Document.filter(id=newest.id).update(hidden_from_representatives=True)
+    spaces = (await gql(SPACES.replace("canWrite", "canWrite legalRepresentative"),
+                        token=family["bob_token"]))["data"]["mySpaces"]
+    assert spaces[0]["legalRepresentative"] is True
+    assert spaces[0]["parts"] == ["DOCUMENTS", "PROFILE", "AGENDA"] and spaces[0]["canWrite"]
+    seen = (await family["space"](DOCUMENTS))["data"]["documents"]
+    assert [e["node"]["title"] for e in seen["edges"]] == ["Compte rendu"]
+    # The young person sees both; the representative cannot download the hidden one either.
+    mine = (await gql(DOCUMENTS, token=family["alice_token"]))["data"]["documents"]
+    assert mine["totalCount"] == 2
+    hidden = await client.get(f"/documents/{newest.id}/content",
+                              headers={"Authorization": f"Bearer {family['bob_token']}",
+                                       "Carnet-Space": str(child.public_id)})
+    assert hidden.status_code == 404
+    # Representatives are not the child's carers to list or revoke.
+    assert (await gql("query { carers { id } }", token=family["alice_token"])
+            )["data"]["carers"] == []
+
+
+async def test_at_most_two_representatives(gql, notifier, family):
+    from backend.access import carers
+    from backend.access.errors import InvalidCarerGrant
+
+    child = await _minor(family)
+    now = datetime.now(UTC)
+    await carers.add_representative(child=child, email="bob@example.fr", now=now)
+    await carers.add_representative(child=child, email="other@example.fr", now=now)
+    with pytest.raises(InvalidCarerGrant):
+        await carers.add_representative(child=child, email="third@example.fr", now=now)
+
+
+async def test_at_18_the_representatives_access_ends_and_the_hand_over_runs_once(gql, family):
+    from datetime import date
+
+    from backend.access import carers
+
+    child = await _minor(family, birth_date=date(2009, 1, 10))
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    row = await carers.add_representative(child=child, email="bob@example.fr", now=now)
+    assert "errors" not in await family["space"](DOCUMENTS)
+    await CarerGrant.filter(id=row.id).update(ends_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert refused(await family["space"](DOCUMENTS)) == ["documents:read"]
+    assert await carers.hand_over_adults(datetime.now(UTC)) == [child.id]
+    assert await carers.hand_over_adults(datetime.now(UTC)) == []
+    with pytest.raises(Exception):  # noqa: B017, PT011 - already an adult
+        await carers.add_representative(child=await _minor(family, date(2000, 1, 1)),
+                                        email="bob@example.fr", now=now)
+
+
+def test_the_fhir_security_label_marks_a_document_hidden_from_representatives():
+    from fhir.resources.documentreference import DocumentReference
+
+    from backend.records.fhir import _hidden_from_representatives
+
+    def resource(labels):
+        return DocumentReference.model_validate({
+            "resourceType": "DocumentReference", "status": "current",
+            "content": [{"attachment": {"contentType": "application/pdf"}}],
+            "securityLabel": labels})
+
+    flagged = [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13",
+                            "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]}]
+    assert _hidden_from_representatives(resource(flagged))
+    assert not _hidden_from_representatives(resource([{"coding": [{"code": "N"}]}]))

@@ -93,6 +93,7 @@ class CarerCaller:
     carer_parts: frozenset[str]
     app_scopes: frozenset[str]
     session_id: str
+    representative: bool = False  # a minor's legal representative
     role: str = "patient"
     professional_id: None = None
 
@@ -176,7 +177,8 @@ async def in_space(runtime: Runtime, session: Viewer, space: str) -> CarerCaller
     access = await carers.space_access(session.account_id, space, runtime.clock())
     return CarerCaller(account_id=session.account_id, person_id=access.patient_id,
                        carer_grant_id=access.grant_id, carer_parts=access.parts,
-                       app_scopes=access.scopes, session_id=session.session_id)
+                       app_scopes=access.scopes, session_id=session.session_id,
+                       representative=access.representative)
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:

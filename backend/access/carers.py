@@ -14,20 +14,27 @@
 - The policy reads for a carer through `ProxyViewer` (ground PROXY): every read is in the
   patient's access log, with the carer's account; documents the patient hid from
   professionals are hidden from carers too.
+- Minors (part 7): a legal representative (one or two: `add_representative`, by an operator
+  or the campaign's family data) is a grant of kind REPRESENTATIVE over the whole space, read
+  and write, ending at the child's 18th birthday (Paris time); documents flagged
+  INVISIBLE_REPRESENTANTS_LEGAUX never reach them; `hand_over_adults` (a periodic job) marks the
+  ended grants once and answers the young adults to tell. The patient's own "carers" list and
+  revocation concern carers only: representatives are not the child's to remove.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
 from tortoise.expressions import Q
 
 from backend import app_scopes
 from backend.access.errors import CarerNotFound, InvalidCarerGrant
-from backend.access.models import CarerGrant, CarerPart
+from backend.access.models import CarerGrant, CarerKind, CarerPart
 from backend.access.policy import parse_public_id
 from backend.identity.models import Account, AccountStatus, Person, blind_indexes
 from backend.notifications.masking import mask_email
@@ -58,9 +65,9 @@ def active(now: datetime) -> Q:
     return Q(revoked_at__isnull=True) & (Q(ends_at__isnull=True) | Q(ends_at__gt=now))
 
 
-async def grant(*, patient_id: int, patient_account_id: int, email: str,
+async def grant(*, patient_id: int, patient_account_id: int | None, email: str,
                 parts: Sequence[str], can_write: bool, ends_at: datetime | None,
-                now: datetime) -> CarerGrant:
+                now: datetime, kind: CarerKind = CarerKind.CARER) -> CarerGrant:
     try:
         address = validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError:
@@ -71,7 +78,8 @@ async def grant(*, patient_id: int, patient_account_id: int, email: str,
     if ends_at is not None and ends_at <= now:
         raise InvalidCarerGrant("endsAt")
     index = blind_indexes("email", address)[0]
-    own = await Account.filter(id=patient_account_id).values_list("email_index", flat=True)
+    own = await Account.filter(id=patient_account_id).values_list("email_index", flat=True) \
+        if patient_account_id is not None else []
     if own and own[0] in blind_indexes("email", address):
         raise InvalidCarerGrant("email")  # oneself
     if await CarerGrant.filter(active(now), patient_id=patient_id).count() >= MAX_CARERS:
@@ -80,17 +88,17 @@ async def grant(*, patient_id: int, patient_account_id: int, email: str,
                                  email_verified=True, person_id__isnull=False,
                                  status=AccountStatus.ACTIVE).first()
     # One active grant per (patient, address): a new one replaces the previous.
-    await CarerGrant.filter(active(now), patient_id=patient_id,
+    await CarerGrant.filter(active(now), patient_id=patient_id, kind=kind,
                             carer_email_index=index).update(revoked_at=now)
     return await CarerGrant.create(
         patient_id=patient_id, carer_account_id=carer.id if carer else None,
         carer_email_index=index, email_hint=mask_email(address), parts=chosen,
-        can_write=can_write, created_at=now, ends_at=ends_at)
+        can_write=can_write, created_at=now, ends_at=ends_at, kind=kind)
 
 
 async def revoke(*, patient_id: int, grant_id: str, now: datetime) -> CarerGrant:
     row = await CarerGrant.filter(id=int(grant_id), patient_id=patient_id,
-                                  revoked_at__isnull=True).first() \
+                                  kind=CarerKind.CARER, revoked_at__isnull=True).first() \
         if str(grant_id).isdigit() else None
     if row is None:
         raise CarerNotFound()
@@ -100,7 +108,8 @@ async def revoke(*, patient_id: int, grant_id: str, now: datetime) -> CarerGrant
 
 
 async def carers_of(patient_id: int, now: datetime) -> list[CarerGrant]:
-    return await CarerGrant.filter(active(now), patient_id=patient_id).order_by("created_at")
+    return await CarerGrant.filter(active(now), patient_id=patient_id,
+                                   kind=CarerKind.CARER).order_by("created_at")
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,7 @@ class SpaceAccess:
     grant_id: int
     parts: frozenset[str]
     scopes: frozenset[str]
+    representative: bool = False
 
 
 NO_SPACE = SpaceAccess(patient_id=0, grant_id=0, parts=frozenset(), scopes=frozenset())
@@ -141,9 +151,60 @@ async def space_access(account_id: int, space: str, now: datetime) -> SpaceAcces
     if public_id is None:
         return NO_SPACE
     row = await CarerGrant.filter(active(now), carer_account_id=account_id,
-                                  patient__public_id=public_id,
-                                  patient__accounts__status=AccountStatus.ACTIVE).first()
-    if row is None:
+                                  patient__public_id=public_id).first()
+    # A space whose account is closed or locked is nobody's (a minor may have no account).
+    if row is None or await Account.filter(person_id=row.patient_id).exclude(
+            status=AccountStatus.ACTIVE).exists():
         return NO_SPACE
     return SpaceAccess(patient_id=row.patient_id, grant_id=row.id, parts=frozenset(row.parts),
-                       scopes=scopes_of(row.parts, row.can_write))
+                       scopes=scopes_of(row.parts, row.can_write),
+                       representative=row.kind is CarerKind.REPRESENTATIVE)
+
+
+# --- minors (issue 15 part 7) -------------------------------------------------------------------
+
+MAX_REPRESENTATIVES = 2
+MAJORITY_YEARS = 18
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def majority_at(birth_date: date) -> datetime:
+    """The start of the 18th birthday, in Paris (29 February: 1 March in common years)."""
+    year = birth_date.year + MAJORITY_YEARS
+    try:
+        day = birth_date.replace(year=year)
+    except ValueError:
+        day = date(year, 3, 1)
+    return datetime.combine(day, time.min, tzinfo=PARIS)
+
+
+async def add_representative(*, child: Person, email: str, now: datetime) -> CarerGrant:
+    """An operator (or the campaign's family data) names a minor's legal representative: the
+    whole space, read and write, until the 18th birthday. At most two at a time."""
+    ends_at = majority_at(child.birth_date)
+    if ends_at <= now:
+        raise InvalidCarerGrant("endsAt")
+    if await CarerGrant.filter(active(now), patient_id=child.id,
+                               kind=CarerKind.REPRESENTATIVE).count() >= MAX_REPRESENTATIVES:
+        raise InvalidCarerGrant("email")
+    row = await grant(patient_id=child.id, patient_account_id=None, email=email,
+                      parts=[p.value for p in CarerPart], can_write=True, ends_at=ends_at,
+                      now=now, kind=CarerKind.REPRESENTATIVE)
+    return row
+
+
+async def hand_over_adults(now: datetime, *, batch: int = 500) -> list[int]:
+    """The 18th birthday passed: the representatives' grants are over (their access already
+    ended with `ends_at`); mark each once (a conditional UPDATE: two runners never both claim
+    a grant) and answer the young adults' person ids, whom the caller tells how to activate
+    their space. Idempotent: a second run finds nothing."""
+    due = await CarerGrant.filter(kind=CarerKind.REPRESENTATIVE, handed_over_at__isnull=True,
+                                  ends_at__lte=now).order_by("id").limit(batch) \
+        .values_list("id", "patient_id")
+    adults: list[int] = []
+    for grant_id, patient_id in due:
+        claimed = await CarerGrant.filter(id=grant_id, handed_over_at__isnull=True) \
+            .update(handed_over_at=now)
+        if claimed and patient_id not in adults:
+            adults.append(patient_id)
+    return adults

@@ -1,4 +1,6 @@
-"""Operator commands: `carnet access matrix show` and `carnet access matrix set`.
+"""Operator commands: `carnet access matrix show`, `carnet access matrix set`, and a minor's
+legal representatives: `carnet access represent --child-matricule NIR --email EMAIL`,
+`carnet access hand-over` (also a periodic job).
 
     carnet access matrix set --profession "Infirmier" [--specialty ...] \\
         --documents 57832-8,CARE_PLAN --sections allergies,treatments [--emergency|--no-emergency]
@@ -16,13 +18,15 @@ import argparse
 import asyncio
 import json
 import sys
+from datetime import UTC, datetime
 
 from backend import db
-from backend.access import services
-from backend.access.errors import InvalidAccessInput
+from backend.access import carers, services
+from backend.access.errors import InvalidAccessInput, InvalidCarerGrant
 from backend.access.models import AccessRule, rule_key
 from backend.access.policy import Section
 from backend.document_types import DocumentType
+from backend.identity import lookup
 from backend.settings import get_settings
 
 
@@ -43,6 +47,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     flag.add_argument("--emergency", dest="emergency", action="store_true", default=None,
                       help="may open records in an emergency")
     flag.add_argument("--no-emergency", dest="emergency", action="store_false")
+    represent = access.add_parser(
+        "represent", help="name a minor's legal representative (the whole space, read and "
+                          "write, until the 18th birthday; two at most)")
+    represent.add_argument("--child-matricule", required=True, help="the child's NIR or NIA")
+    represent.add_argument("--email", required=True, help="the representative's email")
+    access.add_parser("hand-over", help="end the representatives' grants of those who turned "
+                                        "18 (also a periodic job); prints how many")
 
 
 def _items(value: str, everything: list[str]) -> list[str]:
@@ -68,7 +79,34 @@ async def _with_db(coro_factory):  # noqa: ANN001, ANN202
         await db.close_standalone()
 
 
+def cmd_represent(args: argparse.Namespace) -> int:
+    async def represent() -> str:
+        child = await lookup.person_by_matricule(args.child_matricule)
+        if child is None:
+            raise InvalidAccessInput("child-matricule", "no person with this matricule")
+        row = await carers.add_representative(child=child, email=args.email,
+                                              now=datetime.now(UTC))
+        return json.dumps({"grant": row.id, "email": row.email_hint,
+                           "until": row.ends_at.isoformat() if row.ends_at else None})
+
+    try:
+        print(asyncio.run(_with_db(represent)))
+    except InvalidAccessInput as exc:
+        print(f"carnet: --{exc.field}: {exc}", file=sys.stderr)
+        return 2
+    except InvalidCarerGrant as exc:
+        print(f"carnet: {exc.field}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_access(args: argparse.Namespace) -> int:
+    if args.access_command == "represent":
+        return cmd_represent(args)
+    if args.access_command == "hand-over":
+        adults = asyncio.run(_with_db(lambda: carers.hand_over_adults(datetime.now(UTC))))
+        print(json.dumps({"handed_over": len(adults)}))
+        return 0
     if args.action == "show":
         for rule in asyncio.run(_with_db(services.matrix)):
             print(json.dumps(_row(rule), ensure_ascii=False))

@@ -127,6 +127,11 @@ class CarerPart(StrEnum):
     AGENDA = "agenda"
 
 
+class CarerKind(StrEnum):
+    CARER = "carer"  # an adult's chosen helper
+    REPRESENTATIVE = "representative"  # a minor's legal representative (one or two)
+
+
 class CarerGrant(Model):
     """An adult lets a carer (another person's account) help with their space: read, or read
     and write, the chosen parts, until `ends_at` (or for good), revocable at once.
@@ -150,6 +155,10 @@ class CarerGrant(Model):
     created_at = fields.DatetimeField()
     ends_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # A legal representative's grant ends at the child's 18th birthday (ends_at); the hand-over
+    # job marks it when it has told the young adult (once).
+    kind = fields.CharEnumField(CarerKind, max_length=16, default=CarerKind.CARER)
+    handed_over_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "carer_grant"

@@ -162,6 +162,7 @@ class ProxyViewer:
     patient_id: int
     grant_id: int
     parts: frozenset[str]
+    representative: bool = False  # a minor's legal representative (not a carer)
     kind: ClassVar[ViewerKind] = ViewerKind.PROXY
 
 
@@ -188,7 +189,8 @@ def viewer_of(session: Any) -> RecordViewer | None:
         return None
     if getattr(session, "carer_grant_id", None) is not None:
         return ProxyViewer(session.account_id, session.person_id, session.carer_grant_id,
-                           frozenset(session.carer_parts))
+                           frozenset(session.carer_parts),
+                           representative=bool(getattr(session, "representative", False)))
     if getattr(session, "app_id", None) is not None:
         return AppViewer(session.account_id, session.person_id, session.app_id,
                          session.app_name, frozenset(session.app_scopes))
@@ -218,6 +220,8 @@ class Access:
     # Documents deposited "not yet visible to the patient" stay hidden until their release
     # (the patient only; professionals read them).
     hides_unreleased: bool = False
+    # A minor's legal representative: documents flagged INVISIBLE_REPRESENTANTS_LEGAUX stay out.
+    hides_from_representatives: bool = False
     author_professional_id: int | None = None
     relationship_id: int | None = None
     relationship_last_access_at: datetime | None = None
@@ -249,6 +253,8 @@ class Access:
         if self.hides_unreleased:
             base &= (~Q(visibility=Visibility.NOT_YET_VISIBLE_TO_PATIENT)
                      | Q(release_at__lte=now))
+        if self.hides_from_representatives:
+            base &= Q(hidden_from_representatives=False)
         conditions = []
         if self.document_types is not None:
             conditions.append(Q(type_code__in=sorted(self.document_types)))
@@ -305,7 +311,8 @@ def proxy_access(viewer: ProxyViewer) -> Access:
     return Access(viewer=viewer, patient_id=viewer.patient_id, ground=Ground.PROXY,
                   document_types=None if "documents" in viewer.parts else frozenset(),
                   sections=ALL_SECTIONS if "profile" in viewer.parts else frozenset(),
-                  sees_hidden=False, hides_unreleased=True)
+                  sees_hidden=False, hides_unreleased=True,
+                  hides_from_representatives=viewer.representative)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import strawberry
 from strawberry.types import Info
 
 from backend.access import carers, policy, services
+from backend.access.models import CarerKind
 from backend.access.models import CarerPart as CarerPartModel
 from backend.access.types import (
     AccessRule,
@@ -66,7 +67,8 @@ class AccessQueries:
         return [CarerSpace(space_id=strawberry.ID(str(s.patient.public_id)),
                            first_names=s.patient.first_names, birth_name=s.patient.birth_name,
                            parts=[CarerPartModel(p) for p in s.grant.parts],
-                           can_write=s.grant.can_write, ends_at=s.grant.ends_at)
+                           can_write=s.grant.can_write, ends_at=s.grant.ends_at,
+                           legal_representative=s.grant.kind is CarerKind.REPRESENTATIVE)
                 for s in spaces]
 
     @strawberry.field(description="The access matrix: what each profession (and specialty) "

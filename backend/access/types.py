@@ -303,6 +303,8 @@ class CarerSpace:
     parts: list[CarerPart]  # type: ignore[valid-type]
     can_write: bool
     ends_at: datetime | None
+    legal_representative: bool = strawberry.field(
+        description="I am this minor's legal representative (until their 18th birthday).")
 
 
 @strawberry.type(description="A carer I revoked: they lost access at once.")

@@ -146,6 +146,19 @@ def _content(resource: DocumentReference) -> bytes:
                              "DocumentReference.content[0].attachment.data") from None
 
 
+# DMP confidentiality code: a minor's document their legal representatives never read.
+HIDDEN_FROM_REPRESENTATIVES = "INVISIBLE_REPRESENTANTS_LEGAUX"
+
+
+def _hidden_from_representatives(resource: DocumentReference) -> bool:
+    """`securityLabel` carries the DMP's INVISIBLE_REPRESENTANTS_LEGAUX code (any system)."""
+    for label in resource.securityLabel or ():
+        for coding in label.coding or ():
+            if coding.code == HIDDEN_FROM_REPRESENTATIVES:
+                return True
+    return False
+
+
 def _clinical_date(resource: DocumentReference) -> date:
     period = resource.context.period if resource.context else None
     if period and period.start:
@@ -203,8 +216,9 @@ async def create_document_reference(request: Request) -> Response:
             runtime, professional_account_id=viewer.account_id,
             professional_id=viewer.professional_id,
             patient=matching.PatientClaim(matricule, birth_name, birth_date),
-            data=services.DocumentInput(title[:services.MAX_TITLE], type_code,
-                                        _clinical_date(resource)),
+            data=services.DocumentInput(
+                title[:services.MAX_TITLE], type_code, _clinical_date(resource),
+                hidden_from_representatives=_hidden_from_representatives(resource)),
             chunks=services.bytes_chunks(content), size=len(content),
             address=request.client.host if request.client else None,
         )

@@ -85,7 +85,7 @@ class RecordMutations:
         data = services.DocumentInput(
             input.title, input.type.value, input.clinical_date,
             VisibilityModel.NOT_YET_VISIBLE_TO_PATIENT if later else VisibilityModel.NORMAL,
-            later,
+            later, input.hidden_from_legal_representatives,
         )
         try:
             row = await services.deposit_document(

@@ -96,6 +96,7 @@ class DocumentInput:
     clinical_date: date
     visibility: Visibility = Visibility.NORMAL
     release_at: datetime | None = None
+    hidden_from_representatives: bool = False
 
     def checked(self) -> DocumentInput:
         # Controls and format characters (NUL, bidirectional overrides...) are stripped.
@@ -117,7 +118,7 @@ class DocumentInput:
             raise InvalidDocumentInput("releaseAt",
                                        N_("Indiquez la date de mise à disposition."))
         return DocumentInput(title, self.type_code, self.clinical_date, self.visibility,
-                             release_at)
+                             release_at, self.hidden_from_representatives)
 
 
 @dataclass
@@ -237,6 +238,7 @@ async def store_document(
             author_professional_id=author.professional_id, source=source,
             content_type=content_type, size=measured.size, sha256=sha256, blob_name=blob_name,
             data_key_id=data_key_id, visibility=data.visibility, release_at=data.release_at,
+            hidden_from_representatives=data.hidden_from_representatives,
         )
     except BaseException:
         await rt.blobs.delete(blob_name)  # nothing lost, nothing orphaned

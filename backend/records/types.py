@@ -172,6 +172,9 @@ class DepositDocumentInput:
     clinical_date: date
     visible_to_patient_from: datetime | None = strawberry.field(
         default=None, description="Keep the document from the patient until this time.")
+    hidden_from_legal_representatives: bool = strawberry.field(
+        default=False, description="A minor's document their legal representatives must never "
+                                   "read (DMP: INVISIBLE_REPRESENTANTS_LEGAUX).")
 
 
 @strawberry.input
