@@ -18,9 +18,9 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from backend.catalogue import services as catalogue
 from backend.catalogue.models import AppStatus
+from backend.identity.lookup import account_by_identifier
 from backend.oauth import services
 from backend.oauth.models import OAuthAccessToken, OAuthCode, OAuthGrant, OAuthRefreshToken
-from backend.identity.lookup import account_by_identifier
 from backend.settings import CONSENT_PAGE_PATH, DEV_WEB_APP_URL, Environment
 from tests.catalogue_helpers import NOW, referenced
 from tests.conftest import make_settings
@@ -29,7 +29,6 @@ from tests.identity_helpers import sign_in
 from tests.test_oauth import (
     BASE,
     INTROSPECT_URL,
-    REDIRECT,
     TOKEN_URL,
     Clock,
     code_for,
@@ -302,3 +301,16 @@ def test_consent_page_url_setting_and_defaults():
                 "/autorisation"):
         with pytest.raises(Exception, match="without query or fragment"):
             page(oauth_authorization_page_url=bad)
+
+
+async def test_reference_data_lists_the_catalogues_categories_and_scopes(app, clean, gql):
+    """What the catalogue page's category filter reads (CatalogueReferenceData was not a
+    strawberry type: ReferenceData did not have these fields)."""
+    body = await gql("{ referenceData { appCategories { value label } "
+                     "appScopes { scope label optional } } }")
+    assert "errors" not in body, body
+    data = body["data"]["referenceData"]
+    assert {"value": "DIABETES", "label": "Diabète"} in data["appCategories"]
+    assert {"scope": "profile:read", "optional": False,
+            "label": "Lire votre profil médical (allergies, traitements, mesures...)"} in \
+        data["appScopes"]
