@@ -24,7 +24,7 @@ from reflex import constants
 from reflex.istate.data import RouterData
 
 from backend.settings import CONSENT_PAGE_PATH
-from tests.frontend.fakes import FakeApi, focused, redirects, run
+from tests.frontend.fakes import FakeApi, client_calls, focused, redirects, run
 
 TOKEN = "jeton-de-session-secret"
 APP = "1220ecd8-34dd-4196-a8c6-2002d6831662"
@@ -205,10 +205,30 @@ async def test_a_wrong_request_of_a_known_app_may_be_told(fake_api: FakeApi) -> 
         CALLBACK + "&error=invalid_scope&state=xyz"]
 
 
-async def test_refuse_then_authorise_with_an_optional_scope_unticked(fake_api: FakeApi) -> None:
+async def loaded(fake_api: FakeApi) -> ConsentState:
+    """The page of QUERY, checked by the API, in a tab that is not framed."""
+    fake_api.answer("AppAuthorizationRequest", REQUEST_OK)
+    state = signed_in(at(ConsentState(), "/autorisation", QUERY))
+    events = await run(state.load())
+    assert [code for _name, code in client_calls(events)] == [consent_module.TOP_LEVEL_SCRIPT]
+    assert not state.ready  # not before the browser said it is not framed
+    state.set_top_level(True)
+    return state
+
+
+async def test_a_framed_page_offers_nothing(fake_api: FakeApi) -> None:
     fake_api.answer("AppAuthorizationRequest", REQUEST_OK)
     state = signed_in(at(ConsentState(), "/autorisation", QUERY))
     await run(state.load())
+    state.set_top_level(False)
+    assert not state.ready and state.error == consent_module.FRAMED
+    assert redirects(await run(state.deny())) == []
+    assert redirects(await run(state.approve())) == []
+    assert fake_api.called("AuthorizeApp") == []
+
+
+async def test_refuse_then_authorise_with_an_optional_scope_unticked(fake_api: FakeApi) -> None:
+    state = await loaded(fake_api)
     assert state.ready and state.app_name == "Carnet Poids"
     assert state.privacy_policy_url == ""  # never a javascript: link
     assert fake_api.calls[-1].variables == {
@@ -216,7 +236,7 @@ async def test_refuse_then_authorise_with_an_optional_scope_unticked(fake_api: F
         "scopes": ["profile:read", "profile.measurements:write"]}
     assert redirects(await run(state.deny())) == [CALLBACK + "&error=access_denied&state=xyz"]
 
-    await run(state.load())  # the page again (busy is cleared)
+    state = await loaded(fake_api)  # the page again
     state.set_scope("profile:read", False)  # required: stays ticked
     state.set_scope("profile.measurements:write", False)
     assert [(s.scope, s.checked) for s in state.scopes] == [
@@ -231,9 +251,7 @@ async def test_refuse_then_authorise_with_an_optional_scope_unticked(fake_api: F
 
 
 async def test_authorise_refused_is_said_next_to_the_buttons(fake_api: FakeApi) -> None:
-    fake_api.answer("AppAuthorizationRequest", REQUEST_OK)
-    state = signed_in(at(ConsentState(), "/autorisation", QUERY))
-    await run(state.load())
+    state = await loaded(fake_api)
     fake_api.answer("AuthorizeApp", {"authorizeApp": {"__typename": "UnknownApp",
                                                       "message": "Application inconnue."}})
     events = await run(state.approve())

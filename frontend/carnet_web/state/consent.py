@@ -96,6 +96,14 @@ BAD_SCOPE: Final = N_(
     "L'application demande un accès qu'elle n'a pas déclaré à Carnet : {scope}."
 )
 NOTHING_TICKED: Final = N_("Cochez au moins un accès, ou refusez.")
+FRAMED: Final = N_(
+    "Pour votre sécurité, cette page ne s'affiche pas à l'intérieur d'une autre page. "
+    "Ouvrez-la seule, dans un onglet."
+)
+#: Whether the page is the tab's own page, not inside another site's frame (clickjacking: a
+#: framed consent page could be clicked through a decoy). The buttons appear only once the
+#: browser has said it is not framed.
+TOP_LEVEL_SCRIPT: Final = "window.top === window.self"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +175,7 @@ class ConsentState(SessionState):
     website_url: str = ""
     privacy_policy_url: str = ""
     scopes: list[ConsentScope] = []
+    top_level: bool = False  # the browser said the page is not framed (TOP_LEVEL_SCRIPT)
     # Backend only: the checked request (never sent to the browser).
     _request: dict[str, Any] = {}
     _return_to_app: str = ""  # the app's checked address ('' until the API has checked it)
@@ -176,7 +185,7 @@ class ConsentState(SessionState):
     def ready(self) -> bool:
         """The request was checked and can be answered (shows the scopes and the buttons)."""
         return (not self.loading and not self.error and not self.problem
-                and not self.retry_error and self.app_name != "")
+                and not self.retry_error and self.app_name != "" and self.top_level)
 
     @rx.var
     def can_return(self) -> bool:
@@ -187,6 +196,7 @@ class ConsentState(SessionState):
         self.error = self.retry_error = self.problem = self.action_error = ""
         self.app_name = self.publisher = self.website_url = self.privacy_policy_url = ""
         self.scopes = []
+        self.top_level = False
         self._request = {}
         self._return_to_app = ""
         self._problem_code = ""
@@ -252,6 +262,14 @@ class ConsentState(SessionState):
                                     optional=bool(s["optional"]), checked=True,
                                     id=scope_id(str(s["scope"])))
                        for s in result["scopes"]]
+        yield rx.call_script(TOP_LEVEL_SCRIPT, callback=ConsentState.set_top_level)
+
+    @rx.event
+    def set_top_level(self, top_level: object) -> None:
+        """The browser's answer to TOP_LEVEL_SCRIPT (anything but true: framed)."""
+        self.top_level = top_level is True
+        if not self.top_level and self.app_name:
+            self.error = self._t(FRAMED)
 
     @rx.event
     def set_scope(self, scope: str, checked: bool) -> None:
