@@ -332,3 +332,15 @@ def test_urls_of_the_api_answer_are_kept_whole() -> None:
     granted = with_query(CALLBACK, {"code": "c d", "state": "é&x"})
     assert parse_qs(urlsplit(granted).query) == {"from": ["carnet"], "code": ["c d"],
                                                  "state": ["é&x"]}
+
+
+async def test_a_professional_is_told_and_not_offered_a_retry(fake_api: FakeApi) -> None:
+    fake_api.answer("AppAuthorizationRequest", api.ApiError(api.UNEXPECTED_MESSAGE,
+                                                            code="FORBIDDEN"))
+    state = signed_in(at(ConsentState(), "/autorisation", QUERY))
+    await run(state.load())
+    assert state.error == consent_module.PATIENTS_ONLY and state.retry_error == ""
+    assert redirects(await run(state.deny())) == []
+    fake_api.answer("AppAuthorizationRequest", api.ApiUnavailable())
+    await run(state.load())
+    assert state.retry_error == api.UNAVAILABLE_MESSAGE and state.error == ""

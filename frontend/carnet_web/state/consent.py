@@ -96,6 +96,10 @@ BAD_SCOPE: Final = N_(
     "L'application demande un accès qu'elle n'a pas déclaré à Carnet : {scope}."
 )
 NOTHING_TICKED: Final = N_("Cochez au moins un accès, ou refusez.")
+PATIENTS_ONLY: Final = N_(
+    "Seul un patient peut autoriser une application à accéder à son dossier : connectez-vous "
+    "avec votre compte patient."
+)
 FRAMED: Final = N_(
     "Pour votre sécurité, cette page ne s'affiche pas à l'intérieur d'une autre page. "
     "Ouvrez-la seule, dans un onglet."
@@ -225,9 +229,15 @@ class ConsentState(SessionState):
             self.error = self._t(INVALID_LINK)
             return
         self._request = dataclasses.asdict(request)
-        data = await self._query(APP_AUTHORIZATION_REQUEST, {
-            "clientId": request.client_id, "redirectUri": request.redirect_uri,
-            "scopes": request.scopes})
+        try:
+            data = await self._query(APP_AUTHORIZATION_REQUEST, {
+                "clientId": request.client_id, "redirectUri": request.redirect_uri,
+                "scopes": request.scopes})
+        except api.ApiError as exc:
+            if exc.code != "FORBIDDEN":
+                raise
+            self.error = self._t(PATIENTS_ONLY)  # a professional's account
+            return
         result = data["appAuthorizationRequest"]
         kind = result.get("__typename")
         if kind == "UnknownApp":
