@@ -1,15 +1,16 @@
 """Health apps in a real browser, against a real API (issue 14 parts 3 and 6).
 
 An operator references an app (the catalogue's services, as `carnet apps submit` and
-`reference` do), with a redirect URI this test catches in the browser. A patient signs in,
+`reference` do), with a redirect URI this test catches in the browser. A patient, signed out,
 opens the catalogue from the navigation (on a phone's width), searches and filters, opens the
 app's page (its scopes in plain French). The app sends the patient to the API's GET
 /oauth/authorize (with a PKCE S256 challenge and a state, made by authlib's client), which
-sends the browser on to the consent page: a forged request (an address the app did not
-declare) is refused there and goes nowhere; "Refuser" sends the browser back to the app with
-error=access_denied; then, with the keyboard, the patient unticks the optional scope and
-authorises. The test exchanges the code at /oauth/token with the verifier and checks by
-introspection that the token is active with exactly the granted scope. The app shows in
+sends the browser on to the consent page, which asks to sign in first and comes back with the
+app's request; "Refuser" sends the browser back to the app with error=access_denied; a forged
+request (an address the app did not declare) and an unknown app are refused and go nowhere;
+then, with the keyboard, the patient unticks the optional scope and authorises. The test
+exchanges the code at /oauth/token with the verifier and checks by introspection that the
+token is active with exactly the granted scope. The app shows in
 "Applications connectées" (reached from "Mon compte") with its scope and its last access; the
 patient revokes it with the keyboard (a confirmation first): it disappears, introspection says
 inactive and a refresh fails.
@@ -37,8 +38,9 @@ from backend.oauth import services as oauth
 from backend.settings import Settings
 from tests.browser import a11y
 from tests.browser.reflex_app import WebApp
-from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
+from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, submit_password
 from tests.catalogue_helpers import ALL_CRITERIA, example
+from tests.factories import PASSWORD
 from tests.servers import free_port
 
 pytestmark = pytest.mark.browser
@@ -112,10 +114,12 @@ async def test_catalogue_consent_token_connected_apps_revoke(
     callback = Callback()
     await page.route(CALLBACK + "**", callback.handle)
 
-    # --- the catalogue, from the navigation, on a phone's width ------------------------------
+    # --- the catalogue (public), from the navigation, on a phone's width ----------------------
     await page.set_viewport_size({"width": 390, "height": 844})
-    await sign_in(page, web, mailbox, address)
-    await page.get_by_role("button", name="Menu").click()
+    await page.goto(web.url + "/")
+    menu = page.get_by_role("button", name="Menu")
+    await expect(menu).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await menu.click()
     await page.get_by_role("navigation", name="Navigation principale").get_by_role(
         "link", name="Catalogue d'applications").click()
     await expect(page).to_have_url(web.at("/catalogue"), timeout=FIRST_LOAD_TIMEOUT)
@@ -163,13 +167,37 @@ async def test_catalogue_consent_token_connected_apps_revoke(
     await expect(page.get_by_role("heading", level=1, name="Application introuvable")
                  ).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
 
-    # --- the app sends the patient to Carnet: a forged address first -----------------------
+    # --- the app sends the patient, signed out, to Carnet: sign in, then back here -----------
     client = AsyncOAuth2Client(client_id=app_id, client_secret=secret,
                                scope=f"{REQUIRED} {OPTIONAL}", redirect_uri=CALLBACK,
                                code_challenge_method="S256")
     verifier = secrets.token_urlsafe(48)
     url, state = client.create_authorization_url(api_server + "/oauth/authorize",
                                                  code_verifier=verifier)
+    seen = len(mailbox.messages_to(address))
+    await page.goto(url)
+    await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_text("Connectez-vous pour accéder à cette page.")).to_be_visible()
+    await expect(page.get_by_role("button", name="Continuer")).to_be_enabled(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await submit_password(page, address, PASSWORD)
+    await expect(page).to_have_url(web.at("/connexion/code"), timeout=FIRST_LOAD_TIMEOUT)
+    await page.get_by_label("Code à 6 chiffres").fill(await mailbox.next_code(address, seen=seen))
+    await page.get_by_role("button", name="Valider").click()
+    await expect(page).to_have_url(web.at("/autorisation?" + urlsplit(url).query),
+                                   timeout=FIRST_LOAD_TIMEOUT)
+
+    # --- "Refuser": back to the app with access_denied and its state -----------------------
+    await expect(page.locator("#consent-app-name")).to_have_text(APP_NAME,
+                                                                 timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#consent-intro")).to_contain_text("éditée par Pesée SAS")
+    await check_at_widths(page, "consent")
+    await page.get_by_role("button", name="Refuser").click()
+    await expect(page).to_have_url(CALLBACK + "?" + urlencode(
+        {"error": "access_denied", "state": state}), timeout=FIRST_LOAD_TIMEOUT)
+    assert callback.params() == {"error": ["access_denied"], "state": [state]}
+
+    # --- a forged address, an unknown app: said, and nowhere to go ----------------------------
     forged = url.replace("redirect_uri=", "redirect_uri=https%3A%2F%2Fevil.example%2F%3Fx%3D")
     assert forged != url
     await page.goto(forged)
@@ -186,18 +214,7 @@ async def test_catalogue_consent_token_connected_apps_revoke(
     await page.goto(unknown)
     await expect(page.locator("#consent-error")).to_contain_text(
         "n'est pas référencée", timeout=FIRST_LOAD_TIMEOUT)
-    assert callback.urls == []  # neither went anywhere
-
-    # --- "Refuser": back to the app with access_denied and its state -----------------------
-    await page.goto(url)
-    await expect(page.locator("#consent-app-name")).to_have_text(APP_NAME,
-                                                                 timeout=FIRST_LOAD_TIMEOUT)
-    await expect(page.locator("#consent-intro")).to_contain_text("éditée par Pesée SAS")
-    await check_at_widths(page, "consent")
-    await page.get_by_role("button", name="Refuser").click()
-    await expect(page).to_have_url(CALLBACK + "?" + urlencode(
-        {"error": "access_denied", "state": state}), timeout=FIRST_LOAD_TIMEOUT)
-    assert callback.params() == {"error": ["access_denied"], "state": [state]}
+    assert len(callback.urls) == 1  # neither went anywhere
 
     # --- authorise with the keyboard, the optional scope unticked ---------------------------
     verifier = secrets.token_urlsafe(48)
