@@ -70,6 +70,12 @@ def test_the_api_sends_the_browser_to_this_page() -> None:
     assert AUTHORIZATION_ROUTE == CONSENT_PAGE_PATH
 
 
+def test_the_search_limit_is_the_apis() -> None:
+    from backend.catalogue.services import MAX_SEARCH_WORDS
+
+    assert catalogue_module.MAX_SEARCH_WORDS == MAX_SEARCH_WORDS
+
+
 # --- the catalogue ----------------------------------------------------------------------------
 
 
@@ -134,6 +140,7 @@ def test_count_labels_and_search_cleaning() -> None:
     assert count_label(1, False, True, "fr") == "1 application"
     assert count_label(4, False, False, "en") == "4 apps"
     assert cleaned_search("a" * 300) == "a" * 100
+    assert cleaned_search(" ".join(str(n) for n in range(15))) == "0 1 2 3 4 5 6 7 8 9"
 
 
 # --- the consent page -------------------------------------------------------------------------

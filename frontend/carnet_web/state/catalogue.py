@@ -29,6 +29,7 @@ CATEGORY_FIELD_ID: Final = "catalogue-category"
 RESULTS_HEADING_ID: Final = "catalogue-results-heading"
 APP_ID_PREFIX: Final = "catalogue-app-"  # + the app's id (its card)
 MAX_SEARCH_LENGTH: Final = 100
+MAX_SEARCH_WORDS: Final = 10  # the API's (backend/catalogue/services.py)
 
 _CARD: Final = "id name publisher description categories { value label }"
 
@@ -107,8 +108,9 @@ def count_label(count: int, more: bool, searching: bool, language: str) -> str:
 
 
 def cleaned_search(value: object) -> str:
-    """The words typed, spaces folded, at most MAX_SEARCH_LENGTH characters."""
-    return " ".join(str(value or "").split())[:MAX_SEARCH_LENGTH]
+    """The words typed, spaces folded: at most MAX_SEARCH_WORDS words (the API refuses more)
+    and MAX_SEARCH_LENGTH characters."""
+    return " ".join(str(value or "").split()[:MAX_SEARCH_WORDS])[:MAX_SEARCH_LENGTH]
 
 
 class CatalogueState(SessionState):
