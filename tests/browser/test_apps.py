@@ -304,3 +304,32 @@ async def test_catalogue_consent_token_connected_apps_revoke(
         assert refreshed.status_code == 400, refreshed.text
         assert refreshed.json()["error"] == "invalid_grant"
     assert other_id  # the other app was never connected: only in the catalogue
+
+    # --- in English: every text from the catalogues (the web app's and the API's) -----------
+    await page.get_by_role("button", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("heading", level=1, name="Connected apps")).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#connected-apps-empty")).to_contain_text(
+        "No app has access to your record.")
+    await check_at_widths(page, "connected-apps-english")
+    url, state = client.create_authorization_url(api_server + "/oauth/authorize",
+                                                 code_verifier=secrets.token_urlsafe(48))
+    await page.goto(url)
+    await expect(page.get_by_role("checkbox", name="Read your medical profile (allergies, "
+                                  "treatments, measurements...)")).to_be_checked(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#consent-intro")).to_contain_text("published by Pesée SAS")
+    await check_at_widths(page, "consent-english")
+    await page.get_by_role("button", name="Refuse").click()
+    await expect(page).to_have_url(CALLBACK + "?" + urlencode(
+        {"error": "access_denied", "state": state}), timeout=FIRST_LOAD_TIMEOUT)
+    await page.goto(web.url + "/catalogue")
+    await expect(page.get_by_role("heading", level=1, name="App catalogue")).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.locator("#catalogue-count")).to_have_text("2 apps")
+    await page.get_by_role("link", name=APP_NAME).click()
+    await expect(page.locator("#app-scopes > li").nth(1)).to_have_text(
+        "Add measurements (weight, blood pressure...) to your profile (optional: you may "
+        "refuse it)", timeout=FIRST_LOAD_TIMEOUT)
+    await check_at_widths(page, "catalogue-app-english")

@@ -124,6 +124,13 @@ async def test_catalogue_public_search_category_and_more(fake_api: FakeApi) -> N
     assert fake_api.calls[-1].variables["category"] == "DIABETES"
     await run(state.set_category("<script>"))  # not a category: every category
     assert fake_api.calls[-1].variables["category"] is None
+    await run(state.set_category("NUTRITION"))
+    await run(state.retry())  # "Réessayer": the same search and category
+    assert fake_api.calls[-1].variables["search"] == "tension artérielle"
+    assert fake_api.calls[-1].variables["category"] == "NUTRITION"
+    await run(state.load())  # the page drawn again: its search box is empty, every app
+    assert fake_api.calls[-1].variables["search"] is None
+    assert fake_api.calls[-1].variables["category"] is None and state.category == ""
     assert len(fake_api.called("AppCategories")) == 1
 
 

@@ -162,7 +162,7 @@ def _catalogue_content() -> rx.Component:
                                 "vous acceptez.")),
         _connected_link(),
         _filters(),
-        error_callout(CatalogueState.error, retry=CatalogueState.load, id="catalogue-error"),
+        error_callout(CatalogueState.error, retry=CatalogueState.retry, id="catalogue-error"),
         _results(),
     )
 

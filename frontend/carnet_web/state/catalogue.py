@@ -139,9 +139,16 @@ class CatalogueState(SessionState):
                                       bool(self.search or self.category), self.lang)
 
     @rx.event
-    @api_errors(error="error", busy="loading")
     async def load(self) -> AsyncIterator[EventSpec | None]:
-        """On page load and on "Réessayer": the categories, then the first page."""
+        """On page load: every app (the search box is drawn empty again)."""
+        self.search = self.category = ""
+        async for event in self.retry():
+            yield event
+
+    @rx.event
+    @api_errors(error="error", busy="loading")
+    async def retry(self) -> AsyncIterator[EventSpec | None]:
+        """"Réessayer" (and the page load): the categories, then the first page."""
         self.loading = True
         self.error = ""
         yield
