@@ -34,7 +34,7 @@ DEV_MASTER_KEY_FILE = VAR_DIR / "master.key"
 # Where `carnet dev` runs the web app, the one proxy a dev API trusts by default.
 DEV_TRUSTED_PROXIES = "127.0.0.1"
 # The web app of `carnet dev` (its default --web-port), and its OAuth consent page
-# (frontend/carnet_web/routes.py AUTHORIZATION_ROUTE; tests/test_oauth_consent.py checks both).
+# (frontend/carnet_web/routes.py AUTHORIZATION_ROUTE: tests/frontend/test_apps_state.py).
 DEV_WEB_APP_URL = "http://127.0.0.1:3000"
 CONSENT_PAGE_PATH = "/autorisation"
 
