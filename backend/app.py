@@ -168,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/r4/Appointment", create_appointment, methods=["POST"]),
             Route("/fhir/r4/Appointment/{id}", update_appointment, methods=["PUT"]),
             # OAuth 2 authorization server for referenced apps (backend/oauth/http.py).
+            Route("/oauth/authorize", oauth.authorize, methods=["GET"]),
             Route("/oauth/token", oauth.token, methods=["POST"]),
             Route("/oauth/revoke", oauth.revoke, methods=["POST"]),
             Route("/oauth/introspect", oauth.introspect, methods=["POST"]),

@@ -18,7 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from backend.settings import DEV_TRUSTED_PROXIES, SettingsError, get_settings, load_settings
+from backend.settings import (
+    CONSENT_PAGE_PATH,
+    DEV_TRUSTED_PROXIES,
+    SettingsError,
+    get_settings,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -218,9 +224,12 @@ def cmd_documents(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev_env(api_port: int, *, frontend: bool) -> dict[str, str]:
+def _dev_env(api_port: int, *, frontend: bool, web_port: int = 3000) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("CARNET_API_URL", f"http://127.0.0.1:{api_port}/graphql")
+    if get_settings().oauth_authorization_page_url is None:
+        # GET /oauth/authorize sends apps' users to the consent page of this web app.
+        env["OAUTH_AUTHORIZATION_PAGE_URL"] = f"http://127.0.0.1:{web_port}{CONSENT_PAGE_PATH}"
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "0")
     env.setdefault("REFLEX_HTTP_CLIENT_BIND_ADDRESS", "0.0.0.0")
@@ -301,7 +310,7 @@ def _run_dev(args: argparse.Namespace, state: _DevSignals) -> int:
     print("Applying migrations...", file=sys.stderr)
     cmd_migrate(args)
     cmd_seed_demo(args)
-    env = _dev_env(args.api_port, frontend=not args.no_frontend)
+    env = _dev_env(args.api_port, frontend=not args.no_frontend, web_port=args.web_port)
     carnet = [sys.executable, "-m", "backend.cli"]
     state.start([*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)],
                 env=env)

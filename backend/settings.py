@@ -33,6 +33,10 @@ VAR_DIR = Path("var")
 DEV_MASTER_KEY_FILE = VAR_DIR / "master.key"
 # Where `carnet dev` runs the web app, the one proxy a dev API trusts by default.
 DEV_TRUSTED_PROXIES = "127.0.0.1"
+# The web app of `carnet dev` (its default --web-port), and its OAuth consent page
+# (frontend/carnet_web/routes.py AUTHORIZATION_ROUTE: tests/frontend/test_apps_state.py).
+DEV_WEB_APP_URL = "http://127.0.0.1:3000"
+CONSENT_PAGE_PATH = "/autorisation"
 
 
 # Never echoed back in error messages.
@@ -143,7 +147,8 @@ class Settings(BaseSettings):
     agenda_max_slots_per_publish: int = Field(default=1000, ge=1, le=20_000)
     # OAuth 2 authorization server for referenced apps (backend/oauth): code, access and
     # refresh token lifetimes; the issuer (unset: the request's own base URL) and the web app's
-    # consent page (RFC 8414 authorization_endpoint; unset: {issuer}/oauth/authorize).
+    # consent page (RFC 8414 authorization_endpoint; unset: {issuer}/oauth/authorize, which
+    # sends the browser on to `consent_page_url()`: see there).
     oauth_code_seconds: int = Field(default=60, ge=10, le=600)
     oauth_access_token_seconds: int = Field(default=600, ge=60, le=86_400)
     oauth_refresh_token_seconds: int = Field(default=30 * 86_400, ge=3600, le=365 * 86_400)
@@ -277,7 +282,7 @@ class Settings(BaseSettings):
 
     @field_validator("sms_webhook_url", "smtp_host", "psc_issuer", "psc_client_id",
                      "psc_client_secret", "psc_redirect_uri", "psc_post_login_url",
-                     "agenda_feed_base_url")
+                     "agenda_feed_base_url", "oauth_authorization_page_url")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -296,6 +301,33 @@ class Settings(BaseSettings):
             # Compared with the discovery document's issuer, which may end with a slash.
             return value.rstrip("/")
         return value
+
+    @field_validator("oauth_authorization_page_url")
+    @classmethod
+    def _check_consent_page_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        # GET /oauth/authorize appends the app's query string: the page has none of its own.
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ValueError("expected an http:// or https:// URL without query or fragment")
+        return value
+
+    def consent_page_url(self) -> str | None:
+        """The web app's consent page, where GET /oauth/authorize sends the browser:
+        OAUTH_AUTHORIZATION_PAGE_URL, else the web app's origin (the first of ALLOWED_ORIGINS,
+        which a deployment sets to the web app's public address, as docker-compose.yml does)
+        with the page's path, else in dev the address `carnet dev` serves the web app on.
+        None in production with neither set."""
+        if self.oauth_authorization_page_url:
+            return self.oauth_authorization_page_url
+        for origin in self.allowed_origins:
+            if origin.startswith(("http://", "https://")) and urlsplit(origin).hostname:
+                return origin.rstrip("/") + CONSENT_PAGE_PATH
+        if not self.is_production:
+            return DEV_WEB_APP_URL + CONSENT_PAGE_PATH
+        return None
 
     @field_validator("agenda_feed_base_url")
     @classmethod

@@ -95,6 +95,7 @@ class CatalogueAppConnection:
             has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
 
 
+@strawberry.type
 class CatalogueReferenceData:
     """The catalogue's part of `ReferenceData` (assembled in backend/schema.py)."""
 

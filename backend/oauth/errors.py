@@ -35,3 +35,10 @@ class InvalidScope(OAuthError):
 
 class InvalidCodeChallenge(OAuthError):
     message = N_("Défi PKCE invalide : seule la méthode S256 est acceptée.")
+
+
+class AppNotConnected(OAuthError):
+    """The patient has no active grant for this app (never had, or already revoked; an
+    unknown or malformed app id answers the same)."""
+
+    message = N_("Cette application n'a pas accès à votre dossier.")

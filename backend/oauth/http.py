@@ -1,5 +1,7 @@
 """The OAuth 2 authorization server's HTTP endpoints (issue 14, part 2):
 
+    GET  /oauth/authorize                          302 to the web app's consent page, with
+                                                   the same query string (the page checks it)
     POST /oauth/token                              RFC 6749 (authorization_code + PKCE S256,
                                                    refresh_token with rotation)
     POST /oauth/revoke                             RFC 7009
@@ -38,7 +40,7 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedGrantTypeError,
 )
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from backend.catalogue.models import ClientType
 from backend.catalogue.scopes import KNOWN as KNOWN_SCOPES
@@ -184,6 +186,21 @@ async def introspect(request: Request) -> Response:
     except OAuth2Error as exc:
         return _error(exc, basic=basic)
     return _json(body)
+
+
+async def authorize(request: Request) -> Response:
+    """The authorization endpoint of apps' links: the patient's browser goes on to the web
+    app's consent page (`Settings.consent_page_url`) with the request's query string as is.
+    Nothing is checked here: the page asks the API (`appAuthorizationRequest`) and never
+    redirects to an unchecked address. No query parameter is logged."""
+    page = _runtime(request).settings.consent_page_url()
+    if page is None:
+        return PlainTextResponse(
+            "The consent page is not configured (OAUTH_AUTHORIZATION_PAGE_URL).",
+            status_code=503, headers=NO_STORE)
+    query = request.url.query
+    return RedirectResponse(page + ("?" + query if query else ""), status_code=302,
+                            headers={**NO_STORE, "Referrer-Policy": "no-referrer"})
 
 
 def issuer(request: Request) -> str:

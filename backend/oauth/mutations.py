@@ -1,4 +1,6 @@
-"""The patient's consent: authorise an app (OAuth 2 authorization code with PKCE S256)."""
+"""The patient's consent: authorise an app (OAuth 2 authorization code with PKCE S256), and
+revoke it ("Applications connectées"). Signed-in patient only; no scope declared: apps' tokens
+can never call these."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from strawberry.types import Info
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
 from backend.oauth import services
-from backend.oauth.types import AuthorizationGranted, AuthorizeAppResult
+from backend.oauth.types import (
+    AppAccessRevoked,
+    AuthorizationGranted,
+    AuthorizeAppResult,
+    RevokeAppAccessResult,
+)
 from backend.permissions import IsPatient
 
 
@@ -37,3 +44,18 @@ class OAuthMutations:
         except DomainError as exc:
             return to_graphql_error(exc)
         return AuthorizationGranted(redirect_to=redirect_to)
+
+    @strawberry.mutation(description="Revoke an app's access to my record: its grant, tokens "
+                                     "and pending codes end at once (it must ask my consent "
+                                     "again).",
+                         permission_classes=[IsPatient])
+    async def revoke_app_access(self, info: Info, app_id: strawberry.ID
+                                ) -> RevokeAppAccessResult:
+        viewer = info.context.viewer
+        assert viewer is not None and viewer.is_patient  # IsPatient
+        try:
+            revoked = await services.revoke_app(int(viewer.person_id), str(app_id),
+                                                info.context.runtime.clock())
+        except DomainError as exc:
+            return to_graphql_error(exc)
+        return AppAccessRevoked(app_id=strawberry.ID(revoked))

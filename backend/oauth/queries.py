@@ -1,13 +1,20 @@
-"""The consent page's question: what does this app ask of me? (signed-in patient)"""
+"""The consent page's question (what does this app ask of me?) and "Applications connectées"
+(which apps I authorised). Signed-in patient only; no scope declared: apps' tokens can never
+read these (the scope check refuses any field without one)."""
 
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
 from backend.errors import DomainError
 from backend.graphql_errors import to_graphql_error
 from backend.oauth import services
-from backend.oauth.types import AppAuthorizationRequest, AppAuthorizationRequestResult
+from backend.oauth.types import (
+    AppAuthorizationRequest,
+    AppAuthorizationRequestResult,
+    ConnectedAppAccess,
+)
 from backend.permissions import IsPatient
 
 
@@ -26,3 +33,12 @@ class OAuthQueries:
         except DomainError as exc:
             return to_graphql_error(exc)
         return AppAuthorizationRequest.of(request, redirect_uri)
+
+    @strawberry.field(description="The apps I authorised and have not revoked, by name: their "
+                                  "scopes, my consent's date and their last access.",
+                      permission_classes=[IsPatient])
+    async def connected_apps(self, info: Info) -> list[ConnectedAppAccess]:
+        viewer = info.context.viewer
+        assert viewer is not None and viewer.is_patient  # IsPatient
+        return [ConnectedAppAccess.of(item)
+                for item in await services.connected_apps(int(viewer.person_id))]

@@ -57,7 +57,13 @@ from backend.catalogue.models import AppStatus, CatalogueApp, ClientType
 from backend.crypto import keyed_hash
 from backend.identity.models import Account, AccountStatus, Person
 from backend.keys.services import known_master_keys
-from backend.oauth.errors import InvalidCodeChallenge, InvalidRedirectUri, InvalidScope, UnknownApp
+from backend.oauth.errors import (
+    AppNotConnected,
+    InvalidCodeChallenge,
+    InvalidRedirectUri,
+    InvalidScope,
+    UnknownApp,
+)
 from backend.oauth.models import (
     OAuthAccessToken,
     OAuthClientSecret,
@@ -256,6 +262,55 @@ async def revoke_grant(grant_id: int, now: datetime, conn: Any = None) -> None:
         .update(revoked_at=now)
     await OAuthRefreshToken.filter(grant_id=grant_id, revoked_at__isnull=True).using_db(conn) \
         .update(revoked_at=now)
+
+
+# --- the patient's connected apps ("Applications connectées") --------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectedApp:
+    app: CatalogueApp
+    scopes: list[str]  # what the patient granted (at their last consent)
+    granted_at: datetime  # the first consent
+    last_used_at: datetime | None  # the last code exchange, refresh or API call
+    in_catalogue: bool  # False: suspended or withdrawn, its tokens do not work meanwhile
+
+
+async def connected_apps(person_id: int) -> list[ConnectedApp]:
+    """The patient's active grants, one per app, by app name. A suspended or withdrawn app's
+    grant is listed too (its tokens stop while it is not referenced, but only the patient's
+    revocation ends the grant, and the patient must be able to do it)."""
+    grants = await OAuthGrant.filter(person_id=person_id, revoked_at__isnull=True) \
+        .select_related("app")
+    items = [ConnectedApp(app=g.app, scopes=list(g.scopes), granted_at=g.created_at,
+                          last_used_at=g.last_used_at,
+                          in_catalogue=g.app.status is AppStatus.REFERENCED) for g in grants]
+    return sorted(items, key=lambda item: (item.app.name.casefold(), str(item.app.id)))
+
+
+async def revoke_app(person_id: int, app_id: str, now: datetime) -> str:
+    """The patient revokes an app ("Révoquer"): its grant and every token under it end at
+    once, and so do its codes not yet exchanged (one issued just before would otherwise
+    open a new grant). Returns the app id; `AppNotConnected` when there is nothing to revoke.
+
+    The codes are claimed first, then the grant looked up: an exchange claims its code and
+    writes its grant in one transaction, so either it committed before (its grant is found
+    and revoked here) or its claim waits for ours and then finds the code used. Same lock
+    order as `exchange_code` (codes, then grants): no deadlock."""
+    pk = catalogue.parse_id(app_id)
+    if pk is None:
+        raise AppNotConnected()
+    async with in_transaction() as conn:
+        await OAuthCode.filter(person_id=person_id, app_id=pk, used_at__isnull=True) \
+            .using_db(conn).update(used_at=now)
+        grants = await OAuthGrant.filter(person_id=person_id, app_id=pk,
+                                         revoked_at__isnull=True).using_db(conn) \
+            .values_list("id", flat=True)
+        if not grants:
+            raise AppNotConnected()
+        for grant_id in grants:
+            await revoke_grant(int(grant_id), now, conn)
+    return str(pk)
 
 
 async def _account_active(account_id: int) -> bool:

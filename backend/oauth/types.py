@@ -3,6 +3,7 @@ patient's answer (a redirect carrying the code), and the typed refusals."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -12,7 +13,7 @@ from backend.catalogue.scopes import Scope
 from backend.graphql_errors import Error, translates
 from backend.i18n import gettext
 from backend.oauth import errors
-from backend.oauth.services import AuthorizationRequest
+from backend.oauth.services import AuthorizationRequest, ConnectedApp
 
 
 @strawberry.type(description="A scope the app asks for, with its plain-French label (in the "
@@ -77,6 +78,53 @@ class InvalidCodeChallenge(Error):
     pass
 
 
+@strawberry.type(description="A part of my record I let an app read or write, in plain words "
+                              "(in the request's language).")
+class GrantedScope:
+    scope: str
+    label: str
+
+
+@strawberry.type(description="An app I authorised (\"Applications connectées\"): what it may "
+                              "do, since when, and when it last used its access.")
+class ConnectedAppAccess:
+    app_id: strawberry.ID
+    name: str
+    publisher: str
+    logo_url: str | None
+    scopes: list[GrantedScope]
+    granted_at: datetime = strawberry.field(description="My first consent to this app.")
+    last_used_at: datetime | None = strawberry.field(
+        description="Its last token exchange, refresh or read; null: never.")
+    in_catalogue: bool = strawberry.field(
+        description="False: the app is suspended or withdrawn from the catalogue, its access "
+                    "does not work meanwhile (revoking it still ends it for good).")
+
+    @classmethod
+    def of(cls, item: ConnectedApp) -> ConnectedAppAccess:
+        app = item.app
+        return cls(app_id=strawberry.ID(str(app.id)), name=app.name, publisher=app.publisher,
+                   logo_url=app.logo_url,
+                   scopes=[GrantedScope(scope=s, label=gettext(SCOPE_LABELS[Scope(s)]))
+                           for s in item.scopes if s in SCOPE_LABELS],
+                   granted_at=item.granted_at, last_used_at=item.last_used_at,
+                   in_catalogue=item.in_catalogue)
+
+
+@strawberry.type(description="The app's access to my record ended: its tokens stop at once.")
+class AppAccessRevoked:
+    app_id: strawberry.ID
+
+
+@translates(errors.AppNotConnected)
+@strawberry.type(description="This app has no access to my record (never had, or already "
+                              "revoked).")
+class AppNotConnected(Error):
+    pass
+
+
+RevokeAppAccessResult = Annotated[AppAccessRevoked | AppNotConnected,
+                                  strawberry.union("RevokeAppAccessResult")]
 AppAuthorizationRequestResult = Annotated[
     AppAuthorizationRequest | UnknownApp | InvalidRedirectUri | InvalidScope,
     strawberry.union("AppAuthorizationRequestResult")]

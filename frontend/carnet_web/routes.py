@@ -20,6 +20,13 @@ CONVERSATION_ROUTE: Final = "/messagerie/[conversation_id]"
 AGENDA_ROUTE: Final = "/agenda"
 CARE_TEAM_ROUTE: Final = "/equipe-de-soins"
 ACCESS_HISTORY_ROUTE: Final = "/historique-des-acces"
+# Health apps (issue 14): the public catalogue, an app's page, the OAuth consent page (where
+# the API's GET /oauth/authorize sends the browser: backend/settings.py CONSENT_PAGE_PATH) and
+# the apps I authorised.
+CATALOGUE_ROUTE: Final = "/catalogue"
+CATALOGUE_APP_ROUTE: Final = "/catalogue/[app_id]"
+AUTHORIZATION_ROUTE: Final = "/autorisation"
+CONNECTED_APPS_ROUTE: Final = "/applications-connectees"
 
 # The professional area ("Espace professionnel").
 PRO_HOME_ROUTE: Final = "/pro"  # my patients
@@ -40,3 +47,7 @@ def conversation_path(conversation_id: str) -> str:
 
 def pro_record_path(patient_id: str) -> str:
     return PRO_PATIENT_PREFIX + "/" + patient_id
+
+
+def catalogue_app_path(app_id: str) -> str:
+    return CATALOGUE_ROUTE + "/" + app_id

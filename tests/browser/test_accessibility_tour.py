@@ -28,6 +28,7 @@ from playwright.async_api import Page, expect
 
 from backend.access import services as access
 from backend.access.policy import PatientViewer
+from backend.catalogue.models import AppStatus, CatalogueApp
 from backend.demo import DEMO_PASSWORD, seed_demo
 from backend.identity.lookup import account_by_identifier
 from backend.identity.models import Account, Person
@@ -80,6 +81,12 @@ ROUTES: dict[str, Stop] = {
     "/agenda": Stop("/agenda", (VISITOR, PATIENT)),
     "/equipe-de-soins": Stop("/equipe-de-soins", (PATIENT,)),
     "/historique-des-acces": Stop("/historique-des-acces", (PATIENT,)),
+    "/catalogue": Stop("/catalogue", (VISITOR, PATIENT)),
+    "/catalogue/[app_id]": Stop("/catalogue/{app}", (VISITOR, PATIENT)),
+    # Without an app's request: the page says the link is incomplete (tests/browser/
+    # test_apps.py checks it with a real request).
+    "/autorisation": Stop("/autorisation", (VISITOR, PATIENT)),
+    "/applications-connectees": Stop("/applications-connectees", (PATIENT,)),
     "/pro": Stop("/pro", (PROFESSIONAL,)),
     "/pro/declarer": Stop("/pro/declarer", (PROFESSIONAL,)),
     "/pro/urgence": Stop("/pro/urgence", (PROFESSIONAL,)),
@@ -127,6 +134,7 @@ class Demo:
     conversation: str
     patient: str  # the record's public id
     document: str  # the document Dr Durand deposited
+    app: str  # a referenced app of the catalogue
     doctor: Account
     traits: dict[str, str]  # the patient's INS traits, by form field
 
@@ -161,8 +169,10 @@ async def demo(app: object, clean: None, migrated: Settings) -> AsyncIterator[De
     assert conversation is not None
     document = await Document.filter(person_id=person.id).first()
     assert document is not None
+    app = await CatalogueApp.filter(status=AppStatus.REFERENCED).order_by("name").first()
+    assert app is not None
     yield Demo(conversation=str(conversation.id), patient=str(person.public_id), doctor=doctor,
-               document=str(document.id),
+               document=str(document.id), app=str(app.id),
                traits={"insMatricule": person.matricule, "birthName": person.birth_name,
                        "birthDate": person.birth_date.isoformat()})
     await truncate_all()
@@ -227,7 +237,7 @@ async def tour(page: Page, web: WebApp, who: str, lang: str, demo: Demo) -> None
         await page.set_viewport_size(a11y.WIDTHS[390])
         await page.goto(web.url + stop.path.format(conversation=demo.conversation,
                                                    patient=demo.patient,
-                                                   document=demo.document))
+                                                   document=demo.document, app=demo.app))
         await a11y.check_at_widths(page, name)
         for state in STATES.get((who, route), []):
             await state.reach(page, demo)

@@ -15,6 +15,7 @@ from carnet_web.routes import (
     ACCOUNT_ROUTE,
     AGENDA_ROUTE,
     CARE_TEAM_ROUTE,
+    CATALOGUE_ROUTE,
     DOCUMENTS_ROUTE,
     HOME_ROUTE,
     LOGIN_ROUTE,
@@ -47,6 +48,7 @@ NAV_ITEMS: Final = (
     NavItem(N_("Agenda"), AGENDA_ROUTE),
     NavItem(N_("Mon équipe de soins"), CARE_TEAM_ROUTE),
     NavItem(N_("Historique des accès"), ACCESS_HISTORY_ROUTE),
+    NavItem(N_("Catalogue d'applications"), CATALOGUE_ROUTE),
 )
 
 #: What professionals see: the "Espace professionnel" (see pages/pro_*.py).

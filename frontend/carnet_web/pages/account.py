@@ -24,6 +24,7 @@ from carnet_web.components.ui import (
     success_callout,
 )
 from carnet_web.i18n import LANGUAGE_NAMES, N_, t, tf
+from carnet_web.routes import CONNECTED_APPS_ROUTE
 from carnet_web.state.account import (
     CODE,
     CONTACT_BUTTONS,
@@ -489,6 +490,21 @@ def _preferences() -> rx.Component:
     )
 
 
+def _connected_apps() -> rx.Component:
+    """Patients only: where the apps they authorised are (and revoked)."""
+    return rx.cond(
+        ~AccountState.is_professional,
+        section(
+            t("Applications connectées"),
+            rx.text(t("Les applications de santé que vous avez autorisées à accéder à votre "
+                      "dossier, et le retrait de leur accès."), color_scheme="gray"),
+            rx.link(t("Voir mes applications connectées"), href=CONNECTED_APPS_ROUTE,
+                    id="account-connected-apps"),
+            id="account-connected-apps-section",
+        ),
+    )
+
+
 def _content() -> rx.Component:
     return page_body(
         page_header(t("Mon compte"),
@@ -500,7 +516,8 @@ def _content() -> rx.Component:
             rx.box(loading_state(), id="account-loading"),
             rx.cond(
                 AccountState.error == "",
-                rx.fragment(_identity(), _contacts(), _password(), _preferences()),
+                rx.fragment(_identity(), _contacts(), _password(), _preferences(),
+                            _connected_apps()),
             ),
         ),
     )
