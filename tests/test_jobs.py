@@ -1,0 +1,336 @@
+"""The durable job queue (backend/jobs/, issue 15 part 1) on real PostgreSQL.
+
+- `enqueue` goes through the caller's transaction: rolled back, no job; committed, the job;
+  a job already waiting under the same queueing lock is skipped without breaking the
+  transaction.
+- A failing job is tried again with exponential backoff, then given up.
+- Periodic jobs are deferred once per tick, whatever the number of workers.
+- A `carnet worker` killed (SIGKILL) mid-job: another worker runs the job again and its effect
+  happens once (slow: real processes).
+- The in-process runner of SQLite (jobs/fallback.py) retries with backoff too.
+- Migration 0023's schema is the installed procrastinate's, and it goes back and forth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import procrastinate
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from backend.bootstrap import load_tasks
+from backend.jobs import enqueue, queue
+from backend.jobs.fallback import FallbackRunner
+from backend.jobs.registry import Registry
+from tests import jobs_probe
+from tests.conftest import ON_SQLITE
+from tests.servers import ROOT
+from tests.test_agenda import world  # noqa: F401 (the fixture)
+
+pytestmark = pytest.mark.skipif(ON_SQLITE, reason="the durable queue is PostgreSQL's")
+
+load_tasks(("tests.jobs_probe",))
+
+
+def _db():
+    return connections.get("default")
+
+
+async def _rows(sql: str, values: list | None = None) -> list[dict]:
+    return await _db().execute_query_dict(sql, values or [])
+
+
+async def _jobs(task_name: str) -> list[dict]:
+    return await _rows("SELECT id, status::text AS status, attempts, scheduled_at, args, "
+                       "queueing_lock FROM procrastinate_jobs WHERE task_name = $1 ORDER BY id",
+                       [task_name])
+
+
+@pytest.fixture
+async def probe(app, clean):
+    await _db().execute_script(jobs_probe.PROBE_TABLE)
+    try:
+        yield
+    finally:
+        # Not a table of the schema: other tests list the real tables.
+        await _db().execute_script("DROP TABLE IF EXISTS job_probe")
+
+
+async def _probe(key: str) -> dict:
+    rows = await _rows("SELECT runs, effects FROM job_probe WHERE key = $1", [key])
+    return rows[0] if rows else {}
+
+
+async def test_the_schema_is_the_installed_procrastinates(app):
+    assert procrastinate.__version__ == "3.10.0"
+    assert queue.schema_sql() == queue.installed_schema_sql(), (
+        "procrastinate's schema changed: add a migration applying its migration SQL, then "
+        "update backend/jobs/procrastinate_schema_*.sql")
+    rows = await _rows("SELECT to_regproc('procrastinate_defer_jobs_v1') IS NOT NULL AS f")
+    assert rows[0]["f"]
+
+
+async def test_a_rolled_back_transaction_leaves_no_job_and_a_committed_one_does(app, clean):
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom):
+        async with in_transaction() as conn:
+            await enqueue(jobs_probe.FAILING, {"key": "rolled-back"}, conn=conn)
+            assert len(await conn.execute_query_dict(
+                "SELECT id FROM procrastinate_jobs")) == 1  # inside, it is there
+            raise Boom
+    assert await _jobs(jobs_probe.FAILING) == []
+
+    async with in_transaction() as conn:
+        job_id = await enqueue(jobs_probe.FAILING, {"key": "committed"}, conn=conn)
+    (job,) = await _jobs(jobs_probe.FAILING)
+    assert job["id"] == job_id and job["status"] == "todo"
+    assert job["args"] in ('{"key": "committed"}', {"key": "committed"})
+
+
+async def test_a_waiting_job_with_the_same_queueing_lock_is_skipped(app, clean):
+    async with in_transaction() as conn:
+        first = await enqueue(jobs_probe.FAILING, {"key": "a"}, conn=conn, queueing_lock="L")
+        second = await enqueue(jobs_probe.FAILING, {"key": "b"}, conn=conn, queueing_lock="L")
+        # The transaction goes on (no unique violation aborted it).
+        await conn.execute_query("SELECT 1")
+    assert first is not None and second is None
+    assert [j["queueing_lock"] for j in await _jobs(jobs_probe.FAILING)] == ["L"]
+
+
+async def test_an_unknown_job_name_fails_at_enqueue(app, clean):
+    with pytest.raises(LookupError):
+        await enqueue("no.such.job", conn=_db())
+
+
+def _test_app(settings, *names: str):
+    registry = Registry()
+    full = load_tasks(("tests.jobs_probe",))
+    for name in names:
+        task = full.get(name)
+        registry._add(task)
+    return queue.build_app(settings, registry)
+
+
+async def _run_available(app, rt) -> None:
+    """One in-process worker pass: every job available now, then stop."""
+    queue.set_runtime(rt)
+    try:
+        async with app.open_async():
+            await app.run_worker_async(wait=False, install_signal_handlers=False,
+                                       listen_notify=False)
+    finally:
+        queue.set_runtime(None)
+
+
+async def test_a_failing_job_is_retried_with_exponential_backoff_then_given_up(app, probe):
+    settings = app.state.runtime.settings.model_copy(
+        update={"jobs_retry_backoff_seconds": 2})
+    proc_app = _test_app(settings, jobs_probe.FAILING)
+    await _db().execute_query("INSERT INTO job_probe (key) VALUES ('f')")
+    await enqueue(jobs_probe.FAILING, {"key": "f"}, conn=_db())
+
+    waits = []
+    for attempt in (1, 2):
+        before = datetime.now(UTC)
+        await _run_available(proc_app, app.state.runtime)
+        (job,) = await _jobs(jobs_probe.FAILING)
+        assert job["status"] == "todo" and job["attempts"] == attempt
+        waits.append((job["scheduled_at"] - before).total_seconds())
+        # Not before its time: a pass now does not run it.
+        await _run_available(proc_app, app.state.runtime)
+        assert (await _probe("f"))["runs"] == attempt
+        await _db().execute_query(
+            "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE id = $1", [job["id"]])
+    # 2 ** 1 then 2 ** 2 seconds (procrastinate's RetryStrategy, exponential_wait).
+    assert 1.5 <= waits[0] <= 3.5 and 3.5 <= waits[1] <= 5.5, waits
+
+    await _run_available(proc_app, app.state.runtime)  # the 3rd and last attempt
+    (job,) = await _jobs(jobs_probe.FAILING)
+    assert job["status"] == "failed"
+    assert (await _probe("f"))["runs"] == 3
+
+
+async def test_periodic_jobs_are_deferred_once_per_tick(app, clean):
+    from procrastinate import periodic
+
+    settings = app.state.runtime.settings
+    proc_app = queue.build_app(settings, load_tasks())
+    periodic_names = {task.name for task in load_tasks() if task.periodic}
+    assert {"agenda.reminders", "messaging.waiting_messages",
+            "records.released_documents"} <= periodic_names
+    registered = {task.task.name for task in proc_app.periodic_registry.periodic_tasks.values()}
+    assert registered == periodic_names | {queue.RETRY_STALLED}
+
+    at = time.time()
+    async with proc_app.open_async():
+        # Two workers' deferrers at the same moment: one job per task and tick.
+        for _ in range(2):
+            deferrer = periodic.PeriodicDeferrer(registry=proc_app.periodic_registry)
+            await deferrer.defer_jobs(deferrer.get_previous_tasks(at=at))
+    for name in periodic_names:
+        jobs = await _jobs(name)
+        assert len(jobs) == 1 and jobs[0]["status"] == "todo", (name, jobs)
+    defers = await _rows("SELECT task_name FROM procrastinate_periodic_defers")
+    assert {r["task_name"] for r in defers} >= periodic_names
+
+
+def test_cron_lines():
+    assert queue.cron_every(60) == "*/1 * * * *"
+    assert queue.cron_every(10) == "* * * * * */10"
+    assert queue.cron_every(900) == "*/15 * * * *"
+    assert queue.cron_every(7200) == "0 */2 * * *"
+
+
+async def test_a_moved_appointment_queues_the_job_sending_its_notice(world, notifier):
+    """The agenda's change notices: the outbox row and the job that sends it commit in the
+    change's transaction (one job waiting at most), and the job sends the notice once."""
+    from backend.access import policy
+    from backend.agenda import jobs as agenda_jobs
+    from backend.agenda import services
+
+    rt = world["rt"]
+    pro = policy.ProfessionalViewer(world["gp"].id, world["gp"].professional_id)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=8)
+    item = await services.schedule(rt, pro, world["public_id"], services.AppointmentInput(
+        start_at=start, end_at=start + timedelta(hours=1)))
+    assert await _jobs(agenda_jobs.SEND_NOTICES) == []  # created: no notice
+    for days in (1, 2):
+        await services.move_by_professional(rt, pro, str(item.row.id),
+                                            start + timedelta(days=days),
+                                            start + timedelta(days=days, hours=1))
+    (job,) = await _jobs(agenda_jobs.SEND_NOTICES)
+    assert job["status"] == "todo" and job["queueing_lock"] == agenda_jobs.SEND_NOTICES
+    notifier.sent.clear()
+    proc_app = _test_app(rt.settings, agenda_jobs.SEND_NOTICES)
+    await _run_available(proc_app, rt)
+    await _run_available(proc_app, rt)  # nothing left: nothing sent twice
+    assert [j["status"] for j in await _jobs(agenda_jobs.SEND_NOTICES)] == ["succeeded"]
+    # The first move's notice is obsolete (moved again since): one notice, the latest time.
+    assert len(notifier.sent) == 1, notifier.sent
+
+
+# --- a worker killed mid-job ---------------------------------------------------------------
+
+
+def _start_worker(env: dict[str, str], log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "worker", "--tasks", "tests.jobs_probe",
+         "--concurrency", "2"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+async def _until(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the worker exited with {proc.returncode} before {what}")
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+async def test_a_worker_killed_mid_job_runs_it_again_and_its_effect_happens_once(
+        app, probe, server_env):
+    env = {**server_env, "JOBS_HEARTBEAT_SECONDS": "0.5", "JOBS_STALLED_SECONDS": "2",
+           "JOBS_POLL_SECONDS": "0.2", "LOG_LEVEL": "INFO"}
+    block = Path(tempfile.mkdtemp(prefix="carnet-job-block-")) / "block"
+    block.touch()
+    await _db().execute_query("INSERT INTO job_probe (key) VALUES ('after'), ('before')")
+    async with in_transaction() as conn:
+        after = await enqueue(jobs_probe.EFFECT_THEN_BLOCK,
+                              {"key": "after", "block_file": str(block)}, conn=conn)
+        before = await enqueue(jobs_probe.BLOCK_THEN_EFFECT,
+                               {"key": "before", "block_file": str(block)}, conn=conn)
+
+    async def status(job_id: int) -> str:
+        return (await _rows("SELECT status::text AS s FROM procrastinate_jobs WHERE id = $1",
+                            [job_id]))[0]["s"]
+
+    with tempfile.NamedTemporaryFile(prefix="carnet-worker-", suffix=".log") as log:
+        first = _start_worker(env, log)
+        try:
+            async def both_hanging() -> bool:
+                return ((await _probe("after")).get("effects") == 1
+                        and (await _probe("before")).get("runs") == 1)
+            await _until(both_hanging, 120, "both jobs to start", first)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        except BaseException:
+            first.kill()
+            log.flush()
+            sys.stderr.write(Path(log.name).read_text()[-4000:])
+            raise
+        # Killed mid-job: the queue still says "doing", one effect made, one not.
+        assert [await status(after), await status(before)] == ["doing", "doing"]
+        assert await _probe("after") == {"runs": 1, "effects": 1}
+        assert await _probe("before") == {"runs": 1, "effects": 0}
+
+        block.unlink()  # the next runs do not hang
+        second = _start_worker(env, log)
+        try:
+            async def both_done() -> bool:
+                return [await status(after), await status(before)] == ["succeeded"] * 2
+            await _until(both_done, 120, "the jobs to run again", second)
+        except BaseException:
+            log.flush()
+            sys.stderr.write(Path(log.name).read_text()[-4000:])
+            raise
+        finally:
+            second.send_signal(signal.SIGTERM)
+            try:
+                second.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                second.wait(timeout=5)
+    # Each ran twice; each effect happened exactly once.
+    assert await _probe("after") == {"runs": 2, "effects": 1}
+    assert await _probe("before") == {"runs": 2, "effects": 1}
+    assert second.returncode == 0, "SIGTERM stops a worker cleanly"
+    with contextlib.suppress(OSError):
+        os.rmdir(block.parent)
+
+
+# --- the in-process runner (SQLite's) ---------------------------------------------------------
+
+
+async def test_the_in_process_runner_retries_with_backoff(app):
+    import copy
+
+    rt = copy.copy(app.state.runtime)
+    rt.settings = rt.settings.model_copy(update={"jobs_retry_backoff_seconds": 2})
+    registry = Registry()
+    runs: list[float] = []
+
+    @registry.job("t.flaky", max_attempts=3)
+    async def flaky(runtime, n: int) -> None:
+        runs.append(time.monotonic())
+        raise RuntimeError("flaky")
+
+    runner = FallbackRunner(rt, registry)
+    runner.submit("t.flaky", {"n": 1})
+    assert await runner.run_due() == 1
+    assert await runner.run_due() == 0  # not before its backoff
+    (retry,) = runner._pending
+    assert retry.attempt == 2 and 1.5 <= retry.due - runs[0] <= 2.5
+    retry.due = time.monotonic()
+    await runner.run_due()
+    (retry,) = runner._pending
+    assert retry.attempt == 3 and 3.5 <= retry.due - runs[1] <= 4.5
+    retry.due = time.monotonic()
+    await runner.run_due()
+    assert runner._pending == [] and len(runs) == 3  # given up after 3 attempts
