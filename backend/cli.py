@@ -185,8 +185,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print("carnet worker: the durable job queue needs PostgreSQL (DATABASE_URL); on SQLite "
               "`carnet serve` runs the jobs in its own process.", file=sys.stderr)
         return 2
-    registry = load_tasks(tuple(args.tasks or ()))
     concurrency = args.concurrency or settings.jobs_concurrency
+    if concurrency < 1:
+        print("carnet worker: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    registry = load_tasks(tuple(args.tasks or ()))
 
     async def ping() -> None:
         from tortoise import connections

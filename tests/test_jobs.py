@@ -7,7 +7,6 @@
 - Periodic jobs are deferred once per tick, whatever the number of workers.
 - A `carnet worker` killed (SIGKILL) mid-job: another worker runs the job again and its effect
   happens once (slow: real processes).
-- The in-process runner of SQLite (jobs/fallback.py) retries with backoff too.
 - Migration 0023's schema is the installed procrastinate's, and it goes back and forth.
 """
 
@@ -31,7 +30,6 @@ from tortoise.transactions import in_transaction
 
 from backend.bootstrap import load_tasks
 from backend.jobs import enqueue, queue
-from backend.jobs.fallback import FallbackRunner
 from backend.jobs.registry import Registry
 from tests import jobs_probe
 from tests.conftest import ON_SQLITE
@@ -305,32 +303,28 @@ async def test_a_worker_killed_mid_job_runs_it_again_and_its_effect_happens_once
         os.rmdir(block.parent)
 
 
-# --- the in-process runner (SQLite's) ---------------------------------------------------------
+async def test_migration_0023_is_idempotent_and_reversible(app, clean):
+    import importlib
+    from types import SimpleNamespace
 
+    migration = importlib.import_module("backend.migrations.0023_job_queue")
+    op, editor = migration.ProcrastinateSchema(), SimpleNamespace(client=_db())
 
-async def test_the_in_process_runner_retries_with_backoff(app):
-    import copy
+    async def objects() -> dict[str, int]:
+        rows = await _rows(
+            "SELECT (SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%') AS f, "
+            "(SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%') AS t, "
+            "(SELECT count(*) FROM pg_tables WHERE tablename LIKE 'procrastinate%') AS r")
+        return {k: int(v) for k, v in rows[0].items()}
 
-    rt = copy.copy(app.state.runtime)
-    rt.settings = rt.settings.model_copy(update={"jobs_retry_backoff_seconds": 2})
-    registry = Registry()
-    runs: list[float] = []
-
-    @registry.job("t.flaky", max_attempts=3)
-    async def flaky(runtime, n: int) -> None:
-        runs.append(time.monotonic())
-        raise RuntimeError("flaky")
-
-    runner = FallbackRunner(rt, registry)
-    runner.submit("t.flaky", {"n": 1})
-    assert await runner.run_due() == 1
-    assert await runner.run_due() == 0  # not before its backoff
-    (retry,) = runner._pending
-    assert retry.attempt == 2 and 1.5 <= retry.due - runs[0] <= 2.5
-    retry.due = time.monotonic()
-    await runner.run_due()
-    (retry,) = runner._pending
-    assert retry.attempt == 3 and 3.5 <= retry.due - runs[1] <= 4.5
-    retry.due = time.monotonic()
-    await runner.run_due()
-    assert runner._pending == [] and len(runs) == 3  # given up after 3 attempts
+    applied = await objects()
+    assert applied["r"] == len(migration.UNVERSIONED) == 4
+    await op.database_forward("carnet", None, None, editor)  # already there: left as it is
+    assert await objects() == applied
+    try:
+        await op.database_backward("carnet", None, None, editor)
+        assert await objects() == {"f": 0, "t": 0, "r": 0}
+    finally:
+        await op.database_forward("carnet", None, None, editor)
+    assert await objects() == applied
+    assert await enqueue(jobs_probe.FAILING, {"key": "x"}, conn=_db()) is not None

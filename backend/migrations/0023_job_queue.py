@@ -26,6 +26,8 @@ PATIENT_OF: dict[str, str] = {}
 TABLES: tuple[str, ...] = ()
 UNVERSIONED = ("procrastinate_jobs", "procrastinate_workers", "procrastinate_events",
                "procrastinate_periodic_defers")
+# Made on PostgreSQL only (tests/test_response_cache.py leaves them out on SQLite).
+POSTGRES_ONLY = UNVERSIONED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "jobs" / "procrastinate_schema_3_10_0.sql"
 
