@@ -34,7 +34,7 @@ from backend.jobs.registry import Registry
 from tests import jobs_probe
 from tests.conftest import ON_SQLITE
 from tests.servers import ROOT
-from tests.test_agenda import world  # noqa: F401 (the fixture)
+from tests.test_agenda import world as world  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.skipif(ON_SQLITE, reason="the durable queue is PostgreSQL's")
 
