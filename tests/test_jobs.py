@@ -185,6 +185,39 @@ async def test_periodic_jobs_are_deferred_once_per_tick(app, clean):
     assert {r["task_name"] for r in defers} >= periodic_names
 
 
+async def test_the_periodic_notification_jobs_run_their_rounds(app, clean, monkeypatch):
+    """Each periodic job deferred for a tick runs its domain's round once, with the worker's
+    runtime: messages waiting, released documents, appointment reminders."""
+    from procrastinate import periodic
+
+    from backend.agenda import jobs as agenda_jobs
+    from backend.messaging import jobs as messaging_jobs
+    from backend.records import jobs as records_jobs
+
+    rt = app.state.runtime
+    calls: list[tuple[str, object]] = []
+
+    def recorder(name: str):
+        async def record(runtime, **kwargs):
+            calls.append((name, runtime))
+            return 0
+        return record
+
+    monkeypatch.setattr(messaging_jobs, "notify_waiting_messages", recorder("waiting"))
+    monkeypatch.setattr(records_jobs, "notify_released_documents", recorder("released"))
+    monkeypatch.setattr(agenda_jobs.reminders, "run_once", recorder("reminders"))
+    proc_app = queue.build_app(rt.settings, load_tasks())
+    async with proc_app.open_async():
+        deferrer = periodic.PeriodicDeferrer(registry=proc_app.periodic_registry)
+        await deferrer.defer_jobs(deferrer.get_previous_tasks(at=time.time()))
+    await _run_available(proc_app, rt)
+    assert sorted(calls, key=lambda c: c[0]) == [
+        ("released", rt), ("reminders", rt), ("waiting", rt)]
+    for name in (agenda_jobs.REMINDERS, messaging_jobs.WAITING_MESSAGES,
+                 records_jobs.RELEASED_DOCUMENTS, queue.RETRY_STALLED):
+        assert [j["status"] for j in await _jobs(name)] == ["succeeded"], name
+
+
 def test_cron_lines():
     assert queue.cron_every(60) == "*/1 * * * *"
     assert queue.cron_every(10) == "* * * * * */10"
