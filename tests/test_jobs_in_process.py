@@ -68,3 +68,12 @@ async def test_on_sqlite_an_enqueued_job_runs_in_the_api_process(app, clean):
         assert rows == []
     finally:
         tasks.remove("t.in_process")
+
+
+def test_a_worker_is_not_declared_dead_between_two_heartbeats():
+    from backend.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="JOBS_STALLED_SECONDS"):
+        load_settings(database_url="sqlite://:memory:", jobs_heartbeat_seconds=10,
+                      jobs_stalled_seconds=15)
+    assert load_settings(database_url="sqlite://:memory:").jobs_stalled_seconds == 60
