@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
     jobs_stalled_seconds: float = Field(default=60.0, gt=0, le=86_400)
     jobs_poll_seconds: float = Field(default=5.0, gt=0, le=600)
+    # Finished jobs stay in the queue's tables this long (diagnostics), failed ones longer;
+    # then the hourly `jobs.remove_old` job deletes them.
+    jobs_keep_hours: int = Field(default=7 * 24, ge=1, le=24 * 3650)
+    jobs_keep_failed_hours: int = Field(default=30 * 24, ge=1, le=24 * 3650)
     # Calendar feeds (backend/agenda/feeds.py, http.py): the public base URL of the API in the
     # feed URL given to patients (unset: the request's own); the feed holds the appointments
     # from this many days back, and all upcoming ones.

@@ -170,7 +170,7 @@ async def test_periodic_jobs_are_deferred_once_per_tick(app, clean):
     assert {"agenda.reminders", "messaging.waiting_messages",
             "records.released_documents"} <= periodic_names
     registered = {task.task.name for task in proc_app.periodic_registry.periodic_tasks.values()}
-    assert registered == periodic_names | {queue.RETRY_STALLED}
+    assert registered == periodic_names | {queue.RETRY_STALLED, queue.REMOVE_OLD}
 
     at = time.time()
     async with proc_app.open_async():
@@ -216,6 +216,29 @@ async def test_the_periodic_notification_jobs_run_their_rounds(app, clean, monke
     for name in (agenda_jobs.REMINDERS, messaging_jobs.WAITING_MESSAGES,
                  records_jobs.RELEASED_DOCUMENTS, queue.RETRY_STALLED):
         assert [j["status"] for j in await _jobs(name)] == ["succeeded"], name
+
+
+async def test_finished_jobs_are_removed_after_their_time(app, clean):
+    settings = app.state.runtime.settings.model_copy(
+        update={"jobs_keep_hours": 24, "jobs_keep_failed_hours": 72})
+    ids = {}
+    for key in ("done-old", "done-new", "failed-old", "failed-older", "waiting-old"):
+        ids[key] = await enqueue(jobs_probe.FAILING, {"key": key}, conn=_db())
+    finished = {"done-old": ("succeeded", 30), "done-new": ("succeeded", 2),
+                "failed-old": ("failed", 30), "failed-older": ("failed", 100),
+                "waiting-old": ("todo", 100)}
+    for key, (status, hours) in finished.items():
+        await _db().execute_query(
+            "UPDATE procrastinate_jobs SET status = $2::procrastinate_job_status WHERE id = $1",
+            [ids[key], status])
+        await _db().execute_query(
+            "UPDATE procrastinate_events SET at = now() - make_interval(hours => $2) "
+            "WHERE job_id = $1", [ids[key], hours])
+    proc_app = queue.build_app(settings, load_tasks())
+    async with proc_app.open_async():
+        await queue.remove_old_jobs(proc_app, settings)
+    left = {job["id"] for job in await _jobs(jobs_probe.FAILING)}
+    assert left == {ids["done-new"], ids["failed-old"], ids["waiting-old"]}
 
 
 def test_cron_lines():

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 QUEUE = "default"
 #: The built-in job that puts a dead worker's jobs back in the queue.
 RETRY_STALLED = "jobs.retry_stalled"
+#: The built-in job that deletes finished jobs past JOBS_KEEP_HOURS / JOBS_KEEP_FAILED_HOURS.
+REMOVE_OLD = "jobs.remove_old"
 #: The procrastinate schema this code was written against (migration 0023 applies it).
 SCHEMA_FILE = Path(__file__).with_name("procrastinate_schema_3_10_0.sql")
 
@@ -170,7 +172,25 @@ def build_app(settings: Settings, registry: Registry = tasks) -> Any:
     retry_stalled_job.__name__ = "retry_stalled"
     bound = app.task(name=RETRY_STALLED, queue=QUEUE, retry=False)(retry_stalled_job)
     app.periodic(cron="* * * * *", queueing_lock=RETRY_STALLED)(bound)
+
+    async def remove_old_job(**kwargs: Any) -> None:
+        await remove_old_jobs(app, settings)
+
+    remove_old_job.__name__ = "remove_old"
+    bound = app.task(name=REMOVE_OLD, queue=QUEUE, retry=False)(remove_old_job)
+    app.periodic(cron="17 * * * *", queueing_lock=REMOVE_OLD)(bound)
     return app
+
+
+async def remove_old_jobs(app: Any, settings: Settings) -> None:
+    """Delete finished jobs (and their events) older than JOBS_KEEP_HOURS, failed ones older
+    than JOBS_KEEP_FAILED_HOURS (procrastinate's own query: it reads every job's latest event,
+    fine for the notifications' volume; a campaign of millions of jobs should delete its
+    jobs on success instead)."""
+    await app.job_manager.delete_old_jobs(nb_hours=settings.jobs_keep_hours,
+                                          include_cancelled=True, include_aborted=True)
+    await app.job_manager.delete_old_jobs(nb_hours=settings.jobs_keep_failed_hours,
+                                          include_failed=True)
 
 
 async def retry_stalled(app: Any, settings: Settings) -> int:
