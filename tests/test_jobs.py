@@ -241,6 +241,22 @@ async def test_finished_jobs_are_removed_after_their_time(app, clean):
     assert left == {ids["done-new"], ids["failed-old"], ids["waiting-old"]}
 
 
+def test_failed_jobs_are_logged_without_their_exception_message(caplog):
+    import logging
+
+    queue.withhold_error_messages("w")
+    logger = logging.getLogger("procrastinate.worker.w")
+    detail = "Key (email)=(alice@example.fr) already exists"  # as a database error quotes rows
+    try:
+        raise ValueError(detail)
+    except ValueError:
+        with caplog.at_level(logging.ERROR, logger="procrastinate.worker.w"):
+            logger.exception("Job probe[1]() failed")
+    text = caplog.text
+    assert "ValueError (message withheld" in text and "alice@example.fr" not in text
+    assert "test_failed_jobs_are_logged_without_their_exception_message" in text  # frames kept
+
+
 def test_cron_lines():
     assert queue.cron_every(60) == "*/1 * * * *"
     assert queue.cron_every(10) == "* * * * * */10"

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from importlib import resources
@@ -222,6 +223,31 @@ def installed_schema_sql() -> str:
 # --- `carnet worker` ---------------------------------------------------------------------
 
 
+class WithholdErrorMessages(logging.Filter):
+    """procrastinate logs a failed job with its exception: keep the traceback's frames and the
+    exception's type, withhold its message (a database error's detail may quote row values)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            kind, _, tb = record.exc_info
+            frames = "".join(traceback.format_tb(tb)) if tb is not None else ""
+            name = kind.__name__ if kind is not None else "Exception"
+            record.exc_info = None
+            record.exc_text = (f"Traceback (most recent call last):\n{frames}"
+                               f"{name} (message withheld: it may hold personal data)")
+        return True
+
+
+def withhold_error_messages(worker_name: str | None) -> None:
+    """On the loggers that report failed jobs (procrastinate.worker and its child per worker)."""
+    quiet = WithholdErrorMessages()
+    for name in ("procrastinate.worker", f"procrastinate.worker.{worker_name or 'worker'}",
+                 "procrastinate"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, WithholdErrorMessages) for f in logger.filters):
+            logger.addFilter(quiet)
+
+
 async def _touch_while_alive(path: Path, check: Callable[[], Awaitable[object]],
                              every: float) -> None:
     """The health file (docker-compose's healthcheck): touched while the database answers."""
@@ -242,6 +268,7 @@ async def run_worker(rt: Runtime, app: Any, *, concurrency: int, name: str | Non
     """Run jobs until stopped (SIGINT/SIGTERM: the jobs in progress finish first)."""
     settings = rt.settings
     set_runtime(rt)
+    withhold_error_messages(name)
     health: asyncio.Task[None] | None = None
     async with app.open_async():
         recovered = await retry_stalled(app, settings)
