@@ -79,6 +79,16 @@ async def test_the_schema_is_the_installed_procrastinates(app):
     assert rows[0]["f"]
 
 
+async def test_the_api_runs_no_background_sweep_on_postgresql(app):
+    """On PostgreSQL the API's lifespan starts no in-process job runner: `carnet worker` runs
+    the jobs (and a job enqueued here waits in the queue for it)."""
+    from backend.jobs import fallback
+
+    assert fallback.active() is None
+    names = {t.get_name() for t in asyncio.all_tasks()}
+    assert "carnet-jobs-in-process" not in names
+
+
 async def test_a_rolled_back_transaction_leaves_no_job_and_a_committed_one_does(app, clean):
     class Boom(Exception):
         pass

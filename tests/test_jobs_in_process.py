@@ -77,3 +77,43 @@ def test_a_worker_is_not_declared_dead_between_two_heartbeats():
         load_settings(database_url="sqlite://:memory:", jobs_heartbeat_seconds=10,
                       jobs_stalled_seconds=15)
     assert load_settings(database_url="sqlite://:memory:").jobs_stalled_seconds == 60
+
+
+@pytest.mark.parametrize("database_url", ["sqlite://var/x.sqlite3",
+                                          "postgres://u@127.0.0.1:5432/carnet"])
+def test_carnet_dev_starts_a_worker_on_postgresql_only(monkeypatch, tmp_path, database_url):
+    """`make run` (SQLite): the API process runs the jobs; on PostgreSQL, `carnet dev` starts a
+    `carnet worker` beside `carnet serve`."""
+    import argparse
+
+    from backend import cli
+    from backend.settings import get_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    started: list[list[str]] = []
+
+    class Done:
+        returncode = 0
+        args = ["python", "-m", "backend.cli", "serve"]
+
+        def poll(self) -> int:
+            return 0
+
+    def start(self, command, **kwargs) -> None:
+        started.append(command[3:])
+        self.procs.append(Done())
+
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: 0)
+    monkeypatch.setattr(cli, "cmd_seed_demo", lambda args: 0)
+    monkeypatch.setattr(cli._DevSignals, "start", start)
+    args = argparse.Namespace(api_port=8000, web_port=3000, web_backend_port=8001,
+                              no_frontend=True)
+    try:
+        cli._run_dev(args, cli._DevSignals([]))
+    finally:
+        get_settings.cache_clear()
+    commands = [command[0] for command in started]
+    assert commands == (["serve", "worker"] if database_url.startswith("postgres")
+                        else ["serve"])
