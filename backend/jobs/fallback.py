@@ -105,10 +105,16 @@ def active() -> FallbackRunner | None:
     return _active
 
 
+#: A job handed over by `enqueue` runs this much later: its caller's transaction (which this
+#: runner cannot see end) has committed by then, as a rule; if not, the job finds nothing to do
+#: and the next periodic round does it.
+SUBMIT_DELAY_SECONDS = 0.5
+
+
 def submit(name: str, args: dict[str, Any]) -> None:
     """`enqueue` on SQLite: to this process's runner; without one (a CLI command), dropped:
     the periodic jobs of the API process find the work again."""
     if _active is None:
         log.info("job %s not run: no job runner in this process (SQLite)", name)
         return
-    _active.submit(name, args)
+    _active.submit(name, args, delay=SUBMIT_DELAY_SECONDS)
