@@ -215,6 +215,33 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Operators: the queue's state, and failed jobs put back (PostgreSQL)."""
+    from tortoise import connections
+
+    from backend import db
+    from backend.jobs import queue
+
+    settings = get_settings()
+    if not settings.uses_postgres:
+        print("carnet jobs: the durable job queue needs PostgreSQL (DATABASE_URL).",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        await db.init_standalone(settings)
+        try:
+            conn = connections.get("default")
+            if args.action == "retry-failed":
+                return {"retried": await queue.retry_failed(conn, args.task)}
+            return await queue.status(conn)
+        finally:
+            await db.close_standalone()
+
+    print(json.dumps(asyncio.run(run()), indent=2))
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from backend import db
     from backend.demo import seed_demo
@@ -479,6 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--tasks", action="append", metavar="MODULE",
                         help="also register the jobs of this module (tests, plug-ins)")
 
+    jobs = sub.add_parser("jobs", help="the job queue: status, retry failed jobs (PostgreSQL)")
+    jobs.add_argument("action", choices=["status", "retry-failed"],
+                      help="status: jobs by task and status, workers' heartbeats; "
+                           "retry-failed: put failed jobs back in the queue")
+    jobs.add_argument("--task", help="retry-failed: only this job (e.g. agenda.send_notices)")
+
     dev = sub.add_parser("dev", help="API + web app with demo data on the embedded defaults")
     dev.add_argument("--api-port", type=int, default=8000)
     dev.add_argument("--web-port", type=int, default=3000)
@@ -522,6 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
             "makemigrations": cmd_makemigrations,
             "serve": cmd_serve,
             "worker": cmd_worker,
+            "jobs": cmd_jobs,
             "dev": cmd_dev,
             "export-schema": cmd_export_schema,
             "seed-demo": cmd_seed_demo,

@@ -267,6 +267,23 @@ def test_failed_jobs_are_logged_without_their_exception_message(caplog):
     assert "test_failed_jobs_are_logged_without_their_exception_message" in text  # frames kept
 
 
+async def test_operators_see_the_queue_and_put_failed_jobs_back(app, clean):
+    done = await enqueue(jobs_probe.FAILING, {"key": "a"}, conn=_db())
+    failed = await enqueue(jobs_probe.FAILING, {"key": "b"}, conn=_db())
+    await enqueue(jobs_probe.EFFECT_THEN_BLOCK, {"key": "c", "block_file": "/nonexistent"},
+                  conn=_db())
+    for job_id, state in ((done, "succeeded"), (failed, "failed")):
+        await _db().execute_query("UPDATE procrastinate_jobs SET status = "
+                                  "$2::procrastinate_job_status WHERE id = $1", [job_id, state])
+    state = await queue.status(_db())
+    assert state["jobs"] == {jobs_probe.FAILING: {"failed": 1, "succeeded": 1},
+                             jobs_probe.EFFECT_THEN_BLOCK: {"todo": 1}}
+    assert await queue.retry_failed(_db(), "no.such.task") == 0
+    assert await queue.retry_failed(_db(), jobs_probe.FAILING) == 1
+    assert (await queue.status(_db()))["jobs"][jobs_probe.FAILING] == {"succeeded": 1,
+                                                                       "todo": 1}
+
+
 def test_cron_lines():
     assert queue.cron_every(60) == "*/1 * * * *"
     assert queue.cron_every(10) == "* * * * * */10"

@@ -12,9 +12,9 @@
   a queueing lock: a tick is skipped while the previous run still waits).
 - `run_worker(...)` (`carnet worker`) runs jobs until SIGINT/SIGTERM. A worker writes a
   heartbeat; jobs left "doing" by a worker whose heartbeat stopped (killed, its machine gone)
-  are put back in the queue by `retry_stalled` (at start and then every minute, in every
-  worker): a killed job runs again, and its idempotence (registry.py) makes its effect happen
-  once.
+  are put back in the queue by `retry_stalled` (at start and then twice per
+  JOBS_STALLED_SECONDS, in every worker): a killed job runs again, and its idempotence
+  (registry.py) makes its effect happen once.
 
 On SQLite (no procrastinate connector), `enqueue` hands the job to the process's in-process
 runner instead (backend/jobs/fallback.py): not durable, not transactional.
@@ -172,7 +172,9 @@ def build_app(settings: Settings, registry: Registry = tasks) -> Any:
 
     retry_stalled_job.__name__ = "retry_stalled"
     bound = app.task(name=RETRY_STALLED, queue=QUEUE, retry=False)(retry_stalled_job)
-    app.periodic(cron="* * * * *", queueing_lock=RETRY_STALLED)(bound)
+    # Twice per JOBS_STALLED_SECONDS: a dead worker's jobs run again within 1.5 times that.
+    app.periodic(cron=cron_every(settings.jobs_stalled_seconds / 2),
+                 queueing_lock=RETRY_STALLED)(bound)
 
     async def remove_old_job(**kwargs: Any) -> None:
         await remove_old_jobs(app, settings)
@@ -209,6 +211,33 @@ async def retry_stalled(app: Any, settings: Settings) -> int:
         log.warning("job %s (%s) of a dead worker queued again", job.id, job.task_name)
         count += 1
     return count
+
+
+# --- operators (`carnet jobs`) ---------------------------------------------------------------
+
+
+async def status(conn: Any) -> dict[str, Any]:
+    """Jobs by task and status, and the workers' heartbeats (seconds since), for operators."""
+    rows = await conn.execute_query_dict(
+        "SELECT task_name, status::text AS status, count(*) AS n FROM procrastinate_jobs "
+        "GROUP BY task_name, status ORDER BY task_name, status")
+    jobs: dict[str, dict[str, int]] = {}
+    for row in rows:
+        jobs.setdefault(row["task_name"], {})[row["status"]] = int(row["n"])
+    workers = await conn.execute_query_dict(
+        "SELECT id, extract(epoch FROM now() - last_heartbeat)::float AS age "
+        "FROM procrastinate_workers ORDER BY id")
+    return {"jobs": jobs,
+            "workers": [{"id": int(w["id"]), "heartbeatSecondsAgo": round(w["age"], 1)}
+                        for w in workers]}
+
+
+async def retry_failed(conn: Any, task_name: str | None = None) -> int:
+    """Put failed jobs (of one task, or all) back in the queue, to run now. How many."""
+    rows = await conn.execute_query_dict(
+        "SELECT procrastinate_retry_job_v2(id, now(), NULL, NULL, NULL) FROM procrastinate_jobs "
+        "WHERE status = 'failed' AND ($1::varchar IS NULL OR task_name = $1)", [task_name])
+    return len(rows)
 
 
 def schema_sql() -> str:
