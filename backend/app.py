@@ -23,11 +23,10 @@ from backend.access.authentication import (
     insufficient_scope_response,
     on_auth_error,
 )
-from backend.agenda import reminders as agenda_reminders
 from backend.agenda.fhir import create_appointment, update_appointment
 from backend.agenda.http import appointment_ics, feed_ics
 from backend.announcements import services as announcements
-from backend.bootstrap import build_runtime
+from backend.bootstrap import build_runtime, load_tasks
 from backend.errors import UNAVAILABLE_MESSAGE
 from backend.graphiql import URL_PREFIX as GRAPHIQL_ASSETS
 from backend.graphiql import serve_asset as graphiql_asset
@@ -37,10 +36,10 @@ from backend.i18n import gettext
 from backend.identity import notices
 from backend.identity.psc_http import psc_callback, psc_login
 from backend.identity.services import session_store
+from backend.jobs.fallback import FallbackRunner, activate
 from backend.kv import KV_UNAVAILABLE_ERRORS
 from backend.limits import BodySizeLimit
 from backend.live_sockets import LiveSockets
-from backend.messaging.worker import notification_loop
 from backend.middleware import LanguageMiddleware, RequestIdMiddleware
 from backend.oauth import bearer as oauth_bearer
 from backend.oauth import http as oauth
@@ -63,6 +62,7 @@ def _runtime(conn: HTTPConnection) -> Runtime:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    load_tasks()  # the jobs this process may enqueue (backend/jobs/)
     # Tortoise logs every SQL statement WITH its values at DEBUG: values are health data.
     # Set here too, since uvicorn workers do not run the CLI's logging set-up.
     logging.getLogger("tortoise.db_client").setLevel(logging.INFO)
@@ -92,10 +92,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             counters.install_signal_handler()
             if settings.gc_tuning:
                 tune_gc()  # start-up is over: its objects are never scanned again
-            # Also the agenda's reminders and change notices (backend/agenda/reminders.py).
-            notifier_task = asyncio.create_task(
-                notification_loop(runtime, also=(agenda_reminders.run_once,)),
-                name="carnet-message-notifications")
+            # Background jobs (backend/jobs/): on PostgreSQL, `carnet worker` runs them (the
+            # durable queue); on SQLite, this process does, in memory (jobs/fallback.py).
+            jobs_task: asyncio.Task[None] | None = None
+            if not settings.uses_postgres:
+                runner = FallbackRunner(runtime, load_tasks())
+                activate(runner)
+                jobs_task = asyncio.create_task(runner.run(), name="carnet-jobs-in-process")
             # Closes this process's sockets of sessions revoked through any process.
             sockets_task = asyncio.create_task(
                 sockets.run(runtime.broker,
@@ -110,10 +113,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 yield
             finally:
-                for task in (announcements_task, sockets_task, notifier_task):
+                for task in (announcements_task, sockets_task, jobs_task):
+                    if task is None:
+                        continue
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                if jobs_task is not None:
+                    activate(None)
                 # Notices still being sent get a moment (they are lost after: see notices.py).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(notices.drain(), NOTICES_DRAIN_SECONDS)

@@ -165,6 +165,89 @@ def uvicorn_options(settings: Any) -> dict[str, Any]:
     }
 
 
+WORKER_HELP = """Run background jobs from the durable queue (PostgreSQL; backend/jobs/).
+
+The notifications (messages waiting, released documents, appointment reminders and change
+notices) and every later job. Run one or more workers beside `carnet serve` (any number, on any
+machines: each job runs once at a time, periodic ones once per tick). SIGINT/SIGTERM stops
+taking jobs and lets those in progress finish; a worker killed mid-job loses nothing: another
+worker runs the job again once the dead one's heartbeat is JOBS_STALLED_SECONDS old, and every
+job's effect happens once.
+
+Connections: DB_POOL_MAX_SIZE for the jobs (Tortoise) + up to --concurrency + 3 for the queue.
+
+On SQLite (the zero-setup default) there is no durable queue: `carnet serve` runs the jobs in
+its own process (not durable, see docs/jobs.md), and this command refuses.
+"""
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from backend import db
+    from backend.bootstrap import build_runtime, load_tasks
+    from backend.jobs import queue
+
+    settings = get_settings()
+    if not settings.uses_postgres:
+        print("carnet worker: the durable job queue needs PostgreSQL (DATABASE_URL); on SQLite "
+              "`carnet serve` runs the jobs in its own process.", file=sys.stderr)
+        return 2
+    concurrency = args.concurrency or settings.jobs_concurrency
+    if concurrency < 1:
+        print("carnet worker: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    registry = load_tasks(tuple(args.tasks or ()))
+
+    async def ping() -> None:
+        from tortoise import connections
+
+        await connections.get("default").execute_query("SELECT 1")
+
+    async def run() -> None:
+        runtime = build_runtime(settings)
+        await db.init_standalone(settings)
+        try:
+            await runtime.start()
+            await queue.run_worker(
+                runtime, queue.build_app(settings, registry), concurrency=concurrency,
+                name=args.name, ping=ping,
+                health_file=Path(args.health_file) if args.health_file else None)
+        finally:
+            await db.close_standalone()
+            await runtime.aclose()
+
+    print(f"carnet worker: {concurrency} job(s) at a time, "
+          f"{sum(1 for _ in registry)} job type(s).", file=sys.stderr)
+    asyncio.run(run())
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Operators: the queue's state, and failed jobs put back (PostgreSQL)."""
+    from tortoise import connections
+
+    from backend import db
+    from backend.jobs import queue
+
+    settings = get_settings()
+    if not settings.uses_postgres:
+        print("carnet jobs: the durable job queue needs PostgreSQL (DATABASE_URL).",
+              file=sys.stderr)
+        return 2
+
+    async def run() -> dict[str, Any]:
+        await db.init_standalone(settings)
+        try:
+            conn = connections.get("default")
+            if args.action == "retry-failed":
+                return {"retried": await queue.retry_failed(conn, args.task)}
+            return await queue.status(conn)
+        finally:
+            await db.close_standalone()
+
+    print(json.dumps(asyncio.run(run()), indent=2))
+    return 0
+
+
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from backend import db
     from backend.demo import seed_demo
@@ -314,6 +397,10 @@ def _run_dev(args: argparse.Namespace, state: _DevSignals) -> int:
     carnet = [sys.executable, "-m", "backend.cli"]
     state.start([*carnet, "serve", "--host", "127.0.0.1", "--port", str(args.api_port)],
                 env=env)
+    # Background jobs: on PostgreSQL a `carnet worker` (the durable queue); on SQLite the API
+    # process runs them itself (backend/jobs/fallback.py).
+    if settings.uses_postgres:
+        state.start([*carnet, "worker"], env=env)
     from backend.demo import DEMO_LOGINS
 
     banner = (
@@ -416,6 +503,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Redis command connections per worker (REDIS_POOL_MAX_SIZE, "
                             "default 100)")
 
+    worker = sub.add_parser("worker", help="run background jobs (PostgreSQL)",
+                            description=WORKER_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    worker.add_argument("--concurrency", type=int, metavar="N",
+                        help="jobs run at once (JOBS_CONCURRENCY, default 4)")
+    worker.add_argument("--name", help="this worker's name in the logs")
+    worker.add_argument("--health-file", metavar="PATH",
+                        help="touched while the worker and its database are alive (container "
+                             "healthchecks)")
+    worker.add_argument("--tasks", action="append", metavar="MODULE",
+                        help="also register the jobs of this module (tests, plug-ins)")
+
+    jobs = sub.add_parser("jobs", help="the job queue: status, retry failed jobs (PostgreSQL)")
+    jobs.add_argument("action", choices=["status", "retry-failed"],
+                      help="status: jobs by task and status, workers' heartbeats; "
+                           "retry-failed: put failed jobs back in the queue")
+    jobs.add_argument("--task", help="retry-failed: only this job (e.g. agenda.send_notices)")
+
     dev = sub.add_parser("dev", help="API + web app with demo data on the embedded defaults")
     dev.add_argument("--api-port", type=int, default=8000)
     dev.add_argument("--web-port", type=int, default=3000)
@@ -458,6 +563,8 @@ def build_parser() -> argparse.ArgumentParser:
             "migrate": cmd_migrate,
             "makemigrations": cmd_makemigrations,
             "serve": cmd_serve,
+            "worker": cmd_worker,
+            "jobs": cmd_jobs,
             "dev": cmd_dev,
             "export-schema": cmd_export_schema,
             "seed-demo": cmd_seed_demo,

@@ -130,11 +130,27 @@ class Settings(BaseSettings):
     # Agenda (backend/agenda/reminders.py): a reminder this many hours before an appointment;
     # a notice claimed by a sender that died is claimed again after the lease; a notice whose
     # delivery keeps failing is given up after this many attempts; senders claim this many at
-    # a time. They run in the notification loop (MESSAGE_NOTIFY_INTERVAL_SECONDS).
+    # a time. They run as periodic jobs (backend/jobs/) every MESSAGE_NOTIFY_INTERVAL_SECONDS.
     agenda_reminder_hours_before: int = Field(default=24, ge=1, le=14 * 24)
     agenda_notice_lease_seconds: int = Field(default=300, ge=10, le=86_400)
     agenda_notice_max_attempts: int = Field(default=5, ge=1, le=100)
     agenda_notice_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # The job queue (backend/jobs/, `carnet worker`; PostgreSQL only, see docs/jobs.md): jobs
+    # run at once per worker; a failed job is tried again after JOBS_RETRY_BACKOFF_SECONDS ** n
+    # seconds (n = 1, 2, ...), JOBS_MAX_ATTEMPTS times in all; a worker writes its heartbeat
+    # every JOBS_HEARTBEAT_SECONDS, and the jobs of a worker silent for JOBS_STALLED_SECONDS
+    # (killed, its machine gone) are run again; workers poll for jobs every
+    # JOBS_POLL_SECONDS besides being woken by LISTEN/NOTIFY.
+    jobs_concurrency: int = Field(default=4, ge=1, le=64)
+    jobs_max_attempts: int = Field(default=6, ge=1, le=100)
+    jobs_retry_backoff_seconds: int = Field(default=3, ge=2, le=600)
+    jobs_heartbeat_seconds: float = Field(default=10.0, gt=0, le=600)
+    jobs_stalled_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    jobs_poll_seconds: float = Field(default=5.0, gt=0, le=600)
+    # Finished jobs stay in the queue's tables this long (diagnostics), failed ones longer;
+    # then the hourly `jobs.remove_old` job deletes them.
+    jobs_keep_hours: int = Field(default=7 * 24, ge=1, le=24 * 3650)
+    jobs_keep_failed_hours: int = Field(default=30 * 24, ge=1, le=24 * 3650)
     # Calendar feeds (backend/agenda/feeds.py, http.py): the public base URL of the API in the
     # feed URL given to patients (unset: the request's own); the feed holds the appointments
     # from this many days back, and all upcoming ones.
@@ -390,6 +406,18 @@ class Settings(BaseSettings):
         for name in ("graphiql", "introspection", "graphql_suggestions"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, development)
+        return self
+
+    @property
+    def uses_postgres(self) -> bool:
+        """PostgreSQL (the durable job queue, `carnet worker`) rather than SQLite."""
+        return not self.database_url.startswith("sqlite://")
+
+    @model_validator(mode="after")
+    def _stalled_after_heartbeats(self) -> Settings:
+        if self.jobs_stalled_seconds <= 2 * self.jobs_heartbeat_seconds:
+            raise ValueError("JOBS_STALLED_SECONDS must be more than twice "
+                             "JOBS_HEARTBEAT_SECONDS (a live but busy worker would look dead)")
         return self
 
     @property

@@ -38,10 +38,11 @@ wait "$main"; main_status=$?
 # Then, beside the browser tests still running: the tests whose SQL has a path per dialect, on
 # the embedded SQLite database the zero-setup start uses (raw SQL, triggers that SQLite's table
 # rebuilds drop, the agenda's claims, the OAuth server's single-use claims, apps' reads in the
-# access log).
+# access log, the in-process job runner that replaces the durable queue there).
 CARNET_TEST_DATABASE=sqlite run sqlite "$@" tests/test_response_cache.py \
   tests/test_screen_statements.py tests/test_agenda.py tests/test_agenda_reminders.py \
-  tests/test_catalogue.py tests/test_oauth.py tests/test_app_access.py
+  tests/test_catalogue.py tests/test_oauth.py tests/test_app_access.py \
+  tests/test_jobs_in_process.py
 sqlite_status=$?
 wait "$browser"; browser_status=$?
 echo "== failures of each process (full logs in $LOGS/)"

@@ -12,7 +12,7 @@ _NOT_QUERIES = ("Created connection", "Closed connection")
 
 # The counter of the code under measurement. Statements are counted only when logged from
 # that code's context (the test's task and the tasks it starts, which copy its context), never
-# from background loops of the app (message notifications, document releases), which run in
+# from background tasks of the app (on SQLite, its in-process job runner), which run in
 # the context the lifespan started them in: those made screen counts flaky.
 _CURRENT: contextvars.ContextVar[_Counter | None] = contextvars.ContextVar(
     "carnet_query_counter", default=None)

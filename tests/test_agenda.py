@@ -16,6 +16,7 @@ from backend.agenda.models import Appointment, AppointmentNotice, NoticeKind, Pl
 from backend.audit.models import AccessKind, AccessLogEntry
 from backend.identity.models import Person, Professional
 from tests.access_helpers import make_professional, seed_matrix
+from tests.conftest import ON_SQLITE
 from tests.factories import PASSWORD, create_patient
 from tests.identity_helpers import sign_in
 
@@ -379,7 +380,10 @@ async def test_professional_moves_and_cancels_with_a_notice_in_the_same_transact
     assert (await Slot.get(id=slots[0]["id"])).status.value == "free"
     notices = await AppointmentNotice.filter(appointment_id=booked["id"]).order_by("id")
     assert [(n.kind, n.appointment_sequence) for n in notices] == [(NoticeKind.MOVED, 1)]
-    assert notices[0].sent_at is None and notices[0].person_id == world["patient"].person_id
+    assert notices[0].person_id == world["patient"].person_id
+    # Unsent: on PostgreSQL its job waits in the queue (no worker runs here, tests/test_jobs.py
+    # runs it); on SQLite the API process's in-process runner may have sent it already.
+    assert notices[0].sent_at is None or ON_SQLITE
     # The stranger cannot move it (not found).
     stranger = (await gql(MOVE, {"id": booked["id"], "start": iso(new_start),
                                  "end": iso(new_start + timedelta(hours=1))},

@@ -304,29 +304,37 @@ async def test_nobody_to_tell_is_settled_without_sending(rt, notifier):
     assert (await reminders.run_once(rt, NOW + timedelta(hours=1))).handled == 0
 
 
-async def test_the_notification_loop_runs_the_agenda_round_and_survives_its_failures(rt):
-    """backend/messaging/worker.py runs the rounds it is given (app.py passes the agenda's
-    `run_once`) at every tick, and a failing round neither stops the loop nor the others."""
+async def test_the_in_process_runner_runs_the_rounds_and_survives_their_failures(rt):
+    """On SQLite the API process runs the periodic jobs itself (backend/jobs/fallback.py; on
+    PostgreSQL `carnet worker` does): every round at every tick, and a failing round neither
+    stops the runner nor the others. The agenda's round is one of the registered jobs."""
     import copy
 
-    from backend.messaging.worker import notification_loop
+    from backend.agenda import jobs as agenda_jobs
+    from backend.bootstrap import load_tasks
+    from backend.jobs.fallback import FallbackRunner
+    from backend.jobs.registry import Registry
 
+    assert load_tasks().get(agenda_jobs.REMINDERS).fn is agenda_jobs.reminders_round.fn
     fast = copy.copy(rt)
     fast.settings = rt.settings.model_copy(update={"message_notify_interval_seconds": 0.01})
     calls: list[str] = []
     ticked = asyncio.Event()
+    registry = Registry()
 
+    @registry.periodic("a.failing", every=lambda s: s.message_notify_interval_seconds)
     async def failing(runtime) -> None:
         calls.append("failing")
         raise RuntimeError("boom")
 
+    @registry.periodic("b.agenda", every=lambda s: s.message_notify_interval_seconds)
     async def agenda(runtime) -> None:
         assert runtime is fast
         calls.append("agenda")
         if calls.count("agenda") >= 3:
             ticked.set()
 
-    task = asyncio.create_task(notification_loop(fast, also=(failing, agenda)))
+    task = asyncio.create_task(FallbackRunner(fast, registry, tick=0.01).run())
     try:
         async with asyncio.timeout(10):
             await ticked.wait()
@@ -335,4 +343,3 @@ async def test_the_notification_loop_runs_the_agenda_round_and_survives_its_fail
         with pytest.raises(asyncio.CancelledError):
             await task
     assert calls[:4] == ["failing", "agenda", "failing", "agenda"]
-

@@ -23,7 +23,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-BACKEND_SERVICES = ("api", "migrate")
+BACKEND_SERVICES = ("api", "migrate", "worker")
 # What the Reflex app may be given: its own setting plus the Reflex variables we use.
 FRONTEND_SETTINGS = {
     "CARNET_API_URL",
@@ -134,7 +134,7 @@ def rendered(compose: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_services_present(services: dict[str, Any]) -> None:
-    assert {"postgres", "redis", "migrate", "api", "web"} <= set(services)
+    assert {"postgres", "redis", "migrate", "api", "worker", "web"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["redis"]["image"].startswith("redis:7")
 
@@ -237,14 +237,39 @@ def test_api_command(services: dict[str, Any]) -> None:
 
 
 def test_connection_budget(services: dict[str, Any]) -> None:
-    """Workers x pool size (+ the migration) stays below PostgreSQL's max_connections."""
+    """Workers x pool size (+ the migration, + the job worker's two pools) stays below
+    PostgreSQL's max_connections."""
     command = command_of(services["api"])
     workers = int(command[command.index("--workers") + 1])
     pool = load_settings(
         database_url="sqlite://:memory:",
         db_pool_max_size=environment_of(services["api"]).get("DB_POOL_MAX_SIZE", "5"),
     ).db_pool_max_size
-    assert workers * pool + pool < POSTGRES_MAX_CONNECTIONS
+    worker = command_of(services["worker"])
+    concurrency = int(worker[worker.index("--concurrency") + 1])
+    # Tortoise's pool for the jobs, procrastinate's (backend/jobs/queue.py: concurrency + 3).
+    job_worker = pool + min(10, concurrency + 3)
+    assert workers * pool + pool + job_worker < POSTGRES_MAX_CONNECTIONS
+
+
+def test_worker_service(services: dict[str, Any]) -> None:
+    """`carnet worker` from the API's image and settings, after the migration, restarted,
+    healthy while it touches its health file, with the blobs the jobs may read."""
+    worker, api = services["worker"], services["api"]
+    command = command_of(worker)
+    assert command[:2] == ["carnet", "worker"]
+    assert worker.get("image") == api.get("image") and worker.get("build") == api.get("build")
+    assert environment_of(worker) == environment_of(api)
+    assert depends_on(worker) == depends_on(api)
+    assert worker.get("restart") == "unless-stopped"
+    assert not worker.get("ports"), "the worker listens on nothing"
+    health_file = command[command.index("--health-file") + 1]
+    assert health_file in " ".join(worker["healthcheck"]["test"])
+    assert worker.get("volumes") == api.get("volumes")
+    from backend.cli import build_parser
+
+    args = build_parser().parse_args(command[1:])
+    assert args.command == "worker" and args.concurrency >= 1
 
 
 def test_web_service(services: dict[str, Any]) -> None:

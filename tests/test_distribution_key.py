@@ -107,6 +107,14 @@ GLOBAL = {
     # A professional's bookable slots name no patient; searched by professional and time
     # (distributed by professional_id if ever needed).
     "agenda_slot": "a professional's free and booked slots, no patient",
+    # The job queue (procrastinate, migration 0023): jobs (their arguments are ids, never
+    # personal data), their events, the periodic ticks already deferred and the workers'
+    # heartbeats. Fetched by any worker without knowing a patient (SKIP LOCKED on one table):
+    # one primary, never distributed (docs/scaling.md, "Batch jobs").
+    "procrastinate_jobs": "the job queue: any worker takes the next job, no patient known",
+    "procrastinate_events": "the queue's job history (status changes)",
+    "procrastinate_periodic_defers": "the periodic ticks already deferred, one per task",
+    "procrastinate_workers": "the workers' heartbeats",
 }
 
 # UNIQUE constraints (other than primary keys) on patient-owned and co-located tables that do

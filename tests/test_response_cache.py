@@ -42,10 +42,13 @@ MIGRATION = importlib.import_module("backend.migrations.0018_data_version")
 LATER = [importlib.import_module("backend.migrations.0019_agenda"),
          importlib.import_module("backend.migrations.0021_catalogue"),
          importlib.import_module("backend.migrations.0022_oauth"),
+         importlib.import_module("backend.migrations.0023_job_queue"),
          importlib.import_module("backend.migrations.0027_carers")]
 PATIENT_OF = {**MIGRATION.PATIENT_OF, **{t: e for m in LATER for t, e in m.PATIENT_OF.items()}}
 VERSIONED = {*MIGRATION.TABLES, *(t for m in LATER for t in m.TABLES)}
 UNVERSIONED = {t for m in LATER for t in m.UNVERSIONED}
+# Tables a migration makes on PostgreSQL only (the job queue's, 0023).
+POSTGRES_ONLY = {t for m in LATER for t in getattr(m, "POSTGRES_ONLY", ())}
 
 
 async def _rows(sql: str) -> list[dict]:
@@ -82,7 +85,10 @@ async def test_every_table_has_the_version_trigger(app, clean):
     tables = await _tables()
     assert tables - UNVERSIONED - await _triggered() == set(), \
         "tables without a data version trigger"
-    assert tables == VERSIONED | UNVERSIONED, "the migrations' table lists vs the real schema"
+    expected = VERSIONED | UNVERSIONED
+    if ON_SQLITE:
+        expected -= POSTGRES_ONLY
+    assert tables == expected, "the migrations' table lists vs the real schema"
 
 
 async def test_a_write_to_every_table_bumps_a_version(record):

@@ -52,8 +52,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from backend import errors
+from backend import errors, jobs
 from backend.access import policy
+from backend.agenda import jobs as agenda_jobs
 from backend.agenda import reminders
 from backend.agenda.errors import (
     AppointmentNotFound,
@@ -702,8 +703,11 @@ async def _professional_row(professional_id: int, appointment_id: str | uuid.UUI
 
 
 async def _notice(conn: Any, row: Appointment, kind: NoticeKind, now: datetime) -> None:
-    # The outbox row of this change, in its transaction (backend/agenda/reminders.py sends it).
-    await reminders.notice_change(row, kind, now=now, using_db=conn)
+    # The outbox row of this change, in its transaction (backend/agenda/reminders.py sends
+    # it), and the job that sends it, in the same transaction (none while one is waiting).
+    if await reminders.notice_change(row, kind, now=now, using_db=conn):
+        await jobs.enqueue(agenda_jobs.SEND_NOTICES, conn=conn,
+                           queueing_lock=agenda_jobs.SEND_NOTICES)
 
 
 async def cancel_by_professional(rt: Runtime, viewer: policy.ProfessionalViewer,

@@ -13,8 +13,10 @@ its other verified contact when that one is not (or no longer) verified.
 Sending never fails nor slows what triggered it: `later()` runs the notice in a background task,
 scheduled once the triggering transaction has committed, and a failure is logged with the type
 of the error only (never a destination, a text, an identifier or a code).
-TODO(job queue): a durable job queue arrives in a later issue; these background tasks move to
-it then (today a notice still pending when the process stops is lost).
+These are NOT on the durable job queue (backend/jobs/, docs/jobs.md): one-time codes must never
+be stored in a job's arguments (a secret in clear), and the event notices stay here until a
+later part gives each a job enqueued in its triggering transaction; a notice still pending
+when the process stops is lost.
 """
 
 from __future__ import annotations
@@ -198,7 +200,7 @@ def later(work: Coroutine[Any, Any, object], *, what: str) -> asyncio.Task[None]
     """Run `work` (a notice) in the background: the caller's answer does not wait for it and
     cannot fail because of it. Call it AFTER the triggering transaction has committed (a task
     started inside a transaction would inherit its connection): inside one, it refuses.
-    (Moves to the durable job queue when it arrives.)"""
+    (Not on the durable job queue: see the module's docstring.)"""
     if _inside_transaction():
         work.close()
         raise RuntimeError("notices.later() inside a transaction: schedule after the commit")

@@ -22,7 +22,7 @@ UNVERSIONED: tuple[str, ...] = ()
 
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', '0022_oauth')]
+    dependencies = [('carnet', '0023_job_queue')]
 
     initial = False
 
