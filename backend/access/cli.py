@@ -26,6 +26,7 @@ from backend.access.errors import InvalidAccessInput, InvalidCarerGrant
 from backend.access.models import AccessRule, rule_key
 from backend.access.policy import Section
 from backend.document_types import DocumentType
+from backend.i18n import N_
 from backend.identity import lookup
 from backend.settings import get_settings
 
@@ -83,7 +84,7 @@ def cmd_represent(args: argparse.Namespace) -> int:
     async def represent() -> str:
         child = await lookup.person_by_matricule(args.child_matricule)
         if child is None:
-            raise InvalidAccessInput("child-matricule", "no person with this matricule")
+            raise InvalidAccessInput("child-matricule", N_("Aucune personne avec ce matricule."))
         row = await carers.add_representative(child=child, email=args.email,
                                               now=datetime.now(UTC))
         return json.dumps({"grant": row.id, "email": row.email_hint,

@@ -1,6 +1,6 @@
-"""The access domain's job (backend/jobs/): hand a minor's space over at 18, hourly. The
-representatives' access already ended with their grant's end (the 18th birthday); the job marks
-each grant once (a conditional UPDATE: two workers never both claim one)."""
+"""The access domain's job (backend/jobs/): hand a minor's space over at 18, every five
+minutes. The representatives' access already ended with their grant's end (the 18th birthday);
+the job marks each grant once (a conditional UPDATE: two workers never both claim one)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ HAND_OVER = "access.hand_over_adults"
 log = logging.getLogger(__name__)
 
 
-@tasks.periodic(HAND_OVER, every=3600)
+@tasks.periodic(HAND_OVER, every=300)
 async def hand_over(rt: Runtime) -> None:
     while adults := await hand_over_adults(rt.clock()):
         log.info("handed %d space(s) over to young adults", len(adults))
