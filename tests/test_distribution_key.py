@@ -105,6 +105,12 @@ GLOBAL = {
     # A professional's bookable slots name no patient; searched by professional and time
     # (distributed by professional_id if ever needed).
     "agenda_slot": "a professional's free and booked slots, no patient",
+    # Opt-out campaigns (issue 15): the persons a campaign notifies are not patients yet (no
+    # person row until finalisation) and are found by the blind index of their NIR (refusal,
+    # activation, the importer's "already known" join with person.matricule_index); distributed
+    # by nir_index if ever needed, like person's matricule lookup table.
+    "campaign": "one row per imported file",
+    "campaign_person": "notified persons, no person yet; found by NIR blind index",
 }
 
 # UNIQUE constraints (other than primary keys) on patient-owned and co-located tables that do

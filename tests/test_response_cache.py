@@ -41,7 +41,8 @@ MIGRATION = importlib.import_module("backend.migrations.0018_data_version")
 # Later migrations that add tables add their triggers (or say why a table has none).
 LATER = [importlib.import_module("backend.migrations.0019_agenda"),
          importlib.import_module("backend.migrations.0021_catalogue"),
-         importlib.import_module("backend.migrations.0022_oauth")]
+         importlib.import_module("backend.migrations.0022_oauth"),
+         importlib.import_module("backend.migrations.0024_campaign")]
 PATIENT_OF = {**MIGRATION.PATIENT_OF, **{t: e for m in LATER for t, e in m.PATIENT_OF.items()}}
 VERSIONED = {*MIGRATION.TABLES, *(t for m in LATER for t in m.TABLES)}
 UNVERSIONED = {t for m in LATER for t in m.UNVERSIONED}
