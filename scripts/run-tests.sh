@@ -37,10 +37,11 @@ run main "$@" --ignore=tests/browser & main=$!
 wait "$main"; main_status=$?
 # Then, beside the browser tests still running: the tests whose SQL has a path per dialect, on
 # the embedded SQLite database the zero-setup start uses (raw SQL, triggers that SQLite's table
-# rebuilds drop, the agenda's claims, the OAuth server's single-use claims).
+# rebuilds drop, the agenda's claims, the OAuth server's single-use claims, the campaign import
+# and its notices' claims).
 CARNET_TEST_DATABASE=sqlite run sqlite "$@" tests/test_response_cache.py \
   tests/test_screen_statements.py tests/test_agenda.py tests/test_agenda_reminders.py \
-  tests/test_catalogue.py tests/test_oauth.py
+  tests/test_catalogue.py tests/test_oauth.py tests/test_campaign.py
 sqlite_status=$?
 wait "$browser"; browser_status=$?
 echo "== failures of each process (full logs in $LOGS/)"
