@@ -11,10 +11,10 @@ For each size (default 100,000 and 1,000,000 persons), against a throwaway Postg
      peak resident memory (`ru_maxrss` of the child, from wait4), also sampling its RSS from
      /proc every 0.2 s to print the RSS after 25 %, 50 % and 100 % of the run;
   3. (--reimport) runs it again on the same file: idempotent, nothing is inserted;
-  4. empties the campaign tables before the next size.
+  4. empties the campaign tables before the next run (each --jobs value is a run).
 
     .venv/bin/python bench/campaign.py [--sizes 100000,1000000] [--email-share 0.7]
-                                       [--batch-size 2000] [--reimport] [--keep]
+                                       [--batch-size 2000] [--jobs 1,2] [--reimport] [--keep]
 
 Printed per size: lines, imported, seconds, persons/s, peak RSS (MiB) and the sampled RSS.
 Flat memory = the same peak RSS at 100 k and 1 M rows. Finalisation's accounts/s (part 5) is
@@ -102,12 +102,13 @@ def _rss_kib(pid: int) -> int | None:
     return None
 
 
-def run_import(env: dict[str, str], cwd: Path, csv_path: Path, batch_size: int) -> dict:
+def run_import(env: dict[str, str], cwd: Path, csv_path: Path, batch_size: int,
+               jobs: int = 1) -> dict:
     """Import in a child process: wall time, peak RSS (wait4) and sampled RSS."""
     started = time.monotonic()
     proc = subprocess.Popen(
         [*carnet_command(), "campaign", "import", str(csv_path), "--batch-size",
-         str(batch_size), "--report", str(csv_path) + ".report.csv"],
+         str(batch_size), "--jobs", str(jobs), "--report", str(csv_path) + ".report.csv"],
         env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=_die_with_parent)
     samples: list[tuple[float, int]] = []
@@ -140,7 +141,9 @@ def run_import(env: dict[str, str], cwd: Path, csv_path: Path, batch_size: int) 
     for share in (0.25, 0.5, 1.0):
         before = [rss for t, rss in samples if t <= elapsed * share]
         at[share] = max(before) if before else None
+    phases = [line.split(": ", 1)[-1] for line in stderr.splitlines() if "set-based" in line]
     return {"summary": summary, "seconds": elapsed, "peak_kib": usage.ru_maxrss,
+            "phases": phases[-1] if phases else "",
             "sampled_kib": at}
 
 
@@ -164,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--email-share", type=float, default=0.7)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL)
+    parser.add_argument("--jobs", default="1",
+                        help="comma-separated --jobs values of the importer, each one a run")
     parser.add_argument("--reimport", action="store_true", help="import each file twice")
     parser.add_argument("--keep", action="store_true", help="keep the CSV files")
     args = parser.parse_args(argv)
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env = server_env(database_url, None, generate_master_key())
     env["PYTHONPATH"] = str(ROOT)
+    env["LOG_LEVEL"] = "INFO"  # the importer logs its phase times (counts only)
     rows = []
     try:
         run_cli(["migrate"], env, work)
@@ -190,19 +196,23 @@ def main(argv: list[str] | None = None) -> int:
             write_csv(csv_path, n, args.email_share)
             print(f"generated {n} persons in {time.monotonic() - t0:.1f} s "
                   f"({csv_path.stat().st_size / 2**20:.0f} MiB)", flush=True)
-            runs = [("import", run_import(env, work, csv_path, args.batch_size))]
-            if args.reimport:
-                runs.append(("again", run_import(env, work, csv_path, args.batch_size)))
+            runs = []
+            for jobs in [int(j) for j in args.jobs.split(",") if j]:
+                runs.append((f"import, --jobs {jobs}",
+                             run_import(env, work, csv_path, args.batch_size, jobs)))
+                if args.reimport:
+                    runs.append((f"again, --jobs {jobs}",
+                                 run_import(env, work, csv_path, args.batch_size, jobs)))
+                asyncio.run(_empty(database_url))
             for label, result in runs:
                 s = result["summary"]
                 rows.append((n, label, s["lines"], s["imported"], result["seconds"],
                              s["lines"] / result["seconds"], result["peak_kib"],
                              result["sampled_kib"]))
-                print(f"  {label}: {json.dumps(s)}", flush=True)
+                print(f"  {label}: {json.dumps(s)}\n    {result['phases']}", flush=True)
             if not args.keep:
                 csv_path.unlink()
                 Path(str(csv_path) + ".report.csv").unlink(missing_ok=True)
-            asyncio.run(_empty(database_url))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -22,11 +22,15 @@ import pytest
 from pypdf import PdfReader
 from tortoise import connections
 
+from backend.crypto import Keyring, master_key_id, using_keyring
 from backend.identity import accounts
 from backend.identity.models import blind_indexes
+from backend.keys import cli as keys_cli
 from backend.onboarding import codes, importer, letters, notices
 from backend.onboarding.errors import CampaignFileInvalid
 from backend.onboarding.models import Campaign, NoticeChannel, NotifiedPerson, NotifiedStatus
+from backend.settings import decode_master_key, generate_master_key
+from tests.conftest import MASTER_KEY
 from tests.factories import PASSWORD, make_nir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -436,3 +440,53 @@ def test_the_command_imports_and_writes_the_report(server_env, migrated, tmp_pat
         cwd=ROOT, env={**server_env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
         timeout=120)
     assert refused.returncode == 2 and "colonnes obligatoires manquantes" in refused.stderr
+
+
+# --- master key rotation -------------------------------------------------------------------------
+
+
+async def test_rotation_reseals_notified_persons_and_codes_and_known_nirs_still_match(
+        rt, notifier, tmp_path):
+    old, new = decode_master_key(MASTER_KEY), generate_master_key()
+    new_key = decode_master_key(new)
+    nir, late_nir = make_nir("1"), make_nir("2")
+    await run_import(rt.settings, write(tmp_path, [line(nir, email="tourne@exemple.fr")], "a.csv"),
+                     now=datetime.now(UTC))
+    await notices.send_pending_notices(rt, 10)
+    [code] = CODE.findall(notifier.sent[0].text)
+
+    assert (await keys_cli.rotate_command(rt.settings, new))["resealed"] == 1  # the campaign row
+    switched = rt.settings.model_copy(update={"carnet_master_key": new,
+                                              "carnet_previous_master_keys": [MASTER_KEY]})
+    # A process still on the old key creates a patient meanwhile (indexed under the old key).
+    with using_keyring(Keyring(old)):
+        await accounts.create_patient(
+            nir=late_nir, birth_name="Tardif", first_names="Lise", birth_date=date(1980, 1, 1),
+            sex="F", birthplace="75056",
+            contact=accounts.ContactInput(email="lise@exemple.fr", phone=None, identifier=None,
+                                          password=PASSWORD))
+    with using_keyring(Keyring(new_key, [old])):
+        person = await NotifiedPerson.get(nir_index__in=blind_indexes("matricule", nir))
+        assert person.key_id == master_key_id(new_key) and person.email == "tourne@exemple.fr"
+        # The code's hash was made under the old key: still accepted.
+        assert codes.code_matches(switched, person.id, person.code_hash, code)
+        result, report = await run_import(
+            switched, write(tmp_path, [line(nir, email="x@exemple.fr"),
+                                       line(late_nir, sex="F", email="y@exemple.fr")], "b.csv"))
+    assert [(n, reason) for n, reason, _ in report] == [(2, "already_known"),
+                                                        (3, "already_known")]
+    assert result.imported == 0
+
+
+async def test_worker_processes_seal_rows_that_open_here(rt, tmp_path):
+    nirs = [make_nir("1") for _ in range(7)]
+    path = write(tmp_path, [line(n, email=f"w{i}@exemple.fr") for i, n in enumerate(nirs)]
+                 + [line("1234", email="z@exemple.fr")])
+    report: list[tuple[int, str, str]] = []
+    result = await importer.import_file(rt.settings, path, now=NOW, batch_size=2, jobs=2,
+                                        report=lambda *entry: report.append(entry))
+    assert (result.lines, result.imported, [r[:2] for r in report]) == (8, 7,
+                                                                      [(9, "nir_length")])
+    rows = await NotifiedPerson.all().order_by("id")
+    assert [r.matricule for r in rows] == nirs
+    assert [r.email for r in rows] == [f"w{i}@exemple.fr" for i in range(7)]

@@ -1,6 +1,6 @@
 """Operators' commands for opt-out campaigns (issue 15):
 
-    carnet campaign import FILE.csv [--name NAME] [--report PATH] [--batch-size N]
+    carnet campaign import FILE.csv [--name NAME] [--report PATH] [--batch-size N] [--jobs N]
     carnet campaign letters --out DIR [--batch-size N]
     carnet campaign send [--batch-size N]
 
@@ -40,6 +40,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--report", help="where the rejected lines go (default FILE.report.csv; "
                                       "- for stdout)")
     imp.add_argument("--batch-size", type=int, default=importer.BATCH_SIZE)
+    imp.add_argument("--jobs", type=int, default=1,
+                     help="worker processes checking and sealing lines (default 1: in-process)")
     let = campaign.add_parser("letters", help="write the pending letters as PDF batches")
     let.add_argument("--out", required=True, metavar="DIR")
     let.add_argument("--batch-size", type=int, default=letters.BATCH_SIZE,
@@ -76,6 +78,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> dict[str, Any
             writer.writerow(["ligne", "motif", "explication"])
             result = await importer.import_file(
                 settings, path, name=args.name, batch_size=max(1, args.batch_size),
+                jobs=max(1, args.jobs),
                 report=lambda line, reason, text: writer.writerow([line, reason, text]))
         summary = result.as_json()
         if target != "-":
