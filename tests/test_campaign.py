@@ -140,6 +140,8 @@ async def test_each_rejection_reason_comes_with_its_line_number(rt, tmp_path):
         line(make_nir("1"), email="h@exemple.fr", phone="12"),  # 14 bad phone
         line(make_nir("1"), born="2200-01-01", email="i@exemple.fr"),  # 15 in the future
     ]
+    long_line = line(make_nir("1"), email="k@exemple.fr", address="x" * 201,
+                     postal_code="75001", city="Paris")  # 19: too long
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=";")
         writer.writerow(HEADER)
@@ -148,15 +150,16 @@ async def test_each_rejection_reason_comes_with_its_line_number(rt, tmp_path):
         handle.write("\n")  # 17 blank: skipped
         writer.writerow(line(make_nir("2"), sex="F", born="1990-12-31",
                              email="j@exemple.fr"))  # 18 imported
+        writer.writerow(long_line)
 
     result, report = await run_import(rt.settings, path)
 
     assert [(n, reason) for n, reason, _ in report] == [
         (3, "nir_key"), (4, "birth_date"), (8, "duplicate"), (9, "missing_contact"),
         (10, "email"), (11, "sex"), (12, "nir_length"), (13, "address"), (14, "phone"),
-        (15, "birth_date"), (16, "columns")]
+        (15, "birth_date"), (16, "columns"), (19, "too_long")]
     assert report[2][2] == "NIR en double dans le fichier (première occurrence ligne 5)."
-    assert (result.lines, result.imported, result.rejected, result.duplicates) == (15, 4, 10, 1)
+    assert (result.lines, result.imported, result.rejected, result.duplicates) == (16, 4, 11, 1)
     assert await NotifiedPerson.all().count() == 4
     [letter] = await NotifiedPerson.filter(channel=NoticeChannel.LETTER)
     assert json.loads(letter.postal_address)["lines"] == ["3 place du Marché", "Escalier C"]

@@ -8,7 +8,9 @@ once to hash it (SHA-256: the same file imported again is the same campaign), th
    structure and key with python-stdnum, the INS traits, the birth date, the e-mail and phone,
    the postal address, a way to reach the person), and a good line is sealed at once (every
    identity field, the address and contacts, as backend/identity/fields.py seals them) with
-   the blind index of its NIR. Nothing of a line outlives its batch in the process.
+   the blind index of its NIR. Nothing of a line outlives its batch in the process. With
+   `--jobs N` the batches are checked and sealed by N worker processes (at most 2 N batches in
+   flight), the parent reading the file and copying their results in the file's order.
 2. **Into a staging table** (TEMP, on one connection held for the import): on PostgreSQL with
    `COPY` (asyncpg's `copy_records_to_table`), on SQLite with batched INSERTs. Rejected lines
    go there too (their number and reason only), so the report comes out in line order.
@@ -85,6 +87,7 @@ OPTIONAL = ("address", "postal_code", "city", "email", "phone")
 # Reason codes of the report and their explanations (no value of the line is ever quoted).
 REASONS = {
     "columns": "Nombre de colonnes différent de l'en-tête.",
+    "too_long": "Un champ dépasse 200 caractères.",
     "nir_length": InvalidNir.MESSAGES["length"],
     "nir_format": InvalidNir.MESSAGES["format"],
     "nir_sex_digit": InvalidNir.MESSAGES["sex_digit"],
@@ -193,8 +196,7 @@ def normalise_nir_reason(nir: str) -> None:
 def check_line(fields: dict[str, str]) -> dict[str, Any]:
     """The line's values, checked and normalised; raises LineRejected(reason)."""
     if any(len(v) > _MAX_FIELD for v in fields.values()):
-        raise LineRejected("address" if len(fields.get("address", "")) > _MAX_FIELD
-                           else "columns")
+        raise LineRejected("too_long")
     try:
         born = _birth_date(fields["birth_date"])
     except LineRejected:
@@ -412,13 +414,17 @@ class _Staging:
         self.raw = raw
         self.postgres = postgres
 
+    # The pool's connections time commands out after 30 s (backend/db.py: for requests); a
+    # national file's set-based statements run for minutes, or hours.
+    TIMEOUT = 24 * 3600.0
+
     def sql(self, text: str) -> str:
         return text if self.postgres else re.sub(r"\$(\d+)", r"?\1", text)
 
     async def execute(self, text: str, *args: Any) -> int:
         """Runs one statement; returns the rows it changed."""
         if self.postgres:
-            status = await self.raw.execute(text, *args)
+            status = await self.raw.execute(text, *args, timeout=self.TIMEOUT)
             tail = status.rsplit(" ", 1)[-1]
             return int(tail) if tail.isdigit() else 0
         cursor = await self.raw.execute(self.sql(text), args)
@@ -428,7 +434,7 @@ class _Staging:
 
     async def script(self, text: str) -> None:
         if self.postgres:
-            await self.raw.execute(text)
+            await self.raw.execute(text, timeout=self.TIMEOUT)
         else:
             await self.raw.executescript(text)
 
@@ -436,7 +442,8 @@ class _Staging:
         if not records:
             return
         if self.postgres:
-            await self.raw.copy_records_to_table(table, records=records, columns=columns)
+            await self.raw.copy_records_to_table(table, records=records, columns=columns,
+                                                 timeout=self.TIMEOUT)
         else:
             marks = ",".join("?" * len(columns))
             async with self.transaction():
@@ -448,7 +455,8 @@ class _Staging:
         """Streams a query's rows (a server-side cursor on PostgreSQL: call inside a
         transaction)."""
         if self.postgres:
-            async for record in self.raw.cursor(text, *args, prefetch=1000):
+            async for record in self.raw.cursor(text, *args, prefetch=1000,
+                                                timeout=self.TIMEOUT):
                 yield tuple(record)
         else:
             async with self.raw.execute(self.sql(text), args) as cursor:
