@@ -493,3 +493,25 @@ async def test_worker_processes_seal_rows_that_open_here(rt, tmp_path):
     rows = await NotifiedPerson.all().order_by("id")
     assert [r.matricule for r in rows] == nirs
     assert [r.email for r in rows] == [f"w{i}@exemple.fr" for i in range(7)]
+
+
+async def test_a_crash_before_the_commit_leaves_nothing_and_the_next_run_imports_all(
+        rt, tmp_path, monkeypatch):
+    path = write(tmp_path, [line(make_nir("1"), email=f"c{i}@exemple.fr") for i in range(6)])
+    real_execute = importer._Staging.execute
+
+    async def crash_after_the_insert(self, text, *args):
+        if text == importer._RACED:  # the insert ran, in the same transaction
+            raise RuntimeError("killed")
+        return await real_execute(self, text, *args)
+
+    monkeypatch.setattr(importer._Staging, "execute", crash_after_the_insert)
+    with pytest.raises(RuntimeError):
+        await run_import(rt.settings, path)
+    assert await NotifiedPerson.all().count() == 0
+    monkeypatch.undo()
+
+    result, report = await run_import(rt.settings, path)
+    assert (result.imported, report) == (6, [])
+    # The batches that reach the database are bounded, whatever the file's size.
+    assert [len(b) for b in importer.raw_batches(path, 4)] == [4, 2]
