@@ -18,6 +18,7 @@ TASK_MODULES = (
     "backend.agenda.jobs",
     "backend.messaging.jobs",
     "backend.oauth.jobs",
+    "backend.onboarding.jobs",
     "backend.records.jobs",
 )
 

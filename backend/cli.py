@@ -482,6 +482,17 @@ def _stop_children(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
 
+def _campaign(command: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
+    """`carnet campaign ...` with the runtime builder (its notices need the notifier)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from backend.bootstrap import build_runtime
+
+        return command(args, build_runtime)
+
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet personal health space")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -542,12 +553,14 @@ def build_parser() -> argparse.ArgumentParser:
     from backend.identity import cli as identity_cli
     from backend.keys import cli as keys_cli
     from backend.oauth import cli as oauth_cli
+    from backend.onboarding import cli as onboarding_cli
 
     identity_cli.add_parsers(sub)
     keys_cli.add_parsers(sub)
     audit_cli.add_parsers(sub)
     access_cli.add_parsers(sub)
     oauth_cli.add_parsers(catalogue_cli.add_parsers(sub))
+    onboarding_cli.add_parsers(sub)
     documents = sub.add_parser("documents", help="medical record maintenance")
     documents.add_argument("action", choices=["purge"],
                            help="purge: delete soft-deleted documents past their retention")
@@ -557,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
             "access": access_cli.cmd_access,
             "apps": oauth_cli.with_credentials(catalogue_cli.cmd_apps),
             "keys": keys_cli.cmd_keys,
+            "campaign": _campaign(onboarding_cli.cmd_campaign),
             "audit": audit_cli.cmd_audit,
             "documents": cmd_documents,
             "professional": identity_cli.cmd_professional,

@@ -33,6 +33,7 @@ MODEL_MODULES = [
     "backend.agenda.models",
     "backend.catalogue.models",
     "backend.oauth.models",
+    "backend.onboarding.models",
 ]
 
 # Raised by asyncpg / the OS when PostgreSQL is down or restarting; the API answers these with a

@@ -173,6 +173,13 @@ class Settings(BaseSettings):
     # Requests one catalogue app may make per minute with its access tokens, all patients
     # together (429 with Retry-After beyond).
     app_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    # Opt-out campaigns (backend/onboarding): a notified person may refuse (or activate early)
+    # until import time + this many days, with the provisional code of their notice; the public
+    # page the notices name; notice senders' lease and attempts (as the agenda's notices).
+    opt_out_window_days: int = Field(default=42, ge=1, le=365)
+    campaign_page_url: str = "http://localhost:3000/activation"
+    campaign_notice_lease_seconds: int = Field(default=300, ge=10, le=86_400)
+    campaign_notice_max_attempts: int = Field(default=5, ge=1, le=100)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # GraphiQL, introspection and "Did you mean" suggestions: on in dev, off in production,
     # unless set explicitly (None means: the environment's default).
@@ -355,6 +362,14 @@ class Settings(BaseSettings):
                 or parts.fragment:
             raise ValueError("expected an http:// or https:// URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("campaign_page_url")
+    @classmethod
+    def _check_campaign_page_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+            raise ValueError("expected an http:// or https:// URL without a fragment")
+        return value
 
     @model_validator(mode="after")
     def _psc_settings_go_together(self) -> Settings:

@@ -115,6 +115,12 @@ GLOBAL = {
     "procrastinate_events": "the queue's job history (status changes)",
     "procrastinate_periodic_defers": "the periodic ticks already deferred, one per task",
     "procrastinate_workers": "the workers' heartbeats",
+    # Opt-out campaigns (issue 15): the persons a campaign notifies are not patients yet (no
+    # person row until finalisation) and are found by the blind index of their NIR (refusal,
+    # activation, the importer's "already known" join with person.matricule_index); distributed
+    # by nir_index if ever needed, like person's matricule lookup table.
+    "campaign": "one row per imported file",
+    "campaign_person": "notified persons, no person yet; found by NIR blind index",
 }
 
 # UNIQUE constraints (other than primary keys) on patient-owned and co-located tables that do

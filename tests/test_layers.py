@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 DOMAINS = ["identity", "records", "access", "profile", "messaging", "announcements", "audit",
-           "catalogue",
+           "catalogue", "onboarding",
            "keys", "notifications"]
 
 

@@ -43,6 +43,7 @@ LATER = [importlib.import_module("backend.migrations.0019_agenda"),
          importlib.import_module("backend.migrations.0021_catalogue"),
          importlib.import_module("backend.migrations.0022_oauth"),
          importlib.import_module("backend.migrations.0023_job_queue"),
+         importlib.import_module("backend.migrations.0024_campaign"),
          importlib.import_module("backend.migrations.0027_carers")]
 PATIENT_OF = {**MIGRATION.PATIENT_OF, **{t: e for m in LATER for t, e in m.PATIENT_OF.items()}}
 VERSIONED = {*MIGRATION.TABLES, *(t for m in LATER for t in m.TABLES)}

@@ -75,6 +75,23 @@ class _SealedModel(Model):
         await super().save(*args, update_fields=update_fields, **kwargs)
 
 
+# Other domains' rows sealed the same way (e.g. backend/onboarding's notified persons): they
+# subclass this, and `carnet keys rotate` re-seals every registered subclass (sealed_models()).
+SealedModel = _SealedModel
+
+
+def sealed_models() -> list[type[_SealedModel]]:
+    """Every registered model with sealed identity fields, Person and Account first."""
+    from tortoise import Tortoise
+
+    found: list[type[_SealedModel]] = [Person, Account]
+    for app in Tortoise.apps.values():
+        for model in app.values():
+            if issubclass(model, _SealedModel) and model not in found:
+                found.append(model)
+    return found
+
+
 class Sex(StrEnum):
     MALE = "M"
     FEMALE = "F"

@@ -52,7 +52,7 @@ from tortoise.transactions import in_transaction
 
 from backend.crypto import Keyring, derive_key, using_keyring
 from backend.crypto import master_key_id as _fingerprint
-from backend.identity.models import Account, Person
+from backend.identity.models import Account, Person, sealed_models
 from backend.keys.models import DataKey
 from backend.settings import Settings, decode_master_key
 
@@ -250,6 +250,7 @@ async def rotate(settings: Settings, new_master: bytes, *, batch_size: int = ROT
 
 # --- identity rows ---------------------------------------------------------------------------
 
+# Person and Account, then every other domain's sealed rows (identity.models.sealed_models).
 IDENTITY_MODELS = (Person, Account)
 
 
@@ -260,7 +261,7 @@ async def check_identities_readable(settings: Settings, new_master: bytes) -> No
     new_id = master_key_id(new_master)
     masters = known_master_keys(settings) | {new_id: new_master}
     unknown: set[str] = set()
-    for model in IDENTITY_MODELS:
+    for model in sealed_models():
         ids = await model.exclude(key_id=new_id).distinct().values_list("key_id", flat=True)
         unknown |= set(ids) - masters.keys()  # type: ignore[arg-type]
     if unknown:
@@ -280,7 +281,7 @@ async def reseal_identities(settings: Settings, new_master: bytes, *,
     ring = Keyring(new_master, [k for k in masters.values() if k != new_master])
     count = 0
     with using_keyring(ring):
-        for model in IDENTITY_MODELS:
+        for model in sealed_models():
             last_id = 0
             while True:
                 async with in_transaction() as conn:

@@ -22,7 +22,7 @@ UNVERSIONED: tuple[str, ...] = ()
 
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', '0023_job_queue')]
+    dependencies = [('carnet', '0024_campaign')]
 
     initial = False
 
