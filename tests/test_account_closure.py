@@ -365,3 +365,25 @@ async def test_two_concurrent_purge_runs_delete_each_account_once(world):
     # The patient of the fixture, not closed, is untouched.
     assert await Document.filter(person_id=world.person.id).count() == 1
     assert await DataKey.filter(person_id=world.person.id).count() == 1
+
+
+async def test_a_professional_in_a_conversation_no_longer_reads_or_writes_it(world):
+    from tests.messaging_helpers import MESSAGES, SEND, start
+
+    started = await start(world.gql, world.gp_token, world.account, body="Vos résultats")
+    assert started["__typename"] == "ConversationStarted", started
+    conversation_id = started["conversation"]["id"]
+    read = {"c": conversation_id, "first": 10, "after": None, "before": None}
+    before = (await world.gql(MESSAGES, read, token=world.gp_token))["data"]["messages"]
+    assert [e["node"]["body"] for e in before["edges"]] == ["Vos résultats"]
+    await _close(world)
+    after = await world.gql(MESSAGES, read, token=world.gp_token)
+    assert after["data"]["messages"] is None or after["data"]["messages"]["edges"] == [], after
+    sent = (await world.gql(SEND, {"c": conversation_id, "body": "Encore là ?", "att": []},
+                            token=world.gp_token))["data"]["sendMessage"]
+    assert sent["__typename"] == "ConversationNotFound", sent
+    # Reopened: the conversation is back.
+    closed = await _sign_in_closed(world)
+    await world.gql(REOPEN, {"t": closed["reopenTicket"]})
+    again = (await world.gql(MESSAGES, read, token=world.gp_token))["data"]["messages"]
+    assert [e["node"]["body"] for e in again["edges"]] == ["Vos résultats"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -399,8 +399,12 @@ async def conversation_for(viewer: Viewer, conversation_id: str) -> Conversation
         conv_uuid = uuid.UUID(str(conversation_id))
     except ValueError:
         return None
+    # Not in a closed space (issue 15 part 6): its professionals no longer read or write it.
     return await Conversation.filter(
-        id=conv_uuid, participants__account_id=viewer.account_id).first()
+        id=conv_uuid, participants__account_id=viewer.account_id).exclude(
+        patient_id__in=Subquery(Account.filter(status=AccountStatus.CLOSED,
+                                               person_id__isnull=False).values("person_id")),
+    ).first()
 
 
 async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, body: str,
