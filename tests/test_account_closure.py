@@ -15,7 +15,8 @@ import pytest
 from tortoise import Tortoise, connections
 from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldInstance
 
-from backend.audit.models import AuditEvent, AuditKind
+from backend.audit.models import AccessLogEntry, AuditEvent, AuditKind
+from backend.audit.verify import verify_all
 from backend.closure import services as closure
 from backend.identity import matching
 from backend.identity import services as identity
@@ -255,6 +256,11 @@ async def test_deletion_on_request_shreds_the_data_keys_and_deletes_the_blobs(wo
     assert profile_services.unseal(data_key, "allergy", world.allergy.id,
                                    bytes(entry["text_encrypted"]))
 
+    # The professional reads the record: the patient's access log has entries.
+    assert (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
+        "patientRecord"] is not None
+    logged = await AccessLogEntry.filter(patient_id=person_id).count()
+    assert logged > 0
     closed = await _close(world, delete_now=True)
     assert closed["deletionRequested"] is True
     now = rt.clock()
@@ -286,6 +292,10 @@ async def test_deletion_on_request_shreds_the_data_keys_and_deletes_the_blobs(wo
     kinds = await _kinds(account_id)
     for kind in ("account.closed", "account.deletion_requested", "account.purged"):
         assert kinds.count(kind) == 1, kinds
+    # The access log outlives the record (no health data in it), and its chain still verifies.
+    assert await AccessLogEntry.filter(patient_id=person_id).count() == logged
+    report = await verify_all()
+    assert report.ok and report.chains >= 1
     # Signing in: unknown now, like any wrong identifier.
     body = await world.gql(LOGIN, {"identifier": EMAIL, "password": PASSWORD})
     assert body["data"]["login"]["__typename"] == "InvalidCredentials"
