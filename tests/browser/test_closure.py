@@ -1,8 +1,8 @@
 """Clôturer mon espace in a real browser, against a real API whose codes go to a real SMTP
 server (`mailbox`): the export offered first, the warning, the current password, then the
 emailed code; the tab lands on the login page saying the space is closed; the account is CLOSED
-and signing in again opens no session (the page says the space is closed and may be reopened).
-Every step is checked with axe at 390 and 1280 px."""
+and signing in again opens no session (the page says the space is closed and may be reopened);
+"Rouvrir mon espace" reopens it and signs in. Every step is checked with axe at 390 and 1280 px."""
 
 from __future__ import annotations
 
@@ -87,6 +87,17 @@ async def test_closing_my_space_with_password_and_code(
     code = await mailbox.next_code(address, seen=seen)
     await page.get_by_label("Code à 6 chiffres").fill(code)
     await page.get_by_role("button", name="Valider").click()
-    await expect(page.get_by_text("Vous avez clôturé votre espace.")).to_be_visible()
+    await expect(page.locator("#login-space-closed")).to_contain_text(
+        "Vous avez clôturé votre espace.")
     await expect(page).to_have_url(web.at("/connexion/code"))
+    await expect(page.locator("#login-code")).to_have_count(0)
     await check_at_widths(page, "closure-sign-in-again")
+    account = await account_by_identifier(address)
+    assert account is not None and account.status is AccountStatus.CLOSED
+
+    # Reopening: signed in, everything as it was.
+    await page.locator("#login-reopen").click()
+    await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
+    await expect(page.get_by_role("banner").locator("#signed-in-as")).to_contain_text(address)
+    account = await account_by_identifier(address)
+    assert account is not None and account.status is AccountStatus.ACTIVE

@@ -78,3 +78,30 @@ async def test_a_wrong_code_or_password_says_so(fake_api: FakeApi) -> None:
     assert fake_api.called("ConfirmAccountClosure")[0].variables["deleteNow"] is False
     assert state.closure_error and state.closure_step == "form"  # ask for a new code
     assert state.signed_in
+
+
+async def test_a_closed_space_is_reopened_from_the_code_page(fake_api: FakeApi) -> None:
+    from carnet_web.state import login as login_module
+    from carnet_web.state.login import LoginState
+
+    assert validate(SCHEMA, parse(login_module.REOPEN_ACCOUNT.payload["query"])) == []
+    assert validate(SCHEMA, parse(login_module.VERIFY_LOGIN_CODE.payload["query"])) == []
+    state = LoginState()
+    state._take_challenge({"challengeId": "defi", "expiresAt": "2030-01-01T00:00:00+00:00",
+                           "maskedDestination": "n***u@example.fr", "channel": "EMAIL",
+                           "resendsLeft": 3})
+    fake_api.answer("VerifyLoginCode", {"verifyLoginCode": {
+        "__typename": "AccountClosed", "message": "Vous avez clôturé votre espace.",
+        "reopenTicket": "ticket-secret"}})
+    await run(state.verify({"code": "123456"}))
+    assert state.space_closed and not state.signed_in
+    assert state.space_closed_message.startswith("Vous avez clôturé votre espace.")
+    assert "ticket-secret" not in json.dumps(state.dict(), default=str)  # server side only
+    fake_api.answer("ReopenAccount", {"reopenAccount": {
+        "__typename": "Session", "token": "jeton", "expiresAt": "2030-01-01T00:00:00+00:00",
+        "idleTimeoutSeconds": 1800}})
+    fake_api.answer("Me", {"me": {"identifier": "jean@example.fr", "role": "PATIENT"}})
+    events = await run(state.reopen())
+    assert fake_api.called("ReopenAccount")[0].variables == {"ticket": "ticket-secret"}
+    assert state.signed_in and not state.space_closed
+    assert redirects(events) == ["/"]
