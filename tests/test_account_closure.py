@@ -381,7 +381,7 @@ async def test_two_concurrent_purge_runs_delete_each_account_once(world):
 
 
 async def test_a_professional_in_a_conversation_no_longer_reads_or_writes_it(world):
-    from tests.messaging_helpers import MESSAGES, SEND, start
+    from tests.messaging_helpers import CONVERSATIONS, MESSAGES, SEND, start
 
     started = await start(world.gql, world.gp_token, world.account, body="Vos résultats")
     assert started["__typename"] == "ConversationStarted", started
@@ -392,6 +392,8 @@ async def test_a_professional_in_a_conversation_no_longer_reads_or_writes_it(wor
     await _close(world)
     after = await world.gql(MESSAGES, read, token=world.gp_token)
     assert after["data"]["messages"] is None or after["data"]["messages"]["edges"] == [], after
+    listed = (await world.gql(CONVERSATIONS, {"first": 10}, token=world.gp_token))["data"]
+    assert listed["conversations"]["edges"] == []
     sent = (await world.gql(SEND, {"c": conversation_id, "body": "Encore là ?", "att": []},
                             token=world.gp_token))["data"]["sendMessage"]
     assert sent["__typename"] == "ConversationNotFound", sent
@@ -400,3 +402,5 @@ async def test_a_professional_in_a_conversation_no_longer_reads_or_writes_it(wor
     await world.gql(REOPEN, {"t": closed["reopenTicket"]})
     again = (await world.gql(MESSAGES, read, token=world.gp_token))["data"]["messages"]
     assert [e["node"]["body"] for e in again["edges"]] == ["Vos résultats"]
+    listed = (await world.gql(CONVERSATIONS, {"first": 10}, token=world.gp_token))["data"]
+    assert [e["node"]["id"] for e in listed["conversations"]["edges"]] == [conversation_id]
