@@ -39,6 +39,7 @@ from backend.audit.queries import AccessLogQueries
 from backend.audit.types import AccessLogReferenceData
 from backend.catalogue.queries import CatalogueQueries
 from backend.catalogue.types import CatalogueReferenceData
+from backend.closure.mutations import ClosureMutations
 from backend.errors import CarnetMaskErrors
 from backend.graphql_documents import CarnetDocuments, DocumentService
 from backend.graphql_limits import DeadlineSignal, OperationTimedOut, document_limits_rule
@@ -94,7 +95,7 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations, FeedMutations, AgendaMutations, OAuthMutations):
+               AccessMutations, FeedMutations, AgendaMutations, OAuthMutations, ClosureMutations):
     pass
 
 

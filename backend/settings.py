@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     # A care relationship without any access by the professional for this many days is no
     # longer a ground to read the record (backend/access/policy.py).
     care_relationship_expiry_days: int = Field(default=3 * 365, ge=1, le=36_500)
+    # A closed space (backend/closure) is kept read-only, for nobody, this many years, then
+    # purged; deletion on request happens within CLOSED_DELETION_DAYS (the purge job must run
+    # at least daily).
+    closed_archive_years: int = Field(default=10, ge=1, le=100)
+    closed_deletion_days: int = Field(default=90, ge=0, le=365)
     # An emergency (break-glass) access stays open this many hours.
     emergency_access_hours: int = Field(default=24, ge=1, le=24 * 7)
     # Contact-change codes (sent to a new, unverified address) per account per day, and per

@@ -27,13 +27,43 @@ async def counts() -> dict[str, int]:
             for t in TABLES}
 
 
+async def _missing_columns(conn, postgres: bool, model) -> list[tuple[str, str]]:
+    """(column, SQL type) of the model's columns later migrations add (all nullable or
+    defaulted: timestamps and flags)."""
+    table = model._meta.db_table
+    if postgres:
+        rows = await conn.execute_query_dict(
+            "SELECT column_name AS name FROM information_schema.columns "
+            f"WHERE table_name = '{table}'")
+    else:
+        rows = await conn.execute_query_dict(f"PRAGMA table_info({table})")
+    present = {r["name"] for r in rows}
+    missing = []
+    for name, column in model._meta.fields_db_projection.items():
+        if column not in present:
+            kind = type(model._meta.fields_map[name]).__name__
+            missing.append((column, "BOOLEAN NULL" if kind == "BooleanField"
+                            else "TIMESTAMP NULL"))
+    return missing
+
+
 async def old_rows(conversation: uuid.UUID, now: dt.datetime) -> uuid.UUID:
     from backend.records.models import Document, DocumentSource
     from tests.factories import create_patient
 
-    account = await create_patient(email="migrate@example.fr")
     conn = connections.get("default")
     postgres = conn.capabilities.dialect == "postgres"
+    from backend.identity.models import Account
+
+    # Today's code writes the account and the document: columns later migrations add to them
+    # (nullable or defaulted) are there only while it does.
+    later = {model: await _missing_columns(conn, postgres, model)
+             for model in (Account, Document)}
+    for model, columns in later.items():
+        for column, sql_type in columns:
+            await conn.execute_script(
+                f"ALTER TABLE {model._meta.db_table} ADD COLUMN {column} {sql_type}")
+    account = await create_patient(email="migrate@example.fr")
 
     def marks(n: int) -> str:
         return ", ".join(f"${i}" if postgres else "?" for i in range(1, n + 1))
@@ -62,6 +92,10 @@ async def old_rows(conversation: uuid.UUID, now: dt.datetime) -> uuid.UUID:
         clinical_date=dt.date(2026, 1, 1), author_account_id=account.id,
         source=DocumentSource.PATIENT_UPLOAD, content_type="application/pdf", size=1,
         sha256="0" * 64, blob_name=uuid.uuid4().hex, data_key_id=1)
+    for model, columns in later.items():
+        for column, _ in columns:
+            await conn.execute_script(
+                f"ALTER TABLE {model._meta.db_table} DROP COLUMN {column}")
     await conn.execute_query(
         f"INSERT INTO message_attachment (message_id, document_id) VALUES ({marks(2)})",
         [value(last), value(document.id)])

@@ -363,10 +363,13 @@ async def test_audit_trail_records_logins_without_secrets(gql, notifier, clean):
 
 
 async def test_inactive_accounts_cannot_log_in(gql, notifier, clean):
-    account = await create_patient(email="closed@example.fr")
-    await Account.filter(id=account.id).update(status="closed")
-    body = await gql(LOGIN, {"identifier": "closed@example.fr", "password": PASSWORD})
-    assert body["data"]["login"]["__typename"] == "InvalidCredentials"
+    # Locked and pending accounts are refused like a wrong password. (A closed space signs in,
+    # only to be reopened: no session opens, tests/test_account_closure.py.)
+    for status in ("locked", "pending"):
+        account = await create_patient(email=f"{status}@example.fr")
+        await Account.filter(id=account.id).update(status=status)
+        body = await gql(LOGIN, {"identifier": f"{status}@example.fr", "password": PASSWORD})
+        assert body["data"]["login"]["__typename"] == "InvalidCredentials"
 
 
 async def test_rate_limits_see_the_forwarded_client_address(migrated, server_env, clean):

@@ -80,7 +80,7 @@ from backend.access.models import (
 from backend.app_scopes import DOCUMENTS_READ, PROFILE_READ
 from backend.audit import access_log
 from backend.audit.models import AccessGround, AccessKind
-from backend.identity.models import Account, Person, Professional
+from backend.identity.models import Account, AccountStatus, Person, Professional
 from backend.records.models import Visibility
 
 # A relationship's last access is written at most this often (reads stay read-only otherwise).
@@ -370,7 +370,10 @@ async def access_for(viewer: RecordViewer | None, patient_id: int, *, expiry_day
     if not isinstance(viewer, ProfessionalViewer):
         return nothing(viewer, patient_id)
     professional = await Professional.get_or_none(id=viewer.professional_id)
-    if professional is None or await is_blocked(patient_id, professional.id):
+    # A block, or a closed space (issue 15 part 6: professionals lose access at once): one query.
+    if professional is None or await Account.filter(
+            Q(status=AccountStatus.CLOSED) | Q(blocks__professional_id=professional.id),
+            person_id=patient_id).exists():
         return nothing(viewer, patient_id)
     matrix = await matrix_for(professional.profession, professional.specialty)
     if matrix is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from backend.access.errors import (
@@ -53,7 +54,7 @@ from backend.audit.models import AccessKind
 from backend.document_types import DocumentType
 from backend.i18n import N_
 from backend.identity import matching, notices
-from backend.identity.models import Account, Person, Professional
+from backend.identity.models import Account, AccountStatus, Person, Professional
 from backend.keys import services as keys
 from backend.runtime import Runtime
 from backend.text import clean_text
@@ -425,8 +426,10 @@ async def my_patients(viewer: ProfessionalViewer, *, expiry_days: int, first: in
     ids = {r.patient_id for r in relationships} | {e.patient_id for e in emergencies}
     if not ids:
         return []
+    # Who blocked them, or closed their space (issue 15 part 6): left out.
     blocked = set(await Account.filter(
-        person_id__in=sorted(ids), blocks__professional_id=professional.id,
+        Q(status=AccountStatus.CLOSED) | Q(blocks__professional_id=professional.id),
+        person_id__in=sorted(ids),
     ).values_list("person_id", flat=True))
     settings = {s.patient_id: s for s in await PatientAccessSettings.filter(
         patient_id__in=sorted(ids))}

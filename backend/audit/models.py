@@ -20,6 +20,11 @@ class AuditKind(StrEnum):
     PASSWORD_CHANGED = "account.password_changed"
     CONTACT_CHANGED = "account.contact_changed"
     ACCOUNT_CREATED = "account.created"
+    # Closure and after (backend/closure): closed (archived), reopened, deletion asked, purged.
+    ACCOUNT_CLOSED = "account.closed"
+    ACCOUNT_REOPENED = "account.reopened"
+    ACCOUNT_DELETION_REQUESTED = "account.deletion_requested"
+    ACCOUNT_PURGED = "account.purged"
     # A professional named a patient whose INS traits did not match (or was throttled).
     IDENTITY_MATCH_FAILED = "identity.match_failed"
     IDENTITY_MATCH_RATE_LIMITED = "identity.match_rate_limited"

@@ -4,6 +4,7 @@ passwords, tokens or health data); the allow-list below enforces it."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from backend.audit.models import AuditEvent, AuditKind
 
@@ -18,11 +19,14 @@ async def record(
     account_id: int | None,
     outcome: str,
     address: str | None = None,
+    using_db: Any = None,
     **detail: object,
 ) -> AuditEvent:
+    """`using_db`: a transaction to write the event in (it is written with what it records)."""
     unknown = set(detail) - ALLOWED_DETAIL_KEYS
     if unknown:
         raise ValueError(f"audit details not allowed: {sorted(unknown)}")
     return await AuditEvent.create(
-        kind=kind, account_id=account_id, outcome=outcome, address=address, detail=detail
+        kind=kind, account_id=account_id, outcome=outcome, address=address, detail=detail,
+        using_db=using_db,
     )

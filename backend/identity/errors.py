@@ -69,3 +69,20 @@ class InvalidInput(IdentityError):
 
 class SessionNotFound(IdentityError):
     message = N_("Session introuvable.")
+
+
+class AccountIsClosed(IdentityError):
+    """Identifier, password and code were right, but the patient closed their space: no
+    session opens. `reopen_ticket` (one use, valid as long as a code) lets them reopen it
+    (`reopenAccount`) or ask for its deletion (`requestAccountDeletion`), and nothing else."""
+
+    message = N_("Vous avez clôturé votre espace. Vous pouvez le rouvrir tant qu'il est "
+                 "archivé.")
+
+    def __init__(self, reopen_ticket: str, closed_at: object, purge_after: object,
+                 deletion_requested: bool) -> None:
+        super().__init__()
+        self.reopen_ticket = reopen_ticket
+        self.closed_at = closed_at
+        self.purge_after = purge_after
+        self.deletion_requested = deletion_requested

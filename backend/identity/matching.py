@@ -29,7 +29,7 @@ from backend.audit.models import AuditKind
 from backend.identity.errors import IdentityError
 from backend.identity.ins import InvalidNir, normalise_nir
 from backend.identity.lookup import person_by_matricule
-from backend.identity.models import Person
+from backend.identity.models import Account, AccountStatus, Person
 from backend.kv import hash_tag
 from backend.runtime import Runtime
 
@@ -132,6 +132,11 @@ async def find_patient(rt: Runtime, requester: Requester, claim: PatientClaim) -
     person = await person_by_matricule(matricule) if matricule else None
     if (person is None or _normalised_name(person.birth_name) != _normalised_name(claim.birth_name)
             or person.birth_date != claim.birth_date):
+        await _record_failure(requester)
+        raise PatientNotFound()
+    if await Account.filter(person_id=person.id, status=AccountStatus.CLOSED).exists():
+        # A closed space takes no deposit, message, appointment or relationship: answered
+        # like a mismatch (issue 15 part 6), so a closure is not disclosed either.
         await _record_failure(requester)
         raise PatientNotFound()
     return IdentityMatch(person, rt, requester)

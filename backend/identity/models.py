@@ -195,6 +195,12 @@ class Account(_SealedModel):
     notification_channel = fields.CharEnumField(CodeChannel, max_length=5, null=True)
     notify_new_document = fields.BooleanField(default=True)
     notify_new_message = fields.BooleanField(default=True)
+    # Closure (backend/closure): when the patient closed their space, when it is purged (the
+    # archive period, or the deletion they asked for), and a purge runner's claim on the row.
+    closed_at = fields.DatetimeField(null=True)
+    purge_after = fields.DatetimeField(null=True, db_index=True)
+    deletion_requested_at = fields.DatetimeField(null=True)
+    purge_claimed_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "account"

@@ -22,6 +22,7 @@ code is sent in the background), nor the later tries tell whether an account exi
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,7 @@ from backend.identity import notices, passwords
 from backend.identity.codes import Challenge, CodeStore
 from backend.identity.contacts import InvalidContact, normalise_email, normalise_phone
 from backend.identity.errors import (
+    AccountIsClosed,
     ChannelUnavailable,
     CodeDeliveryFailed,
     CodeExpired,
@@ -57,6 +59,8 @@ from backend.runtime import Runtime
 log = logging.getLogger(__name__)
 
 CODES_WINDOW_SECONDS = 900
+# Who may sign in with identifier + password + code: a closed space too, only to be reopened.
+SIGN_IN_STATUSES = (AccountStatus.ACTIVE, AccountStatus.CLOSED)
 
 
 @dataclass
@@ -221,6 +225,11 @@ CODE_TEXTS = {
                 N_("Votre code de vérification Carnet est {code}. Il est valable {minutes} "
                    "minutes.\n"
                    "Ne le communiquez à personne : Carnet ne vous le demandera jamais.")),
+    "closure": (N_("Carnet : votre code de clôture de votre espace"),
+                N_("Votre code de clôture de votre espace Carnet est {code}. Il est valable "
+                   "{minutes} minutes.\n"
+                   "Ne le communiquez à personne : Carnet ne vous le demandera jamais.\n"
+                   "Si vous n'avez rien demandé, changez votre mot de passe.")),
     "reset": (N_("Carnet : votre code de réinitialisation du mot de passe"),
               N_("Votre code de réinitialisation du mot de passe Carnet est {code}. Il est "
                  "valable {minutes} minutes.\n"
@@ -236,7 +245,7 @@ def _code_text(code: str, minutes: int, purpose: str, language: str) -> tuple[st
             gettext(text, language).format(code=code, minutes=minutes))
 
 
-async def _send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller,
+async def send_code(rt: Runtime, challenge: Challenge, code: str, caller: Caller,
                      language: str) -> None:
     # Sending codes costs money and can harass: a few per account per quarter hour.
     key = f"codes-sent:{hash_tag(challenge.account_id)}"
@@ -270,7 +279,8 @@ async def start_login(
     tag = _identifier_tag(rt, identifier)
     account = await account_by_identifier(identifier)
     await _guard_password_check(rt, tag, caller, account.id if account else None)
-    usable = account is not None and account.status is AccountStatus.ACTIVE
+    # A closed space signs in too, to be reopened (verify_login then opens no session).
+    usable = account is not None and account.status in SIGN_IN_STATUSES
     ok = await passwords.verify_password(account.password_hash if usable else None, password)
     if not ok:
         await audit.record(AuditKind.LOGIN_PASSWORD_FAILED,
@@ -290,7 +300,7 @@ async def start_login(
     )
     await audit.record(AuditKind.LOGIN_PASSWORD_OK, account_id=account.id, outcome="success",
                        address=caller.address, channel=chosen.value)
-    await _send_code(rt, challenge, code, caller, account.language)
+    await send_code(rt, challenge, code, caller, account.language)
     return challenge
 
 
@@ -306,11 +316,11 @@ async def resend_code(rt: Runtime, *, challenge_id: str, caller: Caller) -> Chal
         raise TooManyAttempts()
     challenge, code = reissued
     account = await Account.get_or_none(id=challenge.account_id)
-    await _send_code(rt, challenge, code, caller, account.language if account else "fr")
+    await send_code(rt, challenge, code, caller, account.language if account else "fr")
     return challenge
 
 
-async def _check_code(
+async def check_code(
     rt: Runtime, *, challenge_id: str, code: str, purpose: str, caller: Caller,
     owner_id: int | None = None,
 ) -> Challenge:
@@ -325,7 +335,8 @@ async def _check_code(
     if owner_id is not None and challenge.account_id != owner_id:
         raise CodeExpired()
     account = await Account.get_or_none(id=challenge.account_id)
-    if account is None or account.status is not AccountStatus.ACTIVE:
+    allowed = SIGN_IN_STATUSES if purpose == "login" else (AccountStatus.ACTIVE,)
+    if account is None or account.status not in allowed:
         raise CodeExpired()
     await _try_code(rt, store, challenge, code, tag=_identifier_tag(rt, account.identifier),
                     account_id=account.id, caller=caller)
@@ -360,9 +371,23 @@ async def _try_code(rt: Runtime, store: CodeStore, challenge: Challenge, code: s
 async def verify_login(
     rt: Runtime, *, challenge_id: str, code: str, caller: Caller
 ) -> tuple[str, SessionRecord]:
-    challenge = await _check_code(rt, challenge_id=challenge_id, code=code, purpose="login",
+    challenge = await check_code(rt, challenge_id=challenge_id, code=code, purpose="login",
                                   caller=caller)
     account = await Account.get(id=challenge.account_id)
+    if account.status is AccountStatus.CLOSED:
+        # Closed: no session (nothing of the space may be read or written), only a ticket to
+        # reopen it or ask for its deletion (backend/closure).
+        ticket = await issue_reopen_ticket(rt, account.id)
+        await audit.record(AuditKind.LOGIN_SUCCEEDED, account_id=account.id, outcome="denied",
+                           address=caller.address, reason="closed")
+        raise AccountIsClosed(ticket, account.closed_at, account.purge_after,
+                              account.deletion_requested_at is not None)
+    return await open_session(rt, account, caller)
+
+
+async def open_session(rt: Runtime, account: Account, caller: Caller
+                       ) -> tuple[str, SessionRecord]:
+    """A new session for an account that proved who it is (login, reopening)."""
     token, record = await session_store(rt).create(
         account_id=account.id, role=account.role.value, address=caller.address,
         user_agent=caller.user_agent, person_id=account.person_id,
@@ -371,6 +396,26 @@ async def verify_login(
     await audit.record(AuditKind.LOGIN_SUCCEEDED, account_id=account.id, outcome="success",
                        address=caller.address, session=record.id)
     return token, record
+
+
+def _reopen_key(rt: Runtime, ticket: str) -> str:
+    return f"reopen:{keyed_hash(rt.settings.master_key(), 'reopen-ticket', ticket)}"
+
+
+async def issue_reopen_ticket(rt: Runtime, account_id: int) -> str:
+    """A one-use ticket (256 bits, kept as a keyed hash, valid OTP_TTL_SECONDS) naming a
+    closed account whose owner just signed in with password and code."""
+    ticket = secrets.token_urlsafe(32)
+    await rt.kv.set(_reopen_key(rt, ticket), str(account_id), ttl=rt.settings.otp_ttl_seconds)
+    return ticket
+
+
+async def consume_reopen_ticket(rt: Runtime, ticket: str) -> int | None:
+    """The account a reopen ticket names, once (atomically consumed); None if unknown."""
+    if not ticket or len(ticket) > 128:
+        return None
+    value = await rt.kv.getdel(_reopen_key(rt, ticket))
+    return int(value) if value else None
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -413,8 +458,8 @@ async def logout(rt: Runtime, viewer: Viewer, caller: Caller) -> None:
                        address=caller.address, session=viewer.session_id)
 
 
-async def _end_sessions(rt: Runtime, account_id: int, *, except_id: str | None = None
-                        ) -> list[str]:
+async def end_sessions(rt: Runtime, account_id: int, *, except_id: str | None = None
+                       ) -> list[str]:
     """Revoke the account's sessions (but `except_id`), then announce it: every worker
     closes those sessions' sockets. Returns the ids revoked."""
     revoked = await session_store(rt).revoke_all(account_id, except_id=except_id)
@@ -423,7 +468,7 @@ async def _end_sessions(rt: Runtime, account_id: int, *, except_id: str | None =
 
 
 async def logout_everywhere(rt: Runtime, viewer: Viewer, caller: Caller) -> int:
-    revoked = await _end_sessions(rt, viewer.account_id)
+    revoked = await end_sessions(rt, viewer.account_id)
     await audit.record(AuditKind.LOGOUT_EVERYWHERE, account_id=viewer.account_id,
                        outcome="success", address=caller.address)
     return len(revoked)
@@ -446,7 +491,9 @@ def greeting_name(first_names: str) -> str:
 # --- sensitive changes: current password + a fresh code -------------------------------------
 
 
-async def _confirm_password(rt: Runtime, account: Account, password: str, caller: Caller) -> None:
+async def confirm_current_password(rt: Runtime, account: Account, password: str,
+                                   caller: Caller) -> None:
+    """The step-up's first half: the current password (throttled like login)."""
     await _throttle_address(rt, caller, "login")
     tag = _identifier_tag(rt, account.identifier)
     address_key = await _guard_password_check(rt, tag, caller, account.id)
@@ -460,7 +507,7 @@ async def request_password_change(
     caller: Caller,
 ) -> Challenge:
     account = await Account.get(id=viewer.account_id)
-    await _confirm_password(rt, account, current_password, caller)
+    await confirm_current_password(rt, account, current_password, caller)
     chosen = channel or account.preferred_channel
     destination = notices.verified_destination(account, chosen)
     if destination is None:
@@ -468,7 +515,7 @@ async def request_password_change(
     challenge, code = await code_store(rt).issue(
         account_id=account.id, purpose="password", channel=chosen.value, destination=destination
     )
-    await _send_code(rt, challenge, code, caller, account.language)
+    await send_code(rt, challenge, code, caller, account.language)
     return challenge
 
 
@@ -491,11 +538,11 @@ async def confirm_password_change(
 ) -> None:
     account = await Account.get(id=viewer.account_id)
     _check_new_password(new_password, account.identifier)
-    await _check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
+    await check_code(rt, challenge_id=challenge_id, code=code, purpose="password",
                       caller=caller, owner_id=viewer.account_id)
     await _set_password(account, new_password)
     # Other devices must sign in again with the new password.
-    await _end_sessions(rt, account.id, except_id=viewer.session_id)
+    await end_sessions(rt, account.id, except_id=viewer.session_id)
     await audit.record(AuditKind.PASSWORD_CHANGED, account_id=account.id, outcome="success",
                        address=caller.address)
 
@@ -543,7 +590,7 @@ async def request_password_reset(
     challenge, code = await store.issue(
         account_id=account.id, purpose="reset", channel=chosen.value, destination=destination,
         payload=payload, slot=f"reset:{hash_tag(tag)}")
-    notices.later(_send_code(rt, challenge, code, caller, account.language),
+    notices.later(send_code(rt, challenge, code, caller, account.language),
                   what="password reset code")
     return challenge
 
@@ -570,7 +617,7 @@ async def confirm_password_reset(
         raise CodeExpired()  # closed since the code was sent
     await _set_password(account, new_password)
     # Whoever held a session (the person who forgot, or someone who took it) signs in again.
-    revoked = await _end_sessions(rt, account.id)
+    revoked = await end_sessions(rt, account.id)
     await audit.record(AuditKind.PASSWORD_CHANGED, account_id=account.id, outcome="success",
                        address=caller.address, reason="reset")
     notices.later(notices.tell_every_contact(rt, account.id, notices.PASSWORD_CHANGED,
@@ -595,20 +642,20 @@ async def request_contact_change(
     except InvalidContact as exc:
         raise InvalidInput(exc.field, exc.text) from None
     account = await Account.get(id=viewer.account_id)
-    await _confirm_password(rt, account, current_password, caller)
+    await confirm_current_password(rt, account, current_password, caller)
     await _throttle_contact_codes(rt, account.id, destination)
     challenge, code = await code_store(rt).issue(
         account_id=account.id, purpose="contact", channel=channel.value, destination=destination,
         payload={"field": channel.value, "value": destination},
     )
-    await _send_code(rt, challenge, code, caller, account.language)
+    await send_code(rt, challenge, code, caller, account.language)
     return challenge
 
 
 async def confirm_contact_change(
     rt: Runtime, viewer: Viewer, *, challenge_id: str, code: str, caller: Caller
 ) -> Account:
-    challenge = await _check_code(rt, challenge_id=challenge_id, code=code, purpose="contact",
+    challenge = await check_code(rt, challenge_id=challenge_id, code=code, purpose="contact",
                                   caller=caller, owner_id=viewer.account_id)
     if not challenge.payload:
         raise CodeExpired()

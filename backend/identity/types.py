@@ -110,6 +110,21 @@ class LoginTicketInvalid(Error):
     pass
 
 
+@translates(errors.AccountIsClosed)
+@strawberry.type(description="Identifier, password and code were right, but I closed my space: "
+                             "no session opens. Within the archive period I may reopen it "
+                             "(reopenAccount) or ask for its deletion (requestAccountDeletion) "
+                             "with reopenTicket (one use, valid as long as a code); nothing "
+                             "else.")
+class AccountClosed(Error):
+    reopen_ticket: str
+    closed_at: datetime
+    purge_after: datetime = strawberry.field(
+        description="When the space is purged (the end of the archive period, or the "
+                    "deletion I asked for).")
+    deletion_requested: bool
+
+
 @strawberry.type(description="A code was sent; answer with verifyLoginCode (or the matching "
                              "confirmation mutation) before expiresAt.")
 class LoginChallenge:
@@ -297,7 +312,8 @@ LoginResult = Annotated[
     strawberry.union("LoginResult"),
 ]
 VerifyLoginCodeResult = Annotated[
-    Session | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked,
+    Session | InvalidCode | CodeExpired | TooManyAttempts | RateLimited | TemporarilyLocked
+    | AccountClosed,
     strawberry.union("VerifyLoginCodeResult"),
 ]
 ResendLoginCodeResult = Annotated[

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -399,8 +399,12 @@ async def conversation_for(viewer: Viewer, conversation_id: str) -> Conversation
         conv_uuid = uuid.UUID(str(conversation_id))
     except ValueError:
         return None
+    # Not in a closed space (issue 15 part 6): its professionals no longer read or write it.
     return await Conversation.filter(
-        id=conv_uuid, participants__account_id=viewer.account_id).first()
+        id=conv_uuid, participants__account_id=viewer.account_id).exclude(
+        patient_id__in=Subquery(Account.filter(status=AccountStatus.CLOSED,
+                                               person_id__isnull=False).values("person_id")),
+    ).first()
 
 
 async def send_message(rt: Runtime, viewer: Viewer, *, conversation_id: str, body: str,
@@ -538,12 +542,17 @@ async def conversation_summaries(settings: Settings, viewer: Viewer, *, first: i
     selected = ",".join([*_columns(Conversation, "c"), *_columns(Message, "m"),
                          '"k"."person_id" "k__person_id"', '"k"."master_key_id" "k__master"',
                          '"k"."wrapped_key" "k__wrapped"', f'{unread} "unread"'])
-    where = []
+    where: list[str] = []
     joined = (f'FROM "conversation" "c" JOIN "conversation_participant" "p" '
               f'ON "p"."conversation_id"="c"."id" AND "p"."account_id"={param(me)} '
               f'LEFT JOIN "message" "m" ON "m"."seq"="c"."last_seq" '
               f'AND "m"."conversation_id"="c"."id" '
               f'LEFT JOIN "data_key" "k" ON "k"."id"="c"."data_key_id"')
+    # Not those of a closed space (issue 15 part 6): their professionals no longer read them.
+    # (Placeholders in the order of the text: SQLite's are positional.)
+    closed = param(AccountStatus.CLOSED.value)
+    where.append('NOT EXISTS (SELECT 1 FROM "account" "x" '  # noqa: S608 (a placeholder)
+                 f'WHERE "x"."person_id"="c"."patient_id" AND "x"."status"={closed})')
     if conversation_id is not None:
         where.append(f'"c"."id"={param(conversation_id if postgres else str(conversation_id))}')
     position = decode_conversation_cursor(after)

@@ -28,7 +28,7 @@ UNVERSIONED = ("carer_grant",)
 
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', '0025_access_log_app')]
+    dependencies = [('carnet', '0026_closure')]
 
     initial = False
 
@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Document',
             name='hidden_from_representatives',
-            field=fields.BooleanField(default=False),
+            field=fields.BooleanField(default=False, db_default=False),
         ),
         VERSIONS.VersionTriggers(("document",), with_table=False),
     ]

@@ -41,7 +41,7 @@ class Document(Model):
     visibility = fields.CharEnumField(Visibility, max_length=32, default=Visibility.NORMAL)
     # DMP's INVISIBLE_REPRESENTANTS_LEGAUX: a minor's document their legal representatives
     # never read (set by the depositing professional; the access policy's proxy access).
-    hidden_from_representatives = fields.BooleanField(default=False)
+    hidden_from_representatives = fields.BooleanField(default=False, db_default=False)
     release_at = fields.DatetimeField(null=True)
     seen_by_patient_at = fields.DatetimeField(null=True)
     # When the patient was told a professional's document arrived (at deposit, or at its

@@ -24,7 +24,7 @@ from carnet_web.components.ui import (
     success_callout,
 )
 from carnet_web.i18n import LANGUAGE_NAMES, N_, t, tf
-from carnet_web.routes import CONNECTED_APPS_ROUTE
+from carnet_web.routes import CONNECTED_APPS_ROUTE, PROFILE_ROUTE
 from carnet_web.state.account import (
     CODE,
     CONTACT_BUTTONS,
@@ -34,6 +34,7 @@ from carnet_web.state.account import (
     ROUTE,
     AccountState,
 )
+from carnet_web.state.closure import CLOSURE_BUTTON, ClosureState
 
 TITLE: Final = N_("Mon compte")
 FORM_WIDTH: Final = "28em"
@@ -505,6 +506,111 @@ def _connected_apps() -> rx.Component:
     )
 
 
+# --- closing my space (patients) -------------------------------------------------------------
+
+
+def _closure_request_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text(t("Pour commencer, confirmez votre mot de passe actuel : nous vous "
+                      "enverrons ensuite un code.")),
+            _current_password("account-closure-current", ClosureState.closure_field_key,
+                              focus=True),
+            _closure_buttons(t("Recevoir un code"), submit_id="account-closure-submit"),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=ClosureState.request_closure,
+        reset_on_submit=False,
+        aria_label=t("Clôturer mon espace"),
+        width="100%",
+    )
+
+
+def _closure_buttons(submit: Any, *, submit_id: str) -> rx.Component:
+    return rx.flex(
+        rx.button(submit, type="submit", size="3", color_scheme="red",
+                  loading=ClosureState.closure_busy, disabled=~ClosureState.is_hydrated,
+                  id=submit_id),
+        rx.button(t("Annuler"), type="button", on_click=ClosureState.cancel_closure,
+                  variant="soft", color_scheme="gray", size="3"),
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def _closure_code_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text(
+                rx.cond(ClosureState.closure_channel == "SMS",
+                        t("Un code à 6 chiffres vient d'être envoyé par SMS au"),
+                        t("Un code à 6 chiffres vient d'être envoyé par e-mail à")),
+                " ",
+                rx.text.strong(ClosureState.closure_masked, id="account-closure-destination"),
+                ".",
+                overflow_wrap="anywhere",
+            ),
+            _code_input("account-closure-code", ClosureState.closure_field_key),
+            rx.el.label(
+                rx.checkbox(name="delete_now", id="account-closure-delete-now", size="2"),
+                t("Supprimer aussi mon espace dans les 3 mois, au lieu de l'archiver"),
+                html_for="account-closure-delete-now",
+                display="flex",
+                gap="0.5em",
+                align_items="center",
+            ),
+            _closure_buttons(t("Clôturer mon espace"), submit_id="account-closure-confirm"),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=ClosureState.confirm_closure,
+        reset_on_submit=False,
+        aria_label=t("Confirmez la clôture de votre espace"),
+        width="100%",
+    )
+
+
+def _closure() -> rx.Component:
+    return section(
+        t("Clôturer mon espace"),
+        rx.text(t("Avant de clôturer votre espace, exportez votre dossier : une fois clôturé, "
+                  "vous ne pourrez plus vous y connecter, sauf pour le rouvrir.")),
+        rx.link(t("Exporter mon dossier (page Mon profil médical)"), href=PROFILE_ROUTE,
+                id="account-closure-export"),
+        rx.cond(
+            ClosureState.closure_step == "",
+            rx.button(t("Clôturer mon espace"), on_click=ClosureState.start_closure,
+                      variant="soft", color_scheme="red", size="2", id=CLOSURE_BUTTON),
+            rx.card(
+                rx.vstack(
+                    rx.heading(t("Clôturer mon espace"), as_="h3", size="4"),
+                    rx.callout.root(
+                        rx.callout.icon(rx.icon("triangle-alert", aria_hidden="true")),
+                        rx.callout.text(t(
+                            "Attention : toutes vos sessions seront fermées, et les "
+                            "professionnels de santé comme les applications n'auront plus "
+                            "accès à votre dossier. Rien n'est supprimé : votre espace est "
+                            "archivé 10 ans et vous pouvez le rouvrir d'ici là, sauf si vous "
+                            "demandez sa suppression.")),
+                        color_scheme="amber",
+                        id="account-closure-warning",
+                    ),
+                    error_callout(ClosureState.closure_error, id="account-closure-error"),
+                    rx.cond(ClosureState.closure_step == FORM, _closure_request_form(),
+                            _closure_code_form()),
+                    spacing="4",
+                    width="100%",
+                ),
+                id="account-closure-change",
+                max_width=FORM_WIDTH,
+                width="100%",
+            ),
+        ),
+        id="account-closure",
+    )
+
+
 def _content() -> rx.Component:
     return page_body(
         page_header(t("Mon compte"),
@@ -517,7 +623,8 @@ def _content() -> rx.Component:
             rx.cond(
                 AccountState.error == "",
                 rx.fragment(_identity(), _contacts(), _password(), _preferences(),
-                            _connected_apps()),
+                            _connected_apps(),
+                            rx.cond(AccountState.is_patient, _closure())),
             ),
         ),
     )

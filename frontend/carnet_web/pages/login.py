@@ -261,6 +261,31 @@ def _resend() -> rx.Component:
     )
 
 
+def _reopen() -> rx.Component:
+    """Password and code were right, but I closed my space: reopen it (or start again)."""
+    return rx.vstack(
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info", aria_hidden="true")),
+            rx.callout.text(LoginState.space_closed_message),
+            id="login-space-closed",
+            role="status",
+        ),
+        rx.text(t("En rouvrant votre espace, tout redevient comme avant : les professionnels de "
+                  "santé et les applications que vous aviez autorisés retrouvent leur accès.")),
+        rx.flex(
+            rx.button(t("Rouvrir mon espace"), on_click=LoginState.reopen, size="3",
+                      loading=LoginState.busy, disabled=~LoginState.is_hydrated,
+                      id="login-reopen"),
+            rx.link(t("Recommencer la connexion"), href=LOGIN_ROUTE, size="2"),
+            spacing="4",
+            align="center",
+            wrap="wrap",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def _code_content() -> rx.Component:
     return rx.vstack(
         page_header(t("Saisissez votre code")),
@@ -277,8 +302,7 @@ def _code_content() -> rx.Component:
         ),
         _countdown(),
         _messages(),
-        _code_form(),
-        _resend(),
+        rx.cond(LoginState.space_closed, _reopen(), rx.fragment(_code_form(), _resend())),
         spacing="4",
         max_width=FORM_WIDTH,
         width="100%",

@@ -65,9 +65,23 @@ VERIFY_LOGIN_CODE: Final = api.operation(
         __typename
         ... on Session { token expiresAt idleTimeoutSeconds }
         ... on Error { message }
+        ... on AccountClosed { reopenTicket }
         ... on InvalidCode { attemptsLeft }
         ... on RateLimited { retryAfterSeconds }
         ... on TemporarilyLocked { retryAfterSeconds }
+      }
+    }
+    """
+)
+
+#: A closed space's owner reopens it with the ticket of `AccountClosed` (backend/closure).
+REOPEN_ACCOUNT: Final = api.operation(
+    """
+    mutation ReopenAccount($ticket: String!) {
+      reopenAccount(ticket: $ticket) {
+        __typename
+        ... on Session { token expiresAt idleTimeoutSeconds }
+        ... on Error { message }
       }
     }
     """
@@ -176,6 +190,11 @@ def locked_message(seconds: int, language: str = "fr") -> str:
         "Veuillez réessayer dans {wait}.", wait=wait_text(seconds, language))
 
 
+#: Password and code were right, but the space is closed (`AccountClosed`).
+SPACE_CLOSED: Final = N_("Vous avez clôturé votre espace. Vous pouvez le rouvrir tant qu'il "
+                         "est archivé.")
+
+
 def channel_unavailable_message(channel: str, language: str = "fr") -> str:
     return gettext(language, NO_PHONE if channel == "SMS" else NO_EMAIL)
 
@@ -231,6 +250,8 @@ def code_error_message(result: Mapping[str, Any], language: str = "fr") -> str:
         return gettext(language, CODE_EXPIRED)
     if kind == "TooManyAttempts":
         return gettext(language, TOO_MANY_ATTEMPTS)
+    if kind == "AccountClosed":
+        return gettext(language, SPACE_CLOSED)
     return common_message(result, language) or fallback_message(result, language)
 
 
@@ -298,6 +319,11 @@ class LoginState(SessionState):
     psc_login_url: str = ""
 
     _challenge_id: str = ""
+    # Password and code were right, but the space is closed: it may be reopened (the ticket of
+    # `AccountClosed`, one use, kept server side only).
+    space_closed: bool = False
+    space_closed_message: str = ""
+    _reopen_ticket: str = ""
     _expires_at: str = ""  # ISO 8601, from the API
     _countdown_run: int = 0  # each countdown loop exits when a newer one starts
 
@@ -319,6 +345,7 @@ class LoginState(SessionState):
         self.error = ""
         self.info = ""
         self.busy = False
+        self.space_closed, self.space_closed_message, self._reopen_ticket = False, "", ""
         if self.signed_in:
             return rx.redirect(home_route_for(self.account_role))
         return None
@@ -379,6 +406,7 @@ class LoginState(SessionState):
     # --- /connexion/code --------------------------------------------------------------
 
     def _take_challenge(self, challenge: Mapping[str, Any]) -> None:
+        self.space_closed, self.space_closed_message, self._reopen_ticket = False, "", ""
         self._challenge_id = str(challenge["challengeId"])
         self._expires_at = str(challenge["expiresAt"])
         self.masked_destination = str(challenge["maskedDestination"])
@@ -455,16 +483,43 @@ class LoginState(SessionState):
         )
         self.busy = False
         result = data["verifyLoginCode"]
+        if result.get("__typename") == "AccountClosed":
+            self._reopen_ticket = str(result.get("reopenTicket") or "")
+            self.space_closed = True
+            self.space_closed_message = code_error_message(result, self.lang)
+            return
         if result.get("__typename") != "Session":
             self.error = code_error_message(result, self.lang)
             self.code_field_key += 1
             return
-        token = str(result["token"])
+        async for event in self._open_session(str(result["token"])):
+            yield event
+
+    async def _open_session(self, token: str) -> AsyncIterator[EventSpec]:
         self._api_token = token  # so the next query runs as the new session
         identifier, role = await self._whoami()
         self._sign_in(token, identifier, role)
         self._drop_challenge()
         yield rx.redirect(self._after_sign_in(role))
+
+    @rx.event
+    @api_errors(error="error", busy="busy")
+    async def reopen(self) -> AsyncIterator[EventSpec | None]:
+        """"Rouvrir mon espace": the closed space is active again, as it was; signed in."""
+        if self.busy or not self._reopen_ticket:
+            return
+        self.busy = True
+        self.error = ""
+        yield
+        ticket, self._reopen_ticket = self._reopen_ticket, ""
+        result = (await self._query(REOPEN_ACCOUNT, {"ticket": ticket}))["reopenAccount"]
+        self.busy = False
+        self.space_closed = False
+        if result.get("__typename") != "Session":
+            self.error = code_error_message(result, self.lang)
+            return
+        async for event in self._open_session(str(result["token"])):
+            yield event
 
     def _after_sign_in(self, role: str) -> str:
         """The page asked for before signing in (once), if this account may use it; else
