@@ -16,6 +16,7 @@ from backend.settings import Settings
 TASK_MODULES = (
     "backend.access.jobs",
     "backend.agenda.jobs",
+    "backend.closure.jobs",
     "backend.messaging.jobs",
     "backend.oauth.jobs",
     "backend.onboarding.jobs",
