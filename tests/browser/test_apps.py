@@ -97,6 +97,9 @@ async def operator_references_apps(now: datetime) -> tuple[str, str]:
     return str(app.id), str(other.id)
 
 
+WEIGHTS = "query { measurements(kind: WEIGHT) { unit points { value } } }"
+
+
 def basic(client_id: str, secret: str) -> dict[str, str]:
     raw = f"{client_id}:{secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
@@ -256,6 +259,15 @@ async def test_catalogue_consent_token_connected_apps_revoke(
                                 data={"token": tokens["access_token"]})).json()
         assert seen["active"] is True and seen["client_id"] == app_id
         assert seen["scope"].split() == [REQUIRED]  # exactly what was granted
+        # The app reads the patient's data with its token (GraphQL), within its scope only.
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        read = (await http.post("/graphql", headers=bearer, json={
+            "query": WEIGHTS})).json()
+        assert "errors" not in read and read["data"]["measurements"]["unit"] == "kg", read
+        outside = (await http.post("/graphql", headers=bearer, json={
+            "query": "query { documents(first: 1) { totalCount } }"})).json()
+        assert outside["data"] is None
+        assert outside["errors"][0]["extensions"]["code"] == "INSUFFICIENT_SCOPE"
 
     # --- "Applications connectées", from "Mon compte" ---------------------------------------
     await page.goto(web.url + "/mon-compte")
@@ -299,6 +311,10 @@ async def test_catalogue_consent_token_connected_apps_revoke(
         seen = (await http.post("/oauth/introspect", headers=auth,
                                 data={"token": tokens["access_token"]})).json()
         assert seen == {"active": False}
+        # The app's next call fails: its token signs nobody in any more.
+        after = (await http.post("/graphql", json={"query": WEIGHTS}, headers={
+            "Authorization": f"Bearer {tokens['access_token']}"})).json()
+        assert after["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED", after
         refreshed = await http.post("/oauth/token", headers=auth, data={
             "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
         assert refreshed.status_code == 400, refreshed.text
