@@ -52,6 +52,7 @@ from backend.messaging.subscriptions import MessagingSubscriptions
 from backend.messaging.types import MessagingReferenceData
 from backend.oauth.mutations import OAuthMutations
 from backend.oauth.queries import OAuthQueries
+from backend.onboarding.mutations import OnboardingMutations
 from backend.profile import fhir_export
 from backend.profile.mutations import ProfileMutations
 from backend.profile.queries import PatientRecordProfile, ProfileQueries
@@ -95,7 +96,8 @@ class Query(SystemQueries, IdentityQueries, RecordQueries, MessagingQueries,
 
 @strawberry.type
 class Mutation(IdentityMutations, RecordMutations, MessagingMutations, ProfileMutations,
-               AccessMutations, FeedMutations, AgendaMutations, OAuthMutations, ClosureMutations):
+               AccessMutations, FeedMutations, AgendaMutations, OAuthMutations, ClosureMutations,
+               OnboardingMutations):
     pass
 
 

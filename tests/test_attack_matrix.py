@@ -95,6 +95,13 @@ TABLE: dict[tuple[str, str], Case | str] = {
                                                    "(tests/test_oauth.py)",
     ("Mutation.authorizeApp", "clientId"): "a client id names a public, referenced app; the "
                                            "code is the caller's own (tests/test_oauth.py)",
+    ("Mutation.revokeAppAccess", "appId"): "an app id names a public, referenced app; only the "
+                                           "caller's own grant of it is revoked, anything else "
+                                           "answers AppNotConnected (tests/test_oauth_consent.py)",
+    # Carers (issue 15 part 8): a grant id is looked up among the caller's own grants only.
+    ("Mutation.revokeCarer", "id"): "looked up among the caller's own carers only: another "
+                                    "patient's grant and an unknown id answer CarerNotFound "
+                                    "alike (tests/test_carers.py)",
     ("Query.patientRecord", "patientId"): Case("patient", owner="doctor"),
     ("PatientRecord.document", "id"): Case("document", owner="doctor"),
     ("PatientRecord.documents", "filter.authorProfessionalId"): Case("victim_author",

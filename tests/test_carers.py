@@ -256,3 +256,13 @@ def test_the_fhir_security_label_marks_a_document_hidden_from_representatives():
                             "code": "INVISIBLE_REPRESENTANTS_LEGAUX"}]}]
     assert _hidden_from_representatives(resource(flagged))
     assert not _hidden_from_representatives(resource([{"coding": [{"code": "N"}]}]))
+
+
+async def test_another_patients_carer_cannot_be_revoked(gql, family):
+    carer = await _grant(gql, family, ["DOCUMENTS"])
+    for token, grant_id in ((family["bob_token"], carer["id"]),
+                            (family["alice_token"], "999999"),
+                            (family["alice_token"], "not-an-id")):
+        answer = (await gql(REVOKE, {"id": grant_id}, token=token))["data"]["revokeCarer"]
+        assert answer["__typename"] == "CarerNotFound"
+    assert "errors" not in await family["space"](DOCUMENTS)  # still granted

@@ -88,6 +88,11 @@ class NotifiedPerson(SealedModel):
     letter_batch = fields.CharField(max_length=64, null=True)
     # When the email went out, or the letter's PDF was written: the notice is done.
     sent_at = fields.DatetimeField(null=True)
+    # The person's refusal, early activation or the account's creation after the window
+    # (backend/onboarding/activation.py, finalisation.py): when, and the Person it made.
+    decided_at = fields.DatetimeField(null=True)
+    person: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "carnet.Person", related_name="campaign_notices", null=True, on_delete=fields.SET_NULL)
     created_at = fields.DatetimeField()
 
     class Meta:
