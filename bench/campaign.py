@@ -17,8 +17,11 @@ For each size (default 100,000 and 1,000,000 persons), against a throwaway Postg
                                        [--batch-size 2000] [--jobs 1,2] [--reimport] [--keep]
 
 Printed per size: lines, imported, seconds, persons/s, peak RSS (MiB) and the sampled RSS.
-Flat memory = the same peak RSS at 100 k and 1 M rows. Finalisation's accounts/s (part 5) is
-not measured yet. The throwaway database and files are removed at the end (--keep keeps the
+Flat memory = the same peak RSS at 100 k and 1 M rows. Then (--finalise N, default 20,000) the
+finalisation (part 5): the windows of N imported persons are moved into the past and two
+`carnet campaign finalise` processes run at once (two workers, FOR UPDATE SKIP LOCKED): accounts
+created per second, and a check that each person got exactly one account. The throwaway
+database and files are removed at the end (--keep keeps the
 CSV files), also on Ctrl-C and SIGTERM.
 """
 
@@ -147,6 +150,41 @@ def run_import(env: dict[str, str], cwd: Path, csv_path: Path, batch_size: int,
             "sampled_kib": at}
 
 
+async def _sql(database_url: str, statement: str, *args: object) -> object:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1))
+    try:
+        return await conn.fetchval(statement, *args)
+    finally:
+        await conn.close()
+
+
+def run_finalise(env: dict[str, str], cwd: Path, database_url: str, n: int) -> dict:
+    """Move N windows into the past, then two finalisers at once (child processes)."""
+    asyncio.run(_sql(database_url, "UPDATE campaign_person SET window_ends_at = now() - "
+                     "interval '1 second' WHERE id IN (SELECT id FROM campaign_person "
+                     "ORDER BY id LIMIT $1)", n))
+    started = time.monotonic()
+    procs = [subprocess.Popen([*carnet_command(), "campaign", "finalise"], env=env, cwd=cwd,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              preexec_fn=_die_with_parent) for _ in range(2)]
+    outputs = [p.communicate() for p in procs]
+    elapsed = time.monotonic() - started
+    for proc, (_, err) in zip(procs, outputs, strict=True):
+        if proc.returncode != 0:
+            raise RuntimeError(f"finalise failed:\n{err.decode(errors='replace')[-3000:]}")
+    created = sum(json.loads(out.decode().strip().splitlines()[-1])["created"]
+                  for out, _ in outputs)
+    accounts = asyncio.run(_sql(database_url, "SELECT count(*) FROM account a JOIN "
+                                "campaign_person c ON c.person_id = a.person_id"))
+    persons = asyncio.run(_sql(database_url, "SELECT count(*) FROM campaign_person WHERE "
+                               "status = 'created'"))
+    asyncio.run(_sql(database_url, "TRUNCATE account, person CASCADE"))
+    return {"created": created, "seconds": elapsed,
+            "exactly_once": created == n == accounts == persons}
+
+
 async def _empty(database_url: str) -> None:
     import asyncpg
 
@@ -171,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated --jobs values of the importer, each one a run")
     parser.add_argument("--reimport", action="store_true", help="import each file twice")
     parser.add_argument("--keep", action="store_true", help="keep the CSV files")
+    parser.add_argument("--finalise", type=int, default=20_000,
+                        help="persons finalised by two workers after the first import (0: no)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -185,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     env["PYTHONPATH"] = str(ROOT)
     env["LOG_LEVEL"] = "INFO"  # the importer logs its phase times (counts only)
     rows = []
+    finalised: list[tuple[int, dict]] = []
     try:
         run_cli(["migrate"], env, work)
         print(f"# campaign import: PostgreSQL, python {platform.python_version()}, "
@@ -200,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             for jobs in [int(j) for j in args.jobs.split(",") if j]:
                 runs.append((f"import, --jobs {jobs}",
                              run_import(env, work, csv_path, args.batch_size, jobs)))
+                if args.finalise and jobs == int(args.jobs.split(",")[0]):
+                    finalised.append((n, run_finalise(env, work, database_url,
+                                                      min(args.finalise, n))))
                 if args.reimport:
                     runs.append((f"again, --jobs {jobs}",
                                  run_import(env, work, csv_path, args.batch_size, jobs)))
@@ -230,6 +274,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {n:,} | {label} | {lines:,} | {imported:,} | {seconds:.1f} | {rate:,.0f} | "
               f"{_mib(peak)} | {_mib(sampled[0.25])} / {_mib(sampled[0.5])} / "
               f"{_mib(sampled[1.0])} |")
+    if finalised:
+        print()
+        print("| persons in file | finalised | workers | seconds | accounts/s | one account each |")
+        print("|---:|---:|---:|---:|---:|---|")
+        for n, f in finalised:
+            print(f"| {n:,} | {f['created']:,} | 2 | {f['seconds']:.1f} | "
+                  f"{f['created'] / f['seconds']:,.0f} | {f['exactly_once']} |")
     return 0
 
 

@@ -21,11 +21,12 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from backend import db
-from backend.onboarding import importer, letters, notices
+from backend.onboarding import finalisation, importer, letters, notices
 from backend.onboarding.errors import CampaignError
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
@@ -48,6 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="letters (pages) per PDF file")
     send = campaign.add_parser("send", help="send the pending email notices")
     send.add_argument("--batch-size", type=int, default=notices.BATCH_SIZE)
+    fin = campaign.add_parser("finalise", help="create now the spaces of those whose window "
+                                                "ended (also the periodic job)")
+    fin.add_argument("--batch-size", type=int, default=finalisation.BATCH)
 
 
 def cmd_campaign(args: argparse.Namespace,
@@ -58,6 +62,8 @@ def cmd_campaign(args: argparse.Namespace,
             print(json.dumps(asyncio.run(_import(settings, args))))
         elif args.action == "letters":
             print(json.dumps(asyncio.run(_letters(settings, args))))
+        elif args.action == "finalise":
+            print(json.dumps(asyncio.run(_finalise(settings, args))))
         else:
             print(json.dumps(asyncio.run(_send(settings, args, build_runtime))))
     except CampaignError as exc:
@@ -84,6 +90,16 @@ async def _import(settings: Settings, args: argparse.Namespace) -> dict[str, Any
         if target != "-":
             summary["report"] = target
         return summary
+    finally:
+        await db.close_standalone()
+
+
+async def _finalise(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    await db.init_standalone(settings)
+    try:
+        created = await finalisation.finalise_due(datetime.now(UTC),
+                                                  batch=max(1, args.batch_size))
+        return {"created": created}
     finally:
         await db.close_standalone()
 
