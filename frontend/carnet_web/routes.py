@@ -10,6 +10,8 @@ LOGIN_ROUTE: Final = "/connexion"
 CODE_ROUTE: Final = "/connexion/code"
 PSC_LANDING_ROUTE: Final = "/connexion/psc"
 FORGOT_PASSWORD_ROUTE: Final = "/mot-de-passe-oublie"  # noqa: S105 (a path)
+# The public page of the opt-out campaigns' notices (CAMPAIGN_PAGE_URL): activate or refuse.
+ACTIVATION_ROUTE: Final = "/activation"
 ACCOUNT_ROUTE: Final = "/mon-compte"
 SESSIONS_ROUTE: Final = "/sessions"
 DOCUMENTS_ROUTE: Final = "/documents"

@@ -71,6 +71,7 @@ ROUTES: dict[str, Stop] = {
     "/connexion/code": Stop("/connexion/code", (VISITOR,)),  # also checked while signing in
     "/connexion/psc": Stop("/connexion/psc", (VISITOR,)),
     "/mot-de-passe-oublie": Stop("/mot-de-passe-oublie", (VISITOR,)),
+    "/activation": Stop("/activation", (VISITOR,)),
     "/sessions": Stop("/sessions", (PATIENT, PROFESSIONAL)),
     "/mon-compte": Stop("/mon-compte", (VISITOR, PATIENT, PROFESSIONAL)),
     "/documents": Stop("/documents", (VISITOR, PATIENT)),

@@ -3,6 +3,7 @@
 from carnet_web.pages import (
     access_history,
     account,
+    activation,
     agenda,
     care_team,
     catalogue,
@@ -27,6 +28,7 @@ from carnet_web.pages import (
 __all__ = [
     "access_history",
     "account",
+    "activation",
     "agenda",
     "care_team",
     "catalogue",
