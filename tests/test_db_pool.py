@@ -27,8 +27,11 @@ SESSION_STATE = [
     (re.compile(r"\bDECLARE\s+\w+.*\bCURSOR\b", re.I | re.S), "cursor"),
     (re.compile(r"set_config\s*\([^)]*,\s*false\s*\)", re.I), "session set_config"),
 ]
-# asyncpg calls that hold server-side state on the connection (LISTEN, cursors).
-SESSION_CALLS = re.compile(r"\.(add_listener|cursor)\(")
+# asyncpg calls that hold server-side state on the connection (LISTEN). Not `.cursor(`:
+# asyncpg refuses a cursor outside a transaction, and one inside dies with it (transaction
+# scope, like SET LOCAL); a cursor kept across transactions needs DECLARE ... WITH HOLD, which
+# the statement scan above catches.
+SESSION_CALLS = re.compile(r"\.(add_listener)\(")
 
 
 def session_state_in(text: str) -> list[str]:
