@@ -222,9 +222,14 @@ async def test_carers_against_the_real_api(
     monkeypatch: pytest.MonkeyPatch, in_process: dict[str, Any], gql: Any, notifier: Any
 ) -> None:
     """Alice grants Bob her documents (read only) from "Mes aidants"; Bob's switcher lists her
-    space; in it, her carers page is refused with the friendly message; Alice revokes him."""
+    space; in it, her documents page shows her document, her carers page is refused with the
+    friendly message; Alice revokes him."""
+    import httpx
+    from carnet_web.state.documents import DocumentsState
+
     from tests.factories import PASSWORD, create_patient
     from tests.identity_helpers import sign_in
+    from tests.test_records import PDF, upload
 
     real_execute = api.execute
 
@@ -238,6 +243,11 @@ async def test_carers_against_the_real_api(
     await create_patient(email=bob_email)
     alice_token = await sign_in(gql, notifier, alice_email, PASSWORD)
     bob_token = await sign_in(gql, notifier, bob_email, PASSWORD)
+
+    async with httpx.AsyncClient(base_url="http://testserver",
+                                 transport=in_process["http_transport"]) as http:
+        uploaded = await upload(http, alice_token, PDF, title="Compte rendu d'Alice")
+        assert uploaded.json()["data"]["uploadDocument"]["__typename"] == "Document"
 
     alice = CarersState()
     alice._sign_in(alice_token, alice_email, "PATIENT")
@@ -259,6 +269,15 @@ async def test_carers_against_the_real_api(
     assert space.parts == ["DOCUMENTS"] and not space.child
     assert redirects(await run(bob.switch_space(space.id))) == ["/documents"]
 
+    documents = DocumentsState()
+    documents._sign_in(bob_token, bob_email, "PATIENT")
+    await run(documents.load())  # his own space: none
+    assert documents.error == "" and documents.documents == []
+    documents.space_id = bob.space_id
+    await run(documents.load())  # Alice's space: hers
+    assert documents.error == ""
+    assert [d.title for d in documents.documents] == ["Compte rendu d'Alice"]
+
     in_space = CarersState()
     in_space._sign_in(bob_token, bob_email, "PATIENT")
     in_space.space_id = bob.space_id
@@ -271,3 +290,46 @@ async def test_carers_against_the_real_api(
     bob._spaces_of = ""
     await run(bob.load_spaces())
     assert bob.spaces == []
+
+
+async def test_each_given_part_opens_its_page_in_the_space(
+    monkeypatch: pytest.MonkeyPatch, in_process: dict[str, Any], gql: Any, notifier: Any
+) -> None:
+    """Every part a carer may be given has its page, and that page's queries ask only for
+    what the part gives: each loads in the space without an error."""
+    from carnet_web.state.agenda import AgendaState
+    from carnet_web.state.documents import DocumentsState
+    from carnet_web.state.profile import ProfileState
+
+    from tests.factories import PASSWORD, create_patient
+    from tests.identity_helpers import sign_in
+
+    real_execute = api.execute
+
+    async def execute(document: Any, variables: Any = None, **kwargs: Any) -> dict[str, Any]:
+        return await real_execute(document, variables, **{**kwargs, **in_process})
+
+    monkeypatch.setattr(api, "execute", execute)
+    suffix = secrets.token_hex(4)
+    alice_email, bob_email = f"alice-{suffix}@example.fr", f"bob-{suffix}@example.fr"
+    await create_patient(email=alice_email)
+    await create_patient(email=bob_email)
+    alice_token = await sign_in(gql, notifier, alice_email, PASSWORD)
+    bob_token = await sign_in(gql, notifier, bob_email, PASSWORD)
+    alice = CarersState()
+    alice._sign_in(alice_token, alice_email, "PATIENT")
+    await run(alice.grant({"email": bob_email, "part_DOCUMENTS": "on", "part_PROFILE": "on",
+                           "part_AGENDA": "on", "access": "read"}))
+    assert alice.action_error == "" and len(alice.carers) == 1
+    bob = SpaceState()
+    bob._sign_in(bob_token, bob_email, "PATIENT")
+    await run(bob.load_spaces())
+    [space] = bob.spaces
+    errors = {}
+    for page_state in (DocumentsState, ProfileState, AgendaState):
+        state = page_state()
+        state._sign_in(bob_token, bob_email, "PATIENT")
+        state.space_id = space.id
+        await run(state.load())
+        errors[page_state.__name__] = state.error
+    assert errors == {"DocumentsState": "", "ProfileState": "", "AgendaState": ""}
