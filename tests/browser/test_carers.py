@@ -2,8 +2,9 @@
 
 Alice reaches "Mes aidants" from "Mon compte", is told next to the field what is missing, then
 gives Bob read access to her documents (with the keyboard for the choices); Bob signs in, the
-header's switcher lists "Jean DUPONT" (create_patient's names): choosing it shows the banner
-and Alice's documents; her account page says plainly it is not part of what he was given;
+header's switcher lists "Jean DUPONT" (create_patient's names): choosing it, then "Ouvrir",
+shows the banner and Alice's documents; her account page says plainly it is not part of what
+he was given;
 "Revenir à mon espace" takes him home, banner gone. Alice then removes him (a confirmation
 first): he disappears from her list.
 
@@ -92,6 +93,8 @@ async def test_grant_switch_and_back_then_revoke(
     await expect(switch).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#space-banner")).to_have_count(0)
     await switch.select_option(label="Jean DUPONT")
+    await expect(page).to_have_url(web.at("/"))  # choosing alone does not leave the page
+    await page.locator("#space-open").click()
     await expect(page).to_have_url(web.at("/documents"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#space-banner-text")).to_have_text(
         "Vous êtes dans l'espace de Jean DUPONT, en tant qu'aidant.")

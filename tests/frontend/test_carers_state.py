@@ -171,8 +171,11 @@ async def test_the_space_switcher(fake_api: FakeApi) -> None:
     assert len(fake_api.called("MySpaces")) == 1 and len(state.spaces) == 2
     assert SPACE_HEADER not in fake_api.calls[-1].headers
 
-    # Into Alice's space: her documents (the part given), and the header from then on.
-    assert redirects(await run(state.switch_space(SPACE))) == ["/documents"]
+    # Choosing alone never leaves the page; "Ouvrir" goes into Alice's space: her documents
+    # (the part given), and the header from then on.
+    state.choose_space(SPACE)
+    assert state.space_id == "" and state.space_choice == SPACE
+    assert redirects(await run(state.open_chosen())) == ["/documents"]
     assert (state.space_id, state.space_name, state.space_child) == (SPACE, "Alice MARTIN",
                                                                      False)
     assert state._forwarded_headers()[SPACE_HEADER] == SPACE
@@ -180,15 +183,19 @@ async def test_the_space_switcher(fake_api: FakeApi) -> None:
     # The spaces list is the account's own: read without the header, even in a space.
     assert SPACE_HEADER not in fake_api.calls[-1].headers
 
-    # A space not (or no longer) in the list: nothing changes.
-    assert await run(state.switch_space("someone-else")) == []
-    assert state.space_id == SPACE
+    # A space not (or no longer) in the list: nothing changes, the switcher shows where I am.
+    state.choose_space("someone-else")
+    assert await run(state.open_chosen()) == []
+    assert state.space_id == state.space_choice == SPACE
+    assert await run(state.switch_space(SPACE)) == []  # already there
 
     # The child I represent: the agenda; then back to my space.
     assert redirects(await run(state.switch_space("child-1"))) == ["/agenda"]
     assert state.space_child
-    assert redirects(await run(state.back_to_mine())) == ["/"]
-    assert state.space_id == state.space_name == "" and not state.space_child
+    state.choose_space("")
+    assert redirects(await run(state.open_chosen())) == ["/"]
+    assert state.space_id == state.space_name == state.space_choice == ""
+    assert not state.space_child
     assert SPACE_HEADER not in state._forwarded_headers()
     assert await run(state.back_to_mine()) == []
 

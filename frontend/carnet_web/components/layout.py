@@ -207,9 +207,9 @@ def _space_option(item: SpaceItem) -> rx.Component:
 
 
 def space_switch() -> rx.Component:
-    """Patients who may help with someone's space (a carer, a parent): "Mon espace" or theirs.
-    The list is read when the header appears (once per session); the switcher shows only when
-    it is not empty."""
+    """Patients who may help with someone's space (a carer, a parent): "Mon espace" or theirs,
+    then "Ouvrir" (choosing alone never leaves the page). The list is read when the header
+    appears (once per session); the switcher shows only when it is not empty."""
     return rx.box(
         rx.cond(
             SpaceState.spaces.length() > 0,
@@ -219,18 +219,22 @@ def space_switch() -> rx.Component:
                     rx.el.option(t("Mon espace"), value=""),
                     rx.foreach(SpaceState.spaces, _space_option),
                     id=SWITCH_ID,
-                    value=SessionState.space_id,
-                    on_change=SpaceState.switch_space,
+                    value=SpaceState.space_choice,
+                    on_change=SpaceState.choose_space,
                     style={
-                        "max_width": "16em", "min_height": "var(--space-6)",
+                        "max_width": "14em", "min_height": "var(--space-6)",
                         "padding": "0 var(--space-2)", "border": "1px solid var(--gray-a8)",
                         "border_radius": "var(--radius-2)",
                         "background": "var(--color-surface)", "color": "var(--gray-12)",
                         "font_size": "var(--font-size-2)",
                     },
                 ),
+                rx.button(t("Ouvrir"), on_click=SpaceState.open_chosen, variant="soft",
+                          size="1", id="space-open",
+                          aria_label=t("Ouvrir l'espace choisi")),
                 spacing="2",
                 align="center",
+                wrap="wrap",
             ),
         ),
         on_mount=SpaceState.load_spaces,

@@ -67,6 +67,9 @@ def _token_key(token: str) -> str:
 
 class SpaceState(SessionState):
     spaces: list[SpaceItem] = []
+    # What the switcher shows as chosen: "Ouvrir" opens it (choosing alone never navigates:
+    # the keyboard's arrows go through the options without leaving the page).
+    space_choice: str = ""
     # For which session `spaces` was read (a hash of its token): read once per sign-in.
     _spaces_of: str = ""
 
@@ -82,6 +85,7 @@ class SpaceState(SessionState):
         if not self._api_token or self.is_professional:
             self.spaces = []
             return
+        self.space_choice = self.space_id
         if self._spaces_of == _token_key(self._api_token):
             return
         try:
@@ -91,8 +95,20 @@ class SpaceState(SessionState):
             self.spaces = []
 
     @rx.event
+    def choose_space(self, space_id: str) -> None:
+        self.space_choice = str(space_id or "")
+
+    @rx.event
+    async def open_chosen(self) -> EventSpec | None:
+        """"Ouvrir": the space chosen in the switcher."""
+        return await self.switch_space(self.space_choice)
+
+    @rx.event
     async def switch_space(self, space_id: str) -> EventSpec | None:
-        """The switcher's choice: '' is my own space."""
+        """Go to a space: '' is my own."""
+        if space_id == self.space_id:
+            self.space_choice = self.space_id
+            return None
         if not space_id:
             return self.back_to_mine()
         if not self._api_token:
@@ -105,8 +121,10 @@ class SpaceState(SessionState):
             log.info("spaces: not read (%s)", exc.code)
         item = next((s for s in self.spaces if s.id == space_id), None)
         if item is None:
+            self.space_choice = self.space_id
             return None
         self.space_id, self.space_name, self.space_child = item.id, item.name, item.child
+        self.space_choice = item.id
         self._forget_pages()
         return rx.redirect(first_page(item))
 
@@ -116,5 +134,6 @@ class SpaceState(SessionState):
         if not self.space_id:
             return None
         self._leave_space()
+        self.space_choice = ""
         self._forget_pages()
         return rx.redirect(HOME_ROUTE)
