@@ -19,6 +19,7 @@ from playwright.async_api import Page, expect
 
 from backend.identity.lookup import account_by_identifier
 from tests.browser import a11y
+from tests.browser.documents_helpers import back_to_french, use_language
 from tests.browser.reflex_app import WebApp
 from tests.browser.signin import FIRST_LOAD_TIMEOUT, Mailbox, new_patient, sign_in
 from tests.test_messaging_live import mint_session
@@ -40,9 +41,27 @@ async def check_at_widths(page: Page, name: str) -> None:
     await a11y.check_at_widths(page, name)
 
 
+async def in_english(page: Page, name: str, text: str) -> None:
+    """The same state in English (axe and widths again), then back to French."""
+    await use_language(page, "en")
+    await expect(page.get_by_text(text)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await check_at_widths(page, name + "-en")
+    await page.get_by_role("button", name="Français").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+
+
 async def test_grant_switch_and_back_then_revoke(
     app: object, clean: None, api_server: str, web: WebApp, page: Page, mailbox: Mailbox,
     redis_url: str,
+) -> None:
+    try:
+        await _grant_switch_and_back_then_revoke(api_server, web, page, mailbox, redis_url)
+    finally:
+        await back_to_french(page, web)
+
+
+async def _grant_switch_and_back_then_revoke(
+    api_server: str, web: WebApp, page: Page, mailbox: Mailbox, redis_url: str,
 ) -> None:
     alice_address, bob_address = await new_patient(), await new_patient()
     alice = await account_by_identifier(alice_address)
@@ -84,6 +103,7 @@ async def test_grant_switch_and_back_then_revoke(
     await expect(carers).to_contain_text("Sans date de fin")
     await expect(page.locator("#carers-info")).to_contain_text("peut maintenant vous aider")
     await check_at_widths(page, "carers-one")
+    await in_english(page, "carers-one", "What they can see")
     await page.get_by_role("button", name="Se déconnecter").click()
     await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
 
@@ -100,6 +120,8 @@ async def test_grant_switch_and_back_then_revoke(
         "Vous êtes dans l'espace de Jean DUPONT, en tant qu'aidant.")
     await expect(page.get_by_text(TITLE)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await check_at_widths(page, "carers-in-space-documents")
+    await in_english(page, "carers-in-space-documents",
+                     "You are in the space of Jean DUPONT, as their carer.")
 
     await page.goto(web.url + "/mon-compte")  # the account's own page: not given
     await expect(page.get_by_text("Cette page ne fait pas partie de ce qui vous a été confié")
