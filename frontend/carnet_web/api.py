@@ -55,6 +55,12 @@ UNAVAILABLE_MESSAGE: Final = N_(
 UNAUTHENTICATED_MESSAGE: Final = N_("Votre session a expiré. Veuillez vous reconnecter.")
 UNEXPECTED_MESSAGE: Final = N_("Une erreur inattendue est survenue. Veuillez réessayer.")
 PAYLOAD_TOO_LARGE_MESSAGE: Final = N_("Ce fichier est trop volumineux pour être envoyé.")
+# The API's answer to a carer acting in a patient's space (`Carnet-Space`) for a part of it they
+# were not given, or for an account's own page (messaging, account, sessions...).
+OUT_OF_SPACE_MESSAGE: Final = N_(
+    "Cette page ne fait pas partie de ce qui vous a été confié dans cet espace. Revenez à "
+    "« Mon espace » pour la consulter."
+)
 DOCUMENT_UNAVAILABLE_MESSAGE: Final = N_(
     "Ce document n'est plus disponible : il a peut-être été supprimé."
 )
@@ -345,6 +351,8 @@ def _from_graphql_errors(errors: list[Any]) -> ApiError:
         return ApiUnavailable(detail=detail)
     if "PAYLOAD_TOO_LARGE" in codes:
         return ApiPayloadTooLarge(detail=detail)
+    if "INSUFFICIENT_SCOPE" in codes:
+        return ApiError(OUT_OF_SPACE_MESSAGE, code="INSUFFICIENT_SCOPE", detail=detail)
     code = next((c for c in codes if c), "GRAPHQL_ERROR")
     log.warning("GraphQL API returned errors (code %s)", code)
     return ApiError(UNEXPECTED_MESSAGE, code=code, detail=detail)

@@ -29,6 +29,8 @@ CATALOGUE_ROUTE: Final = "/catalogue"
 CATALOGUE_APP_ROUTE: Final = "/catalogue/[app_id]"
 AUTHORIZATION_ROUTE: Final = "/autorisation"
 CONNECTED_APPS_ROUTE: Final = "/applications-connectees"
+# Carers (issue 15 part 9): who I let help with my space.
+CARERS_ROUTE: Final = "/mes-aidants"
 
 # The professional area ("Espace professionnel").
 PRO_HOME_ROUTE: Final = "/pro"  # my patients

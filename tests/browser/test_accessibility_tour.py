@@ -88,6 +88,7 @@ ROUTES: dict[str, Stop] = {
     # test_apps.py checks it with a real request).
     "/autorisation": Stop("/autorisation", (VISITOR, PATIENT)),
     "/applications-connectees": Stop("/applications-connectees", (PATIENT,)),
+    "/mes-aidants": Stop("/mes-aidants", (PATIENT,)),
     "/pro": Stop("/pro", (PROFESSIONAL,)),
     "/pro/declarer": Stop("/pro/declarer", (PROFESSIONAL,)),
     "/pro/urgence": Stop("/pro/urgence", (PROFESSIONAL,)),

@@ -9,7 +9,7 @@ from typing import Final, NamedTuple
 import reflex as rx
 
 from carnet_web.components.theme import NARROW, WIDE
-from carnet_web.i18n import LANGUAGE_NAMES, N_, LanguageState, t
+from carnet_web.i18n import LANGUAGE_NAMES, N_, LanguageState, t, tf
 from carnet_web.routes import (
     ACCESS_HISTORY_ROUTE,
     ACCOUNT_ROUTE,
@@ -28,6 +28,7 @@ from carnet_web.routes import (
     SESSIONS_ROUTE,
 )
 from carnet_web.state.session import SessionState
+from carnet_web.state.spaces import SWITCH_ID, SpaceItem, SpaceState
 
 PRODUCT_NAME: Final = "Carnet"
 MAIN_ID: Final = "contenu"
@@ -197,6 +198,81 @@ def account_menu(current_route: str) -> rx.Component:
     )
 
 
+def _space_option(item: SpaceItem) -> rx.Component:
+    return rx.el.option(
+        rx.cond(item.child, tf("{name} (enfant que je représente)", name=item.name),
+                item.name),
+        value=item.id,
+    )
+
+
+def space_switch() -> rx.Component:
+    """Patients who may help with someone's space (a carer, a parent): "Mon espace" or theirs,
+    then "Ouvrir" (choosing alone never leaves the page). The list is read when the header
+    appears (once per session); the switcher shows only when it is not empty."""
+    return rx.box(
+        rx.cond(
+            SpaceState.spaces.length() > 0,
+            rx.flex(
+                rx.el.label(t("Espace"), html_for=SWITCH_ID, font_size="var(--font-size-2)"),
+                rx.el.select(
+                    rx.el.option(t("Mon espace"), value=""),
+                    rx.foreach(SpaceState.spaces, _space_option),
+                    id=SWITCH_ID,
+                    value=SpaceState.space_choice,
+                    on_change=SpaceState.choose_space,
+                    style={
+                        "max_width": "14em", "min_height": "var(--space-6)",
+                        "padding": "0 var(--space-2)", "border": "1px solid var(--gray-a8)",
+                        "border_radius": "var(--radius-2)",
+                        "background": "var(--color-surface)", "color": "var(--gray-12)",
+                        "font_size": "var(--font-size-2)",
+                    },
+                ),
+                rx.button(t("Ouvrir"), on_click=SpaceState.open_chosen, variant="soft",
+                          size="1", id="space-open",
+                          aria_label=t("Ouvrir l'espace choisi")),
+                spacing="2",
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        on_mount=SpaceState.load_spaces,
+    )
+
+
+def space_banner() -> rx.Component:
+    """While the tab acts in someone else's space: whose, and the way back."""
+    return rx.cond(
+        SessionState.space_id != "",
+        rx.box(
+            rx.callout.root(
+                rx.callout.icon(rx.icon("users", aria_hidden="true")),
+                rx.callout.text(
+                    rx.cond(
+                        SessionState.space_child,
+                        tf("Vous êtes dans l'espace de {name}, enfant que vous représentez.",
+                           name=SessionState.space_name),
+                        tf("Vous êtes dans l'espace de {name}, en tant qu'aidant.",
+                           name=SessionState.space_name),
+                    ),
+                    id="space-banner-text",
+                ),
+                rx.button(t("Revenir à mon espace"), on_click=SpaceState.back_to_mine,
+                          variant="soft", size="2", margin_top="0.5em", id="space-back"),
+                color_scheme="amber",
+                width="100%",
+            ),
+            id="space-banner",
+            role="region",
+            aria_label=t("Espace affiché"),
+            padding_x="1.5em",
+            padding_top="1em",
+            style={NARROW: {"padding_x": "1em"}},
+        ),
+    )
+
+
 def skip_link() -> rx.Component:
     """The first thing a keyboard reaches: straight to the page's content."""
     return rx.el.a(
@@ -226,6 +302,8 @@ def header(current_route: str) -> rx.Component:
             ),
             rx.flex(
                 language_switch(),
+                rx.cond(SessionState.signed_in & ~SessionState.is_professional,
+                        space_switch()),
                 account_menu(current_route),
                 menu_button(),
                 spacing="4",
@@ -251,6 +329,7 @@ def layout(*children: rx.Component, current_route: str, title: str = "") -> rx.C
     return rx.box(
         skip_link(),
         header(current_route),
+        space_banner(),
         rx.el.main(
             rx.container(*children, size="3", padding_y="2em",
                          style={NARROW: {"padding_x": "1em"}}),

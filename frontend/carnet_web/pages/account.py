@@ -24,7 +24,7 @@ from carnet_web.components.ui import (
     success_callout,
 )
 from carnet_web.i18n import LANGUAGE_NAMES, N_, t, tf
-from carnet_web.routes import CONNECTED_APPS_ROUTE, PROFILE_ROUTE
+from carnet_web.routes import CARERS_ROUTE, CONNECTED_APPS_ROUTE, PROFILE_ROUTE
 from carnet_web.state.account import (
     CODE,
     CONTACT_BUTTONS,
@@ -506,6 +506,20 @@ def _connected_apps() -> rx.Component:
     )
 
 
+def _carers() -> rx.Component:
+    """Patients only: who they let help with their space (carers)."""
+    return rx.cond(
+        ~AccountState.is_professional,
+        section(
+            t("Mes aidants"),
+            rx.text(t("Les proches que vous laissez vous aider avec votre espace, et le "
+                      "retrait de leur accès."), color_scheme="gray"),
+            rx.link(t("Voir et ajouter mes aidants"), href=CARERS_ROUTE, id="account-carers"),
+            id="account-carers-section",
+        ),
+    )
+
+
 # --- closing my space (patients) -------------------------------------------------------------
 
 
@@ -624,6 +638,7 @@ def _content() -> rx.Component:
                 AccountState.error == "",
                 rx.fragment(_identity(), _contacts(), _password(), _preferences(),
                             _connected_apps(),
+                            _carers(),
                             rx.cond(AccountState.is_patient, _closure())),
             ),
         ),

@@ -31,6 +31,9 @@ from carnet_web.routes import (  # noqa: E402,F401  (re-exported: pages import t
 )
 
 PROFESSIONAL_ROLE: Final = "PROFESSIONAL"  # `Me.role` of a professional's account
+#: The API acts in the patient's space whose public id this header names (a carer's session:
+#: backend/access/carers.py). Sent on every call while the tab is in someone else's space.
+SPACE_HEADER: Final = "Carnet-Space"
 
 SIGN_IN_REQUIRED: Final = N_("Connectez-vous pour accéder à cette page.")
 SIGNED_OUT: Final = N_("Vous êtes déconnecté.")
@@ -69,12 +72,23 @@ class SessionState(LanguageState):
     notice: str = ""
     # The page a signed-out visitor asked for: the login goes back there (state/login.py).
     _return_to: str = ""
+    # The space this tab acts in (state/spaces.py): '' is my own; else the patient's public id
+    # (a carer or a legal representative), sent as `Carnet-Space` on every API call.
+    space_id: str = ""
+    space_name: str = ""  # 'Léa MARTIN', for the banner
+    space_child: bool = False  # a minor I represent
 
-    def _forwarded_headers(self) -> dict[str, str]:
+    def _forwarded_headers(self, *, own_space: bool = False) -> dict[str, str]:
         """The browser's User-Agent and address, so the API records the person's browser for
         the session list and rate-limits per person, not per web server (the API's uvicorn
-        honours X-Forwarded-For only from the addresses in FORWARDED_ALLOW_IPS)."""
+        honours X-Forwarded-For only from the addresses in FORWARDED_ALLOW_IPS).
+
+        Plus `Carnet-Space` while the tab is in someone else's space (unless `own_space`): every
+        call, download and live subscription of the web app takes its headers from here, so
+        no page has to know about spaces."""
         headers: dict[str, str] = {"Accept-Language": normalise(self.lang)}
+        if self.space_id and not own_space:
+            headers[SPACE_HEADER] = self.space_id
         user_agent = self.router.headers.user_agent
         if user_agent:
             headers["User-Agent"] = user_agent[:200]
@@ -84,14 +98,17 @@ class SessionState(LanguageState):
         return headers
 
     async def _query(
-        self, document: GraphQLRequest, variables: Mapping[str, Any] | None = None
+        self, document: GraphQLRequest, variables: Mapping[str, Any] | None = None, *,
+        own_space: bool = False,
     ) -> dict[str, Any]:
-        """Run a GraphQL document for this tab (with its token, if any). Raises `api.ApiError`.
+        """Run a GraphQL document for this tab (with its token, if any; in the tab's space
+        unless `own_space`: the account's own operations). Raises `api.ApiError`.
 
         Private (leading underscore), so Reflex does not turn it into an event handler.
         """
         return await api.execute(
-            document, variables, token=self._api_token or None, headers=self._forwarded_headers()
+            document, variables, token=self._api_token or None,
+            headers=self._forwarded_headers(own_space=own_space),
         )
 
     async def _upload(
@@ -122,6 +139,7 @@ class SessionState(LanguageState):
         self.account_identifier = identifier
         self.account_role = role
         self.notice = ""
+        self._leave_space()
 
     def _sign_out(self, notice: str = "") -> None:
         self._api_token = ""
@@ -129,7 +147,14 @@ class SessionState(LanguageState):
         self.account_identifier = ""
         self.account_role = ""
         self.notice = notice
+        self._leave_space()
         self._forget_pages()
+
+    def _leave_space(self) -> None:
+        """Back to my own space (the caller forgets the pages' data if need be)."""
+        self.space_id = ""
+        self.space_name = ""
+        self.space_child = False
 
     def _forget_pages(self) -> None:
         """Drop every other page's data (documents, messages, profile...) held for this tab,
@@ -186,7 +211,7 @@ class SessionState(LanguageState):
         notice = SIGNED_OUT
         if self._api_token:
             try:
-                await self._query(LOGOUT)
+                await self._query(LOGOUT, own_space=True)
             except api.ApiUnauthenticated:
                 pass  # already expired or revoked: nothing left to close
             except api.ApiError as exc:
