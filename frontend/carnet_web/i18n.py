@@ -109,9 +109,14 @@ class LanguageState(rx.State):
     @rx.event
     def set_language(self, language: str) -> rx.event.EventSpec:
         """The switch in the header: remember the language and reload the page, so what the
-        server computed in the old language (dates, messages) is computed again."""
+        server computed in the old language (dates, messages) is computed again.
+
+        The cookie is written by the script itself, before the reload: Reflex writes a cookie
+        Var only from a delta that arrives once the page is hydrated, so a click while the
+        page was still loading (its on_load handlers calling the API) reloaded it in the old
+        language."""
         self.lang = normalise(language)
-        return rx.call_script("window.location.reload()")
+        return rx.call_script(language_script(self.lang) + "window.location.reload();")
 
     @rx.event
     def apply_document_language(self, title: str = "") -> rx.event.EventSpec:
@@ -123,6 +128,13 @@ class LanguageState(rx.State):
         if title:
             script += f"document.title = {json.dumps(gettext(language, title) + ' · Carnet')};"
         return rx.call_script(script)
+
+
+def language_script(language: str) -> str:
+    """JavaScript that stores `language` in the cookie, as the LanguageState Var declares it."""
+    cookie = (f"{COOKIE_NAME}={normalise(language)}; path=/; max-age={COOKIE_MAX_AGE}; "
+              "samesite=lax")
+    return f"document.cookie = {json.dumps(cookie)};"
 
 
 def t(message: str, **values: Any) -> Any:

@@ -16,6 +16,7 @@ CARNET_SCREENSHOTS_ALL=1, one for every state checked.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -23,7 +24,7 @@ import os
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,10 @@ SCREENSHOTS = Path(os.environ.get("CARNET_SCREENSHOTS") or ROOT / "var" / "scree
 FIRST_LOAD_TIMEOUT = 90_000
 HTML_SNIPPET = 200  # characters of each failing element's HTML in a message
 NODES_SHOWN = 5  # failing elements listed per rule
+#: Playwright's `evaluate` has no timeout of its own: a renderer that stops answering (seen
+#: once in CI, on a loaded machine) would hang the test until pytest-timeout kills it, telling
+#: nothing. A check that takes longer than this fails, saying which page and which step.
+EVALUATE_TIMEOUT_S = 120
 
 # Wait until the page is still: no DOM change for `quietMs`, no finite animation running (a
 # dialog fading in would fail colour contrast), no loading indicator showing (a spinner outside
@@ -178,10 +183,20 @@ def _navigated(error: PlaywrightError) -> bool:
     return "Execution context was destroyed" in str(error)
 
 
+async def bounded(step: Awaitable[Any], page: Page, what: str,
+                  seconds: float = EVALUATE_TIMEOUT_S) -> Any:
+    """`step` (a Playwright call without a timeout of its own), failing after `seconds`."""
+    try:
+        return await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        pytest.fail(f"the page {page.url} did not answer {what} within {seconds:.0f} s "
+                    "(a hung renderer?)", pytrace=False)
+
+
 async def _evaluate(page: Page, script: str, arg: Any = None) -> Any:
     for attempt in range(3):
         try:
-            return await page.evaluate(script, arg)
+            return await bounded(page.evaluate(script, arg), page, "a check script")
         except PlaywrightError as exc:
             if attempt == 2 or not _navigated(exc):
                 raise
@@ -200,9 +215,10 @@ async def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (axe injected once per document)."""
     for attempt in range(3):
         try:
-            if not await page.evaluate("() => typeof window.axe === 'object'"):
-                await page.add_script_tag(content=axe.script())
-            return await page.evaluate(_AXE_RUN_JS, list(AXE_TAGS))
+            if not await bounded(page.evaluate("() => typeof window.axe === 'object'"), page,
+                                 "looking for axe"):
+                await bounded(page.add_script_tag(content=axe.script()), page, "adding axe")
+            return await bounded(page.evaluate(_AXE_RUN_JS, list(AXE_TAGS)), page, "axe.run")
         except PlaywrightError as exc:
             if attempt == 2 or not _navigated(exc):
                 raise

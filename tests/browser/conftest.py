@@ -121,15 +121,23 @@ def axe_script() -> str:
         raise
 
 
-#: pytest-timeout counts fixtures in the first test that uses them: here that includes building
-#: the web app (a production build, see reflex_app.py), slower on a busy machine.
-BROWSER_TEST_TIMEOUT = 600
+#: pytest-timeout counts fixtures in the first test that uses them: the first test of the web
+#: app includes building it (a production build, see reflex_app.py), slower on a busy machine.
+FIRST_WEB_TEST_TIMEOUT = 600
+#: Every other browser test: the slowest takes about two minutes on a loaded CI machine; a hung
+#: one must not cost the run ten.
+BROWSER_TEST_TIMEOUT = 300
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    web_seen = False
     for item in items:
-        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
-            item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT))
+        if not item.get_closest_marker("browser") or item.get_closest_marker("timeout"):
+            continue
+        first_web = not web_seen and "web" in getattr(item, "fixturenames", ())
+        web_seen = web_seen or first_web
+        timeout = FIRST_WEB_TEST_TIMEOUT if first_web else BROWSER_TEST_TIMEOUT
+        item.add_marker(pytest.mark.timeout(timeout))
 
 
 CALL_PASSED = pytest.StashKey[bool]()
@@ -193,7 +201,7 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
                 and checked.on_app():
             await checked.check("end")
     finally:
-        await tab.close()
+        await a11y.bounded(tab.close(), tab, "closing the tab", seconds=30)
         # The tabs share one browser profile: a language chosen by this test (the
         # `carnet_lang` cookie) must not carry over to the next.
         await browser_context.clear_cookies()

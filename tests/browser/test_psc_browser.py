@@ -270,6 +270,11 @@ async def test_pro_sante_connect_pages_in_english(
         await check_at_widths(page, "psc-landing-en-stale-ticket")
         await page.get_by_role("link", name="Back to the sign-in page").click()
         await expect(page).to_have_url(web.at("/connexion"), timeout=FIRST_LOAD_TIMEOUT)
+        await expect(button).to_be_enabled(timeout=FIRST_LOAD_TIMEOUT)
+        # Leave the app before the cookie goes back to French: the English page's own loading
+        # writes the cookie it read (a delta carrying `lang`), and one arriving after the
+        # reset would put English back.
+        await page.goto("about:blank")
 
     await page.goto(web.url + "/connexion")
     await expect(page.get_by_role("button", name="Se connecter avec Pro Santé Connect")

@@ -146,3 +146,12 @@ def test_one_english_per_msgid_across_the_catalogues() -> None:
                                    f"{path.name} {english!r}")
                 seen.setdefault(msgid, (path.name, english))
     assert not clashes, "\n".join(clashes)
+
+
+def test_the_language_switch_writes_its_cookie_itself() -> None:
+    """The switch's script stores the language before reloading (not left to a Reflex delta,
+    which a page still loading would ignore), with the Var's cookie name, path and lifetime."""
+    assert i18n.language_script("en-GB") == (
+        f'document.cookie = "{i18n.COOKIE_NAME}=en; path=/; max-age={i18n.COOKIE_MAX_AGE}; '
+        'samesite=lax";')
+    assert f"{i18n.COOKIE_NAME}=fr;" in i18n.language_script("<script>")
