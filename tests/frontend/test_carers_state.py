@@ -211,6 +211,13 @@ async def test_the_parts_given_follow_the_spaces_list(fake_api: FakeApi) -> None
     state._spaces_of = ""
     await run(state.load_spaces())
     assert state.space_parts == ["DOCUMENTS", "PROFILE"]
+    await run(state.load_spaces())  # known: not read again
+    assert len(fake_api.called("MySpaces")) == 2
+    state.space_parts = []  # a tab in a space from before the parts were kept: read again
+    fake_api.answer("MySpaces", changed)
+    await run(state.load_spaces())
+    assert state.space_parts == ["DOCUMENTS", "PROFILE"]
+    assert len(fake_api.called("MySpaces")) == 3
 
 
 def test_in_a_space_the_navigation_links_only_the_pages_of_the_parts_given() -> None:

@@ -91,7 +91,10 @@ class SpaceState(SessionState):
             self.spaces = []
             return
         self.space_choice = self.space_id
-        if self._spaces_of == _token_key(self._api_token):
+        # Read again only for a tab in a space whose parts it does not know (opened before
+        # the navigation followed them).
+        if self._spaces_of == _token_key(self._api_token) and (
+                not self.space_id or self.space_parts):
             return
         try:
             await self._read_spaces()
