@@ -22,6 +22,7 @@ from backend.access.authentication import (
     SessionBackend,
     insufficient_scope_response,
     on_auth_error,
+    space_caller,
 )
 from backend.agenda.fhir import create_appointment, update_appointment
 from backend.agenda.http import appointment_ics, feed_ics
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The GraphQL view authenticates websockets' connection_init with the same function
         # the authentication middleware uses for every request: sessions, then apps' tokens.
         app.state.authenticate = oauth_bearer.resolve
+        # ... and enters the space its connection_init names as a request's Carnet-Space does.
+        app.state.in_space = space_caller
         db.use_master_keys(settings)  # they seal and open identity data (backend/crypto.py)
         sockets = app.state.live_sockets = LiveSockets()
         # Tables come from `carnet migrate`, never from here: several workers would race.

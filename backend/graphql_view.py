@@ -2,7 +2,12 @@
 
 Language: an HTTP request's comes from its Accept-Language (backend/middleware.py); a
 websocket's from its handshake's Accept-Language, or from `language` in the connection_init
-payload (`{"language": "en"}`, which wins), and applies to each of its operations."""
+payload (`{"language": "en"}`, which wins), and applies to each of its operations.
+
+Space: a carer's socket acts in a patient's space with `Carnet-Space` in its connection_init
+payload (the header's spelling, any case), resolved by the same function as the header of an
+HTTP request (`app.state.in_space`, backend/access/authentication.py `space_caller`) and
+re-checked with the session before every operation."""
 
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # Why a websocket operation may not run (see CarnetGraphQL.ws_operation_refusal).
 _SESSION_GONE = "session-gone"
+_SPACE_GONE = "space-gone"  # the carer's delegation was revoked, ended or changed
 _AUTH_UNAVAILABLE = "auth-unavailable"
 
 
@@ -71,9 +77,9 @@ class _SessionCheckedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                 live_frames.current_target.set(live_frames.FrameTarget(
                     self.context.request, operation.id, self.context, legacy=False))
                 await super().run_operation(operation)
-            elif refusal == _SESSION_GONE:
+            elif refusal in (_SESSION_GONE, _SPACE_GONE):
                 self.operations.pop(operation.id, None)
-                await self.view.close_ws_session(self.context)
+                await self.view.close_ws_session(self.context, space=refusal == _SPACE_GONE)
             else:
                 await operation.send_initial_errors([_unavailable_error()])
 
@@ -106,8 +112,8 @@ class _SessionCheckedGraphQLWS(BaseGraphQLWSHandler[Context, None]):
             await super().handle_async_results(operation_id, query, operation_name, variables)
             return
         try:
-            if refusal == _SESSION_GONE:
-                await self.view.close_ws_session(self.context)
+            if refusal in (_SESSION_GONE, _SPACE_GONE):
+                await self.view.close_ws_session(self.context, space=refusal == _SPACE_GONE)
             else:
                 await self.send_message({"type": "error", "id": operation_id,
                                          "payload": _unavailable_error().formatted})
@@ -318,6 +324,10 @@ class CarnetGraphQL(GraphQL[Context, None]):
         do not resolve to a live session: refused (close code 4403). Refusing must RAISE:
         returning a value would still accept the connection.
 
+        `{"Carnet-Space": "<a patient's public id>"}` as well: the socket acts in that space,
+        exactly as an HTTP request with that header (a space not granted, or unknown: a caller
+        that reaches nothing, accepted alike).
+
         `{"language": "en"}` in the payload sets the language of the socket's answers (an
         Accept-Language value or a language tag; otherwise the handshake's Accept-Language).
         """
@@ -338,43 +348,75 @@ class CarnetGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": gettext(UNAVAILABLE_MESSAGE)}) from None
         if viewer is None:
             raise ConnectionRejectionError({"message": gettext(_SESSION_INVALID)})
+        try:
+            viewer = await self._in_space(context, viewer)
+        except StrawberryHTTPException:
+            raise ConnectionRejectionError({"message": gettext(UNAVAILABLE_MESSAGE)}) from None
         context.viewer = viewer
         registry = _live_sockets(context.request)
         if registry is not None:
             registry.add(viewer.session_id, context.request)
+            space_key = _space_key(viewer)
+            if space_key is not None:
+                registry.add(space_key, context.request, space=True)
         return UNSET
+
+    async def _in_space(self, context: Context, viewer: Any) -> Any:
+        """The socket's caller in the space its connection_init names (if any): the same
+        function as the Carnet-Space header of an HTTP request."""
+        in_space = getattr(context.request.app.state, "in_space", None)
+        space = _ws_space(context)
+        if in_space is None or space is None:
+            return viewer
+        try:
+            return await in_space(self._runtime_getter(context.request), viewer, space)
+        except Exception as exc:  # the database is down: this socket cannot tell its space
+            log.warning("websocket space unavailable (%s)", type(exc).__name__)
+            raise StrawberryHTTPException(503, gettext(UNAVAILABLE_MESSAGE)) from None
 
     async def ws_operation_refusal(self, context: Context) -> str | None:
         """Why an operation on this socket may not run now, or None if it may.
 
         An authenticated socket re-resolves its token, exactly as an HTTP request does (which
         also refreshes the session's idle timer): a session revoked, expired or idle since
-        connection_init is gone. Anonymous sockets stay anonymous.
+        connection_init is gone. Anonymous sockets stay anonymous. A socket in someone else's
+        space re-resolves its space the same way: a delegation revoked, ended or replaced
+        since connection_init is gone too (the session lives on: only this socket closes).
         """
         viewer = context.viewer
         if viewer is None:
             return None
         try:
             current = await self._authenticate(context.request, _ws_authorization(context))
+            if current is not None:
+                current = await self._in_space(context, current)
         except StrawberryHTTPException:
             return _AUTH_UNAVAILABLE  # Redis is down: refuse this operation, keep the socket
         if current is None or current.session_id != viewer.session_id:
             return _SESSION_GONE
+        if _space_of(current) != _space_of(viewer):
+            return _SPACE_GONE
         return None
 
-    async def close_ws_session(self, context: Context) -> None:
-        """The socket's session is gone: close this process's sockets of that session."""
+    async def close_ws_session(self, context: Context, *, space: bool = False) -> None:
+        """The socket's session is gone: close this process's sockets of that session. Or
+        (`space`) only the delegation it acted under is: close the sockets opened under it."""
         viewer = context.viewer
         registry = _live_sockets(context.request)
         if viewer is not None and registry is not None:
-            await registry.close_session(viewer.session_id)
-        await live_sockets.close_socket(context.request)
+            key = _space_key(viewer) if space else viewer.session_id
+            if key is not None:
+                await registry.close_session(key)
+        await live_sockets.close_socket(context.request, space=space)
 
     def forget_ws_session(self, context: Context) -> None:
         viewer = context.viewer
         registry = _live_sockets(context.request)
         if viewer is not None and registry is not None:
             registry.discard(viewer.session_id, context.request)
+            space_key = _space_key(viewer)
+            if space_key is not None:
+                registry.discard(space_key, context.request)
 
 
 def fresh_loaders(context: Context) -> None:
@@ -387,6 +429,35 @@ def fresh_loaders(context: Context) -> None:
 def _ws_authorization(context: Context) -> object:
     params = context.connection_params or {}
     return params.get("Authorization") or params.get("authorization")
+
+
+SPACE_PARAM = "carnet-space"  # as the HTTP header, any case: {"Carnet-Space": "<public id>"}
+
+
+def _ws_space(context: Context) -> str | None:
+    """The space connection_init names, or None (the caller's own)."""
+    params = context.connection_params
+    if not isinstance(params, dict):
+        return None
+    for key, value in params.items():
+        if isinstance(key, str) and key.lower() == SPACE_PARAM:
+            if value is None:
+                return None
+            # Not a string: a space that exists nowhere (reaches nothing, like an unknown id).
+            return value if isinstance(value, str) else "-"
+    return None
+
+
+def _space_of(viewer: Any) -> tuple[object, object] | None:
+    """Which delegation a caller acts under (None: its own space)."""
+    grant = getattr(viewer, "carer_grant_id", None)
+    return None if grant is None else (grant, viewer.person_id)
+
+
+def _space_key(viewer: Any) -> str | None:
+    """The live sockets' name of the caller's delegation (a carer in a space), or None."""
+    key = getattr(viewer, "space_socket_key", None)
+    return key if isinstance(key, str) else None
 
 
 def _ws_locale(context: Context) -> str:

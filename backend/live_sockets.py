@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 # The close code of a socket whose session was revoked or expired (the web app signs out).
 SESSION_CLOSED = 4403
 SESSION_CLOSED_REASON = "Session revoked"
+# The close code of a socket opened in someone else's space (a carer's) whose delegation was
+# revoked or ended: the session lives on, so the client reconnects (and is refused the parts
+# it lost) rather than signing out.
+SPACE_CLOSED = 4410
+SPACE_CLOSED_REASON = "Space access ended"
 REVOKED_CHANNEL = "sessions:revoked"
 # Sessions checked concurrently by a sweep.
 SWEEP_BATCH = 100
@@ -50,20 +55,28 @@ async def announce_revoked(broker: Broker, session_ids: Iterable[str]) -> None:
         await broker.publish(REVOKED_CHANNEL, session_id)
 
 
-async def close_socket(socket: Closable) -> None:
+async def close_socket(socket: Closable, *, space: bool = False) -> None:
+    """Close with SESSION_CLOSED (the session is gone), or SPACE_CLOSED (`space`: only the
+    delegation the socket was opened under is)."""
+    code, reason = ((SPACE_CLOSED, SPACE_CLOSED_REASON) if space
+                    else (SESSION_CLOSED, SESSION_CLOSED_REASON))
     with contextlib.suppress(Exception):  # already closed, or the client went away
-        await socket.close(code=SESSION_CLOSED, reason=SESSION_CLOSED_REASON)
+        await socket.close(code=code, reason=reason)
 
 
 class LiveSockets:
-    """Registry of this process's authenticated sockets, keyed by session id."""
+    """Registry of this process's authenticated sockets, keyed by session id (and, for a
+    carer's socket in someone else's space, also by its delegation: `space=True`)."""
 
     def __init__(self) -> None:
         self._sockets: dict[str, set[Closable]] = {}
+        self._spaces: set[str] = set()  # the keys that name a delegation, not a session
         self.sweeps = 0
 
-    def add(self, session_id: str, socket: Closable) -> None:
+    def add(self, session_id: str, socket: Closable, *, space: bool = False) -> None:
         self._sockets.setdefault(session_id, set()).add(socket)
+        if space:
+            self._spaces.add(session_id)
 
     def discard(self, session_id: str, socket: Closable) -> None:
         sockets = self._sockets.get(session_id)
@@ -71,6 +84,7 @@ class LiveSockets:
             sockets.discard(socket)
             if not sockets:
                 del self._sockets[session_id]
+                self._spaces.discard(session_id)
 
     def count(self, session_id: str | None = None) -> int:
         if session_id is not None:
@@ -80,8 +94,10 @@ class LiveSockets:
     async def close_session(self, session_id: str) -> int:
         """Close every socket of this session held by this process; how many were closed."""
         sockets = self._sockets.pop(session_id, set())
+        space = session_id in self._spaces
+        self._spaces.discard(session_id)
         for socket in sockets:
-            await close_socket(socket)
+            await close_socket(socket, space=space)
         if sockets:
             log.info("closed %d socket(s) of a revoked session", len(sockets))
         return len(sockets)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import strawberry
-from graphql import AbortedGraphQLExecutionError, GraphQLError, parse, specified_rules
+from graphql import (
+    AbortedGraphQLExecutionError,
+    GraphQLError,
+    OperationDefinitionNode,
+    parse,
+    specified_rules,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql import OperationType as GraphQLOperationType
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -155,26 +163,39 @@ class CarnetSchema(strawberry.Schema):
             execution_context.result = result
             return result
 
-    async def subscribe(self, query: str | None, variable_values: dict[str, Any] | None = None,
-                        context_value: Any | None = None, *args: Any, **kwargs: Any) -> Any:
+    async def stream(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                     context_value: Any | None = None, root_value: Any | None = None,
+                     operation_name: str | None = None, *args: Any, **kwargs: Any) -> Any:
         # The gate of queries and mutations (AppScopeGate) cannot stop a subscription before
-        # it starts: an app's subscription is checked here, before strawberry subscribes.
+        # it starts: a delegated caller's subscription (an app's token, a carer in a space) is
+        # checked here, before strawberry subscribes. Both websocket protocols come through
+        # here (`subscribe` is strawberry's wrapper of `stream`); the refusal is the stream's
+        # only item, so each protocol answers it as its error message.
+        refused = self._subscription_refusal(query, context_value, operation_name)
+        if refused is not None:
+            return _only(refused)
+        return await super().stream(query, variable_values, context_value, root_value,
+                                    operation_name, *args, **kwargs)
+
+    def _subscription_refusal(self, query: str | None, context_value: Any,
+                              operation_name: str | None) -> PreExecutionError | None:
         granted = app_scopes_of(getattr(context_value, "viewer", None))
-        if granted is not None and query:
-            try:
-                document = parse(query)
-            except GraphQLError:
-                document = None  # strawberry answers the syntax error itself
-            if document is not None:
-                operation_name = kwargs.get("operation_name") or (args[1] if len(args) > 1
-                                                                  else None)
-                error = refusal(self._schema, scope_map(self), document, operation_name,
-                                granted)
-                if error is not None:
-                    result = refused_result(error)
-                    result.errors = CarnetMaskErrors.final_pass(result.errors, None)
-                    return PreExecutionError(data=None, errors=result.errors)
-        return await super().subscribe(query, variable_values, context_value, *args, **kwargs)
+        if granted is None or not query:
+            return None
+        try:
+            document = parse(query)
+        except GraphQLError:
+            return None  # strawberry answers the syntax error itself
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+                      and (operation_name is None or (d.name and d.name.value == operation_name))]
+        if not operations or operations[0].operation is not GraphQLOperationType.SUBSCRIPTION:
+            return None  # queries and mutations: AppScopeGate
+        error = refusal(self._schema, scope_map(self), document, operation_name, granted)
+        if error is None:
+            return None
+        result = refused_result(error)
+        result.errors = CarnetMaskErrors.final_pass(result.errors, None)
+        return PreExecutionError(data=None, errors=result.errors)
 
     async def _handle_execution_result(self, context: ExecutionContext, result: Any,
                                        *args: Any, **kwargs: Any) -> Any:
@@ -196,6 +217,10 @@ class CarnetSchema(strawberry.Schema):
                 if "Did you mean" in error.message:
                     error.message = strip_suggestions(error.message)
         return None
+
+
+async def _only(result: PreExecutionError) -> AsyncIterator[PreExecutionError]:
+    yield result
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

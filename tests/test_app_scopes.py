@@ -15,6 +15,7 @@ from graphql import (
     get_named_type,
     parse,
 )
+from strawberry.types.execution import PreExecutionError
 
 from backend.access.authentication import AppCaller
 from backend.app_scopes import (
@@ -134,12 +135,18 @@ def _caller(scopes: set[str]) -> AppCaller:
 async def test_a_subscription_outside_the_scopes_is_refused_before_it_starts():
     schema = build_schema()
     context = SimpleNamespace(viewer=_caller({"profile:read"}), request_id="t")
-    result = await schema.subscribe("subscription { inbox { __typename } }",
-                                    context_value=context)
-    assert not hasattr(result, "__aiter__"), "the subscription must not start"
-    assert result.data is None and len(result.errors) == 1
-    assert result.errors[0].extensions["code"] == "INSUFFICIENT_SCOPE"
-    assert result.errors[0].extensions["missingScopes"] == ["messages:read"]
-    refused = await schema.subscribe("subscription { announcementAdded { __typename } }",
-                                     context_value=context)
-    assert refused.errors[0].extensions["code"] == "INSUFFICIENT_SCOPE"
+    # `stream` is what graphql-transport-ws calls, `subscribe` what the legacy protocol does:
+    # the refusal is the only item, before any resolver runs.
+    for start in (schema.stream, schema.subscribe):
+        items = [r async for r in await start("subscription { inbox { __typename } }",
+                                              context_value=context)]
+        assert len(items) == 1 and isinstance(items[0], PreExecutionError)
+        [result] = items
+        assert result.data is None and len(result.errors) == 1
+        assert result.errors[0].extensions["code"] == "INSUFFICIENT_SCOPE"
+        assert result.errors[0].extensions["missingScopes"] == ["messages:read"]
+        refused = [r async for r in await start(
+            "subscription { announcementAdded { __typename } }", context_value=context)]
+        assert refused[0].errors[0].extensions["code"] == "INSUFFICIENT_SCOPE"
+    # A query streamed over a websocket is AppScopeGate's (answered as a result, not here).
+    assert schema._subscription_refusal("query { me { id } }", context, None) is None

@@ -13,6 +13,7 @@ from backend.kv import MemoryKeyValueStore
 from backend.live_sockets import (
     REVOKED_CHANNEL,
     SESSION_CLOSED,
+    SPACE_CLOSED,
     LiveSockets,
     announce_revoked,
 )
@@ -30,6 +31,32 @@ async def _until(predicate, timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+async def test_a_delegations_sockets_close_with_their_own_code():
+    # A carer's socket in a space is known by its session and by its delegation: the latter
+    # ending closes it with SPACE_CLOSED (the session lives on), the former with SESSION_CLOSED.
+    sockets = LiveSockets()
+    in_space, again, own = FakeSocket(), FakeSocket(), FakeSocket()
+    for socket in (in_space, own, again):
+        sockets.add("session", socket)
+    sockets.add("carer-grant:7", in_space, space=True)
+    sockets.add("carer-grant:8", again, space=True)
+    assert await sockets.close_session("carer-grant:7") == 1
+    assert in_space.closed == [(SPACE_CLOSED, "Space access ended")] and own.closed == []
+    sockets.discard("session", in_space)
+    assert await sockets.sweep(lambda key: _alive(key != "session")) == 2
+    assert own.closed == again.closed == [(SESSION_CLOSED, "Session revoked")]
+    sockets.discard("carer-grant:8", again)
+    assert sockets.count() == 0
+    # A key reused for a session after its delegation's sockets went: the session's code.
+    sockets.add("carer-grant:7", own)
+    await sockets.close_session("carer-grant:7")
+    assert own.closed[-1][0] == SESSION_CLOSED
+
+
+async def _alive(answer: bool) -> bool:
+    return answer
 
 
 async def test_an_announced_revocation_closes_that_sessions_sockets_only():

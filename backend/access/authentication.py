@@ -102,6 +102,13 @@ class CarerCaller:
         return True
 
     @property
+    def space_socket_key(self) -> str | None:
+        """How live sockets name this delegation (besides the session): revoking the grant
+        closes the sockets opened in the space (backend/live_sockets.py), and the sweep
+        closes them once it has ended (backend/oauth/bearer.py `socket_liveness`)."""
+        return carers.socket_key(self.carer_grant_id) if self.carer_grant_id else None
+
+    @property
     def is_professional(self) -> bool:
         return False
 
@@ -165,10 +172,18 @@ class SessionBackend(AuthenticationBackend):
             raise AuthenticationUnavailable() from None
         if session is None:
             return None
-        space = conn.headers.get(SPACE_HEADER)
-        if space and isinstance(session, Viewer) and session.is_patient:
-            session = await in_space(conn.app.state.runtime, session, space)
+        session = await space_caller(conn.app.state.runtime, session,
+                                     conn.headers.get(SPACE_HEADER))
         return AuthCredentials(["authenticated", session.role]), SignedIn(session)
+
+
+async def space_caller(runtime: Runtime, caller: Caller, space: object) -> Caller:
+    """`caller` as it acts in `space` (the `Carnet-Space` header of a request, or the same key
+    in a websocket's connection_init: one path for both). Only a patient's own session enters
+    a space; without one named (or for an app's token, a professional), `caller` unchanged."""
+    if isinstance(space, str) and space and isinstance(caller, Viewer) and caller.is_patient:
+        return await in_space(runtime, caller, space)
+    return caller
 
 
 async def in_space(runtime: Runtime, session: Viewer, space: str) -> CarerCaller:

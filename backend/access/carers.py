@@ -32,10 +32,11 @@ from zoneinfo import ZoneInfo
 from email_validator import EmailNotValidError, validate_email
 from tortoise.expressions import Q
 
-from backend import app_scopes
+from backend import app_scopes, live_sockets
 from backend.access.errors import CarerNotFound, InvalidCarerGrant
 from backend.access.models import CarerGrant, CarerKind, CarerPart
 from backend.access.policy import parse_public_id
+from backend.broker import Broker
 from backend.identity.models import Account, AccountStatus, Person, blind_indexes
 from backend.notifications.masking import mask_email
 
@@ -50,6 +51,9 @@ WRITE_SCOPES = {
     CarerPart.AGENDA: app_scopes.AGENDA_WRITE,
 }
 MAX_CARERS = 10
+# How live sockets name a delegation (CarerCaller.space_socket_key, backend/live_sockets.py):
+# the sockets a carer opened in the space close when it is revoked or has ended.
+SOCKET_PREFIX = "carer-grant:"
 
 
 def scopes_of(parts: Sequence[str], can_write: bool) -> frozenset[str]:
@@ -96,7 +100,14 @@ async def grant(*, patient_id: int, patient_account_id: int | None, email: str,
         can_write=can_write, created_at=now, ends_at=ends_at, kind=kind)
 
 
-async def revoke(*, patient_id: int, grant_id: str, now: datetime) -> CarerGrant:
+def socket_key(grant_id: int) -> str:
+    return f"{SOCKET_PREFIX}{grant_id}"
+
+
+async def revoke(*, patient_id: int, grant_id: str, now: datetime,
+                 broker: Broker | None = None) -> CarerGrant:
+    """Revoke a carer: their next request is refused; with `broker`, the sockets they opened
+    in the space close at once, in every process (an announcement lost: the sweep does)."""
     row = await CarerGrant.filter(id=int(grant_id), patient_id=patient_id,
                                   kind=CarerKind.CARER, revoked_at__isnull=True).first() \
         if str(grant_id).isdigit() else None
@@ -104,6 +115,8 @@ async def revoke(*, patient_id: int, grant_id: str, now: datetime) -> CarerGrant
         raise CarerNotFound()
     row.revoked_at = now
     await row.save(update_fields=["revoked_at"])
+    if broker is not None:
+        await live_sockets.announce_revoked(broker, [socket_key(row.id)])
     return row
 
 
@@ -159,6 +172,14 @@ async def space_access(account_id: int, space: str, now: datetime) -> SpaceAcces
     return SpaceAccess(patient_id=row.patient_id, grant_id=row.id, parts=frozenset(row.parts),
                        scopes=scopes_of(row.parts, row.can_write),
                        representative=row.kind is CarerKind.REPRESENTATIVE)
+
+
+async def grant_alive(grant_id: int, now: datetime) -> bool:
+    """Whether a delegation still holds (its carer's live sockets are closed once it does
+    not): not revoked, not ended, the patient's account not closed or locked."""
+    row = await CarerGrant.filter(active(now), id=grant_id).first()
+    return row is not None and not await Account.filter(person_id=row.patient_id).exclude(
+        status=AccountStatus.ACTIVE).exists()
 
 
 # --- minors (issue 15 part 7) -------------------------------------------------------------------

@@ -84,7 +84,8 @@ class AccessMutations:
     async def revoke_carer(self, info: Info, id: strawberry.ID) -> RevokeCarerResult:
         try:
             row = await carers.revoke(patient_id=_patient(info).person_id, grant_id=str(id),
-                                      now=info.context.runtime.clock())
+                                      now=info.context.runtime.clock(),
+                                      broker=info.context.runtime.broker)
         except DomainError as exc:
             return to_graphql_error(exc)
         return CarerRevoked(id=strawberry.ID(str(row.id)))

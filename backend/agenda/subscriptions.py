@@ -9,6 +9,11 @@ Pub/sub is at-most-once and graphql-transport-ws has no "subscribed" acknowledge
 first event, once the broker subscription is registered, is RESYNC, and so is every event after
 a broker reconnection: the client then reads its agenda again (`appointments`); nothing changed
 before it is missed. A revoked session's sockets are closed by backend/live_sockets.py.
+
+A carer in the patient's space (given the agenda) hears the patient's channel, read as the
+patient's agenda; each event first checks that the delegation still holds (revoked or ended:
+the subscription ends, nothing more is sent) and is in the patient's access log, as the
+carer's reads over HTTP are.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from backend.access import policy
+from backend.access import carers, policy
 from backend.agenda import services
 from backend.agenda.types import AgendaChange, AgendaChangeKind, Appointment
 from backend.app_scopes import AGENDA_READ, app_scope
+from backend.audit import access_log
+from backend.audit.models import AccessKind
 from backend.errors import NotAuthenticated
 
 _KINDS = {k.value: k for k in AgendaChangeKind}
@@ -32,6 +39,9 @@ def _channel(viewer: policy.RecordViewer | None) -> tuple[str, services.Scope]:
     if isinstance(viewer, policy.PatientViewer):
         return services.patient_channel(viewer.person_id), services.Scope.patient(
             viewer.person_id)
+    if isinstance(viewer, policy.ProxyViewer):  # a carer in the patient's space
+        return services.patient_channel(viewer.patient_id), services.Scope.patient(
+            viewer.patient_id)
     if isinstance(viewer, policy.ProfessionalViewer):
         return (services.professional_channel(viewer.professional_id),
                 services.Scope.professional(viewer.professional_id))
@@ -49,7 +59,9 @@ class AgendaSubscriptions:
         context = info.context
         if context.viewer is None:
             raise NotAuthenticated()
-        channel, scope = _channel(policy.viewer_of(context.viewer))
+        viewer = policy.viewer_of(context.viewer)
+        channel, scope = _channel(viewer)
+        proxy = viewer if isinstance(viewer, policy.ProxyViewer) else None
         # The broker's first delivery is a RESYNC once the subscription is live (its
         # contract, every backend): passed on as the first event.
         async with context.runtime.broker.subscribe(channel) as subscription:
@@ -64,11 +76,17 @@ class AgendaSubscriptions:
                     appointment_id = str(event["id"])
                 except (ValueError, KeyError, TypeError):
                     continue
+                now = services.clock()
+                if proxy is not None and not await carers.grant_alive(proxy.grant_id, now):
+                    return  # the patient revoked the carer, or the delegation ended
                 # Read fresh, as this viewer may read it (a new ring: keys are per request).
-                item = await services.readable(
-                    context.settings, scope, appointment_id,
-                    ring=services.KeyRing(context.settings),
-                    now=services.clock(), with_patient=not scope.is_patient)
+                async with access_log.recording():
+                    item = await services.readable(
+                        context.settings, scope, appointment_id,
+                        ring=services.KeyRing(context.settings),
+                        now=now, with_patient=not scope.is_patient)
+                    if proxy is not None and item is not None:
+                        policy.log_read(policy.own_access(proxy), AccessKind.AGENDA)
                 yield AgendaChange(
                     kind=kind, appointment_id=strawberry.ID(appointment_id),
                     appointment=Appointment.from_item(item) if item is not None else None)

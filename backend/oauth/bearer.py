@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from backend.access import carers
 from backend.access.authentication import AppCaller, AppRateLimited, Caller, resolve_bearer
 from backend.catalogue.models import AppStatus
 from backend.identity.models import AccountStatus
@@ -72,12 +73,17 @@ IsAlive = Callable[[str], Awaitable[bool]]
 
 
 def socket_liveness(runtime: Runtime, sessions_alive: IsAlive) -> IsAlive:
-    """The live sockets' periodic check (backend/live_sockets.py) for both kinds of caller: a
+    """The live sockets' periodic check (backend/live_sockets.py) for every kind of caller: a
     person's socket lives as long as its session; an app's as long as its access token (not
     expired, not revoked, its grant, app and account still good), so a revocation or a
-    suspension also closes the app's subscriptions within WS_SESSION_CHECK_SECONDS."""
+    suspension also closes the app's subscriptions within WS_SESSION_CHECK_SECONDS; a carer's
+    socket in someone's space also as long as its delegation (not revoked, not ended)."""
 
     async def is_alive(session_id: str) -> bool:
+        if session_id.startswith(carers.SOCKET_PREFIX):
+            grant_id = session_id.removeprefix(carers.SOCKET_PREFIX)
+            return grant_id.isdigit() and await carers.grant_alive(int(grant_id),
+                                                                   runtime.clock())
         if not session_id.startswith(SOCKET_PREFIX):
             return await sessions_alive(session_id)
         token_id = session_id.removeprefix(SOCKET_PREFIX)

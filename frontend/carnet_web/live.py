@@ -9,10 +9,14 @@ for why it is built this way):
   over a WebSocket (gql `WebsocketsTransport`, graphql-transport-ws subprotocol, the session
   token in `connection_init`), inside a reconnect loop with capped exponential backoff and
   jitter, always re-subscribing from the cursor of the last item it received, so nothing is
-  lost or repeated across reconnections. It puts what happens on an `asyncio.Queue`:
-  `Received(item)`, `Connected()`, `Disconnected()`, and finally `Ended(reason)` when retrying
-  cannot help (session revoked or expired: close code 4403 or UNAUTHENTICATED; the API
-  refused the subscription itself, e.g. a conversation I am not part of).
+  lost or repeated across reconnections. While the tab is in someone else's space, the
+  `Carnet-Space` of its headers goes in `connection_init` too (`init_payload`): the socket
+  acts in that space, as every HTTP call of the tab does. It puts what happens on an
+  `asyncio.Queue`: `Received(item)`, `Connected()`, `Disconnected()`, and finally
+  `Ended(reason)` when retrying cannot help (session revoked or expired: close code 4403 or
+  UNAUTHENTICATED; the API refused the subscription itself, e.g. a conversation I am not part
+  of, or a part of someone's space I was not given: a delegation revoked meanwhile closes the
+  socket with 4410, and the reconnection is refused so).
 - The handler takes batches with `Feed.next_batch()` (at most one second of waiting, so it
   regularly gets a chance to notice it has been superseded) and applies them inside
   `async with self:`. A generation counter in the state, bumped at each start, tells an older
@@ -58,6 +62,12 @@ logging.getLogger("websockets").setLevel(logging.INFO)
 #: The API closes a subscription socket with this code when its session is revoked, and
 #: refuses `connection_init` with it when the token is no longer valid.
 SESSION_CLOSED_CODE: Final = 4403
+#: A socket in someone else's space whose delegation was revoked or ended is closed with this
+#: one: not a sign-out; the reconnection is answered as the space now allows (refused).
+SPACE_CLOSED_CODE: Final = 4410
+#: connection_init names the space the tab is in with this key (the HTTP header's spelling).
+SPACE_HEADER: Final = "Carnet-Space"
+SPACE_KEY: Final = SPACE_HEADER.lower()
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
 ACK_TIMEOUT_SECONDS: Final = 5.0
 CLOSE_TIMEOUT_SECONDS: Final = 1.0
@@ -149,9 +159,10 @@ async def gql_subscribe_once(
     """One WebSocket connection to the API (graphql-transport-ws), one subscription."""
     transport = WebsocketsTransport(
         url=url,
-        headers={k: v for k, v in headers.items() if k.lower() != "authorization"} or None,
+        headers={k: v for k, v in headers.items()
+                 if k.lower() not in ("authorization", SPACE_KEY)} or None,
         ssl=url.startswith("wss:"),
-        init_payload={"Authorization": f"Bearer {token}"},
+        init_payload=init_payload(token, headers),
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         ack_timeout=ACK_TIMEOUT_SECONDS,
         close_timeout=CLOSE_TIMEOUT_SECONDS,
@@ -161,6 +172,17 @@ async def gql_subscribe_once(
         yield None  # connected: the API accepted the session token
         async for data in session.subscribe(request):
             yield data
+
+
+def init_payload(token: str, headers: Mapping[str, str]) -> dict[str, str]:
+    """connection_init's payload: the session token, and the space the tab is in (the API
+    reads a socket's space there, not from the handshake's headers: `Carnet-Space`, as the
+    header `_forwarded_headers` puts on every call while in someone else's space)."""
+    payload = {"Authorization": f"Bearer {token}"}
+    space = next((v for k, v in headers.items() if k.lower() == SPACE_KEY), "")
+    if space:
+        payload[SPACE_HEADER] = space
+    return payload
 
 
 def close_code(exc: BaseException) -> int | None:

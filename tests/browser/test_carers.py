@@ -3,10 +3,11 @@
 Alice reaches "Mes aidants" from "Mon compte", is told next to the field what is missing, then
 gives Bob read access to her documents (with the keyboard for the choices); Bob signs in, the
 header's switcher lists "Jean DUPONT" (create_patient's names): choosing it, then "Ouvrir",
-shows the banner and Alice's documents; her account page says plainly it is not part of what
-he was given;
-"Revenir à mon espace" takes him home, banner gone. Alice then removes him (a confirmation
-first): he disappears from her list.
+shows the banner and Alice's documents; the navigation links only to "Mes documents" (at 390
+px too, through "Menu" with the keyboard); her agenda and her account page, opened by their
+address, say plainly they are not part of what he was given;
+"Revenir à mon espace" takes him home, banner gone, every link back. Alice then removes him (a
+confirmation first): he disappears from her list.
 
 Every state is checked with axe (zero violations) and for sideways scrolling at 390 and 1280 px.
 """
@@ -119,20 +120,46 @@ async def _grant_switch_and_back_then_revoke(
     await expect(page.locator("#space-banner-text")).to_have_text(
         "Vous êtes dans l'espace de Jean DUPONT, en tant qu'aidant.")
     await expect(page.get_by_text(TITLE)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    # Only the part given is linked: no home, profile, messages, agenda, care team...
+    nav_links = page.locator("#nav-patient a")
+    await expect(nav_links).to_have_text(["Mes documents"])
     await check_at_widths(page, "carers-in-space-documents")
     await in_english(page, "carers-in-space-documents",
                      "You are in the space of Jean DUPONT, as their carer.")
+    await expect(nav_links).to_have_text(["Mes documents"])
+
+    # At 390 px, through "Menu" with the keyboard: the first Tab lands on the one link.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    menu = page.get_by_role("button", name="Menu")
+    nav = page.get_by_role("navigation", name="Navigation principale")
+    await menu.focus()
+    await page.keyboard.press("Enter")
+    await expect(menu).to_have_attribute("aria-expanded", "true")
+    await page.keyboard.press("Tab")
+    await expect(nav.get_by_role("link", name="Mes documents")).to_be_focused()
+    await expect(nav.get_by_role("link")).to_have_count(1)
+    await check_at_widths(page, "carers-in-space-menu")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await menu.click()  # folded again
+    await expect(menu).to_have_attribute("aria-expanded", "false")
+
+    await page.goto(web.url + "/agenda")  # a part not given, by its address: the message
+    await expect(page.get_by_text("Cette page ne fait pas partie de ce qui vous a été confié")
+                 ).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
+    await expect(nav_links).to_have_text(["Mes documents"])
 
     await page.goto(web.url + "/mon-compte")  # the account's own page: not given
     await expect(page.get_by_text("Cette page ne fait pas partie de ce qui vous a été confié")
                  ).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#space-banner")).to_be_visible()
+    await expect(nav_links).to_have_text(["Mes documents"])
     await check_at_widths(page, "carers-in-space-refused")
 
     await page.locator("#space-back").click()
     await expect(page).to_have_url(web.at("/"), timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.locator("#space-banner")).to_have_count(0)
     await expect(switch).to_have_value("")
+    await expect(nav_links).to_have_count(8)  # his own space: every page again (NAV_ITEMS)
     await page.goto(web.url + "/documents")
     await expect(page.get_by_role("heading", level=1)).to_be_visible(timeout=FIRST_LOAD_TIMEOUT)
     await expect(page.get_by_text(TITLE)).to_have_count(0)  # Bob's own documents: none

@@ -178,6 +178,7 @@ async def test_the_space_switcher(fake_api: FakeApi) -> None:
     assert redirects(await run(state.open_chosen())) == ["/documents"]
     assert (state.space_id, state.space_name, state.space_child) == (SPACE, "Alice MARTIN",
                                                                      False)
+    assert state.space_parts == ["DOCUMENTS"]  # what the navigation links to in her space
     assert state._forwarded_headers()[SPACE_HEADER] == SPACE
     assert SPACE_HEADER not in state._forwarded_headers(own_space=True)
     # The spaces list is the account's own: read without the header, even in a space.
@@ -191,13 +192,44 @@ async def test_the_space_switcher(fake_api: FakeApi) -> None:
 
     # The child I represent: the agenda; then back to my space.
     assert redirects(await run(state.switch_space("child-1"))) == ["/agenda"]
-    assert state.space_child
+    assert state.space_child and state.space_parts == ["AGENDA"]
     state.choose_space("")
     assert redirects(await run(state.open_chosen())) == ["/"]
     assert state.space_id == state.space_name == state.space_choice == ""
-    assert not state.space_child
+    assert not state.space_child and state.space_parts == []
     assert SPACE_HEADER not in state._forwarded_headers()
     assert await run(state.back_to_mine()) == []
+
+
+async def test_the_parts_given_follow_the_spaces_list(fake_api: FakeApi) -> None:
+    """Read again (the patient may have changed what they give): the navigation follows."""
+    changed = {"mySpaces": [{**SPACES["mySpaces"][0], "parts": ["DOCUMENTS", "PROFILE"]}]}
+    fake_api.answer("MySpaces", SPACES, changed)
+    state = signed_in(SpaceState())
+    await run(state.switch_space(SPACE))
+    assert state.space_parts == ["DOCUMENTS"]
+    state._spaces_of = ""
+    await run(state.load_spaces())
+    assert state.space_parts == ["DOCUMENTS", "PROFILE"]
+    await run(state.load_spaces())  # known: not read again
+    assert len(fake_api.called("MySpaces")) == 2
+    state.space_parts = []  # a tab in a space from before the parts were kept: read again
+    fake_api.answer("MySpaces", changed)
+    await run(state.load_spaces())
+    assert state.space_parts == ["DOCUMENTS", "PROFILE"]
+    assert len(fake_api.called("MySpaces")) == 3
+
+
+def test_in_a_space_the_navigation_links_only_the_pages_of_the_parts_given() -> None:
+    """Each part has its page in the patient's navigation (shown in a space when given); every
+    other page (home, messages, care team...) is hidden in someone else's space."""
+    from carnet_web.components import layout
+
+    assert {item.part: item.route for item in layout.NAV_ITEMS if item.part} == \
+        spaces_module.PART_ROUTES
+    rendered = str(layout.navigation("/documents").render())
+    assert rendered.count("space_parts") == len(spaces_module.PART_ROUTES)
+    assert all(not item.part for item in layout.PROFESSIONAL_NAV_ITEMS)
 
 
 async def test_every_page_call_carries_the_space_and_signing_out_leaves_it(

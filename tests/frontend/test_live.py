@@ -68,6 +68,17 @@ def test_close_code_is_found_behind_gql_errors() -> None:
     assert live.close_code(TransportConnectionFailed("Connect failed")) is None
 
 
+def test_the_space_goes_in_connection_init() -> None:
+    """While the tab is in someone else's space, its headers carry `Carnet-Space`: the API
+    reads a socket's space in connection_init, so it goes there (any spelling of the key)."""
+    assert live.init_payload("jeton", {"Accept-Language": "fr"}) == {
+        "Authorization": "Bearer jeton"}
+    for key in ("Carnet-Space", "carnet-space"):
+        assert live.init_payload("jeton", {key: "6f1c2b7e", "User-Agent": "x"}) == {
+            "Authorization": "Bearer jeton", "Carnet-Space": "6f1c2b7e"}
+    assert live.init_payload("jeton", {"Carnet-Space": ""}) == {"Authorization": "Bearer jeton"}
+
+
 # --- the reconnect loop, with a fake connection ----------------------------------------------
 
 
@@ -330,3 +341,59 @@ async def test_real_api_catch_up_live_restart_and_revocation(
                 assert bodies(ended) == []
         finally:
             first_server.__exit__(None, None, None)
+
+
+CHANGED = GraphQLRequest("subscription { agendaChanged { kind appointment { reason } } }")
+GRANT = """mutation G($e: String!) { grantCarer(email: $e, parts: [AGENDA]) { ... on Carer { id }
+  } }"""
+REVOKE = """mutation R($id: ID!) { revokeCarer(id: $id) { __typename } }"""
+
+
+async def test_real_api_a_carers_feed_in_a_space_until_the_grant_is_revoked(
+    migrated: object, live_env: dict[str, str], redis_url: str, clean: None
+) -> None:
+    """A carer's tab in the patient's space (given the agenda) hears the patient's agenda
+    live; once the patient revokes them, the socket closes, the reconnection is refused like
+    a part not given (the feed ends as refused, the carer is not signed out)."""
+    from datetime import UTC, datetime, timedelta
+
+    from backend.identity.models import Person
+
+    alice = await create_patient(email="alice-feed@example.fr")
+    bob = await create_patient(email="bob-feed@example.fr")
+    alice_token, bob_token = (await mint_session(redis_url, alice),
+                              await mint_session(redis_url, bob))
+    space = str((await Person.get(id=alice.person_id)).public_id)
+    start = datetime.now(UTC) + timedelta(days=5)
+    add = """mutation A($s: DateTime!, $e: DateTime!) { addAppointment(input: {start: $s,
+      end: $e, reason: "Kiné", practitioner: "Dr Y"}) { __typename } }"""
+    with carnet_server(live_env) as base:
+        api = Api(base)
+        granted = await api(GRANT, {"e": "bob-feed@example.fr"}, alice_token)
+        grant_id = granted["data"]["grantCarer"]["id"]
+        async with live.listening(CHANGED, {}, field="agendaChanged", token=bob_token,
+                                  headers={"Carnet-Space": space, "Accept-Language": "fr"},
+                                  url=f"{base}/graphql",
+                                  backoff=live.Backoff(first=0.2, cap=1)) as feed:
+            events: list[live.Event] = []
+            while not any(isinstance(e, live.Received) for e in events):  # the RESYNC
+                events += await feed.next_batch(wait=0.5)
+                assert not feed.ended, events
+            added = await api(add, {"s": start.isoformat(),
+                                    "e": (start + timedelta(hours=1)).isoformat()}, alice_token)
+            assert "errors" not in added, added
+            heard = await _take(feed, 1)
+            assert [e.item for e in heard if isinstance(e, live.Received)] == [
+                {"kind": "CREATED", "appointment": {"reason": "Kiné"}}]
+
+            revoked = await api(REVOKE, {"id": grant_id}, alice_token)
+            assert revoked["data"]["revokeCarer"]["__typename"] == "CarerRevoked"
+            ended: list[live.Event] = []
+            deadline = asyncio.get_running_loop().time() + 20
+            while not feed.ended:
+                assert asyncio.get_running_loop().time() < deadline, ended
+                ended += await feed.next_batch(wait=0.5)
+            assert any(isinstance(e, live.Disconnected) for e in ended), ended
+            last = ended[-1]
+            assert isinstance(last, live.Ended) and last.reason == live.ENDED_REFUSED, ended
+            assert "agenda:read" in last.detail

@@ -38,15 +38,18 @@ NAV_ID: Final = "navigation-principale"
 class NavItem(NamedTuple):
     label: str  # French, marked for the catalogue; shown with t()
     route: str
+    # The part of a space (a carer's, a legal representative's) this page shows: in someone
+    # else's space, only the pages of the parts given are linked ('' : never in a space).
+    part: str = ""
 
 
 #: What patients (and signed-out visitors) see.
 NAV_ITEMS: Final = (
     NavItem(N_("Accueil"), HOME_ROUTE),
-    NavItem(N_("Mes documents"), DOCUMENTS_ROUTE),
-    NavItem(N_("Mon profil médical"), PROFILE_ROUTE),
+    NavItem(N_("Mes documents"), DOCUMENTS_ROUTE, "DOCUMENTS"),
+    NavItem(N_("Mon profil médical"), PROFILE_ROUTE, "PROFILE"),
     NavItem(N_("Messagerie"), MESSAGING_ROUTE),
-    NavItem(N_("Agenda"), AGENDA_ROUTE),
+    NavItem(N_("Agenda"), AGENDA_ROUTE, "AGENDA"),
     NavItem(N_("Mon équipe de soins"), CARE_TEAM_ROUTE),
     NavItem(N_("Historique des accès"), ACCESS_HISTORY_ROUTE),
     NavItem(N_("Catalogue d'applications"), CATALOGUE_ROUTE),
@@ -101,9 +104,20 @@ def _nav_link(item: NavItem, current_route: str) -> rx.Component:
     )
 
 
-def _nav_links(items: tuple[NavItem, ...], current_route: str, **props: str) -> rx.Component:
+def _in_space_link(item: NavItem, current_route: str) -> rx.Component:
+    """A patient's link, hidden in someone else's space unless its part was given there (the
+    page itself, opened by its address, says it is not part of what was given)."""
+    shown = SessionState.space_id == ""
+    if item.part:
+        shown = shown | SessionState.space_parts.contains(item.part)
+    return rx.cond(shown, _nav_link(item, current_route))
+
+
+def _nav_links(items: tuple[NavItem, ...], current_route: str, *, spaces: bool = False,
+               **props: str) -> rx.Component:
+    link = _in_space_link if spaces else _nav_link
     return rx.el.ul(
-        *(_nav_link(item, current_route) for item in items),
+        *(link(item, current_route) for item in items),
         style={
             "display": "flex", "flex_wrap": "wrap", "gap": "0.5em 1.5em", "margin": "0",
             "padding": "0",
@@ -114,13 +128,14 @@ def _nav_links(items: tuple[NavItem, ...], current_route: str, **props: str) -> 
 
 
 def navigation(current_route: str) -> rx.Component:
-    """The professional's items to a professional, the patient's to everyone else. Below 640 px
-    it shows only when the menu button has unfolded it."""
+    """The professional's items to a professional, the patient's to everyone else (in someone
+    else's space: only the pages of the parts given). Below 640 px it shows only when the menu
+    button has unfolded it."""
     return rx.el.nav(
         rx.cond(
             SessionState.is_professional,
             _nav_links(PROFESSIONAL_NAV_ITEMS, current_route, id="nav-professional"),
-            _nav_links(NAV_ITEMS, current_route, id="nav-patient"),
+            _nav_links(NAV_ITEMS, current_route, spaces=True, id="nav-patient"),
         ),
         id=NAV_ID,
         aria_label=t("Navigation principale"),

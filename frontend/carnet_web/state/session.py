@@ -77,6 +77,9 @@ class SessionState(LanguageState):
     space_id: str = ""
     space_name: str = ""  # 'Léa MARTIN', for the banner
     space_child: bool = False  # a minor I represent
+    # The parts of that space given to me ('DOCUMENTS', 'PROFILE', 'AGENDA'): the navigation
+    # shows only their pages while in it (components/layout.py).
+    space_parts: list[str] = []
 
     def _forwarded_headers(self, *, own_space: bool = False) -> dict[str, str]:
         """The browser's User-Agent and address, so the API records the person's browser for
@@ -155,6 +158,7 @@ class SessionState(LanguageState):
         self.space_id = ""
         self.space_name = ""
         self.space_child = False
+        self.space_parts = []
 
     def _forget_pages(self) -> None:
         """Drop every other page's data (documents, messages, profile...) held for this tab,

@@ -4,7 +4,9 @@ the patient's space with their own session. The header lists the spaces I may he
 then on every API call of the tab carries `Carnet-Space` (state/session.py
 `_forwarded_headers`): the API answers as the patient, for the parts given only. A banner says
 whose space it is, with "Revenir à mon espace". Switching forgets every page's data, so nothing
-of one space is ever shown in another.
+of one space is ever shown in another. In a space, the navigation links only to the pages of
+the parts given (`SessionState.space_parts`); another page opened by its address says plainly
+it is not part of what was given.
 """
 
 from __future__ import annotations
@@ -77,6 +79,9 @@ class SpaceState(SessionState):
         data = await self._query(MY_SPACES, own_space=True)
         self.spaces = space_items(data["mySpaces"])
         self._spaces_of = _token_key(self._api_token)
+        current = next((s for s in self.spaces if s.id == self.space_id), None)
+        if current is not None:  # the patient may have changed what they give
+            self.space_parts = list(current.parts)
 
     @rx.event
     async def load_spaces(self) -> None:
@@ -86,7 +91,10 @@ class SpaceState(SessionState):
             self.spaces = []
             return
         self.space_choice = self.space_id
-        if self._spaces_of == _token_key(self._api_token):
+        # Read again only for a tab in a space whose parts it does not know (opened before
+        # the navigation followed them).
+        if self._spaces_of == _token_key(self._api_token) and (
+                not self.space_id or self.space_parts):
             return
         try:
             await self._read_spaces()
@@ -124,6 +132,7 @@ class SpaceState(SessionState):
             self.space_choice = self.space_id
             return None
         self.space_id, self.space_name, self.space_child = item.id, item.name, item.child
+        self.space_parts = list(item.parts)
         self.space_choice = item.id
         self._forget_pages()
         return rx.redirect(first_page(item))
