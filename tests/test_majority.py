@@ -159,16 +159,31 @@ async def test_the_young_adult_gets_one_email_then_activates_and_signs_in(
     assert again["__typename"] == "NoticeNotFound"
 
 
-async def test_two_workers_at_once_send_one_notice(rt, moved, notifier):
+async def test_two_workers_at_once_send_one_notice(rt, moved, notifier, monkeypatch):
     child = await young()
     await campaign_row(child, email="deux@example.fr")
     await represent(child, "a@example.fr", "b@example.fr")
+    seen = await carers.adults_due(LATER)
+    assert seen == [child.id]
 
     await asyncio.gather(onboarding_jobs.hand_over(rt), onboarding_jobs.hand_over(rt))
 
     assert [m.to for m in notifier.sent] == ["deux@example.fr"]
     assert await Account.filter(person_id=child.id).count() == 1
     assert await carers.adults_due(LATER) == []
+    row = await NotifiedPerson.get(person_id=child.id)
+    # A worker that listed the person before the first one committed claims nothing: the notice
+    # already sent is not reset, nothing is sent again.
+    async def stale(now, *, batch):
+        return seen
+
+    monkeypatch.setattr(carers, "adults_due", stale)
+    report, due = await majority.hand_over_batch(rt.settings, LATER)
+    assert (report.handed_over, due) == (0, 1)
+    await onboarding_jobs.hand_over(rt)
+    assert len(notifier.sent) == 1
+    again = await NotifiedPerson.get(id=row.id)
+    assert (again.sent_at, again.code_hash) == (row.sent_at, row.code_hash)
 
 
 async def test_without_email_a_letter_with_the_majority_text(rt, gql, notifier, tmp_path):

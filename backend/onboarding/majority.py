@@ -197,14 +197,14 @@ async def hand_over_batch(settings: Settings, now: datetime, *,
 
 async def hand_over(settings: Settings, now: datetime | None = None, *,
                     batch: int = BATCH) -> HandOverReport:
-    """Every space due, batch after batch (a batch of failures only ends the run: the next
-    one takes them again). Logs the counts."""
+    """Every space due, batch after batch, until a batch hands nothing over (failures, or
+    persons another worker took: the next run takes what is left). Logs the counts."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     total = HandOverReport()
     while True:
         report, due = await hand_over_batch(settings, now, batch=batch)
         total = total + report
-        if not due or report.failed == due:
+        if not due or not report.handed_over + report.closed:
             break
     if total.handed_over or total.closed or total.failed:
         log.info("hand-over at 18: %s space(s) handed over (%s by email, %s by letter, %s "
