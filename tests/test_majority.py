@@ -270,3 +270,16 @@ async def test_an_already_active_adult_is_told_without_a_code(rt, moved, gql, no
     assert len(notifier.sent) == 1
     rt.clock = lambda: datetime.now(UTC)  # the real clock again: sign in as always
     assert await sign_in(gql, notifier, "deja@example.fr", PASSWORD)
+
+
+def test_a_letter_without_a_code_for_an_active_account(settings):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    letter = letters.Letter("Léa MARTIN", ADDRESS, None, LATER, NoticeReason.HANDED_OVER)
+    reader = PdfReader(BytesIO(letters.render([letter], settings, LATER)))
+    flat = " ".join(reader.pages[0].extract_text().split())
+    assert "Vous avez 18 ans" in flat and "représentants légaux" in flat
+    assert "Vous n'avez rien à faire" in flat
+    assert CODE.findall(flat) == [] and "code" not in flat
