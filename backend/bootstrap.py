@@ -14,7 +14,6 @@ from backend.settings import Settings
 
 #: The domains' job modules (backend/jobs/registry.py): imported before any runner starts.
 TASK_MODULES = (
-    "backend.access.jobs",
     "backend.agenda.jobs",
     "backend.closure.jobs",
     "backend.messaging.jobs",

@@ -493,6 +493,19 @@ def _campaign(command: Callable[..., int]) -> Callable[[argparse.Namespace], int
     return run
 
 
+def _access(args: argparse.Namespace) -> int:
+    """`carnet access ...`; `hand-over` tells the young adults (onboarding's notices: a
+    domain above access, so the composition root routes it)."""
+    from backend.access import cli as access_cli
+    from backend.onboarding import cli as onboarding_cli
+
+    if args.access_command == "hand-over":
+        from backend.bootstrap import build_runtime
+
+        return onboarding_cli.cmd_hand_over(args, build_runtime)
+    return access_cli.cmd_access(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet personal health space")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -567,7 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(
         {
             "patient": identity_cli.cmd_patient,
-            "access": access_cli.cmd_access,
+            "access": _access,
             "apps": oauth_cli.with_credentials(catalogue_cli.cmd_apps),
             "keys": keys_cli.cmd_keys,
             "campaign": _campaign(onboarding_cli.cmd_campaign),

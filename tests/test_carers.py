@@ -223,10 +223,12 @@ async def test_at_most_two_representatives(gql, notifier, family):
         await carers.add_representative(child=child, email="third@example.fr", now=now)
 
 
-async def test_at_18_the_representatives_access_ends_and_the_hand_over_runs_once(gql, family):
+async def test_at_18_the_representatives_access_ends_and_the_hand_over_runs_once(
+        app, gql, family):
     from datetime import date
 
     from backend.access import carers
+    from backend.onboarding import majority
 
     child = await _minor(family, birth_date=date(2009, 1, 10))
     now = datetime(2026, 12, 3, 12, tzinfo=UTC)
@@ -234,8 +236,10 @@ async def test_at_18_the_representatives_access_ends_and_the_hand_over_runs_once
     assert "errors" not in await family["space"](DOCUMENTS)
     await CarerGrant.filter(id=row.id).update(ends_at=datetime.now(UTC) - timedelta(seconds=1))
     assert refused(await family["space"](DOCUMENTS)) == ["documents:read"]
-    assert await carers.hand_over_adults(datetime.now(UTC)) == [child.id]
-    assert await carers.hand_over_adults(datetime.now(UTC)) == []
+    settings = app.state.runtime.settings
+    assert (await majority.hand_over(settings, datetime.now(UTC))).handed_over == 1
+    assert await carers.adults_due(datetime.now(UTC)) == []
+    assert (await majority.hand_over(settings, datetime.now(UTC))).handed_over == 0
     with pytest.raises(Exception):  # noqa: B017, PT011 - already an adult
         await carers.add_representative(child=await _minor(family, date(2000, 1, 1)),
                                         email="bob@example.fr", now=now)

@@ -17,8 +17,9 @@
 - Minors (part 7): a legal representative (one or two: `add_representative`, by an operator
   or the campaign's family data) is a grant of kind REPRESENTATIVE over the whole space, read
   and write, ending at the child's 18th birthday (Paris time); documents flagged
-  INVISIBLE_REPRESENTANTS_LEGAUX never reach them; `hand_over_adults` (a periodic job) marks the
-  ended grants once and answers the young adults to tell. The patient's own "carers" list and
+  INVISIBLE_REPRESENTANTS_LEGAUX never reach them; at 18 their access ends with the grant, and
+  the hand-over job (backend/onboarding/majority.py: `adults_due`, `claim_hand_over`) marks
+  the ended grants once and tells the young adult. The patient's own "carers" list and
   revocation concern carers only: representatives are not the child's to remove.
 """
 
@@ -30,6 +31,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from backend import app_scopes, live_sockets
@@ -214,18 +216,21 @@ async def add_representative(*, child: Person, email: str, now: datetime) -> Car
     return row
 
 
-async def hand_over_adults(now: datetime, *, batch: int = 500) -> list[int]:
-    """The 18th birthday passed: the representatives' grants are over (their access already
-    ended with `ends_at`); mark each once (a conditional UPDATE: two runners never both claim
-    a grant) and answer the young adults' person ids, whom the caller tells how to activate
-    their space. Idempotent: a second run finds nothing."""
-    due = await CarerGrant.filter(kind=CarerKind.REPRESENTATIVE, handed_over_at__isnull=True,
-                                  ends_at__lte=now).order_by("id").limit(batch) \
-        .values_list("id", "patient_id")
-    adults: list[int] = []
-    for grant_id, patient_id in due:
-        claimed = await CarerGrant.filter(id=grant_id, handed_over_at__isnull=True) \
-            .update(handed_over_at=now)
-        if claimed and patient_id not in adults:
-            adults.append(patient_id)
-    return adults
+async def adults_due(now: datetime, *, batch: int = 500) -> list[int]:
+    """The persons whose representatives' grants ended (the 18th birthday) and were not handed
+    over yet: their ids, for backend/onboarding/majority.py, which tells them."""
+    return list(await CarerGrant.filter(kind=CarerKind.REPRESENTATIVE,
+                                        handed_over_at__isnull=True, ends_at__lte=now)
+                .order_by("patient_id").distinct().limit(batch)
+                .values_list("patient_id", flat=True))
+
+
+async def claim_hand_over(patient_id: int, now: datetime, conn: BaseDBAsyncClient) -> bool:
+    """In the caller's transaction: mark the person's ended representatives' grants handed
+    over, once. The person's row is locked first (PostgreSQL), then one conditional UPDATE:
+    of two runners, one claims the grants, the other (or a second run) claims none."""
+    await Person.filter(id=patient_id).select_for_update(no_key=True).using_db(conn).first()
+    changed = await CarerGrant.filter(kind=CarerKind.REPRESENTATIVE, patient_id=patient_id,
+                                      handed_over_at__isnull=True, ends_at__lte=now) \
+        .using_db(conn).update(handed_over_at=now)
+    return bool(changed)

@@ -1,6 +1,7 @@
 """Operator commands: `carnet access matrix show`, `carnet access matrix set`, and a minor's
 legal representatives: `carnet access represent --child-matricule NIR --email EMAIL`,
-`carnet access hand-over` (also a periodic job).
+`carnet access hand-over` (also a periodic job; run by backend/onboarding/cli.py, which
+tells the young adults: backend/cli.py routes it there).
 
     carnet access matrix set --profession "Infirmier" [--specialty ...] \\
         --documents 57832-8,CARE_PLAN --sections allergies,treatments [--emergency|--no-emergency]
@@ -53,8 +54,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           "write, until the 18th birthday; two at most)")
     represent.add_argument("--child-matricule", required=True, help="the child's NIR or NIA")
     represent.add_argument("--email", required=True, help="the representative's email")
-    access.add_parser("hand-over", help="end the representatives' grants of those who turned "
-                                        "18 (also a periodic job); prints how many")
+    access.add_parser("hand-over", help="hand the spaces of those who turned 18 over to them: "
+                                        "the representatives' grants marked ended, the young "
+                                        "adults' notices (email, else letter) prepared and the "
+                                        "emails sent (also a periodic job); prints the counts, "
+                                        "no_contact: those no notice could reach")
 
 
 def _items(value: str, everything: list[str]) -> list[str]:
@@ -104,10 +108,6 @@ def cmd_represent(args: argparse.Namespace) -> int:
 def cmd_access(args: argparse.Namespace) -> int:
     if args.access_command == "represent":
         return cmd_represent(args)
-    if args.access_command == "hand-over":
-        adults = asyncio.run(_with_db(lambda: carers.hand_over_adults(datetime.now(UTC))))
-        print(json.dumps({"handed_over": len(adults)}))
-        return 0
     if args.action == "show":
         for rule in asyncio.run(_with_db(services.matrix)):
             print(json.dumps(_row(rule), ensure_ascii=False))

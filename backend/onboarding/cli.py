@@ -10,6 +10,11 @@ summary; the rejected, duplicate and already known lines go to `--report` (defau
 value of the line. An unreadable file (header, encoding) exits 2 and imports nothing.
 `letters` writes the pending letters as printable PDF batches into DIR and prints their names;
 `send` sends the pending email notices once (the job queue runs `send_pending_notices` later).
+
+`carnet access hand-over` (its parser is backend/access/cli.py's) runs `cmd_hand_over` here:
+the hand-over at 18 (backend/onboarding/majority.py, also the periodic job) then the emails,
+and prints the counts, with `no_contact`: the young adults waiting for a contact (none known,
+no notice could be sent).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from backend import db
-from backend.onboarding import finalisation, importer, letters, notices
+from backend.onboarding import finalisation, importer, letters, majority, notices
 from backend.onboarding.errors import CampaignError
 from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
@@ -127,6 +132,31 @@ async def _send(settings: Settings, args: argparse.Namespace,
             if not report.claimed:
                 break
         return {"sent": total.sent, "failed": total.failed}
+    finally:
+        await db.close_standalone()
+        await runtime.aclose()
+
+
+def cmd_hand_over(args: argparse.Namespace,
+                  build_runtime: Callable[[Settings], Runtime]) -> int:
+    print(json.dumps(asyncio.run(_hand_over(get_settings(), build_runtime))))
+    return 0
+
+
+async def _hand_over(settings: Settings,
+                     build_runtime: Callable[[Settings], Runtime]) -> dict[str, Any]:
+    runtime = build_runtime(settings)
+    await db.init_standalone(settings)
+    try:
+        now = datetime.now(UTC)
+        report = await majority.hand_over(settings, now)
+        sent = 0
+        while (done := await notices.send_pending_notices(runtime, now=now)).claimed:
+            sent += done.sent
+        return {"handed_over": report.handed_over, "emails_sent": sent,
+                "letters": report.letters, "without_code": report.without_code,
+                "closed": report.closed, "failed": report.failed,
+                "no_contact": await majority.waiting_without_contact()}
     finally:
         await db.close_standalone()
         await runtime.aclose()

@@ -514,9 +514,9 @@ _ALREADY_KNOWN = tuple(
 _INSERT = (
     "INSERT INTO campaign_person (key_id, campaign_id, matricule, nir_index, oid, birth_name, "
     "first_names, birth_date, sex, birthplace_code, postal_address, email, phone, channel, "
-    "status, window_ends_at, notice_attempts, created_at) "
+    "status, reason, window_ends_at, notice_attempts, created_at) "
     "SELECT key_id, $1, matricule, nir_index, oid, birth_name, first_names, birth_date, sex, "
-    "birthplace_code, postal_address, email, phone, channel, $2, $3, 0, $4 "
+    "birthplace_code, postal_address, email, phone, channel, $2, 'campaign', $3, 0, $4 "
     "FROM campaign_staging WHERE outcome IS NULL ORDER BY line "
     "ON CONFLICT (nir_index) DO NOTHING")
 # A concurrent import may have taken a NIR between the checks and the insert.

@@ -1,6 +1,8 @@
 """`carnet campaign letters --out DIR`: the campaign's letters, for the persons without an
 email, as printable PDF batches (A4, one page a person, French, the address placed for a DL
-window envelope), each letter produced once.
+window envelope), each letter produced once. The young adults' letters at 18
+(backend/onboarding/majority.py) are in the same batches, with their own text (the row's
+`reason`: MAJORITY with a code to activate, HANDED_OVER without a code).
 
 A batch:
 
@@ -38,8 +40,19 @@ from fpdf import FPDF
 from tortoise.transactions import in_transaction
 
 from backend.onboarding import codes
-from backend.onboarding.models import NoticeChannel, NotifiedPerson
-from backend.onboarding.notices import PARIS, claim, mark_sent, window_end_text
+from backend.onboarding.models import NoticeChannel, NoticeReason, NotifiedPerson
+from backend.onboarding.notices import (
+    HANDED_OVER_NEXT,
+    MAJORITY_ACTIVATE,
+    MAJORITY_HOW,
+    MAJORITY_NEWS,
+    PARIS,
+    SAFETY,
+    claim,
+    mark_sent,
+    needs_code,
+    window_end_text,
+)
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,16 +76,18 @@ WINDOW = ("Vous pouvez refuser son ouverture jusqu'au {end}. Sans refus de votre
           "espace sera ouvert après cette date ; vous pourrez le clôturer à tout moment.")
 HOW = ("Pour refuser, ou pour activer votre espace dès maintenant, rendez-vous sur la page "
        "ci-dessous avec votre numéro de sécurité sociale, ce code et votre date de naissance :")
-SAFETY = ("Ne communiquez ce code à personne : Carnet ne vous le demandera jamais par téléphone "
-          "ni par e-mail.")
+SUBJECTS = {NoticeReason.CAMPAIGN: "Objet : l'ouverture de votre espace santé Carnet",
+            NoticeReason.MAJORITY: "Objet : votre espace santé Carnet est désormais le vôtre",
+            NoticeReason.HANDED_OVER: "Objet : votre espace santé Carnet est désormais le vôtre"}
 
 
 @dataclass(frozen=True)
 class Letter:
     name: str  # first names and birth name, as on the envelope
     address: dict[str, object]
-    code: str
+    code: str | None  # None: a notice without a code (HANDED_OVER)
     window_ends_at: datetime
+    reason: NoticeReason = NoticeReason.CAMPAIGN
 
 
 @dataclass(frozen=True)
@@ -110,31 +125,41 @@ def render(letters: list[Letter], settings: Settings, today: datetime) -> bytes:
         pdf.cell(0, 6, latin1(f"Le {date_text}"), align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         pdf.set_font("Helvetica", "B", 12)
-        pdf.cell(0, 7, latin1("Objet : l'ouverture de votre espace santé Carnet"),
-                 new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 7, latin1(SUBJECTS[letter.reason]), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         pdf.set_font("Helvetica", "", 11)
         pdf.multi_cell(0, 5.5, latin1("Madame, Monsieur,"), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
-        for paragraph in (INTRO, WINDOW.format(end=end)):
+        if letter.reason is NoticeReason.CAMPAIGN:
+            paragraphs = (INTRO, WINDOW.format(end=end))
+            code_line, how = "Votre code provisoire :", HOW
+        elif letter.reason is NoticeReason.MAJORITY:
+            paragraphs = (MAJORITY_NEWS,)
+            code_line, how = MAJORITY_ACTIVATE, MAJORITY_HOW.format(url="la page ci-dessous")
+        else:
+            paragraphs, code_line, how = (MAJORITY_NEWS, HANDED_OVER_NEXT), None, None
+        for paragraph in paragraphs:
             pdf.multi_cell(0, 5.5, latin1(paragraph), align="J", new_x="LMARGIN",
                            new_y="NEXT")
             pdf.ln(2)
-        pdf.ln(2)
-        pdf.set_font("Helvetica", "", 11)
-        pdf.cell(0, 6, latin1("Votre code provisoire :"), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Courier", "B", 18)
-        pdf.cell(0, 10, letter.code, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 10)
-        pdf.cell(0, 5, latin1(f"(valable jusqu'au {end})"), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(4)
-        pdf.set_font("Helvetica", "", 11)
-        pdf.multi_cell(0, 5.5, latin1(HOW), align="J", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "B", 11)
-        pdf.cell(0, 7, latin1(settings.campaign_page_url), new_x="LMARGIN", new_y="NEXT")
-        pdf.ln(3)
-        pdf.set_font("Helvetica", "", 10)
-        pdf.multi_cell(0, 5, latin1(SAFETY), align="J", new_x="LMARGIN", new_y="NEXT")
+        if code_line is not None and letter.code is not None:
+            pdf.ln(2)
+            pdf.set_font("Helvetica", "", 11)
+            pdf.cell(0, 6, latin1(code_line), new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Courier", "B", 18)
+            pdf.cell(0, 10, letter.code, new_x="LMARGIN", new_y="NEXT")
+            if letter.reason is NoticeReason.CAMPAIGN:
+                pdf.set_font("Helvetica", "", 10)
+                pdf.cell(0, 5, latin1(f"(valable jusqu'au {end})"), new_x="LMARGIN",
+                         new_y="NEXT")
+            pdf.ln(4)
+            pdf.set_font("Helvetica", "", 11)
+            pdf.multi_cell(0, 5.5, latin1(how), align="J", new_x="LMARGIN", new_y="NEXT")
+            pdf.set_font("Helvetica", "B", 11)
+            pdf.cell(0, 7, latin1(settings.campaign_page_url), new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+            pdf.set_font("Helvetica", "", 10)
+            pdf.multi_cell(0, 5, latin1(SAFETY), align="J", new_x="LMARGIN", new_y="NEXT")
         pdf.set_xy(20, 270)
         pdf.set_font("Helvetica", "", 8)
         pdf.cell(0, 4, latin1("Carnet - espace santé numérique. Courrier à conserver."),
@@ -194,14 +219,14 @@ async def write_batch(settings: Settings, out: Path, *, batch_size: int = BATCH_
     if not ids:
         return None
     rows = await NotifiedPerson.filter(id__in=ids, notice_claim=token)
-    drawn: list[tuple[NotifiedPerson, str]] = []
+    drawn: list[tuple[NotifiedPerson, str | None]] = []
     letters: list[Letter] = []
     for row in rows:
         address = json.loads(row.postal_address) if row.postal_address else {}
-        code = codes.draw_code()
+        code = codes.draw_code() if needs_code(row.reason) else None
         drawn.append((row, code))
         letters.append(Letter(f"{row.first_names} {row.birth_name}", address, code,
-                              row.window_ends_at))
+                              row.window_ends_at, row.reason))
     # Sorted by postal code: the order mail presorting wants (the pairs stay together).
     order = sorted(range(len(letters)),
                    key=lambda i: (str(letters[i].address.get("postal_code", "")), drawn[i][0].id))

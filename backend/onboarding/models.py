@@ -10,6 +10,11 @@ importer tells a known NIR in SQL by comparing the two columns. The postal addre
 contacts are sealed too. The provisional code is never stored: only its keyed hash
 (`code_hash`), written when the notice goes out (backend/onboarding/notices.py, letters.py);
 it is valid until `window_ends_at`.
+
+The same rows carry the notice a young adult gets when their space is handed over at 18
+(backend/onboarding/majority.py): `reason` says why a notice is sent, and so which text the
+email or letter has (campaign, majority: activate with this code, handed_over: the space was
+already active, no code); `channel` NONE records that no contact is known (nothing is sent).
 """
 
 from __future__ import annotations
@@ -27,6 +32,15 @@ from backend.identity.models import SealedModel, Sex
 class NoticeChannel(StrEnum):
     EMAIL = "email"
     LETTER = "letter"
+    NONE = "none"  # no email nor postal address known: no notice can be sent
+
+
+class NoticeReason(StrEnum):
+    """Why the notice is sent: its text (notices.py, letters.py)."""
+
+    CAMPAIGN = "campaign"  # an opt-out campaign: refuse or activate with the code
+    MAJORITY = "majority"  # 18: the space is now the young adult's, activate it with the code
+    HANDED_OVER = "handed_over"  # 18, the space already active: no code, only the news
 
 
 class NotifiedStatus(StrEnum):
@@ -76,6 +90,9 @@ class NotifiedPerson(SealedModel):
     email = EncryptedTextField(null=True)
     phone = EncryptedTextField(null=True)  # E.164
     channel = fields.CharEnumField(NoticeChannel, max_length=6)
+    # A column default too: the rows already there are campaign notices (migration 0030).
+    reason = fields.CharEnumField(NoticeReason, max_length=11, default=NoticeReason.CAMPAIGN,
+                                  db_default=NoticeReason.CAMPAIGN.value)
     status = fields.CharEnumField(NotifiedStatus, max_length=9, default=NotifiedStatus.NOTIFIED)
     window_ends_at = fields.DatetimeField()
     # Keyed hash of the provisional code (backend/onboarding/codes.py); None until the notice.
