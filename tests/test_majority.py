@@ -24,7 +24,7 @@ import pytest
 from backend.access import carers
 from backend.access.models import CarerGrant
 from backend.identity.ins import OID_INS_NIR
-from backend.identity.models import Account, AccountStatus, Person, Sex
+from backend.identity.models import Account, AccountStatus, CodeChannel, Person, Role, Sex
 from backend.onboarding import codes, letters, majority, notices
 from backend.onboarding import jobs as onboarding_jobs
 from backend.onboarding.models import (
@@ -283,3 +283,24 @@ def test_a_letter_without_a_code_for_an_active_account(settings):
     assert "Vous avez 18 ans" in flat and "représentants légaux" in flat
     assert "Vous n'avez rien à faire" in flat
     assert CODE.findall(flat) == [] and "code" not in flat
+
+
+async def test_the_code_never_goes_to_a_representatives_address(rt, notifier):
+    """A parent gave their own address for the child (the campaign's row, the account): at 18
+    the code goes by letter instead, never to those whose access has just ended."""
+    dad = await create_patient(email="papa.martin@example.fr")
+    child = await young(first="Zoé")
+    await campaign_row(child, email="Papa.Martin@example.fr", address=ADDRESS)
+    await Account.create(identifier="attente-zoe", password_hash="!pending",
+                         email="papa.martin@example.fr", status=AccountStatus.PENDING,
+                         role=Role.PATIENT, preferred_channel=CodeChannel.EMAIL, person=child)
+    await represent(child, "papa.martin@example.fr")
+    assert dad.id is not None
+
+    report = await majority.hand_over(rt.settings, LATER)
+
+    assert (report.handed_over, report.emails, report.letters) == (1, 0, 1)
+    assert (await notices.send_pending_notices(rt, 10, now=LATER)).claimed == 0
+    assert notifier.sent == []
+    row = await NotifiedPerson.get(person_id=child.id)
+    assert (row.channel, row.email) == (NoticeChannel.LETTER, None)

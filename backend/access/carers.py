@@ -225,6 +225,22 @@ async def adults_due(now: datetime, *, batch: int = 500) -> list[int]:
                 .values_list("patient_id", flat=True))
 
 
+async def representatives_email_indexes(patient_id: int, conn: BaseDBAsyncClient
+                                        ) -> set[str]:
+    """The blind indexes of the emails the person's legal representatives were named by, and
+    of their accounts' emails: at 18 the young adult's activation code must never go to an
+    address of those whose access has just ended (a parent may have given their own address
+    for the child's space)."""
+    rows = await CarerGrant.filter(kind=CarerKind.REPRESENTATIVE, patient_id=patient_id) \
+        .using_db(conn).values_list("carer_email_index", "carer_account_id")
+    indexes = {index for index, _ in rows}
+    bound = [account_id for _, account_id in rows if account_id is not None]
+    if bound:
+        indexes.update(await Account.filter(id__in=bound).using_db(conn)
+                       .values_list("email_index", flat=True))
+    return {i for i in indexes if i}
+
+
 async def claim_hand_over(patient_id: int, now: datetime, conn: BaseDBAsyncClient) -> bool:
     """In the caller's transaction: mark the person's ended representatives' grants handed
     over, once. The person's row is locked first (PostgreSQL), then one conditional UPDATE:

@@ -21,10 +21,12 @@ ONE transaction per person:
      `_activate_created`);
    - HANDED_OVER, status ACTIVATED: the account is already ACTIVE (or LOCKED) with a password:
      the news only, no code is drawn;
-   and its channel: EMAIL (the account's email, else the row's), else LETTER (the row's postal
-   address, printed by the next `carnet campaign letters`), else NONE: no contact is known, no
-   notice can be sent; the row records it, the job logs the count, `carnet access hand-over`
-   prints how many are waiting (`no_contact`).
+   and its channel: EMAIL (the account's email, else the row's; never an address one of the
+   representatives was named by or signs in with: a parent may have given their own for the
+   child, and the code must not reach those whose access has just ended), else LETTER (the
+   row's postal address, printed by the next `carnet campaign letters`), else NONE: no
+   contact is known, no notice can be sent; the row records it, the job logs the count,
+   `carnet access hand-over` prints how many are waiting (`no_contact`).
    A closed space gets nothing (its owner closed it).
 
 The email goes out right after, as the campaigns' do (notices.py: claimed with a lease, marked
@@ -124,7 +126,15 @@ async def _hand_over_one(settings: Settings, person_id: int, now: datetime,
         return Outcome.CLOSED, False
     row = await NotifiedPerson.filter(
         nir_index__in=blind_indexes("matricule", person.matricule)).using_db(conn).first()
-    email = (account.email if account else None) or (row.email if row else None)
+    representatives = await carers.representatives_email_indexes(person_id, conn)
+
+    def own(address: str | None) -> str | None:
+        """`address`, unless it is one of the representatives' (then a letter goes out)."""
+        if not address or representatives & set(blind_indexes("email", address)):
+            return None
+        return address
+
+    email = own(account.email if account else None) or own(row.email if row else None)
     address = row.postal_address if row else None
     channel = NoticeChannel.EMAIL if email else \
         NoticeChannel.LETTER if address else NoticeChannel.NONE
