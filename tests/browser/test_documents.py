@@ -48,6 +48,9 @@ PDF = (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\r\n1 0 obj<<>>endobj\n\x00\xff\x80\r\n"
 
 
 LIMIT = 1024 * 1024  # the API's MAX_UPLOAD_BYTES here
+# The chooser opens from the button's key handler: on a loaded machine (CI runs the other
+# tests beside these) it once took longer than Playwright's default 15 s.
+FILE_CHOOSER_TIMEOUT = 60_000
 
 
 @pytest.fixture
@@ -274,7 +277,7 @@ async def test_upload_and_delete_with_the_keyboard_only(
         await tab_to(page, choose)
 
         # A file over the limit: refused when picked, before anything is sent.
-        async with page.expect_file_chooser() as chooser:
+        async with page.expect_file_chooser(timeout=FILE_CHOOSER_TIMEOUT) as chooser:
             await page.keyboard.press("Enter")
         await (await chooser.value).set_files(files=[{
             "name": "scanner.pdf", "mimeType": "application/pdf",
@@ -286,7 +289,7 @@ async def test_upload_and_delete_with_the_keyboard_only(
 
         # The right file, with Space this time; then the form without a title.
         await expect(choose).to_be_focused()
-        async with page.expect_file_chooser() as chooser:
+        async with page.expect_file_chooser(timeout=FILE_CHOOSER_TIMEOUT) as chooser:
             await page.keyboard.press("Space")
         await (await chooser.value).set_files(files=[{
             "name": "bilan.pdf", "mimeType": "application/pdf", "buffer": PDF}])
