@@ -18,7 +18,7 @@ from tortoise.fields.relational import ForeignKeyFieldInstance, OneToOneFieldIns
 from backend.audit.models import AccessLogEntry, AuditEvent, AuditKind
 from backend.audit.verify import verify_all
 from backend.closure import services as closure
-from backend.identity import matching
+from backend.identity import matching, notices
 from backend.identity import services as identity
 from backend.identity.models import Account, AccountStatus, Person, Professional
 from backend.keys import services as keys
@@ -26,6 +26,7 @@ from backend.keys.models import DataKey
 from backend.profile import services as profile_services
 from backend.records import services as records
 from backend.records.models import Document
+from tests import test_password_reset as reset
 from tests.access_helpers import add_allergy, make_professional, seed_matrix, store
 from tests.factories import PASSWORD, create_patient
 from tests.identity_helpers import LOGIN, code_from, sign_in
@@ -190,6 +191,93 @@ async def test_after_closure_nobody_reads_or_writes_and_reopening_restores_it(wo
     await _deposit(world)
     kinds = await _kinds(world.account.id)
     assert kinds.index("account.closed") < kinds.index("account.reopened")
+
+
+# --- a closed space's owner who forgot their password ---------------------------------------
+
+
+async def _sign_in_closed_with(world, password: str) -> dict:
+    body = await world.gql(LOGIN, {"identifier": EMAIL, "password": password})
+    challenge = body["data"]["login"]
+    if challenge["__typename"] != "LoginChallenge":
+        return challenge
+    code = code_from(world.notifier.last().text)
+    return (await world.gql(VERIFY, {"id": challenge["challengeId"], "code": code}))[
+        "data"]["verifyLoginCode"]
+
+
+async def _reset(world, identifier: str = EMAIL) -> tuple[dict, str | None]:
+    """Ask for a reset code; the code sent (None: nothing was sent, a decoy)."""
+    world.notifier.clear()
+    asked = await reset.request(world.gql, identifier)
+    assert asked["__typename"] == "PasswordResetRequested", asked
+    await notices.drain()
+    sent = [m for m in world.notifier.sent if m.to == EMAIL]
+    return asked, code_from(sent[-1].text) if sent else None
+
+
+async def test_a_closed_space_whose_password_was_forgotten_is_reset_then_reopened(world):
+    app_bearer = await app_token(world, ["profile:read"])
+    before = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
+        "patientRecord"]
+    await _close(world)
+    asked, code = await _reset(world)
+    assert code is not None  # to the space's verified contact
+    done = await reset.confirm(world.gql, asked["challengeId"], code, reset.NEW_PASSWORD)
+    assert done == {"__typename": "PasswordReset", "sessionsClosed": 0}
+    # The reset does not reopen: still closed, archived, nothing deleted.
+    row = await Account.get(id=world.account.id)
+    assert row.status is AccountStatus.CLOSED and row.closed_at is not None
+    assert await Document.filter(person_id=world.person.id).count() == 1
+    stopped = await world.gql(WEIGHTS, token=app_bearer)
+    assert stopped["errors"][0]["extensions"]["code"] == "NOT_AUTHENTICATED"
+    # The old password no longer signs in; the new one answers as a closed account does.
+    old = (await world.gql(LOGIN, {"identifier": EMAIL, "password": PASSWORD}))["data"]["login"]
+    assert old["__typename"] == "InvalidCredentials"
+    closed = await _sign_in_closed_with(world, reset.NEW_PASSWORD)
+    assert closed["__typename"] == "AccountClosed" and closed["reopenTicket"]
+    assert await identity.session_store(world.rt).list(world.account.id) == []
+    reopened = (await world.gql(REOPEN, {"t": closed["reopenTicket"]}))["data"]["reopenAccount"]
+    assert reopened["__typename"] == "Session"
+    row = await Account.get(id=world.account.id)
+    assert row.status is AccountStatus.ACTIVE and row.closed_at is None
+    assert row.purge_after is None
+    # Everything as it was: the professional's ground, the app's token, deposits.
+    after = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
+        "patientRecord"]
+    assert after == before
+    assert "errors" not in await world.gql(WEIGHTS, token=app_bearer)
+    await _deposit(world)
+    kinds = await _kinds(world.account.id)
+    assert kinds.index("account.closed") < kinds.index("account.password_changed") \
+        < kinds.index("account.reopened")
+
+
+async def test_a_deletion_asked_or_a_purged_space_is_reset_like_an_unknown_one(world):
+    await _close(world)
+    # The code of a reset asked while archived: the deletion asked since then makes it void.
+    pending, code = await _reset(world)
+    assert code is not None
+    closed = await _sign_in_closed(world)
+    asked = (await world.gql(DELETE, {"t": closed["reopenTicket"]}))["data"][
+        "requestAccountDeletion"]
+    assert asked["deletionRequested"] is True
+    late = await reset.confirm(world.gql, pending["challengeId"], code, reset.NEW_PASSWORD)
+    assert late["__typename"] == "CodeExpired"
+    # Deletion asked: a decoy, like an unknown identifier (same shape, nothing sent).
+    unknown, nothing = await _reset(world, "nobody-closure@example.fr")
+    decoy, none_sent = await _reset(world)
+    assert nothing is None and none_sent is None
+    assert reset._shape(decoy) == reset._shape(unknown)
+    tries = [await reset.confirm(world.gql, decoy["challengeId"], "123456", reset.NEW_PASSWORD)
+             for _ in range(5)]
+    assert [t.get("attemptsLeft") for t in tries[:4]] == [4, 3, 2, 1]
+    assert (await _sign_in_closed(world))["deletionRequested"] is True  # the old password
+    # Purged: the row is gone, the identifier unknown.
+    row = await Account.get(id=world.account.id)
+    assert await closure.purge_due_accounts(world.rt, row.purge_after) == 1
+    purged, nothing = await _reset(world)
+    assert nothing is None and reset._shape(purged) == reset._shape(unknown)
 
 
 async def test_a_ticket_is_no_session_and_opens_nothing_else(world):

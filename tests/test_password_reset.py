@@ -119,8 +119,12 @@ def _shape(value):
 
 async def test_unknown_closed_and_unverified_identifiers_are_answered_alike(gql, notifier, clean):
     await create_patient(email="known@example.fr")
+    # A closed space whose deletion was asked (a closed archive is reset: test_account_closure).
     closed = await create_patient(email="closed@example.fr")
-    await Account.filter(id=closed.id).update(status="closed")
+    now = datetime.now(UTC)
+    await Account.filter(id=closed.id).update(status="closed", closed_at=now,
+                                              deletion_requested_at=now,
+                                              purge_after=now + timedelta(days=90))
     unverified = await create_patient(email="unverified@example.fr")
     await Account.filter(id=unverified.id).update(email_verified=False)
     started = datetime.now(UTC)

@@ -38,6 +38,8 @@ from backend import app_scopes, live_sockets
 from backend.access.errors import CarerNotFound, InvalidCarerGrant
 from backend.access.models import CarerGrant, CarerKind, CarerPart
 from backend.access.policy import parse_public_id
+from backend.audit import services as audit
+from backend.audit.models import AuditKind
 from backend.broker import Broker
 from backend.identity.models import Account, AccountStatus, Person, blind_indexes
 from backend.notifications.masking import mask_email
@@ -96,10 +98,24 @@ async def grant(*, patient_id: int, patient_account_id: int | None, email: str,
     # One active grant per (patient, address): a new one replaces the previous.
     await CarerGrant.filter(active(now), patient_id=patient_id, kind=kind,
                             carer_email_index=index).update(revoked_at=now)
-    return await CarerGrant.create(
+    row = await CarerGrant.create(
         patient_id=patient_id, carer_account_id=carer.id if carer else None,
         carer_email_index=index, email_hint=mask_email(address), parts=chosen,
         can_write=can_write, created_at=now, ends_at=ends_at, kind=kind)
+    await _audit(AuditKind.CARER_GRANTED, row, patient_account_id)
+    return row
+
+
+async def _audit(kind: AuditKind, row: CarerGrant, patient_account_id: int | None) -> None:
+    """The patient's security trail: the grant's id, kind and parts, the masked address at
+    most (never the address itself). A minor's space may have no account yet: None."""
+    if patient_account_id is None:
+        ids = await Account.filter(person_id=row.patient_id).limit(1) \
+            .values_list("id", flat=True)
+        patient_account_id = int(ids[0]) if ids else None
+    await audit.record(kind, account_id=patient_account_id, outcome="success",
+                       carer_grant=row.id, carer_kind=row.kind.value, parts=list(row.parts),
+                       can_write=row.can_write, email_hint=row.email_hint)
 
 
 def socket_key(grant_id: int) -> str:
@@ -115,8 +131,11 @@ async def revoke(*, patient_id: int, grant_id: str, now: datetime,
         if str(grant_id).isdigit() else None
     if row is None:
         raise CarerNotFound()
+    if not await CarerGrant.filter(id=row.id, revoked_at__isnull=True) \
+            .update(revoked_at=now):
+        raise CarerNotFound()  # a concurrent revocation won (and wrote the trail)
     row.revoked_at = now
-    await row.save(update_fields=["revoked_at"])
+    await _audit(AuditKind.CARER_REVOKED, row, None)
     if broker is not None:
         await live_sockets.announce_revoked(broker, [socket_key(row.id)])
     return row

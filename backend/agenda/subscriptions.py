@@ -14,6 +14,12 @@ A carer in the patient's space (given the agenda) hears the patient's channel, r
 patient's agenda; each event first checks that the delegation still holds (revoked or ended:
 the subscription ends, nothing more is sent) and is in the patient's access log, as the
 carer's reads over HTTP are.
+
+An app with `agenda:read` (its access token in connection_init; without the scope the schema's
+gate refuses the subscription with INSUFFICIENT_SCOPE) hears its patient's channel, read as the
+patient's agenda; each event it is sent is in the patient's access log (ground APP, the app's
+id and name), as its `appointments` reads are. A revoked grant or a suspended app stops the
+socket's next operation and the sockets' sweep closes it (backend/oauth/bearer.py).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ _KINDS = {k.value: k for k in AgendaChangeKind}
 
 
 def _channel(viewer: policy.RecordViewer | None) -> tuple[str, services.Scope]:
-    if isinstance(viewer, policy.PatientViewer):
+    if isinstance(viewer, policy.PatientViewer | policy.AppViewer):
         return services.patient_channel(viewer.person_id), services.Scope.patient(
             viewer.person_id)
     if isinstance(viewer, policy.ProxyViewer):  # a carer in the patient's space
@@ -62,6 +68,9 @@ class AgendaSubscriptions:
         viewer = policy.viewer_of(context.viewer)
         channel, scope = _channel(viewer)
         proxy = viewer if isinstance(viewer, policy.ProxyViewer) else None
+        # Someone other than the patient reading the patient's agenda: each read is logged.
+        delegated = viewer if isinstance(viewer, policy.ProxyViewer | policy.AppViewer) \
+            else None
         # The broker's first delivery is a RESYNC once the subscription is live (its
         # contract, every backend): passed on as the first event.
         async with context.runtime.broker.subscribe(channel) as subscription:
@@ -85,8 +94,8 @@ class AgendaSubscriptions:
                         context.settings, scope, appointment_id,
                         ring=services.KeyRing(context.settings),
                         now=now, with_patient=not scope.is_patient)
-                    if proxy is not None and item is not None:
-                        policy.log_read(policy.own_access(proxy), AccessKind.AGENDA)
+                    if delegated is not None and item is not None:
+                        policy.log_read(policy.own_access(delegated), AccessKind.AGENDA)
                 yield AgendaChange(
                     kind=kind, appointment_id=strawberry.ID(appointment_id),
                     appointment=Appointment.from_item(item) if item is not None else None)

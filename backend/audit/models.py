@@ -28,6 +28,19 @@ class AuditKind(StrEnum):
     # A professional named a patient whose INS traits did not match (or was throttled).
     IDENTITY_MATCH_FAILED = "identity.match_failed"
     IDENTITY_MATCH_RATE_LIMITED = "identity.match_rate_limited"
+    # Apps (backend/oauth, backend/catalogue): a patient's grant opened or renewed by a code
+    # exchange after their consent, ended (by the patient or by the app, RFC 7009), revoked
+    # because a used code or refresh token came back; an operator suspended or withdrew an app
+    # (one event for the app, account_id None, with the count of its patients' grants).
+    APP_AUTHORIZED = "app.authorized"
+    APP_REVOKED = "app.revoked"
+    APP_GRANT_REUSED = "app.grant_reused"
+    APP_SUSPENDED = "app.suspended"
+    APP_WITHDRAWN = "app.withdrawn"
+    # Delegations (backend/access/carers.py): a carer or a legal representative named, a carer
+    # revoked (account_id: the patient's account, if any).
+    CARER_GRANTED = "carer.granted"
+    CARER_REVOKED = "carer.revoked"
 
 
 class AuditEvent(Model):

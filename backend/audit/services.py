@@ -10,7 +10,11 @@ from backend.audit.models import AuditEvent, AuditKind
 
 log = logging.getLogger(__name__)
 
-ALLOWED_DETAIL_KEYS = {"channel", "reason", "session", "attempts", "role", "field"}
+ALLOWED_DETAIL_KEYS = {"channel", "reason", "session", "attempts", "role", "field",
+                       # apps: the catalogue id (also the client_id), scopes, grant id, count
+                       "app", "scopes", "grant", "grants",
+                       # delegations: the grant id, its kind and parts, a masked address
+                       "carer_grant", "carer_kind", "parts", "can_write", "email_hint"}
 
 
 async def record(

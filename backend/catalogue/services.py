@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from backend.audit import services as audit
+from backend.audit.models import AuditKind
 from backend.catalogue.errors import (
     AppNotFound,
     CriteriaIncomplete,
@@ -288,6 +290,11 @@ def parse_id(value: str) -> uuid.UUID | None:
         return None
 
 
+# Status changes that stop the patients' grants: in the security trail.
+AUDITED_CHANGES = {AppStatus.SUSPENDED: AuditKind.APP_SUSPENDED,
+                   AppStatus.WITHDRAWN: AuditKind.APP_WITHDRAWN}
+
+
 async def change_status(app_id: str, target: AppStatus, *, reason: str, operator: str,
                         now: datetime, criteria: Sequence[str] = ()) -> CatalogueApp:
     """Move an app to `target` (see the machine above); `criteria` are added to its checklist
@@ -316,6 +323,13 @@ async def change_status(app_id: str, target: AppStatus, *, reason: str, operator
         await row.save(update_fields=["status", "criteria", "referenced_at", "updated_at"])
         await CatalogueStatusChange.create(app=row, status=target, changed_at=now, reason=why,
                                            operator=who, criteria=row.criteria)
+        kind = AUDITED_CHANGES.get(target)
+        if kind is not None:
+            # One event for the app (no patient's account): how many patients' grants it
+            # stops (backend/oauth's grants, read through the app's reverse relation).
+            grants = await row.grants.filter(revoked_at__isnull=True).count()
+            await audit.record(kind, account_id=None, outcome="success", app=str(row.id),
+                               grants=grants)
     return row
 
 

@@ -19,6 +19,10 @@
   it was: the rows were never touched; the care relationships' inactivity clock does not count
   the time closed (their `last_access_at` moves forward by it), so the professionals' grounds
   come back as they were.
+  An owner who forgot their password uses the forgotten-password flow, which resets a closed
+  (archived) space's password like an active account's (identity.request_password_reset); it
+  does not reopen: the next sign-in gets the ticket. A space whose deletion was asked (or whose
+  purge is due) is answered like an unknown identifier there.
 - **Deletion on request** (`delete_now` at closure, or later `request_account_deletion` with a
   reopen ticket): `purge_after` becomes now + CLOSED_DELETION_DAYS (default 90: "within 3
   months"; the purge job must run at least daily). Until a purge starts the space can still be

@@ -561,20 +561,38 @@ async def _throttle_resets(rt: Runtime, tag: str, caller: Caller) -> None:
         raise RateLimited(int(await rt.kv.ttl(key) or CODES_WINDOW_SECONDS))
 
 
+def _may_reset(account: Account | None, now: datetime) -> bool:
+    """Whose password the forgotten-password flow resets: an active account, and a closed
+    (archived) space, so that its owner can sign in again to reopen it (the reset does not
+    reopen: the next sign-in answers as a closed account does, with its reopen ticket). A
+    space whose deletion was asked, whose purge is due or under way, is answered like an
+    unknown identifier (a purged one is unknown: its row is gone)."""
+    if account is None:
+        return False
+    if account.status is AccountStatus.ACTIVE:
+        return True
+    return (account.status is AccountStatus.CLOSED and account.deletion_requested_at is None
+            and account.purge_claimed_until is None
+            and account.purge_after is not None and account.purge_after > now)
+
+
 async def request_password_reset(
     rt: Runtime, *, identifier: str, channel: CodeChannel | None, caller: Caller
 ) -> Challenge:
     """Send a reset code to the account's verified contact (`channel` if verified, else its
     login-code channel, else its other verified contact). Answers alike for every identifier:
-    a challenge whose id and expiry look the same; unknown identifiers, closed accounts and
-    accounts without a verified contact get a decoy that no code matches. The code is sent in
+    a challenge whose id and expiry look the same; unknown identifiers, locked or pending
+    accounts, closed spaces whose deletion was asked (or whose purge is due) and accounts
+    without a verified contact get a decoy that no code matches. A closed (archived) space
+    is reset like an active account (`_may_reset`). The code is sent in
     the background, so the answer's timing does not depend on the account either."""
     identifier = identifier.strip()
     tag = _identifier_tag(rt, identifier)
     await _throttle_resets(rt, tag, caller)
     account = await account_by_identifier(identifier)
     route = None
-    if account is not None and account.status is AccountStatus.ACTIVE:
+    if _may_reset(account, rt.clock()):
+        assert account is not None
         route = notices.route(account, channel or account.preferred_channel)
     # The identifier as typed, sealed in the challenge: the password policy of the last step
     # reads it, for real and decoy challenges alike (it equals the account's, up to case).
@@ -613,8 +631,9 @@ async def confirm_password_reset(
                     account_id=challenge.account_id or None, caller=caller)
     account = await Account.get_or_none(id=challenge.account_id) if challenge.account_id \
         else None
-    if account is None or account.status is not AccountStatus.ACTIVE:
-        raise CodeExpired()  # closed since the code was sent
+    if not _may_reset(account, rt.clock()):
+        raise CodeExpired()  # locked, or deletion asked, since the code was sent
+    assert account is not None
     await _set_password(account, new_password)
     # Whoever held a session (the person who forgot, or someone who took it) signs in again.
     revoked = await end_sessions(rt, account.id)

@@ -17,6 +17,12 @@ visibility) and hands the same payload to every member, whose operation task onl
 frame (no per-subscriber Strawberry pipeline). Each member gets exactly the messages past its
 own position, in order; the access check stays the subscription's start (participants only,
 refusals answered like a missing conversation, through Strawberry as before).
+
+An app with `messages:read` (its access token in connection_init; without the scope the
+schema's gate refuses with INSUFFICIENT_SCOPE) follows its patient's conversations as the
+patient does; each message it is sent is in the patient's access log (ground APP, the app's id
+and name), as its `conversations` reads are. Its `messageAdded` takes the generator path, not
+the feed's frames (which are written without passing through here), so that each is logged.
 """
 
 from __future__ import annotations
@@ -34,7 +40,10 @@ from strawberry.types import Info
 from tortoise.exceptions import OperationalError
 
 from backend import live_frames
+from backend.access import policy
 from backend.app_scopes import MESSAGES_READ, app_scope
+from backend.audit import access_log
+from backend.audit.models import AccessKind
 from backend.db import DATABASE_UNAVAILABLE_ERRORS
 from backend.errors import NotAuthenticated, PublicError
 from backend.i18n import N_
@@ -352,6 +361,24 @@ async def _follow_frames(info: Info, conversation_id: uuid.UUID, start: int,
             del _feeds[conversation_id]
 
 
+def _app_viewer(info: Info) -> policy.AppViewer | None:
+    viewer = policy.viewer_of(info.context.viewer)
+    return viewer if isinstance(viewer, policy.AppViewer) else None
+
+
+async def _logged(app: policy.AppViewer | None, events: AsyncGenerator[SharedEvent, None]
+                  ) -> AsyncGenerator[SharedEvent, None]:
+    """`events`, each one sent to an app written in the patient's access log first."""
+    try:
+        async for event in events:
+            if app is not None:
+                async with access_log.recording():
+                    policy.log_read(policy.own_access(app), AccessKind.MESSAGES)
+            yield event
+    finally:
+        await events.aclose()
+
+
 @strawberry.type
 class MessagingSubscriptions:
     @strawberry.subscription(description="New messages of one conversation after `after` (a "
@@ -369,15 +396,17 @@ class MessagingSubscriptions:
             raise PublicError(N_("Conversation introuvable."), code="NOT_FOUND")
         cursor = services.decode_cursor(after)
         start = conversation.last_seq if cursor is None else cursor
+        app = _app_viewer(info)
         target = live_frames.current_target.get()
         executor = live_frames.subscription_executor()
-        if target is not None and executor is not None:
+        if app is None and target is not None and executor is not None:
             # Over our websocket handlers: frames are written by this process's feed of the
             # conversation, never yielded (Strawberry sends "complete" if this ever returns).
             await _follow_frames(info, conversation.id, start, target, executor)
             return
-        async for message in _follow(info, services.conversation_channel(conversation.id),
-                                     ConversationPosition(conversation.id, start)):
+        async for message in _logged(app, _follow(
+                info, services.conversation_channel(conversation.id),
+                ConversationPosition(conversation.id, start))):
             yield message
 
     @strawberry.subscription(description="Every new message in any of my conversations after "
@@ -395,6 +424,7 @@ class MessagingSubscriptions:
         positions = services.decode_inbox_cursor(after)
         if positions is None:
             positions = await services.inbox_positions(viewer.account_id)
-        async for message in _follow(info, services.inbox_channel(viewer.account_id),
-                                     InboxPosition(viewer.account_id, positions)):
+        async for message in _logged(_app_viewer(info), _follow(
+                info, services.inbox_channel(viewer.account_id),
+                InboxPosition(viewer.account_id, positions))):
             yield message

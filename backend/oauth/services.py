@@ -51,6 +51,8 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from tortoise.transactions import in_transaction
 
+from backend.audit import services as audit
+from backend.audit.models import AuditKind
 from backend.catalogue import services as catalogue
 from backend.catalogue.errors import AppNotFound
 from backend.catalogue.models import AppStatus, CatalogueApp, ClientType
@@ -254,14 +256,31 @@ async def _issue(settings: Settings, grant: OAuthGrant, scopes: list[str], now: 
             "scope": scopes_text(scopes)}
 
 
-async def revoke_grant(grant_id: int, now: datetime, conn: Any = None) -> None:
-    """End a grant and every token under it, at once."""
-    await OAuthGrant.filter(id=grant_id, revoked_at__isnull=True).using_db(conn) \
+async def revoke_grant(grant_id: int, now: datetime, conn: Any = None) -> bool:
+    """End a grant and every token under it, at once. True when the grant was still active
+    (False: already revoked; its tokens are ended anyway)."""
+    ended = await OAuthGrant.filter(id=grant_id, revoked_at__isnull=True).using_db(conn) \
         .update(revoked_at=now)
     await OAuthAccessToken.filter(grant_id=grant_id, revoked_at__isnull=True).using_db(conn) \
         .update(revoked_at=now)
     await OAuthRefreshToken.filter(grant_id=grant_id, revoked_at__isnull=True).using_db(conn) \
         .update(revoked_at=now)
+    return bool(ended)
+
+
+async def _revoke_audited(grant: OAuthGrant, now: datetime, kind: AuditKind, *, reason: str,
+                          conn: Any = None) -> None:
+    """Revoke `grant` and, if it was still active, write it in the patient's security trail
+    in the same transaction (once: a second revocation finds it ended). Ids only, never a
+    token or a code."""
+    if conn is None:
+        async with in_transaction() as tx:
+            await _revoke_audited(grant, now, kind, reason=reason, conn=tx)
+        return
+    if await revoke_grant(grant.id, now, conn):
+        await audit.record(kind, account_id=grant.account_id,
+                           outcome="denied" if kind is AuditKind.APP_GRANT_REUSED else "success",
+                           app=str(grant.app_id), grant=grant.id, reason=reason, using_db=conn)
 
 
 # --- the patient's connected apps ("Applications connectées") --------------------------------
@@ -304,12 +323,12 @@ async def revoke_app(person_id: int, app_id: str, now: datetime) -> str:
         await OAuthCode.filter(person_id=person_id, app_id=pk, used_at__isnull=True) \
             .using_db(conn).update(used_at=now)
         grants = await OAuthGrant.filter(person_id=person_id, app_id=pk,
-                                         revoked_at__isnull=True).using_db(conn) \
-            .values_list("id", flat=True)
+                                         revoked_at__isnull=True).using_db(conn)
         if not grants:
             raise AppNotConnected()
-        for grant_id in grants:
-            await revoke_grant(int(grant_id), now, conn)
+        for grant in grants:
+            await _revoke_audited(grant, now, AuditKind.APP_REVOKED, reason="patient",
+                                  conn=conn)
     return str(pk)
 
 
@@ -335,7 +354,10 @@ async def exchange_code(settings: Settings, app: CatalogueApp, *, code: str | No
         raise InvalidGrantError(description="invalid authorization code")
     if row.used_at is not None:
         if row.grant_id is not None:  # replayed: what it produced is compromised
-            await revoke_grant(row.grant_id, now)
+            produced = await OAuthGrant.get_or_none(id=row.grant_id)
+            if produced is not None:
+                await _revoke_audited(produced, now, AuditKind.APP_GRANT_REUSED,
+                                      reason="code_replayed")
         raise InvalidGrantError(description="invalid authorization code")
     if row.expires_at <= now:
         raise InvalidGrantError(description="invalid authorization code")
@@ -355,6 +377,7 @@ async def exchange_code(settings: Settings, app: CatalogueApp, *, code: str | No
             .first()
         grant = await OAuthGrant.filter(person_id=row.person_id, app_id=app.id,
                                         revoked_at__isnull=True).using_db(conn).first()
+        renewed = grant is not None
         if grant is None:
             grant = await OAuthGrant.create(
                 person_id=row.person_id, account_id=row.account_id, app_id=app.id,
@@ -365,6 +388,11 @@ async def exchange_code(settings: Settings, app: CatalogueApp, *, code: str | No
             await grant.save(using_db=conn, update_fields=["scopes", "updated_at",
                                                            "last_used_at"])
         await OAuthCode.filter(id=row.id).using_db(conn).update(grant_id=grant.id)
+        # The patient's consent opened (or renewed) the grant: in their security trail.
+        await audit.record(AuditKind.APP_AUTHORIZED, account_id=row.account_id,
+                           outcome="success", app=str(app.id), grant=grant.id,
+                           scopes=list(row.scopes), reason="renewed" if renewed else "new",
+                           using_db=conn)
         return await _issue(settings, grant, list(row.scopes), now, conn)
 
 
@@ -379,7 +407,8 @@ async def refresh(settings: Settings, app: CatalogueApp, *, refresh_token: str |
     if row is None or row.grant.app_id != app.id:
         raise InvalidGrantError(description="invalid refresh token")
     if row.used_at is not None:  # reuse: revoke everything this grant holds
-        await revoke_grant(row.grant_id, now)
+        await _revoke_audited(row.grant, now, AuditKind.APP_GRANT_REUSED,
+                              reason="refresh_reused")
         raise InvalidGrantError(description="invalid refresh token")
     if row.revoked_at is not None or row.grant.revoked_at is not None or row.expires_at <= now \
             or not await _account_active(row.grant.account_id):
@@ -476,8 +505,8 @@ async def revoke(settings: Settings, client: CatalogueApp, token: str | None,
             continue
         if row.grant.app_id != client.id:
             return
-        if isinstance(row, OAuthRefreshToken):
-            await revoke_grant(row.grant_id, now)
+        if isinstance(row, OAuthRefreshToken):  # the app ends its own grant
+            await _revoke_audited(row.grant, now, AuditKind.APP_REVOKED, reason="app")
         else:
             await OAuthAccessToken.filter(id=row.id, revoked_at__isnull=True) \
                 .update(revoked_at=now)
