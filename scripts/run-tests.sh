@@ -43,6 +43,7 @@ CARNET_TEST_DATABASE=sqlite run sqlite "$@" tests/test_response_cache.py \
   tests/test_screen_statements.py tests/test_agenda.py tests/test_agenda_reminders.py \
   tests/test_catalogue.py tests/test_oauth.py tests/test_app_access.py \
   tests/test_jobs_in_process.py tests/test_campaign.py tests/test_activation.py tests/test_carers.py \
+  tests/test_audit_trail_consents.py \
   tests/test_majority.py
 sqlite_status=$?
 wait "$browser"; browser_status=$?

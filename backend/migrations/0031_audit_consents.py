@@ -5,12 +5,9 @@ unchanged, only its description.
 No new table. On SQLite the AlterField rebuilds audit_event, which drops its data-version
 triggers (migration 0018) and its indexes: both are created again after it, the indexes with
 their PostgreSQL names (a no-op on PostgreSQL).
-
-Depends on 0030_majority (written on another branch): until it is merged here, on 0029.
 """
 
 import importlib
-from pathlib import Path
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -28,12 +25,9 @@ INDEXES = (
     ("idx_audit_event_account_cf1cfe", '"account_id"'),
     ("idx_audit_event_created_a87696", '"created_at"'),
 )
-# Simplify to ('carnet', '0030_majority') once that migration is merged.
-PREVIOUS = "0030_majority" if (Path(__file__).parent / "0030_majority.py").exists() \
-    else "0029_indexes"
 
 class Migration(migrations.Migration):
-    dependencies = [('carnet', PREVIOUS)]
+    dependencies = [('carnet', '0030_majority')]
 
     initial = False
 
