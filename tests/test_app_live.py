@@ -14,6 +14,7 @@ import pytest
 
 from backend.audit.models import AccessGround, AccessKind, AccessLogEntry
 from backend.identity.models import Person
+from backend.live_sockets import SESSION_CLOSED
 from tests.access_helpers import make_professional
 from tests.catalogue_helpers import referenced
 from tests.factories import PASSWORD, create_patient
@@ -26,6 +27,7 @@ from tests.test_carers_live import (
     INBOX,
     _appointment,
     _change,
+    _closed_with,
     _quiet,
     _recv,
     _refusal,
@@ -38,6 +40,7 @@ ADDED = """subscription Added($c: ID!, $after: String) {
   messageAdded(conversationId: $c, after: $after) { body isMine } }"""
 INBOX_AFTER = """subscription Inbox($after: String) { inbox(after: $after) { body } }"""
 LATEST = "query { messagingSummary { latestCursor } }"
+REVOKE_APP = """mutation R($a: ID!) { revokeAppAccess(appId: $a) { __typename } }"""
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +135,15 @@ async def test_an_app_with_messages_read_follows_the_conversations_each_logged(s
     entries = await _app_entries(world)
     assert [(e.kind, e.ground, e.app_id) for e in entries] == [
         (AccessKind.MESSAGES, AccessGround.APP, world.catalogue_app.id)] * 2
+
+
+async def test_revoking_the_app_closes_its_open_socket_at_once(server, world):
+    """The patient's revocation is announced: the app's socket closes without waiting for an
+    event or for the sweep (300 s here)."""
+    bearer = await app_token(world, ["agenda:read"])
+    async with _socket(server, bearer) as ws:
+        await _subscribed(ws)
+        revoked = await world.gql(REVOKE_APP, {"a": str(world.catalogue_app.id)},
+                                  token=world.token)
+        assert revoked["data"]["revokeAppAccess"]["__typename"] == "AppAccessRevoked", revoked
+        await _closed_with(ws, SESSION_CLOSED)

@@ -55,7 +55,8 @@ class OAuthMutations:
         assert viewer is not None and viewer.is_patient  # IsPatient
         try:
             revoked = await services.revoke_app(int(viewer.person_id), str(app_id),
-                                                info.context.runtime.clock())
+                                                info.context.runtime.clock(),
+                                                broker=info.context.runtime.broker)
         except DomainError as exc:
             return to_graphql_error(exc)
         return AppAccessRevoked(app_id=strawberry.ID(revoked))

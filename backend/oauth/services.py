@@ -39,7 +39,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749.errors import (
@@ -51,6 +51,7 @@ from authlib.oauth2.rfc6749.errors import (
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from tortoise.transactions import in_transaction
 
+from backend import live_sockets
 from backend.audit import services as audit
 from backend.audit.models import AuditKind
 from backend.catalogue import services as catalogue
@@ -74,6 +75,9 @@ from backend.oauth.models import (
     OAuthRefreshToken,
 )
 from backend.settings import Settings
+
+if TYPE_CHECKING:
+    from backend.broker import Broker
 
 # keyed_hash purposes (names, not secrets)
 CLIENT_SECRET = "oauth.client_secret"  # noqa: S105
@@ -307,7 +311,14 @@ async def connected_apps(person_id: int) -> list[ConnectedApp]:
     return sorted(items, key=lambda item: (item.app.name.casefold(), str(item.app.id)))
 
 
-async def revoke_app(person_id: int, app_id: str, now: datetime) -> str:
+def app_socket_key(token_id: int) -> str:
+    """How live sockets name an app's access token (AppCaller.session_id; bearer.py reads
+    the same shape to tell whether the token is still alive)."""
+    return f"app-token:{token_id}"
+
+
+async def revoke_app(person_id: int, app_id: str, now: datetime,
+                     broker: Broker | None = None) -> str:
     """The patient revokes an app ("Révoquer"): its grant and every token under it end at
     once, and so do its codes not yet exchanged (one issued just before would otherwise
     open a new grant). Returns the app id; `AppNotConnected` when there is nothing to revoke.
@@ -326,9 +337,14 @@ async def revoke_app(person_id: int, app_id: str, now: datetime) -> str:
                                          revoked_at__isnull=True).using_db(conn)
         if not grants:
             raise AppNotConnected()
+        tokens = await OAuthAccessToken.filter(
+            grant_id__in=[g.id for g in grants], revoked_at__isnull=True,
+        ).using_db(conn).values_list("id", flat=True)
         for grant in grants:
             await _revoke_audited(grant, now, AuditKind.APP_REVOKED, reason="patient",
                                   conn=conn)
+    if broker is not None:  # its open sockets close at once, in every process
+        await live_sockets.announce_revoked(broker, [app_socket_key(t) for t in tokens])
     return str(pk)
 
 
