@@ -32,7 +32,7 @@ failures() {  # name: its short summary of failures and errors, and its last lin
   tail -n 1 "$LOGS/$1.log" | sed "s/^/[$1] /"
 }
 start=$(date +%s)
-run browser "$@" --durations=15 tests/browser & browser=$!
+run browser "$@" tests/browser & browser=$!
 run main "$@" --ignore=tests/browser & main=$!
 wait "$main"; main_status=$?
 # Then, beside the browser tests still running: the tests whose SQL has a path per dialect, on

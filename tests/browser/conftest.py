@@ -25,8 +25,11 @@ checked only where it calls `check_page` on them.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import shutil
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -138,6 +141,36 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         web_seen = web_seen or first_web
         timeout = FIRST_WEB_TEST_TIMEOUT if first_web else BROWSER_TEST_TIMEOUT
         item.add_marker(pytest.mark.timeout(timeout))
+
+
+#: How long before its timeout a browser test that is still running tells where it waits.
+WATCHDOG_MARGIN_S = 30
+
+
+@pytest.fixture(autouse=True)
+async def where_it_hangs(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A browser test still running shortly before its timeout prints the stack of every
+    pending task: the Playwright call it waits on. (pytest-timeout's own dump shows only the
+    event loop's select(): a coroutine waiting has no thread stack.)"""
+    marker = request.node.get_closest_marker("timeout")
+    if marker is None or not marker.args or not request.node.get_closest_marker("browser"):
+        yield
+        return
+
+    async def watch() -> None:
+        await asyncio.sleep(max(1.0, float(marker.args[0]) - WATCHDOG_MARGIN_S))
+        out = io.StringIO()
+        for task in asyncio.all_tasks():
+            if task is not asyncio.current_task():
+                task.print_stack(limit=12, file=out)
+        sys.stderr.write(f"\n== {request.node.nodeid} still running: pending tasks\n"
+                         f"{out.getvalue()}")
+
+    watchdog = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        watchdog.cancel()
 
 
 CALL_PASSED = pytest.StashKey[bool]()
