@@ -218,7 +218,7 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
                ) -> AsyncIterator[Page]:
     """A new tab (so a new Reflex session), whose pages are checked (see the module docstring).
     """
-    tab = await browser_context.new_page()
+    tab = await asyncio.wait_for(browser_context.new_page(), 60)  # no timeout of its own
     tab.set_default_timeout(15_000)
     app_url = None
     if "web" in request.fixturenames:  # a test of the web app: axe-core is needed
@@ -237,7 +237,7 @@ async def page(browser_context: BrowserContext, request: pytest.FixtureRequest
         await a11y.bounded(tab.close(), tab, "closing the tab", seconds=30)
         # The tabs share one browser profile: a language chosen by this test (the
         # `carnet_lang` cookie) must not carry over to the next.
-        await browser_context.clear_cookies()
+        await asyncio.wait_for(browser_context.clear_cookies(), 30)
     if findings.problems:
         pytest.fail(findings.report(), pytrace=False)
 

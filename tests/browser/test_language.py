@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.browser import a11y
 from tests.browser.reflex_app import WebApp
 
 pytestmark = pytest.mark.browser
@@ -19,7 +20,9 @@ async def test_the_language_switch_translates_the_shell_and_is_remembered(
     nav = page.get_by_role("navigation", name="Navigation principale")
     await expect(nav.get_by_role("link", name="Mes documents")).to_be_visible(
         timeout=FIRST_TEXT_TIMEOUT)
-    assert await page.evaluate("document.documentElement.lang") == "fr"
+    # An auto-retrying, bounded check (a bare `page.evaluate` has no timeout: this test once
+    # hung for ten minutes in CI, at a step that had none).
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
 
     await page.get_by_role("button", name="English").click()
     nav = page.get_by_role("navigation", name="Main navigation")
@@ -28,7 +31,7 @@ async def test_the_language_switch_translates_the_shell_and_is_remembered(
     await expect(page.locator("html")).to_have_attribute("lang", "en")
 
     # Remembered: a new tab of the same browser opens in English.
-    other = await page.context.new_page()
+    other = await a11y.bounded(page.context.new_page(), page, "opening a second tab", 60)
     try:
         await other.goto(web.url + "/")
         await expect(other.get_by_role("navigation", name="Main navigation")).to_be_visible(
@@ -37,7 +40,7 @@ async def test_the_language_switch_translates_the_shell_and_is_remembered(
         await other.get_by_role("button", name="Français").click()
         await expect(other.get_by_role("navigation", name="Navigation principale")).to_be_visible()
     finally:
-        await other.close()
+        await a11y.bounded(other.close(), other, "closing the second tab", 30)
 
 
 async def test_below_640_px_a_menu_button_opens_the_navigation(
