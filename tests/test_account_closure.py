@@ -152,6 +152,20 @@ async def test_closure_needs_the_password_then_the_code(world):
     assert "account.closed" in kinds and "account.deletion_requested" not in kinds
 
 
+async def _restored(world, before: dict, app_bearer: str) -> list[str]:
+    """The reopened space is ACTIVE with everything as it was (the professional's ground, the
+    app's token, deposits); the account's trail kinds, oldest first."""
+    row = await Account.get(id=world.account.id)
+    assert row.status is AccountStatus.ACTIVE and row.closed_at is None
+    assert row.purge_after is None
+    after = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
+        "patientRecord"]
+    assert after == before
+    assert "errors" not in await world.gql(WEIGHTS, token=app_bearer)
+    await _deposit(world)
+    return await _kinds(world.account.id)
+
+
 async def test_after_closure_nobody_reads_or_writes_and_reopening_restores_it(world):
     app_bearer = await app_token(world, ["profile:read"])
     before = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
@@ -180,16 +194,7 @@ async def test_after_closure_nobody_reads_or_writes_and_reopening_restores_it(wo
     assert again["__typename"] == "CodeExpired"
     assert (await world.gql(ME, token=reopened["token"]))["data"]["me"]["id"] == str(
         world.account.id)
-    row = await Account.get(id=world.account.id)
-    assert row.status is AccountStatus.ACTIVE and row.closed_at is None
-    assert row.purge_after is None
-    # Everything as it was: the professional's ground, the app's token, deposits.
-    after = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
-        "patientRecord"]
-    assert after == before
-    assert "errors" not in await world.gql(WEIGHTS, token=app_bearer)
-    await _deposit(world)
-    kinds = await _kinds(world.account.id)
+    kinds = await _restored(world, before, app_bearer)
     assert kinds.index("account.closed") < kinds.index("account.reopened")
 
 
@@ -239,16 +244,7 @@ async def test_a_closed_space_whose_password_was_forgotten_is_reset_then_reopene
     assert await identity.session_store(world.rt).list(world.account.id) == []
     reopened = (await world.gql(REOPEN, {"t": closed["reopenTicket"]}))["data"]["reopenAccount"]
     assert reopened["__typename"] == "Session"
-    row = await Account.get(id=world.account.id)
-    assert row.status is AccountStatus.ACTIVE and row.closed_at is None
-    assert row.purge_after is None
-    # Everything as it was: the professional's ground, the app's token, deposits.
-    after = (await world.gql(RECORD, {"id": world.public_id}, token=world.gp_token))["data"][
-        "patientRecord"]
-    assert after == before
-    assert "errors" not in await world.gql(WEIGHTS, token=app_bearer)
-    await _deposit(world)
-    kinds = await _kinds(world.account.id)
+    kinds = await _restored(world, before, app_bearer)
     assert kinds.index("account.closed") < kinds.index("account.password_changed") \
         < kinds.index("account.reopened")
 
