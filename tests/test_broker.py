@@ -119,7 +119,10 @@ async def test_redis_broker_survives_a_redis_restart(private_redis):
             # After reconnection the subscriber is told to catch up from the database ...
             delivery = await _next(sub, timeout=15)
             assert delivery.resync
-            assert broker.reconnections >= 1
+            # Which path brought it depends on timing, so the test does not count
+            # reconnections: redis-py may re-subscribe by itself inside get_message (no error
+            # reaches the supervisor), or the reader fails and the supervisor reconnects. Each
+            # subscription confirmation brings the RESYNC.
             # ... and live messages flow again, without restarting anything.
             await asyncio.wait_for(broker.connected.wait(), 10)
             await broker.publish("conv:42", "after")
